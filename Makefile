@@ -1,0 +1,149 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# devledger: make (build), make deps, make demo, make test, make bench,
+# make install, make clean, make vmlinux, make format. V=1 shows commands.
+
+OUTPUT ?= build
+CLANG ?= clang
+CC ?= cc
+CXX ?= g++
+BPFTOOL ?= bpftool
+LLVM_STRIP ?= llvm-strip
+PREFIX ?= /usr/local
+DESTDIR ?=
+VERSION := 0.1.0
+
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+VMLINUX := vmlinux/$(ARCH)/vmlinux.h
+
+# Debian packages devledger needs to build and test (make deps installs them).
+DEB_PACKAGES := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libjson-c-dev \
+	libcmocka-dev pkg-config g++ make
+
+WARNINGS := -Wall -Wextra -Werror
+CFLAGS ?= -O2 -g
+override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARNINGS) -MMD -MP -I$(OUTPUT) -Iuser \
+	-DDEVLEDGER_VERSION='"$(VERSION)"'
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARNINGS) -MMD -MP \
+	-I$(dir $(VMLINUX)) -Ibpf
+LDLIBS := -lbpf -lelf -lz -ljson-c
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+USER_SRCS := $(wildcard user/*.c)
+USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
+INTEG_SRCS := $(wildcard tests/integration/test_*.c)
+INTEG_COMMON := $(filter-out $(INTEG_SRCS),$(wildcard tests/integration/*.c))
+INTEG_BINS := $(patsubst tests/integration/%.c,$(OUTPUT)/tests/%,$(INTEG_SRCS))
+
+.DELETE_ON_ERROR:
+.PHONY: all deps demo test unit integration bench install clean vmlinux format standin
+
+all: $(OUTPUT)/devledger
+
+$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests $(OUTPUT)/tests/obj:
+	$(Q)mkdir -p $@
+
+# BPF: .bpf.c -> .bpf.o -> .skel.h
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(VMLINUX) | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+# User space. Only the tracer includes the skeleton.
+$(OUTPUT)/user/%.o: user/%.c | $(OUTPUT)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/user/tracer.o: $(OUTPUT)/devledger.skel.h
+
+$(OUTPUT)/devledger: $(USER_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+# Tests: one cmocka binary per module, linked with the modules it names.
+test_ledger_MODULES := ledger
+test_summary_MODULES := summary ledger
+test_options_MODULES := options
+
+$(OUTPUT)/tests/obj/%.o: tests/unit/%.c | $(OUTPUT)/tests/obj
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests -c $< -o $@
+
+$(OUTPUT)/tests/obj/%.o: tests/integration/%.c | $(OUTPUT)/tests/obj
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests -c $< -o $@
+
+.SECONDEXPANSION:
+$(UNIT_BINS): $(OUTPUT)/tests/%: $(OUTPUT)/tests/obj/%.o \
+		$$(patsubst %,$(OUTPUT)/user/%.o,$$($$*_MODULES)) | $(OUTPUT)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
+INTEG_COMMON_OBJS := $(patsubst tests/integration/%.c,$(OUTPUT)/tests/obj/%.o,$(INTEG_COMMON))
+$(INTEG_BINS): $(OUTPUT)/tests/%: $(OUTPUT)/tests/obj/%.o $(INTEG_COMMON_OBJS) | $(OUTPUT)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -ljson-c -lcmocka -o $@
+
+# The stand-in tt-metal runtime (C++), built as tests/standin/standin.mk says.
+include tests/standin/standin.mk
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "devledger: missing Debian packages: $$missing (run 'make deps' as root)" >&2; exit 1; \
+		fi; \
+		echo "  DEPS     installing $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all standin
+	$(OUTPUT)/devledger trace -o $(OUTPUT)/demo-summary.json -- $(STANDIN_DRIVER) remaining
+
+unit: $(UNIT_BINS)
+	$(Q)for t in $(UNIT_BINS); do echo "== $$t"; $$t || exit 1; done
+
+integration: all standin $(INTEG_BINS)
+	$(Q)for t in $(INTEG_BINS); do echo "== $$t"; \
+		DEVLEDGER=$(OUTPUT)/devledger STANDIN_DIR=$(STANDIN_OUT) $$t || exit 1; done
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all standin $(UNIT_BINS) $(INTEG_BINS)
+	$(Q)$(MAKE) --no-print-directory unit integration
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all standin
+	@echo "devledger: no benchmark yet" >&2; exit 1
+
+install: $(OUTPUT)/devledger
+	install -D -m 0755 $(OUTPUT)/devledger $(DESTDIR)$(PREFIX)/bin/devledger
+
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX)
+
+format:
+	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c tests/integration/*.c
+
+clean:
+	rm -rf $(OUTPUT)
+
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/obj/*.d)

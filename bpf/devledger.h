@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Records shared by the BPF programs and user space. The BPF side only
+ * reports what libtt_metal.so did; the ledger in user space decides what
+ * it means. Fixed-width types only, record kind first.
+ */
+#ifndef DEVLEDGER_H
+#define DEVLEDGER_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define DL_COMM_LEN 16
+
+enum dl_event_kind {
+	/* GraphTracker::track_allocate(const Buffer*) */
+	DL_EV_ALLOC = 1,
+	/* GraphTracker::track_deallocate(Buffer*) */
+	DL_EV_FREE = 2,
+	/* GraphTracker::track_allocate_cb(ranges, addr, size, global, device) */
+	DL_EV_CB_ALLOC = 3,
+	/* GraphTracker::track_deallocate_cb(const IDevice*) */
+	DL_EV_CB_FREE_ALL = 4,
+	/* detail::ProgramImpl::~ProgramImpl() */
+	DL_EV_PROGRAM_DESTROYED = 5,
+	/* Device::close() has returned */
+	DL_EV_DEVICE_CLOSED = 6,
+	/* the last thread of a traced process exited (struct dl_exit_event) */
+	DL_EV_PROCESS_EXIT = 7,
+};
+
+/*
+ * tt-metal's enum class BufferType, in its order, plus CB for circular
+ * buffers, which tt-metal does not allocate as Buffers.
+ */
+enum dl_mem_type {
+	DL_MEM_DRAM = 0,
+	DL_MEM_L1 = 1,
+	DL_MEM_SYSTEM_MEMORY = 2,
+	DL_MEM_L1_SMALL = 3,
+	DL_MEM_TRACE = 4,
+	DL_MEM_CB = 5,
+	DL_MEM_TYPES = 6,
+};
+
+/* dl_event.flags */
+#define DL_FLAG_HOOKED (1u << 0) /* Buffer::hooked_allocation_: graph capture, not real */
+
+/*
+ * One record for every buffer, CB, program and device event.
+ *  ALLOC/FREE:        device_id, mem_type, address, size, flags
+ *  CB_ALLOC:          device_id, address, size, object = program (0 if unknown)
+ *  CB_FREE_ALL:       device_id
+ *  PROGRAM_DESTROYED: object = program
+ *  DEVICE_CLOSED:     device_id
+ */
+struct dl_event {
+	__u32 kind;
+	__u32 pid; /* tgid */
+	__u64 ts_ns; /* CLOCK_MONOTONIC */
+	__u64 address;
+	__u64 size;
+	__u64 object;
+	__s32 device_id;
+	__u8 mem_type;
+	__u8 flags;
+	__u16 pad;
+};
+
+struct dl_exit_event {
+	__u32 kind; /* DL_EV_PROCESS_EXIT */
+	__u32 pid;
+	__u64 ts_ns;
+	__s32 exit_code; /* wait(2) status: signal in bits 0-6, code in bits 8-15 */
+	__u32 pad;
+	char comm[DL_COMM_LEN];
+};
+
+/* Failures on the BPF side, read by user space from .bss; each is reported. */
+struct dl_bpf_stats {
+	__u64 ringbuf_full; /* records lost: bpf_ringbuf_reserve failed */
+	__u64 read_failed; /* bpf_probe_read_user failed: record lost */
+	__u64 map_full; /* a helper map was full: attribution lost */
+};
+
+_Static_assert(sizeof(struct dl_event) == 48, "dl_event layout");
+_Static_assert(sizeof(struct dl_exit_event) == 40, "dl_exit_event layout");
+_Static_assert(sizeof(struct dl_bpf_stats) == 24, "dl_bpf_stats layout");
+
+#endif /* DEVLEDGER_H */

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The ledger: per process, device and memory type, what is live, what it
+ * peaked at, and the fate of every allocation. It eats the plain records of
+ * bpf/devledger.h and knows nothing of how they were collected, so it can be
+ * tested and benchmarked alone.
+ */
+#ifndef DEVLEDGER_LEDGER_H
+#define DEVLEDGER_LEDGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../bpf/devledger.h"
+
+struct ledger;
+
+/* Why an allocation ended without a tracked free, or why a free matched nothing. */
+enum ledger_reason {
+	LEDGER_REASON_NONE = 0,
+	/* untracked frees */
+	LEDGER_REASON_PROGRAM_DESTROYED, /* a program's CBs, at ~ProgramImpl */
+	LEDGER_REASON_DEVICE_CLOSED, /* live on a device when Device::close returned */
+	LEDGER_REASON_CB_DEALLOCATE_ALL, /* CBs at track_deallocate_cb(device) */
+	LEDGER_REASON_CB_REALLOCATED, /* a program laid out a CB again at the same address */
+	/* unmatched frees */
+	LEDGER_REASON_UNKNOWN_ADDRESS, /* never seen allocated (e.g. allocated before attach) */
+	LEDGER_REASON_DOUBLE_FREE, /* seen allocated, but no longer live */
+	LEDGER_REASONS,
+};
+
+/* "program_destroyed", "device_closed", ...; "none" for LEDGER_REASON_NONE. */
+const char *ledger_reason_name(enum ledger_reason reason);
+/* "DRAM", "L1", "SYSTEM_MEMORY", "L1_SMALL", "TRACE", "CB"; NULL when out of range. */
+const char *ledger_mem_type_name(unsigned int mem_type);
+
+/*
+ * Counters of one (process, device, memory type). For every type:
+ * allocs == frees + untracked_frees + leaks + live_count.
+ * For CB, live_bytes and peak_bytes are the size of the union of the
+ * address ranges of live CBs (programs reuse one L1 range).
+ */
+struct ledger_stats {
+	uint64_t live_bytes;
+	uint64_t peak_bytes;
+	uint64_t live_count;
+	uint64_t allocs;
+	uint64_t frees;
+	uint64_t untracked_frees;
+	uint64_t untracked_bytes;
+	uint64_t leaks;
+	uint64_t leaked_bytes;
+};
+
+/*
+ * One allocation's end (untracked free or leak), one allocation still live
+ * at the end of the session, or one free that matched nothing (size 0 when
+ * unknown). alloc_ts_ns is when it was allocated (0 for unmatched frees);
+ * event_ts_ns when it ended (or was freed, for unmatched frees).
+ */
+struct ledger_record {
+	int32_t device_id;
+	uint8_t mem_type;
+	uint8_t reason; /* enum ledger_reason; NONE for leaks and live */
+	uint64_t address;
+	uint64_t size;
+	uint64_t alloc_ts_ns;
+	uint64_t event_ts_ns;
+};
+
+struct ledger_list {
+	struct ledger_record *items;
+	size_t count;
+	size_t capacity;
+};
+
+struct ledger_device {
+	int32_t device_id;
+	/* which mem[] entries ever saw activity, bit per enum dl_mem_type */
+	uint32_t active_types;
+	struct ledger_stats mem[DL_MEM_TYPES];
+};
+
+/* A read-only view of one process; valid until the next call that changes the ledger. */
+struct ledger_process {
+	uint32_t pid;
+	char comm[DL_COMM_LEN]; /* NUL-terminated; may hold any bytes a process put there */
+	bool exited;
+	int exit_status; /* wait(2) status, valid when exited */
+	uint64_t exit_ts_ns;
+	uint64_t events; /* records applied for this process */
+	uint64_t hooked_ignored; /* hooked (graph-capture) allocations ignored */
+	struct ledger_device *devices; /* sorted by device_id */
+	size_t device_count;
+	struct ledger_list untracked_frees;
+	struct ledger_list leaks;
+	struct ledger_list unmatched_frees;
+	struct ledger_list live; /* filled by ledger__finish() for processes still running */
+};
+
+struct ledger_key {
+	uint32_t pid;
+	int32_t device_id;
+	uint8_t mem_type;
+	uint64_t address;
+};
+
+struct ledger_opts {
+	/* hash of an allocation's key; NULL for the built-in one (tests pass a colliding one) */
+	uint64_t (*hash)(const struct ledger_key *key);
+};
+
+/* NULL and errno set on failure. opts may be NULL. */
+struct ledger *ledger__new(const struct ledger_opts *opts);
+void ledger__free(struct ledger *ledger);
+
+/*
+ * Apply one record (struct dl_event or struct dl_exit_event, told apart by
+ * their first field). Returns 0, -EINVAL for a record of unknown kind or
+ * wrong size, -ENOMEM.
+ */
+int ledger__apply(struct ledger *ledger, const void *record, size_t size);
+
+/* Set a process's name when the records did not carry it (e.g. read from /proc). */
+int ledger__set_comm(struct ledger *ledger, uint32_t pid, const char *comm);
+
+/*
+ * Mark a process exited without its exit record (e.g. from waitpid when the
+ * record was lost): its live allocations become leaks. No-op if already exited.
+ */
+int ledger__process_exited(struct ledger *ledger, uint32_t pid, int exit_status, uint64_t ts_ns);
+
+/* Make sure a process appears in the results even with no activity. */
+int ledger__add_process(struct ledger *ledger, uint32_t pid);
+
+/*
+ * End of session: sorts every list by (device_id, mem_type, address) and
+ * fills each running process's live list. May be called more than once
+ * (e.g. for periodic snapshots); the ledger can keep being fed afterwards.
+ */
+int ledger__finish(struct ledger *ledger);
+
+/* Processes sorted by pid; the array is valid until the ledger changes. */
+const struct ledger_process *ledger__processes(const struct ledger *ledger, size_t *count);
+
+/* Number of records applied in total. */
+uint64_t ledger__events(const struct ledger *ledger);
+
+#endif /* DEVLEDGER_LEDGER_H */

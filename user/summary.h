@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * What a session found, for people (the report) and for programs (the JSON
+ * summary, schema devledger.summary.v1). Reads the ledger; writes nothing else.
+ */
+#ifndef DEVLEDGER_SUMMARY_H
+#define DEVLEDGER_SUMMARY_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+struct ledger;
+
+struct summary_session {
+	const char *mode; /* "command", "pid" or "system" */
+	const char *const *libraries;
+	size_t library_count;
+	struct timespec started_at; /* CLOCK_REALTIME at the session's start */
+	uint64_t start_ns; /* CLOCK_MONOTONIC at the start: origin of allocated_at_s */
+	double duration_s;
+	uint64_t events; /* records consumed */
+	uint64_t lost_events; /* records the BPF side could not deliver */
+};
+
+/*
+ * Write the JSON summary to path ("-" for stdout). A file is written whole
+ * to a temporary name in the same folder and renamed into place. The ledger
+ * must have been finished (ledger__finish). Returns 0 or -errno.
+ */
+int summary__write_json(const struct ledger *ledger, const struct summary_session *session,
+			const char *path);
+
+/* The end-of-session report for people. Returns 0 or -errno. */
+int summary__print_report(const struct ledger *ledger, const struct summary_session *session,
+			  FILE *out);
+
+/* The live per-process, per-device table printed every --interval. */
+int summary__print_live(const struct ledger *ledger, const struct summary_session *session,
+			FILE *out);
+
+#endif /* DEVLEDGER_SUMMARY_H */

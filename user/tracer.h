@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The BPF side, seen from user space: load the programs, attach the uprobes
+ * to libtt_metal.so, and hand every ring-buffer record, unchanged, to a
+ * callback. Knows nothing of what the records mean.
+ */
+#ifndef DEVLEDGER_TRACER_H
+#define DEVLEDGER_TRACER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct tracer;
+struct dl_bpf_stats;
+
+enum tracer_mode {
+	/* -p: each target's pid, in the library that pid maps; only those processes */
+	TRACER_PIDS,
+	/* launch: targets[0] is the command's pid (not yet exec'd); it and its descendants */
+	TRACER_COMMAND,
+	/* -a: every process that maps targets[0].library, now or later */
+	TRACER_SYSTEM,
+};
+
+struct tracer_target {
+	pid_t pid; /* ignored in TRACER_SYSTEM */
+	const char *library; /* path to libtt_metal.so as this process maps it */
+};
+
+/* Returns 0 to go on, or a negative errno to stop polling (returned by tracer__poll). */
+typedef int (*tracer_record_fn)(void *ctx, const void *record, size_t size);
+
+struct tracer_opts {
+	enum tracer_mode mode;
+	const struct tracer_target *targets;
+	size_t target_count;
+	size_t ring_bytes; /* 0: default; otherwise a power of 2, multiple of the page size */
+	bool verbose; /* libbpf's debug log on stderr */
+	tracer_record_fn on_record;
+	void *ctx;
+};
+
+/*
+ * Open, load and attach everything. On failure prints one line naming the
+ * problem (missing symbols by name, not root, ...) to stderr, returns NULL
+ * and sets errno.
+ */
+struct tracer *tracer__open(const struct tracer_opts *opts);
+
+/* Wait up to timeout_ms for records and consume all there are. Returns the number consumed or -errno (-EINTR is not an error). */
+int tracer__poll(struct tracer *tracer, int timeout_ms);
+
+/* Consume every record left in the ring. Returns the number consumed or -errno. */
+int tracer__drain(struct tracer *tracer);
+
+/* Counters of what the BPF side could not deliver. */
+int tracer__stats(const struct tracer *tracer, struct dl_bpf_stats *stats);
+
+void tracer__free(struct tracer *tracer);
+
+#endif /* DEVLEDGER_TRACER_H */
