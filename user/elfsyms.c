@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * libbpf can attach a uprobe by function name, but it rescans the whole ELF
+ * for every probe; tt-metal's library has hundreds of thousands of symbols.
+ * Here every wanted name is looked up in a single pass.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "elfsyms.h"
+
+struct wanted {
+	const char *name;
+	size_t index;
+};
+
+static int compare_wanted(const void *a, const void *b)
+{
+	return strcmp(((const struct wanted *)a)->name, ((const struct wanted *)b)->name);
+}
+
+/* Translate a symbol's virtual address into a file offset through the PT_LOAD segment holding it. */
+static int vaddr_to_offset(Elf *elf, uint64_t vaddr, uint64_t *offset)
+{
+	size_t count;
+
+	if (elf_getphdrnum(elf, &count))
+		return -ENOEXEC;
+	for (size_t i = 0; i < count; i++) {
+		GElf_Phdr phdr;
+
+		if (!gelf_getphdr(elf, (int)i, &phdr) || phdr.p_type != PT_LOAD)
+			continue;
+		if (vaddr >= phdr.p_vaddr && vaddr < phdr.p_vaddr + phdr.p_memsz) {
+			*offset = vaddr - phdr.p_vaddr + phdr.p_offset;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static void scan_table(Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, enum elfsym_table table,
+		       const struct wanted *wanted, size_t count, struct elfsym *syms)
+{
+	Elf_Data *data = elf_getdata(scn, NULL);
+	size_t n = shdr->sh_entsize ? shdr->sh_size / shdr->sh_entsize : 0;
+
+	for (size_t i = 0; data && i < n; i++) {
+		struct wanted key, *hit;
+		struct elfsym *sym;
+		GElf_Sym esym;
+		int type;
+
+		if (!gelf_getsym(data, (int)i, &esym) || esym.st_shndx == SHN_UNDEF)
+			continue;
+		type = GELF_ST_TYPE(esym.st_info);
+		if (type != STT_FUNC && type != STT_GNU_IFUNC)
+			continue;
+		key.name = elf_strptr(elf, shdr->sh_link, esym.st_name);
+		if (!key.name || !*key.name)
+			continue;
+		hit = bsearch(&key, wanted, count, sizeof(*wanted), compare_wanted);
+		if (!hit)
+			continue;
+		sym = &syms[hit->index];
+		/* .symtab is a superset of .dynsym: the first table that has it wins. */
+		if (sym->found || vaddr_to_offset(elf, esym.st_value, &sym->offset))
+			continue;
+		sym->found = true;
+		sym->table = table;
+		sym->size = esym.st_size;
+	}
+}
+
+int elfsyms__resolve(const char *path, const char *const *names, size_t count,
+		     struct elfsym *syms)
+{
+	struct wanted *wanted = NULL;
+	Elf_Scn *scn = NULL;
+	Elf *elf = NULL;
+	int fd, err = 0;
+
+	memset(syms, 0, count * sizeof(*syms));
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -ENOEXEC;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF) {
+		err = -ENOEXEC;
+		goto cleanup;
+	}
+	wanted = calloc(count ? count : 1, sizeof(*wanted));
+	if (!wanted) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	for (size_t i = 0; i < count; i++)
+		wanted[i] = (struct wanted){ .name = names[i], .index = i };
+	qsort(wanted, count, sizeof(*wanted), compare_wanted);
+
+	/* .symtab first: it has the local and hidden functions too. */
+	for (int pass = 0; pass < 2; pass++) {
+		Elf64_Word type = pass == 0 ? SHT_SYMTAB : SHT_DYNSYM;
+
+		scn = NULL;
+		while ((scn = elf_nextscn(elf, scn))) {
+			GElf_Shdr shdr;
+
+			if (gelf_getshdr(scn, &shdr) && shdr.sh_type == type)
+				scan_table(elf, scn, &shdr, pass == 0 ? ELFSYM_SYMTAB : ELFSYM_DYNSYM,
+					   wanted, count, syms);
+		}
+	}
+cleanup:
+	free(wanted);
+	elf_end(elf);
+	close(fd);
+	return err;
+}

@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "../bpf/devledger.h"
+#include "devledger.skel.h"
+#include "elfsyms.h"
+#include "tracer.h"
+
+#define DEFAULT_RING_BYTES (16u << 20)
+
+/* The functions of libtt_metal.so that devledger probes (era B, tt-metal.md's names). */
+enum probe_symbol {
+	SYM_TRACK_ALLOCATE,
+	SYM_TRACK_DEALLOCATE,
+	SYM_TRACK_ALLOCATE_CB,
+	SYM_TRACK_DEALLOCATE_CB,
+	SYM_ALLOCATE_CIRCULAR_BUFFERS,
+	SYM_PROGRAM_DESTRUCTOR,
+	SYM_DEVICE_CLOSE,
+	SYM_COUNT,
+};
+
+static const char *const probe_symbols[SYM_COUNT] = {
+	[SYM_TRACK_ALLOCATE] = "_ZN2tt8tt_metal12GraphTracker14track_allocateEPKNS0_6BufferE",
+	[SYM_TRACK_DEALLOCATE] = "_ZN2tt8tt_metal12GraphTracker16track_deallocateEPNS0_6BufferE",
+	[SYM_TRACK_ALLOCATE_CB] =
+		"_ZN2tt8tt_metal12GraphTracker17track_allocate_cbERK12CoreRangeSetmmbPKNS0_7IDeviceE",
+	[SYM_TRACK_DEALLOCATE_CB] = "_ZN2tt8tt_metal12GraphTracker19track_deallocate_cbEPKNS0_7IDeviceE",
+	[SYM_ALLOCATE_CIRCULAR_BUFFERS] =
+		"_ZN2tt8tt_metal6detail11ProgramImpl25allocate_circular_buffersEPKNS0_7IDeviceE",
+	[SYM_PROGRAM_DESTRUCTOR] = "_ZN2tt8tt_metal6detail11ProgramImplD2Ev",
+	[SYM_DEVICE_CLOSE] = "_ZN2tt8tt_metal6Device5closeEv",
+};
+
+struct tracer {
+	struct devledger_bpf *skel;
+	struct ring_buffer *ring;
+	struct bpf_link **links;
+	size_t link_count;
+	size_t link_capacity;
+	tracer_record_fn on_record;
+	void *ctx;
+};
+
+struct probe {
+	enum probe_symbol symbol;
+	bool retprobe;
+	struct bpf_program *(*program)(struct devledger_bpf *skel);
+};
+
+#define PROBE(sym, ret, prog)                                                                      \
+	{ sym, ret, prog }
+
+static struct bpf_program *prog_track_allocate(struct devledger_bpf *s)
+{
+	return s->progs.track_allocate;
+}
+static struct bpf_program *prog_track_deallocate(struct devledger_bpf *s)
+{
+	return s->progs.track_deallocate;
+}
+static struct bpf_program *prog_track_allocate_cb(struct devledger_bpf *s)
+{
+	return s->progs.track_allocate_cb;
+}
+static struct bpf_program *prog_track_deallocate_cb(struct devledger_bpf *s)
+{
+	return s->progs.track_deallocate_cb;
+}
+static struct bpf_program *prog_allocate_cbs(struct devledger_bpf *s)
+{
+	return s->progs.allocate_circular_buffers;
+}
+static struct bpf_program *prog_allocate_cbs_return(struct devledger_bpf *s)
+{
+	return s->progs.allocate_circular_buffers_return;
+}
+static struct bpf_program *prog_program_destroyed(struct devledger_bpf *s)
+{
+	return s->progs.program_destroyed;
+}
+static struct bpf_program *prog_device_close(struct devledger_bpf *s)
+{
+	return s->progs.device_close;
+}
+static struct bpf_program *prog_device_close_return(struct devledger_bpf *s)
+{
+	return s->progs.device_close_return;
+}
+
+static const struct probe probes[] = {
+	PROBE(SYM_TRACK_ALLOCATE, false, prog_track_allocate),
+	PROBE(SYM_TRACK_DEALLOCATE, false, prog_track_deallocate),
+	PROBE(SYM_TRACK_ALLOCATE_CB, false, prog_track_allocate_cb),
+	PROBE(SYM_TRACK_DEALLOCATE_CB, false, prog_track_deallocate_cb),
+	PROBE(SYM_ALLOCATE_CIRCULAR_BUFFERS, false, prog_allocate_cbs),
+	PROBE(SYM_ALLOCATE_CIRCULAR_BUFFERS, true, prog_allocate_cbs_return),
+	PROBE(SYM_PROGRAM_DESTRUCTOR, false, prog_program_destroyed),
+	PROBE(SYM_DEVICE_CLOSE, false, prog_device_close),
+	PROBE(SYM_DEVICE_CLOSE, true, prog_device_close_return),
+};
+
+static int libbpf_print(enum libbpf_print_level level, const char *format, va_list args)
+{
+	(void)level;
+	return vfprintf(stderr, format, args);
+}
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *format, va_list args)
+{
+	(void)level;
+	(void)format;
+	(void)args;
+	return 0;
+}
+
+static int handle_record(void *ctx, void *data, size_t size)
+{
+	struct tracer *tracer = ctx;
+
+	return tracer->on_record(tracer->ctx, data, size);
+}
+
+static int keep_link(struct tracer *tracer, struct bpf_link *link)
+{
+	if (tracer->link_count == tracer->link_capacity) {
+		size_t capacity = tracer->link_capacity ? tracer->link_capacity * 2 : 16;
+		struct bpf_link **links = realloc(tracer->links, capacity * sizeof(*links));
+
+		if (!links)
+			return -ENOMEM;
+		tracer->links = links;
+		tracer->link_capacity = capacity;
+	}
+	tracer->links[tracer->link_count++] = link;
+	return 0;
+}
+
+/* Resolve every probed symbol of one library; name every missing one. */
+static int resolve_library(const char *library, struct elfsym *syms)
+{
+	char missing[2048] = "";
+	int err = elfsyms__resolve(library, probe_symbols, SYM_COUNT, syms);
+
+	if (err == -ENOEXEC) {
+		fprintf(stderr, "devledger: %s: not an ELF file\n", library);
+		return err;
+	}
+	if (err) {
+		fprintf(stderr, "devledger: %s: %s\n", library, strerror(-err));
+		return err;
+	}
+	for (int i = 0; i < SYM_COUNT; i++) {
+		if (syms[i].found)
+			continue;
+		if (*missing)
+			strncat(missing, ", ", sizeof(missing) - strlen(missing) - 1);
+		strncat(missing, probe_symbols[i], sizeof(missing) - strlen(missing) - 1);
+	}
+	if (*missing) {
+		fprintf(stderr,
+			"devledger: %s: missing symbols: %s (is this tt-metal's libtt_metal.so?)\n",
+			library, missing);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int attach_target(struct tracer *tracer, pid_t pid, const char *library,
+			 const struct elfsym *syms)
+{
+	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = probes[i].retprobe);
+		const struct elfsym *sym = &syms[probes[i].symbol];
+		struct bpf_link *link;
+		int err;
+
+		link = bpf_program__attach_uprobe_opts(probes[i].program(tracer->skel), pid, library,
+						       sym->offset, &opts);
+		if (!link) {
+			err = -errno;
+			fprintf(stderr, "devledger: attaching to %s in %s: %s\n",
+				probe_symbols[probes[i].symbol], library, strerror(-err));
+			return err;
+		}
+		err = keep_link(tracer, link);
+		if (err) {
+			bpf_link__destroy(link);
+			return err;
+		}
+	}
+	return 0;
+}
+
+static int attach_tracepoints(struct tracer *tracer)
+{
+	struct bpf_program *progs[] = { tracer->skel->progs.process_exit,
+					tracer->skel->progs.process_fork };
+
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		struct bpf_link *link = bpf_program__attach(progs[i]);
+		int err;
+
+		if (!link) {
+			err = -errno;
+			fprintf(stderr, "devledger: attaching %s: %s\n", bpf_program__name(progs[i]),
+				strerror(-err));
+			return err;
+		}
+		err = keep_link(tracer, link);
+		if (err) {
+			bpf_link__destroy(link);
+			return err;
+		}
+	}
+	return 0;
+}
+
+struct tracer *tracer__open(const struct tracer_opts *opts)
+{
+	struct elfsym (*syms)[SYM_COUNT] = NULL;
+	struct tracer *tracer;
+	__u8 one = 1;
+	int err;
+
+	libbpf_set_print(opts->verbose ? libbpf_print : libbpf_quiet);
+	tracer = calloc(1, sizeof(*tracer));
+	syms = calloc(opts->target_count ? opts->target_count : 1, sizeof(*syms));
+	if (!tracer || !syms) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	tracer->on_record = opts->on_record;
+	tracer->ctx = opts->ctx;
+
+	/* Symbols first: a wrong library is the likeliest mistake, and costs no BPF load. */
+	for (size_t i = 0; i < opts->target_count; i++) {
+		err = resolve_library(opts->targets[i].library, syms[i]);
+		if (err)
+			goto cleanup;
+	}
+
+	tracer->skel = devledger_bpf__open();
+	if (!tracer->skel) {
+		err = -errno;
+		fprintf(stderr, "devledger: opening BPF programs: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	tracer->skel->rodata->filter_pids = opts->mode != TRACER_SYSTEM;
+	tracer->skel->rodata->follow_children = opts->mode == TRACER_COMMAND;
+	err = bpf_map__set_max_entries(tracer->skel->maps.events,
+				       opts->ring_bytes ? opts->ring_bytes : DEFAULT_RING_BYTES);
+	if (err) {
+		fprintf(stderr, "devledger: ring buffer size: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	err = devledger_bpf__load(tracer->skel);
+	if (err) {
+		if (err == -EPERM || err == -EACCES)
+			fprintf(stderr, "devledger: loading BPF programs: %s (run as root, or with "
+					"CAP_BPF and CAP_PERFMON)\n",
+				strerror(-err));
+		else
+			fprintf(stderr, "devledger: loading BPF programs: %s (run with -v for the "
+					"verifier's log)\n",
+				strerror(-err));
+		goto cleanup;
+	}
+
+	for (size_t i = 0; opts->mode != TRACER_SYSTEM && i < opts->target_count; i++) {
+		__u32 tgid = (__u32)opts->targets[i].pid;
+
+		if (bpf_map__update_elem(tracer->skel->maps.tracked, &tgid, sizeof(tgid), &one,
+					 sizeof(one), BPF_ANY)) {
+			err = -errno;
+			fprintf(stderr, "devledger: tracking process %d: %s\n", (int)tgid,
+				strerror(-err));
+			goto cleanup;
+		}
+	}
+	for (size_t i = 0; i < opts->target_count; i++) {
+		/* -p attaches per process; a launched command and -a cover any process mapping the file. */
+		pid_t pid = opts->mode == TRACER_PIDS ? opts->targets[i].pid : -1;
+
+		err = attach_target(tracer, pid, opts->targets[i].library, syms[i]);
+		if (err)
+			goto cleanup;
+	}
+	err = attach_tracepoints(tracer);
+	if (err)
+		goto cleanup;
+
+	tracer->ring = ring_buffer__new(bpf_map__fd(tracer->skel->maps.events), handle_record,
+					tracer, NULL);
+	if (!tracer->ring) {
+		err = -errno;
+		fprintf(stderr, "devledger: ring buffer: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	free(syms);
+	return tracer;
+
+cleanup:
+	free(syms);
+	tracer__free(tracer);
+	errno = -err;
+	return NULL;
+}
+
+int tracer__poll(struct tracer *tracer, int timeout_ms)
+{
+	int woken, drained;
+
+	/* Records are submitted without a wake-up, so poll alone may see nothing: consume too. */
+	woken = ring_buffer__poll(tracer->ring, timeout_ms);
+	if (woken < 0 && woken != -EINTR)
+		return woken;
+	drained = ring_buffer__consume(tracer->ring);
+	if (drained < 0)
+		return drained;
+	return (woken > 0 ? woken : 0) + drained;
+}
+
+int tracer__drain(struct tracer *tracer)
+{
+	int total = 0, n;
+
+	while ((n = ring_buffer__consume(tracer->ring)) > 0)
+		total += n;
+	return n < 0 ? n : total;
+}
+
+int tracer__stats(const struct tracer *tracer, struct dl_bpf_stats *stats)
+{
+	*stats = tracer->skel->bss->stats;
+	return 0;
+}
+
+void tracer__free(struct tracer *tracer)
+{
+	if (!tracer)
+		return;
+	ring_buffer__free(tracer->ring);
+	for (size_t i = 0; i < tracer->link_count; i++)
+		bpf_link__destroy(tracer->links[i]);
+	free(tracer->links);
+	devledger_bpf__destroy(tracer->skel);
+	free(tracer);
+}
