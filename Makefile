@@ -49,6 +49,8 @@ INTEG_COMMON := $(filter-out $(INTEG_SRCS),$(wildcard tests/integration/*.c))
 INTEG_BINS := $(patsubst tests/integration/%.c,$(OUTPUT)/tests/%,$(INTEG_SRCS))
 
 .DELETE_ON_ERROR:
+# Keep the BPF object beside its skeleton.
+.SECONDARY:
 .PHONY: all deps demo test unit integration bench install clean vmlinux format standin
 
 all: $(OUTPUT)/devledger
@@ -102,7 +104,7 @@ $(INTEG_BINS): $(OUTPUT)/tests/%: $(OUTPUT)/tests/obj/%.o $(INTEG_COMMON_OBJS) |
 	$(Q)$(CC) $(CFLAGS) $^ -ljson-c -lcmocka -o $@
 
 # The stand-in tt-metal runtime (C++), built as tests/standin/standin.mk says.
-include tests/standin/standin.mk
+-include tests/standin/standin.mk
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \

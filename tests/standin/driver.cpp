@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+//
+// standin SCENARIO [ARGS] [--truth FILE] [--attach-truth FILE]
+// Runs a workload on the stand-in runtime and writes the ground truth of
+// what it really allocated and released.
+#include "truth.hpp"
+#include "tt_metal.hpp"
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <thread>
+#include <unistd.h>
+
+using namespace tt::tt_metal;
+
+namespace {
+
+const char usage[] =
+	"usage: standin SCENARIO [ARGS] [--truth FILE] [--attach-truth FILE]\n"
+	"  remaining            8 devices; DRAM binaries freed after close, CBs of two programs\n"
+	"  leak                 buffers never freed\n"
+	"  churn N [--seed S]   N random allocations and frees on 4 devices\n"
+	"  threads T [--ops N] [--seed S]  churn from T threads at once\n"
+	"  wait                 print \"ready\", wait for SIGUSR1, free and allocate more\n"
+	"  double-free          a buffer reported freed twice, and a free of an unknown address\n"
+	"  crash                allocate, then die by SIGKILL\n"
+	"  loop N               N track_allocate/track_deallocate pairs of one buffer\n"
+	"--truth FILE writes the ground truth; --attach-truth FILE (wait) the truth as seen by\n"
+	"an observer that attached at the ready line.\n";
+
+[[noreturn]] void bad_usage(const std::string &what)
+{
+	std::fprintf(stderr, "standin: %s (see 'standin --help')\n", what.c_str());
+	std::exit(2);
+}
+
+uint64_t parse_number(const char *text, const char *what)
+{
+	char *end;
+	errno = 0;
+	unsigned long long value = std::strtoull(text, &end, 10);
+	if (!*text || *end || errno || text[0] == '-')
+		bad_usage(std::string("bad ") + what + ": " + text);
+	return value;
+}
+
+// splitmix64: a small deterministic generator, the same on every machine.
+struct Random {
+	uint64_t state;
+	uint64_t next()
+	{
+		uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+		return z ^ (z >> 31);
+	}
+	uint64_t below(uint64_t n) { return next() % n; }
+};
+
+constexpr DeviceAddr KIB = 1024;
+
+std::vector<Device *> open_devices(int count)
+{
+	std::vector<Device *> devices;
+	for (int i = 0; i < count; i++)
+		devices.push_back(new Device(i));
+	return devices;
+}
+
+void close_devices(const std::vector<Device *> &devices)
+{
+	for (Device *d : devices)
+		d->close();
+}
+
+// The original report: 36 KiB DRAM per chip and 22 KiB of CBs on chip 0, none of it leaked.
+void scenario_remaining()
+{
+	auto devices = open_devices(8);
+	std::vector<std::shared_ptr<Buffer>> held;
+
+	for (Device *d : devices) {
+		// Kernel binaries: top-down, 2 KiB pages, outliving the device's close.
+		held.push_back(Buffer::create(d, 12 * KIB, 2048, BufferType::DRAM, false));
+		held.push_back(Buffer::create(d, 24 * KIB, 2048, BufferType::DRAM, false));
+		// A cached program's binary, freed (tracked) inside Device::close.
+		d->cache_program_binary(Buffer::create(d, 8 * KIB, 2048, BufferType::DRAM, false));
+		// Ordinary buffers, allocated and freed with tracking.
+		auto a = Buffer::create(d, 64 * KIB, 2048, BufferType::DRAM, true);
+		auto b = Buffer::create(d, 4 * KIB, 1024, BufferType::L1, false);
+		auto c = Buffer::create(d, 2 * KIB, 1024, BufferType::L1, false);
+		a->deallocate();
+		b.reset();
+		c.reset();
+	}
+
+	Device *d0 = devices[0];
+	{
+		Program a({ 4 * KIB, 4 * KIB, 2 * KIB });
+		Program b({ 8 * KIB, 4 * KIB });
+		a.impl().allocate_circular_buffers(d0);
+		b.impl().allocate_circular_buffers(d0);
+
+		// A ttnn graph capture in between: hooked, never really allocated.
+		standin::set_graph_capture_hook(true);
+		auto hooked = Buffer::create(d0, 16 * KIB, 2048, BufferType::DRAM, true);
+		standin::set_graph_capture_hook(false);
+		hooked.reset();
+	}
+	close_devices(devices);
+	held.clear(); // freed silently: their devices are closed
+}
+
+void scenario_leak()
+{
+	auto devices = open_devices(2);
+	// Never freed and never closed: leaked at exit.
+	new auto(Buffer::create(devices[0], 8 * KIB, 2048, BufferType::DRAM, true));
+	new auto(Buffer::create(devices[0], 3 * KIB, 1024, BufferType::L1, false));
+	new auto(Buffer::create(devices[1], 512, 512, BufferType::L1_SMALL, false));
+	new auto(Buffer::create(devices[1], 32 * KIB, 2048, BufferType::TRACE, true));
+	auto program = new Program({ 2 * KIB });
+	program->impl().allocate_circular_buffers(devices[1]);
+	// Some freed properly.
+	Buffer::create(devices[0], 1 * KIB, 1024, BufferType::L1, false).reset();
+}
+
+void churn(const std::vector<Device *> &devices, uint64_t ops, uint64_t seed)
+{
+	static const BufferType types[] = { BufferType::DRAM, BufferType::L1, BufferType::L1_SMALL,
+					    BufferType::TRACE };
+	Random rng{ seed };
+	std::vector<std::shared_ptr<Buffer>> live;
+
+	for (uint64_t i = 0; i < ops; i++) {
+		// Biased toward allocation while few are live, toward frees past 64.
+		bool allocate = live.empty() || rng.below(100) < (live.size() < 64 ? 60 : 35);
+		if (allocate) {
+			Device *d = devices[rng.below(devices.size())];
+			BufferType type = types[rng.below(4)];
+			DeviceAddr size = (1 + rng.below(type == BufferType::L1_SMALL ? 16 : 2048)) * 32;
+			auto buffer = Buffer::create(d, size, 32, type, rng.below(2));
+			if (buffer)
+				live.push_back(std::move(buffer));
+		} else {
+			size_t victim = rng.below(live.size());
+			live[victim]->deallocate();
+			live[victim] = live.back();
+			live.pop_back();
+		}
+	}
+	live.clear();
+}
+
+void scenario_churn(uint64_t ops, uint64_t seed)
+{
+	auto devices = open_devices(4);
+	churn(devices, ops, seed);
+	close_devices(devices);
+}
+
+void scenario_threads(uint64_t threads, uint64_t ops, uint64_t seed)
+{
+	auto devices = open_devices(4);
+	std::vector<std::thread> workers;
+	for (uint64_t t = 0; t < threads; t++)
+		workers.emplace_back(churn, devices, ops, seed + t);
+	for (auto &w : workers)
+		w.join();
+	close_devices(devices);
+}
+
+void scenario_wait(standin::Truth *attached)
+{
+	auto devices = open_devices(1);
+	Device *d = devices[0];
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+	auto early_a = Buffer::create(d, 4 * KIB, 1024, BufferType::DRAM, true);
+	auto early_b = Buffer::create(d, 2 * KIB, 1024, BufferType::L1, false);
+	auto early_kept = Buffer::create(d, 1 * KIB, 1024, BufferType::L1, false);
+	std::fputs("ready\n", stdout);
+	std::fflush(stdout);
+
+	int signal;
+	sigwait(&set, &signal);
+	if (attached)
+		standin::add_observer(attached);
+	early_a->deallocate(); // allocated before an attach: unknown to the attached observer
+	early_b->deallocate();
+	auto late = Buffer::create(d, 8 * KIB, 2048, BufferType::DRAM, true);
+	new auto(Buffer::create(d, 16 * KIB, 2048, BufferType::DRAM, true)); // leaked
+	new auto(Buffer::create(d, 512, 512, BufferType::L1, false)); // leaked
+	new auto(early_kept); // leaked, but never seen by the attached observer
+	late->deallocate();
+}
+
+void scenario_double_free(standin::Truth &truth)
+{
+	auto devices = open_devices(1);
+	Device *d = devices[0];
+
+	auto buffer = Buffer::create(d, 4 * KIB, 1024, BufferType::DRAM, true);
+	buffer->deallocate();
+	// A runtime bug: the same buffer reported freed again.
+	GraphTracker::instance().track_deallocate(buffer.get());
+	truth.freed(d->id(), standin::DRAM, buffer->address_);
+	// A free of an address nothing was allocated at.
+	auto forged = Buffer::forged(d, 2 * KIB, BufferType::L1, 777 * KIB);
+	GraphTracker::instance().track_deallocate(forged.get());
+	truth.freed(d->id(), standin::L1, forged->address_);
+	close_devices(devices);
+}
+
+void scenario_loop(uint64_t count)
+{
+	auto devices = open_devices(1);
+	auto buffer = Buffer::create(devices[0], 4 * KIB, 1024, BufferType::DRAM, true);
+	auto &tracker = GraphTracker::instance();
+	for (uint64_t i = 0; i < count; i++) {
+		tracker.track_allocate(buffer.get());
+		tracker.track_deallocate(buffer.get());
+	}
+	buffer->deallocate();
+	close_devices(devices);
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	std::string scenario, truth_path, attach_truth_path;
+	std::vector<uint64_t> numbers;
+	uint64_t seed = 1, ops = 10000;
+
+	for (int i = 1; i < argc; i++) {
+		std::string arg = argv[i];
+		auto value = [&](const char *name) -> const char * {
+			if (i + 1 >= argc)
+				bad_usage(std::string(name) + " needs a value");
+			return argv[++i];
+		};
+		if (arg == "--help" || arg == "-h") {
+			std::fputs(usage, stdout);
+			return 0;
+		} else if (arg == "--truth") {
+			truth_path = value("--truth");
+		} else if (arg == "--attach-truth") {
+			attach_truth_path = value("--attach-truth");
+		} else if (arg == "--seed") {
+			seed = parse_number(value("--seed"), "seed");
+		} else if (arg == "--ops") {
+			ops = parse_number(value("--ops"), "--ops");
+		} else if (arg.rfind("--", 0) == 0) {
+			bad_usage("unknown option " + arg);
+		} else if (scenario.empty()) {
+			scenario = arg;
+		} else {
+			numbers.push_back(parse_number(argv[i], "number"));
+		}
+	}
+	if (scenario.empty())
+		bad_usage("no scenario");
+
+	standin::Truth truth, attached;
+	standin::add_observer(&truth);
+	int exit_code = 0;
+	auto need = [&](size_t n) {
+		if (numbers.size() != n)
+			bad_usage(scenario + " takes " + std::to_string(n) + " number(s)");
+	};
+
+	if (scenario == "remaining") {
+		need(0);
+		scenario_remaining();
+	} else if (scenario == "leak") {
+		need(0);
+		scenario_leak();
+	} else if (scenario == "churn") {
+		need(1);
+		scenario_churn(numbers[0], seed);
+	} else if (scenario == "threads") {
+		need(1);
+		scenario_threads(numbers[0], ops, seed);
+	} else if (scenario == "wait") {
+		need(0);
+		scenario_wait(attach_truth_path.empty() ? nullptr : &attached);
+	} else if (scenario == "double-free") {
+		need(0);
+		scenario_double_free(truth);
+	} else if (scenario == "crash") {
+		need(0);
+		auto devices = open_devices(1);
+		new auto(Buffer::create(devices[0], 6 * KIB, 2048, BufferType::DRAM, true));
+		new auto(Buffer::create(devices[0], 1 * KIB, 1024, BufferType::L1, false));
+		exit_code = -SIGKILL;
+	} else if (scenario == "loop") {
+		need(1);
+		scenario_loop(numbers[0]);
+	} else {
+		bad_usage("unknown scenario " + scenario);
+	}
+
+	standin::process_end();
+	if (!truth_path.empty() && !truth.write(truth_path, scenario, exit_code)) {
+		std::fprintf(stderr, "standin: cannot write %s\n", truth_path.c_str());
+		return 1;
+	}
+	if (!attach_truth_path.empty() && !attached.write(attach_truth_path, scenario, exit_code)) {
+		std::fprintf(stderr, "standin: cannot write %s\n", attach_truth_path.c_str());
+		return 1;
+	}
+	std::fflush(nullptr);
+	if (exit_code < 0)
+		kill(getpid(), -exit_code);
+	// Nothing may run after the truth is written: no destructor frees anything now.
+	_exit(exit_code);
+}

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "truth.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <sstream>
+#include <unistd.h>
+
+namespace standin {
+
+static const char *const type_names[MEM_TYPES] = { "DRAM",     "L1",	"SYSTEM_MEMORY",
+						   "L1_SMALL", "TRACE", "CB" };
+
+void Truth::allocated(int device, int type, uint64_t address, uint64_t size)
+{
+	Key key{ device, type, address };
+	Stats &s = stats(device, type);
+
+	live_[key] = size;
+	seen_[key] = true;
+	s.allocs++;
+	s.live_count++;
+	s.live_bytes += size;
+	s.peak_bytes = std::max(s.peak_bytes, s.live_bytes);
+}
+
+void Truth::freed(int device, int type, uint64_t address)
+{
+	Key key{ device, type, address };
+	auto it = live_.find(key);
+
+	if (it == live_.end()) {
+		stats(device, type); // the device and type saw activity
+		unmatched_.push_back({ device, type, address, 0,
+				       seen_.count(key) ? "double_free" : "unknown_address" });
+		return;
+	}
+	Stats &s = stats(device, type);
+	s.frees++;
+	s.live_count--;
+	s.live_bytes -= it->second;
+	live_.erase(it);
+}
+
+void Truth::released(int device, int type, uint64_t address, const char *reason)
+{
+	auto it = live_.find(Key{ device, type, address });
+
+	if (it == live_.end())
+		return; // allocated before this observer looked: it never saw it
+	Stats &s = stats(device, type);
+	s.untracked_frees++;
+	s.untracked_bytes += it->second;
+	s.live_count--;
+	s.live_bytes -= it->second;
+	untracked_.push_back({ device, type, address, it->second, reason });
+	live_.erase(it);
+}
+
+// Every program lays its CBs out from the same base: L1 in use is the union of the ranges.
+void Truth::update_cb_union(int device)
+{
+	std::vector<std::pair<uint64_t, uint64_t>> ranges;
+	uint64_t total = 0, end = 0;
+
+	for (const auto &[key, size] : live_cbs_)
+		if (std::get<0>(key) == device)
+			ranges.emplace_back(std::get<2>(key), std::get<2>(key) + size);
+	std::sort(ranges.begin(), ranges.end());
+	for (const auto &[lo, hi] : ranges) {
+		uint64_t start = std::max(lo, end);
+		if (hi > start)
+			total += hi - start;
+		end = std::max(end, hi);
+	}
+	Stats &s = stats(device, CB);
+	s.live_bytes = total;
+	s.peak_bytes = std::max(s.peak_bytes, total);
+}
+
+void Truth::cb_allocated(int device, const void *program, uint64_t address, uint64_t size)
+{
+	Stats &s = stats(device, CB);
+
+	live_cbs_[CbKey{ device, program, address }] = size;
+	s.allocs++;
+	s.live_count++;
+	update_cb_union(device);
+}
+
+void Truth::cb_released(int device, const void *program, uint64_t address, const char *reason)
+{
+	auto it = live_cbs_.find(CbKey{ device, program, address });
+
+	if (it == live_cbs_.end())
+		return;
+	Stats &s = stats(device, CB);
+	s.untracked_frees++;
+	s.untracked_bytes += it->second;
+	s.live_count--;
+	untracked_.push_back({ device, CB, address, it->second, reason });
+	live_cbs_.erase(it);
+	update_cb_union(device);
+}
+
+void Truth::leak_everything_live()
+{
+	for (const auto &[key, size] : live_) {
+		Stats &s = stats(std::get<0>(key), std::get<1>(key));
+		s.leaks++;
+		s.leaked_bytes += size;
+		s.live_count--;
+		s.live_bytes -= size;
+		leaks_.push_back({ std::get<0>(key), std::get<1>(key), std::get<2>(key), size, "" });
+	}
+	live_.clear();
+	for (const auto &[key, size] : live_cbs_) {
+		Stats &s = stats(std::get<0>(key), CB);
+		s.leaks++;
+		s.leaked_bytes += size;
+		s.live_count--;
+		leaks_.push_back({ std::get<0>(key), CB, std::get<2>(key), size, "" });
+	}
+	std::vector<int> devices;
+	for (const auto &[key, size] : live_cbs_)
+		devices.push_back(std::get<0>(key));
+	live_cbs_.clear();
+	for (int device : devices)
+		update_cb_union(device);
+}
+
+static void write_entries(std::ostringstream &out, const char *name,
+			  const std::vector<std::tuple<int, int, uint64_t, uint64_t, std::string>> &rows,
+			  bool with_size, bool with_reason)
+{
+	out << "  \"" << name << "\": [";
+	for (size_t i = 0; i < rows.size(); i++) {
+		const auto &[device, type, address, size, reason] = rows[i];
+		out << (i ? ",\n    " : "\n    ") << "{ \"device_id\": " << device << ", \"type\": \""
+		    << type_names[type] << "\", \"address\": " << address;
+		if (with_size)
+			out << ", \"size\": " << size;
+		if (with_reason)
+			out << ", \"reason\": \"" << reason << "\"";
+		out << " }";
+	}
+	out << (rows.empty() ? "]" : "\n  ]");
+}
+
+bool Truth::write(const std::string &path, const std::string &scenario, int exit_code) const
+{
+	using Row = std::tuple<int, int, uint64_t, uint64_t, std::string>;
+	auto rows = [](const std::vector<Entry> &entries) {
+		std::vector<Row> out;
+		for (const Entry &e : entries)
+			out.emplace_back(e.device, e.type, e.address, e.size, e.reason);
+		std::sort(out.begin(), out.end());
+		return out;
+	};
+	std::ostringstream out;
+
+	// The scenario name comes from the driver's own table: no escaping needed.
+	out << "{\n  \"scenario\": \"" << scenario << "\",\n  \"pid\": " << getpid() << ",\n";
+	if (exit_code >= 0)
+		out << "  \"exit\": { \"code\": " << exit_code << " },\n";
+	else
+		out << "  \"exit\": { \"signal\": " << -exit_code << " },\n";
+	out << "  \"hooked_allocations\": " << hooked_ << ",\n  \"devices\": [";
+	bool first_device = true;
+	for (const auto &[device, types] : devices_) {
+		out << (first_device ? "\n    " : ",\n    ") << "{ \"device_id\": " << device
+		    << ", \"memory\": {";
+		first_device = false;
+		bool first_type = true;
+		for (const auto &[type, s] : types) {
+			out << (first_type ? "\n      " : ",\n      ") << "\"" << type_names[type]
+			    << "\": { \"live_bytes\": " << s.live_bytes
+			    << ", \"peak_bytes\": " << s.peak_bytes
+			    << ", \"live_count\": " << s.live_count << ", \"allocs\": " << s.allocs
+			    << ", \"frees\": " << s.frees
+			    << ", \"untracked_frees\": " << s.untracked_frees
+			    << ", \"untracked_bytes\": " << s.untracked_bytes
+			    << ", \"leaks\": " << s.leaks << ", \"leaked_bytes\": " << s.leaked_bytes
+			    << " }";
+			first_type = false;
+		}
+		out << " } }";
+	}
+	out << (devices_.empty() ? "],\n" : "\n  ],\n");
+	write_entries(out, "untracked_frees", rows(untracked_), true, true);
+	out << ",\n";
+	write_entries(out, "leaks", rows(leaks_), true, false);
+	out << ",\n";
+	write_entries(out, "unmatched_frees", rows(unmatched_), false, true);
+	out << "\n}\n";
+
+	// Whole or not at all: a temporary file beside it, then rename.
+	std::string tmp = path + ".tmp";
+	FILE *f = std::fopen(tmp.c_str(), "w");
+	if (!f)
+		return false;
+	std::string text = out.str();
+	bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+	ok = std::fclose(f) == 0 && ok;
+	if (!ok || std::rename(tmp.c_str(), path.c_str())) {
+		std::remove(tmp.c_str());
+		return false;
+	}
+	return true;
+}
+
+} // namespace standin

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+//
+// Ground truth: what the stand-in runtime really did with memory, as an
+// observer that saw it from some moment on would have to report it. The
+// runtime calls it at the points where things really happen (an allocation
+// reported, a Device::close dropping its allocator, a program destroyed).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace standin {
+
+enum MemType { DRAM, L1, SYSTEM_MEMORY, L1_SMALL, TRACE, CB, MEM_TYPES };
+
+class Truth {
+public:
+	void allocated(int device, int type, uint64_t address, uint64_t size);
+	// A track_deallocate report.
+	void freed(int device, int type, uint64_t address);
+	// Released with no per-buffer report (reason as devledger names it).
+	void released(int device, int type, uint64_t address, const char *reason);
+	void cb_allocated(int device, const void *program, uint64_t address, uint64_t size);
+	void cb_released(int device, const void *program, uint64_t address, const char *reason);
+	void hooked() { hooked_++; }
+	// The process ends now: what this observer still sees live is leaked.
+	void leak_everything_live();
+
+	// exit_code >= 0: {"code": N}; otherwise {"signal": -exit_code}.
+	bool write(const std::string &path, const std::string &scenario, int exit_code) const;
+
+private:
+	struct Stats {
+		uint64_t live_bytes = 0, peak_bytes = 0, live_count = 0, allocs = 0, frees = 0;
+		uint64_t untracked_frees = 0, untracked_bytes = 0, leaks = 0, leaked_bytes = 0;
+	};
+	struct Entry {
+		int device, type;
+		uint64_t address, size;
+		std::string reason;
+	};
+	Stats &stats(int device, int type) { return devices_[device][type]; }
+	void update_cb_union(int device);
+
+	using Key = std::tuple<int, int, uint64_t>; // device, type, address
+	using CbKey = std::tuple<int, const void *, uint64_t>; // device, program, address
+	std::map<Key, uint64_t> live_; // -> size
+	std::map<Key, bool> seen_; // every key ever allocated
+	std::map<CbKey, uint64_t> live_cbs_;
+	std::map<int, std::map<int, Stats>> devices_;
+	std::vector<Entry> untracked_, leaks_, unmatched_;
+	uint64_t hooked_ = 0;
+};
+
+} // namespace standin

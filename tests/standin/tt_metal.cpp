@@ -1,0 +1,396 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+//
+// The stand-in runtime's behaviour, following tt-metal's era-B call flows:
+// allocate_impl -> allocator -> track_allocate; deallocate_impl ->
+// track_deallocate -> allocator, both skipped once the device is closed;
+// CBs laid out per program from one L1 base; Device::close dropping its
+// allocator with no per-buffer report.
+#include "tt_metal.hpp"
+#include "truth.hpp"
+
+#include <cstddef>
+#include <set>
+
+namespace tt::tt_metal {
+
+// The offsets devledger reads (tt-metal era B, x86-64 libstdc++).
+static_assert(offsetof(Buffer, device_) == 16);
+static_assert(offsetof(Buffer, size_) == 24);
+static_assert(offsetof(Buffer, buffer_type_) == 32);
+static_assert(offsetof(Buffer, buffer_layout_) == 36);
+static_assert(offsetof(Buffer, bottom_up_) == 40);
+static_assert(offsetof(Buffer, owns_data_) == 43);
+static_assert(offsetof(Buffer, allocator_) == 64);
+static_assert(offsetof(Buffer, allocation_status_) == 72);
+static_assert(offsetof(Buffer, hooked_allocation_) == 73);
+static_assert(offsetof(Buffer, address_) == 80);
+static_assert(offsetof(Buffer, page_size_) == 88);
+static_assert(offsetof(Device, id_) == 8);
+
+} // namespace tt::tt_metal
+
+namespace standin {
+
+using namespace tt::tt_metal;
+
+static bool graph_capture_hook;
+static std::vector<Truth *> observers;
+// Programs whose CBs are allocated, so that a device close and the process end can find them.
+static std::set<detail::ProgramImpl *> programs_with_cbs;
+static std::set<Device *> open_devices;
+
+void set_graph_capture_hook(bool on)
+{
+	graph_capture_hook = on;
+}
+
+std::recursive_mutex &runtime_mutex()
+{
+	static std::recursive_mutex mutex;
+	return mutex;
+}
+
+void add_observer(Truth *truth)
+{
+	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
+	observers.push_back(truth);
+}
+
+template <typename F> static void tell(F &&f)
+{
+	for (Truth *t : observers)
+		f(*t);
+}
+
+void process_end()
+{
+	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
+	tell([](Truth &t) { t.leak_everything_live(); });
+}
+
+} // namespace standin
+
+namespace tt::tt_metal {
+
+using standin::runtime_mutex;
+using standin::tell;
+using standin::Truth;
+
+IDevice::~IDevice() = default;
+IGraphProcessor::~IGraphProcessor() = default;
+
+// ---- GraphTracker: tt-metal's shape, a loop over registered processors ----
+
+GraphTracker &GraphTracker::instance()
+{
+	static GraphTracker tracker;
+	return tracker;
+}
+
+__attribute__((noinline)) void GraphTracker::track_allocate(const Buffer *buffer)
+{
+	if (processors.empty())
+		return;
+	for (auto &p : processors)
+		p->track_allocate(buffer);
+}
+
+__attribute__((noinline)) void GraphTracker::track_deallocate(Buffer *buffer)
+{
+	if (processors.empty())
+		return;
+	for (auto &p : processors)
+		p->track_deallocate(buffer);
+}
+
+__attribute__((noinline)) void GraphTracker::track_allocate_cb(const CoreRangeSet &core_range_set,
+							       uint64_t addr, uint64_t size,
+							       bool is_globally_allocated,
+							       const IDevice *device)
+{
+	if (processors.empty())
+		return;
+	for (auto &p : processors)
+		p->track_allocate_cb(core_range_set, addr, size, is_globally_allocated, device);
+}
+
+__attribute__((noinline)) void GraphTracker::track_deallocate_cb(const IDevice *device)
+{
+	if (processors.empty())
+		return;
+	for (auto &p : processors)
+		p->track_deallocate_cb(device);
+}
+
+__attribute__((noinline)) void GraphTracker::track_program(Program *program, const IDevice *device)
+{
+	if (processors.empty())
+		return;
+	for (auto &p : processors)
+		p->track_program(program, device);
+}
+
+// ---- Allocator ----
+
+static constexpr DeviceAddr DRAM_BANK_SIZE = 1ULL << 30;
+static constexpr unsigned int DRAM_BANKS = 12;
+
+Allocator::Allocator()
+{
+	// base, top, alignment per bank, interleaving
+	banks_[(int)BufferType::DRAM] = { 0, DRAM_BANK_SIZE, 2048, DRAM_BANKS, {}, {} };
+	banks_[(int)BufferType::L1] = { 262144, 1499136, 32, 1, {}, {} };
+	banks_[(int)BufferType::SYSTEM_MEMORY] = { 0, 1ULL << 28, 32, 1, {}, {} };
+	banks_[(int)BufferType::L1_SMALL] = { 16384, 98304, 32, 1, {}, {} };
+	banks_[(int)BufferType::TRACE] = { 0, 256ULL << 20, 2048, DRAM_BANKS, {}, {} };
+}
+
+Allocator::~Allocator() = default;
+
+static DeviceAddr round_up(DeviceAddr value, DeviceAddr align)
+{
+	return (value + align - 1) / align * align;
+}
+
+__attribute__((noinline)) DeviceAddr Allocator::allocate_buffer(Buffer *buffer, bool *ok)
+{
+	Bank &bank = banks_[(int)buffer->buffer_type_];
+	DeviceAddr need = round_up((buffer->size_ + bank.interleave - 1) / bank.interleave, bank.align);
+	DeviceAddr found = 0;
+
+	*ok = false;
+	if (buffer->bottom_up_) {
+		DeviceAddr at = bank.base;
+		for (const auto &[addr, footprint] : bank.used) {
+			if (addr - at >= need)
+				break;
+			at = std::max(at, addr + footprint);
+		}
+		if (at + need <= bank.top) {
+			found = at;
+			*ok = true;
+		}
+	} else {
+		DeviceAddr end = bank.top;
+		for (auto it = bank.used.rbegin(); it != bank.used.rend(); ++it) {
+			DeviceAddr top_of_used = it->first + it->second;
+			if (end >= top_of_used && end - top_of_used >= need)
+				break;
+			end = std::min(end, it->first);
+		}
+		if (end >= bank.base + need) {
+			found = end - need;
+			*ok = true;
+		}
+	}
+	if (*ok) {
+		bank.used[found] = need;
+		bank.requested[found] = buffer->size_;
+	}
+	return found;
+}
+
+__attribute__((noinline)) void Allocator::deallocate_buffer(Buffer *buffer)
+{
+	Bank &bank = banks_[(int)buffer->buffer_type_];
+	bank.used.erase(buffer->address_);
+	bank.requested.erase(buffer->address_);
+}
+
+const std::map<DeviceAddr, DeviceAddr> &Allocator::allocated(BufferType type) const
+{
+	return banks_[(int)type].requested;
+}
+
+// ---- Device ----
+
+Device::Device(int id) : id_(id), initialized_(true), allocator_(new Allocator())
+{
+	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
+	standin::open_devices.insert(this);
+}
+
+Device::~Device()
+{
+	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
+	standin::open_devices.erase(this);
+	delete allocator_;
+}
+
+int Device::id() const
+{
+	return id_;
+}
+
+bool Device::is_initialized() const
+{
+	return initialized_;
+}
+
+void Device::cache_program_binary(std::shared_ptr<Buffer> binary)
+{
+	program_cache_.push_back(std::move(binary));
+}
+
+__attribute__((noinline)) bool Device::close()
+{
+	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
+
+	if (!initialized_)
+		return false;
+	// Program cache first: its binaries are freed on the tracked path.
+	for (auto &binary : program_cache_)
+		binary->deallocate();
+	program_cache_.clear();
+
+	// Then the allocator goes whole. What it still held is released without a report.
+	for (int type = 0; type <= (int)BufferType::TRACE; type++)
+		for (const auto &[address, size] : allocator_->allocated((BufferType)type))
+			tell([&](Truth &t) { t.released(id_, type, address, "device_closed"); });
+	for (auto *program : standin::programs_with_cbs) {
+		if (program->device_ != this)
+			continue;
+		for (const auto &cb : program->allocated_)
+			tell([&](Truth &t) { t.cb_released(id_, program, cb.address, "device_closed"); });
+		program->allocated_.clear();
+	}
+	delete allocator_;
+	allocator_ = nullptr;
+	initialized_ = false;
+	standin::open_devices.erase(this);
+	return true;
+}
+
+// ---- Buffer ----
+
+Buffer::Buffer(IDevice *device, DeviceAddr size, DeviceAddr page_size, BufferType type,
+	       bool bottom_up)
+	: device_(device), size_(size), buffer_type_(type),
+	  buffer_layout_(TensorMemoryLayout::INTERLEAVED), bottom_up_(bottom_up),
+	  sub_device_flags_{ false, false }, owns_data_(true), unused_(0), shard_parameters_{ 0, 0 },
+	  allocator_(static_cast<Device *>(device)->allocator()),
+	  allocation_status_(AllocationStatus::ALLOCATION_REQUESTED), hooked_allocation_(false),
+	  address_(0), page_size_(page_size)
+{
+}
+
+std::shared_ptr<Buffer> Buffer::create(IDevice *device, DeviceAddr size, DeviceAddr page_size,
+				       BufferType type, bool bottom_up)
+{
+	auto buffer = std::make_shared<Buffer>(device, size, page_size, type, bottom_up);
+	buffer->allocate_impl();
+	if (!buffer->is_allocated())
+		return nullptr;
+	return buffer;
+}
+
+std::shared_ptr<Buffer> Buffer::forged(IDevice *device, DeviceAddr size, BufferType type,
+				       DeviceAddr address)
+{
+	auto buffer = std::make_shared<Buffer>(device, size, size, type, true);
+	buffer->address_ = address;
+	buffer->owns_data_ = false;
+	return buffer;
+}
+
+__attribute__((noinline)) void Buffer::allocate_impl()
+{
+	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
+	int device_id = device_->id();
+
+	if (standin::graph_capture_hook) {
+		// ttnn's NO_DISPATCH graph capture: nothing is really allocated.
+		address_ = 0;
+		hooked_allocation_ = true;
+		tell([](Truth &t) { t.hooked(); });
+	} else {
+		bool ok;
+		address_ = allocator_->allocate_buffer(this, &ok);
+		if (!ok)
+			return; // tt-metal throws; the scenarios just try something else
+		tell([&](Truth &t) { t.allocated(device_id, (int)buffer_type_, address_, size_); });
+	}
+	allocation_status_ = AllocationStatus::ALLOCATED;
+	GraphTracker::instance().track_allocate(this);
+}
+
+__attribute__((noinline)) void Buffer::deallocate_impl()
+{
+	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
+
+	if (allocation_status_ != AllocationStatus::ALLOCATED)
+		return;
+	if (device_->is_initialized() && size_ != 0) {
+		GraphTracker::instance().track_deallocate(this);
+		if (!hooked_allocation_) {
+			int device_id = device_->id();
+			tell([&](Truth &t) { t.freed(device_id, (int)buffer_type_, address_); });
+			allocator_->deallocate_buffer(this);
+		}
+	}
+	// After the device closed: no report, no allocator (it is gone).
+	allocation_status_ = AllocationStatus::DEALLOCATED;
+}
+
+void Buffer::deallocate()
+{
+	deallocate_impl();
+}
+
+Buffer::~Buffer()
+{
+	if (owns_data_)
+		deallocate_impl();
+}
+
+// ---- Programs ----
+
+namespace detail {
+
+ProgramImpl::ProgramImpl(std::vector<uint64_t> cb_sizes) : cb_sizes_(std::move(cb_sizes))
+{
+}
+
+__attribute__((noinline)) ProgramImpl::~ProgramImpl()
+{
+	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
+
+	// tt-metal reports nothing here; the CBs go with the program all the same.
+	if (device_) {
+		int device_id = device_->id();
+		for (const auto &cb : allocated_)
+			tell([&](Truth &t) {
+				t.cb_released(device_id, this, cb.address, "program_destroyed");
+			});
+	}
+	standin::programs_with_cbs.erase(this);
+}
+
+__attribute__((noinline)) void ProgramImpl::allocate_circular_buffers(const IDevice *device)
+{
+	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
+	CoreRangeSet cores;
+	uint64_t address = standin::CB_BASE;
+
+	if (!allocated_.empty())
+		return; // once per program
+	device_ = device;
+	for (uint64_t size : cb_sizes_) {
+		allocated_.push_back({ address, size });
+		tell([&](Truth &t) { t.cb_allocated(device->id(), this, address, size); });
+		GraphTracker::instance().track_allocate_cb(cores, address, size, false, device);
+		address += size;
+	}
+	standin::programs_with_cbs.insert(this);
+}
+
+} // namespace detail
+
+Program::Program(std::vector<uint64_t> cb_sizes)
+	: pimpl_(std::make_shared<detail::ProgramImpl>(std::move(cb_sizes)))
+{
+}
+
+Program::~Program() = default;
+
+} // namespace tt::tt_metal
