@@ -152,7 +152,7 @@ static __always_inline int buffer_event(__u32 kind, const void *buffer)
 	ev->size = field_u64(raw, buffer_off_size);
 	ev->address = field_u64(raw, buffer_off_address);
 	ev->mem_type = (__u8)field_u32(raw, buffer_off_type);
-	if (raw[buffer_off_hooked % BUFFER_READ_BYTES])
+	if (buffer_off_hooked < BUFFER_READ_BYTES && raw[buffer_off_hooked])
 		ev->flags |= DL_FLAG_HOOKED;
 	bpf_ringbuf_submit(ev, submit_flags());
 	return 0;

@@ -25,17 +25,28 @@ struct summary_session {
 
 /*
  * Write the JSON summary to path ("-" for stdout). A file is written whole
- * to a temporary name in the same folder and renamed into place. The ledger
- * must have been finished (ledger__finish). Returns 0 or -errno.
+ * to a temporary name in the same folder and renamed into place; on failure
+ * the temporary file is removed and path is left as it was. The ledger
+ * must have been finished (ledger__finish). Prints nothing: returns 0 or
+ * -errno (-ENOENT for a missing folder, -EINVAL for an empty path).
  */
 int summary__write_json(const struct ledger *ledger, const struct summary_session *session,
 			const char *path);
 
-/* The end-of-session report for people. Returns 0 or -errno. */
+/*
+ * The end-of-session report for people: per process its exit, a table per
+ * device, untracked frees by reason, leaks, unmatched frees, and a last line
+ * "devledger: no leaks" or "devledger: N leaks, X bytes (...)". Returns 0,
+ * or -EIO if out reported a write error.
+ */
 int summary__print_report(const struct ledger *ledger, const struct summary_session *session,
 			  FILE *out);
 
-/* The live per-process, per-device table printed every --interval. */
+/*
+ * The live bytes per process, device and memory type, printed every
+ * --interval under one header line with session->duration_s as the elapsed
+ * time. Needs no ledger__finish. Returns 0, or -EIO on a write error.
+ */
 int summary__print_live(const struct ledger *ledger, const struct summary_session *session,
 			FILE *out);
 

@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * devledger trace: attach the probes, feed every record to the ledger, and
+ * at the end write what it found. Exit codes are decided here only.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../bpf/devledger.h"
+#include "launch.h"
+#include "ledger.h"
+#include "libfind.h"
+#include "options.h"
+#include "summary.h"
+#include "tracer.h"
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+#define EXIT_LEAK 3
+#define POLL_MS 100
+
+static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t signal_count;
+static volatile sig_atomic_t forward_pending;
+
+struct session {
+	struct options opts;
+	struct ledger *ledger;
+	struct tracer *tracer;
+	struct launch launch;
+	struct tracer_target targets[OPTIONS_MAX_PIDS];
+	char libraries[OPTIONS_MAX_PIDS][PATH_MAX];
+	const char *library_list[OPTIONS_MAX_PIDS];
+	size_t target_count;
+	uint64_t start_ns;
+	struct timespec started_at;
+	uint64_t records;
+	int apply_error;
+};
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * A signal sent with kill() is passed on to a launched command; one from the
+ * terminal (Ctrl-C) already reached it, as it is in the same process group.
+ */
+static void on_signal(int sig, siginfo_t *info, void *ucontext)
+{
+	(void)ucontext;
+	stop_signal = sig;
+	signal_count++;
+	if (info->si_code == SI_USER || info->si_code == SI_QUEUE)
+		forward_pending = sig;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static int on_record(void *ctx, const void *record, size_t size)
+{
+	struct session *s = ctx;
+	int err = ledger__apply(s->ledger, record, size);
+
+	s->records++;
+	/* A record the ledger does not know is counted, not fatal; running out of memory is. */
+	if (err == -ENOMEM) {
+		s->apply_error = err;
+		return err;
+	}
+	return 0;
+}
+
+/* Fail before tracing rather than lose a long session's summary at the end. */
+static int check_output(const char *output)
+{
+	char copy[PATH_MAX];
+	struct stat st;
+	const char *dir;
+
+	if (!output || !strcmp(output, "-"))
+		return 0;
+	snprintf(copy, sizeof(copy), "%s", output);
+	dir = dirname(copy);
+	if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "devledger: -o %s: folder %s does not exist\n", output, dir);
+		return -ENOENT;
+	}
+	if (access(dir, W_OK)) {
+		fprintf(stderr, "devledger: -o %s: cannot write in %s: %s\n", output, dir,
+			strerror(errno));
+		return -EACCES;
+	}
+	return 0;
+}
+
+static int find_libraries(struct session *s)
+{
+	const struct options *o = &s->opts;
+	size_t count = o->mode == MODE_PIDS ? o->pid_count : 1;
+	int err = 0;
+
+	for (size_t i = 0; i < count && !err; i++) {
+		char *lib = s->libraries[i];
+
+		if (o->library)
+			err = libfind__check(o->library, lib, PATH_MAX);
+		else if (o->mode == MODE_PIDS)
+			err = libfind__from_pid(o->pids[i], NULL, lib, PATH_MAX);
+		else if (o->mode == MODE_COMMAND)
+			err = libfind__for_command(o->command[0], lib, PATH_MAX);
+		else
+			err = libfind__default(lib, PATH_MAX);
+		/* -p on a process that is gone: say so even when --lib was given. */
+		if (!err && o->mode == MODE_PIDS && kill(o->pids[i], 0) && errno == ESRCH) {
+			fprintf(stderr, "devledger: no process with PID %d\n", (int)o->pids[i]);
+			err = -ESRCH;
+		}
+		s->targets[i].pid = o->mode == MODE_PIDS ? o->pids[i] : 0;
+		s->targets[i].library = lib;
+		s->library_list[i] = lib;
+	}
+	s->target_count = count;
+	return err;
+}
+
+static const char *mode_name(enum trace_mode mode)
+{
+	return mode == MODE_COMMAND ? "command" : mode == MODE_PIDS ? "pid" : "system";
+}
+
+static void announce(const struct session *s)
+{
+	const struct options *o = &s->opts;
+
+	if (o->quiet)
+		return;
+	if (o->mode == MODE_COMMAND)
+		fprintf(stderr, "devledger: tracing %s (pid %d) in %s\n", o->command[0],
+			(int)s->launch.pid, s->libraries[0]);
+	else if (o->mode == MODE_PIDS)
+		fprintf(stderr, "devledger: tracing %zu process%s in %s%s; Ctrl-C to end\n",
+			o->pid_count, o->pid_count == 1 ? "" : "es", s->libraries[0],
+			o->pid_count > 1 ? ", ..." : "");
+	else
+		fprintf(stderr, "devledger: tracing every process that maps %s; Ctrl-C to end\n",
+			s->libraries[0]);
+}
+
+/* True while every -p target is gone: the session has nothing left to see. */
+static bool targets_gone(const struct session *s)
+{
+	for (size_t i = 0; i < s->opts.pid_count; i++)
+		if (!kill(s->opts.pids[i], 0) || errno != ESRCH)
+			return false;
+	return true;
+}
+
+static void name_running_processes(struct ledger *ledger)
+{
+	const struct ledger_process *procs;
+	size_t count;
+
+	ledger__finish(ledger);
+	procs = ledger__processes(ledger, &count);
+	for (size_t i = 0; i < count; i++) {
+		char path[64], comm[DL_COMM_LEN + 2] = "";
+		FILE *f;
+
+		if (procs[i].exited || procs[i].comm[0])
+			continue;
+		snprintf(path, sizeof(path), "/proc/%u/comm", procs[i].pid);
+		f = fopen(path, "r");
+		if (f && fgets(comm, sizeof(comm), f)) {
+			comm[strcspn(comm, "\n")] = '\0';
+			ledger__set_comm(ledger, procs[i].pid, comm);
+		}
+		if (f)
+			fclose(f);
+	}
+}
+
+static bool any_leak(const struct ledger *ledger)
+{
+	const struct ledger_process *procs;
+	size_t count;
+
+	procs = ledger__processes(ledger, &count);
+	for (size_t i = 0; i < count; i++)
+		if (procs[i].leaks.count)
+			return true;
+	return false;
+}
+
+/* Trace until the command exits, the targets are gone, time is up or a signal says stop. */
+static int trace_loop(struct session *s, int *child_status, bool *child_done)
+{
+	const struct options *o = &s->opts;
+	uint64_t end_ns = o->duration_s ? s->start_ns + (uint64_t)(o->duration_s * 1e9) : 0;
+	uint64_t interval_ns = (uint64_t)(o->interval_s * 1e9), next_table = s->start_ns + interval_ns;
+	bool forwarded = false;
+
+	for (;;) {
+		int n = tracer__poll(s->tracer, POLL_MS);
+		uint64_t now = monotonic_ns();
+
+		if (n < 0 && n != -EINTR) {
+			if (s->apply_error)
+				n = s->apply_error;
+			fprintf(stderr, "devledger: reading records: %s\n", strerror(-n));
+			return n;
+		}
+		if (interval_ns && now >= next_table) {
+			struct summary_session view = { .mode = mode_name(o->mode),
+							.start_ns = s->start_ns,
+							.duration_s = (now - s->start_ns) / 1e9,
+							.events = s->records };
+
+			ledger__finish(s->ledger);
+			summary__print_live(s->ledger, &view, stderr);
+			next_table = now + interval_ns;
+		}
+		if (o->mode == MODE_COMMAND) {
+			if (forward_pending && !forwarded) {
+				kill(s->launch.pid, forward_pending);
+				forwarded = true;
+			}
+			if (waitpid(s->launch.pid, child_status, WNOHANG) == s->launch.pid) {
+				*child_done = true;
+				return 0;
+			}
+			/* The command gets the first signal; a second one stops devledger. */
+			if (signal_count >= 2)
+				return 0;
+		} else if (stop_signal || (o->mode == MODE_PIDS && targets_gone(s))) {
+			return 0;
+		}
+		if (end_ns && now >= end_ns)
+			return 0;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct session s = { .launch = { .pid = -1, .release_fd = -1 } };
+	struct tracer_opts topts = { 0 };
+	struct summary_session view = { 0 };
+	struct dl_bpf_stats stats = { 0 };
+	bool child_done = false;
+	int child_status = 0, exit_code = 0, err;
+	char error[512];
+
+	err = options__parse(argc, argv, &s.opts, error, sizeof(error));
+	if (err == 1)
+		return 0;
+	if (err) {
+		fprintf(stderr, "devledger: %s\n", error);
+		return EXIT_USAGE;
+	}
+	if (check_output(s.opts.output) || find_libraries(&s))
+		return EXIT_RUNTIME;
+
+	s.ledger = ledger__new(NULL);
+	if (!s.ledger) {
+		fprintf(stderr, "devledger: %s\n", strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	if (s.opts.mode == MODE_COMMAND) {
+		err = launch__start(&s.launch, s.opts.command);
+		if (err) {
+			fprintf(stderr, "devledger: cannot start %s: %s\n", s.opts.command[0],
+				strerror(-err));
+			exit_code = EXIT_RUNTIME;
+			goto cleanup;
+		}
+		s.targets[0].pid = s.launch.pid;
+	}
+
+	/* The clock starts before the probes, so every allocated_at_s is >= 0. */
+	s.start_ns = monotonic_ns();
+	clock_gettime(CLOCK_REALTIME, &s.started_at);
+	topts.mode = s.opts.mode == MODE_COMMAND ? TRACER_COMMAND
+		     : s.opts.mode == MODE_PIDS  ? TRACER_PIDS
+						 : TRACER_SYSTEM;
+	topts.targets = s.targets;
+	topts.target_count = s.target_count;
+	topts.ring_bytes = s.opts.ring_bytes;
+	topts.verbose = s.opts.verbose;
+	topts.on_record = on_record;
+	topts.ctx = &s;
+	s.tracer = tracer__open(&topts);
+	if (!s.tracer) {
+		launch__abort(&s.launch);
+		exit_code = EXIT_RUNTIME;
+		goto cleanup;
+	}
+	for (size_t i = 0; s.opts.mode != MODE_SYSTEM && i < s.target_count; i++)
+		ledger__add_process(s.ledger, (uint32_t)s.targets[i].pid);
+
+	install_signals();
+	announce(&s);
+	if (s.opts.mode == MODE_COMMAND && (err = launch__release(&s.launch))) {
+		fprintf(stderr, "devledger: starting %s: %s\n", s.opts.command[0], strerror(-err));
+		launch__abort(&s.launch);
+		exit_code = EXIT_RUNTIME;
+		goto cleanup;
+	}
+
+	if (trace_loop(&s, &child_status, &child_done))
+		exit_code = EXIT_RUNTIME;
+	/* Everything the probes sent before the end, before anything is written. */
+	if (tracer__drain(s.tracer) < 0 && s.apply_error)
+		exit_code = EXIT_RUNTIME;
+	tracer__stats(s.tracer, &stats);
+	if (child_done)
+		ledger__process_exited(s.ledger, (uint32_t)s.launch.pid, child_status, monotonic_ns());
+	name_running_processes(s.ledger);
+	ledger__finish(s.ledger);
+
+	view.mode = mode_name(s.opts.mode);
+	view.libraries = s.library_list;
+	view.library_count = s.target_count;
+	view.started_at = s.started_at;
+	view.start_ns = s.start_ns;
+	view.duration_s = (monotonic_ns() - s.start_ns) / 1e9;
+	view.events = s.records;
+	view.lost_events = stats.ringbuf_full + stats.read_failed;
+	if (s.opts.output) {
+		err = summary__write_json(s.ledger, &view, s.opts.output);
+		if (err) {
+			fprintf(stderr, "devledger: writing summary to %s: %s\n", s.opts.output,
+				strerror(-err));
+			exit_code = EXIT_RUNTIME;
+		}
+	}
+	if (!s.opts.quiet)
+		summary__print_report(s.ledger, &view, stderr);
+
+	if (exit_code == 0 && child_done)
+		exit_code = WIFEXITED(child_status) ? WEXITSTATUS(child_status)
+						    : 128 + WTERMSIG(child_status);
+	else if (exit_code == 0 && s.opts.mode == MODE_COMMAND)
+		exit_code = 128 + (stop_signal ? stop_signal : SIGTERM); /* stopped by a second signal */
+	if (exit_code == 0 && s.opts.fail_on_leak && any_leak(s.ledger))
+		exit_code = EXIT_LEAK;
+
+cleanup:
+	tracer__free(s.tracer);
+	ledger__free(s.ledger);
+	return exit_code;
+}

@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+#include <argp.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "options.h"
+
+enum {
+	OPT_FAIL_ON_LEAK = 0x100,
+	OPT_RING_SIZE,
+};
+
+static const char trace_doc[] =
+	"Trace device memory of tt-metal processes: live and peak bytes per device and type, and "
+	"the fate of every allocation (freed, freed without a report and why, leaked).\n"
+	"\n"
+	"Exactly one of: -- CMD [ARG...] (launch CMD under trace), -p PID (attach), -a "
+	"(system-wide).\v"
+	"Examples:\n"
+	"  devledger trace -- ./build/test/tt_metal/unit_tests_api --gtest_filter='*Mesh*'\n"
+	"  devledger trace -o summary.json -- python3 -m pytest tests/ttnn/unit_tests\n"
+	"  devledger trace -p 4242 -o summary.json\n"
+	"  devledger trace -a -d 60 -i 5\n"
+	"\n"
+	"The report goes to stderr; -o writes the JSON summary (devledger.summary.v1). Exit status: "
+	"the launched command's (128+N if killed by signal N), 3 with --fail-on-leak when a leak was "
+	"found, 2 for a usage error, 1 when devledger failed. Needs root (BPF).";
+
+static const struct argp_option trace_options[] = {
+	{ "pid", 'p', "PID", 0, "Attach to a running process (repeatable)", 0 },
+	{ "all", 'a', NULL, 0,
+	  "System-wide: every process that maps the library, now or later; ends on Ctrl-C, "
+	  "SIGTERM or --duration",
+	  0 },
+	{ "lib", 'l', "PATH", 0,
+	  "The libtt_metal.so to trace (default: from /proc/PID/maps, the command's dynamic "
+	  "dependencies, or $TT_METAL_HOME/build/lib)",
+	  0 },
+	{ "output", 'o', "FILE", 0, "Write the JSON summary to FILE ('-' for stdout)", 0 },
+	{ "duration", 'd', "SEC", 0, "Stop after SEC seconds", 0 },
+	{ "interval", 'i', "SEC", 0, "Print the live per-device table every SEC seconds", 0 },
+	{ "fail-on-leak", OPT_FAIL_ON_LEAK, NULL, 0, "Exit 3 when any leak was found", 0 },
+	{ "ring-size", OPT_RING_SIZE, "BYTES", 0,
+	  "BPF ring buffer size: a power of two, at least 4K; K, M, G suffixes (default 16M)", 0 },
+	{ "quiet", 'q', NULL, 0, "No report on stderr", 0 },
+	{ "verbose", 'v', NULL, 0, "Print libbpf's debug log", 0 },
+	{ "help", 'h', NULL, 0, "Give this help list", -1 },
+	{ NULL, 0, NULL, 0, NULL, 0 },
+};
+
+struct parse_state {
+	struct options *opts;
+	char *error;
+	size_t error_len;
+	bool help;
+};
+
+static int fail(struct parse_state *ps, const char *format, const char *arg)
+{
+	if (!*ps->error)
+		snprintf(ps->error, ps->error_len, format, arg);
+	return EINVAL;
+}
+
+/* A positive decimal number of seconds, nothing after it. */
+static int parse_seconds(const char *text, double *out)
+{
+	char *end;
+	double value;
+
+	errno = 0;
+	value = strtod(text, &end);
+	if (!*text || *end || errno || !isfinite(value) || value <= 0 || value > 1e9)
+		return -EINVAL;
+	*out = value;
+	return 0;
+}
+
+static int parse_pid(const char *text, pid_t *out)
+{
+	char *end;
+	long value;
+
+	errno = 0;
+	value = strtol(text, &end, 10);
+	if (!*text || *end || errno || value <= 0 || value > INT_MAX)
+		return -EINVAL;
+	*out = (pid_t)value;
+	return 0;
+}
+
+static int parse_size(const char *text, size_t *out)
+{
+	unsigned long long value, scale = 1;
+	char *end;
+
+	errno = 0;
+	if (!*text || *text == '-')
+		return -EINVAL;
+	value = strtoull(text, &end, 10);
+	if (end == text || errno)
+		return -EINVAL;
+	if (*end && !end[1]) {
+		switch (*end) {
+		case 'K': case 'k': scale = 1ULL << 10; break;
+		case 'M': case 'm': scale = 1ULL << 20; break;
+		case 'G': case 'g': scale = 1ULL << 30; break;
+		default: return -EINVAL;
+		}
+	} else if (*end) {
+		return -EINVAL;
+	}
+	if (value > (1ULL << 40) / scale)
+		return -EINVAL;
+	*out = (size_t)(value * scale);
+	return 0;
+}
+
+static error_t parse_trace_option(int key, char *arg, struct argp_state *state)
+{
+	struct parse_state *ps = state->input;
+	struct options *opts = ps->opts;
+	size_t ring;
+
+	switch (key) {
+	case 'p':
+		if (opts->pid_count == OPTIONS_MAX_PIDS)
+			return fail(ps, "too many -p (at most 64)%s", "");
+		if (parse_pid(arg, &opts->pids[opts->pid_count]))
+			return fail(ps, "-p takes a process id, not '%s'", arg);
+		opts->pid_count++;
+		break;
+	case 'a':
+		if (opts->mode == MODE_SYSTEM)
+			break;
+		opts->mode = MODE_SYSTEM;
+		break;
+	case 'l':
+		opts->library = arg;
+		break;
+	case 'o':
+		if (!*arg)
+			return fail(ps, "-o takes a file name%s", "");
+		opts->output = arg;
+		break;
+	case 'd':
+		if (parse_seconds(arg, &opts->duration_s))
+			return fail(ps, "-d takes a number of seconds greater than 0, not '%s'", arg);
+		break;
+	case 'i':
+		if (parse_seconds(arg, &opts->interval_s))
+			return fail(ps, "-i takes a number of seconds greater than 0, not '%s'", arg);
+		break;
+	case OPT_FAIL_ON_LEAK:
+		opts->fail_on_leak = true;
+		break;
+	case OPT_RING_SIZE:
+		if (parse_size(arg, &ring) || ring < 4096 || (ring & (ring - 1)))
+			return fail(ps,
+				    "--ring-size takes a power of two of at least 4K (e.g. 64M), not '%s'",
+				    arg);
+		opts->ring_bytes = ring;
+		break;
+	case 'q':
+		opts->quiet = true;
+		break;
+	case 'v':
+		opts->verbose = true;
+		break;
+	case 'h':
+		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
+		ps->help = true;
+		break;
+	case ARGP_KEY_ARG:
+		return fail(ps, "unexpected argument '%s': put the command to launch after --", arg);
+	case ARGP_KEY_ERROR:
+		/* getopt found an unknown option or a missing value: name the argument. */
+		return fail(ps, "bad option '%s'",
+			    state->next > 0 && state->next <= state->argc ? state->argv[state->next - 1]
+									  : "?");
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp trace_argp = {
+	.options = trace_options,
+	.parser = parse_trace_option,
+	.args_doc = "-- CMD [ARG...]\n-p PID [-p PID...]\n-a",
+	.doc = trace_doc,
+};
+
+static const char top_usage[] =
+	"Usage: devledger COMMAND [OPTIONS]\n"
+	"Trace tt-metal device memory (DRAM, L1, L1_SMALL, TRACE, circular buffers) from outside the\n"
+	"process, and tell leaks from memory the runtime freed without reporting it.\n"
+	"\n"
+	"Commands:\n"
+	"  trace      trace a command, running processes (-p) or the whole system (-a)\n"
+	"\n"
+	"Options:\n"
+	"  -h, --help     this help; 'devledger trace --help' for the trace options\n"
+	"  -V, --version  print the version\n"
+	"\n"
+	"Example:\n"
+	"  sudo devledger trace -o summary.json -- ./build/test/tt_metal/unit_tests_api\n";
+
+int options__parse(int argc, char **argv, struct options *opts, char *error, size_t error_len)
+{
+	struct parse_state ps = { .opts = opts, .error = error, .error_len = error_len };
+	int trace_argc = argc, err;
+
+	memset(opts, 0, sizeof(*opts));
+	*error = '\0';
+	if (argc < 2) {
+		snprintf(error, error_len, "no command given; try 'devledger trace --help'");
+		return -EINVAL;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		fputs(top_usage, stdout);
+		return 1;
+	}
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+		printf("devledger %s\n", DEVLEDGER_VERSION);
+		return 1;
+	}
+	if (strcmp(argv[1], "trace")) {
+		snprintf(error, error_len, "unknown command '%s'; try 'devledger --help'", argv[1]);
+		return -EINVAL;
+	}
+
+	/* Everything after the first -- is the command, whatever it looks like. */
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			trace_argc = i;
+			opts->command = &argv[i + 1];
+			break;
+		}
+	}
+	/* argv[1] ("trace") stands in for the program name while the options are parsed. */
+	err = argp_parse(&trace_argp, trace_argc - 1, argv + 1,
+			 ARGP_NO_EXIT | ARGP_NO_ERRS | ARGP_NO_HELP | ARGP_IN_ORDER, NULL, &ps);
+	if (ps.help)
+		return 1;
+	if (err) {
+		if (!*error)
+			snprintf(error, error_len, "bad arguments");
+		goto usage;
+	}
+	if (opts->command && !*opts->command) {
+		snprintf(error, error_len, "no command after --");
+		goto usage;
+	}
+	if ((opts->command != NULL) + (opts->pid_count > 0) + (opts->mode == MODE_SYSTEM) != 1) {
+		snprintf(error, error_len,
+			 "give exactly one of -- CMD, -p PID or -a");
+		goto usage;
+	}
+	if (opts->command)
+		opts->mode = MODE_COMMAND;
+	else if (opts->pid_count)
+		opts->mode = MODE_PIDS;
+	return 0;
+
+usage:
+	strncat(error, " (see 'devledger trace --help')", error_len - strlen(error) - 1);
+	return -EINVAL;
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The command line of `devledger trace`, parsed into plain values. */
+#ifndef DEVLEDGER_OPTIONS_H
+#define DEVLEDGER_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define OPTIONS_MAX_PIDS 64
+
+enum trace_mode {
+	MODE_NONE = 0,
+	MODE_COMMAND, /* -- CMD [ARG...] */
+	MODE_PIDS, /* -p PID... */
+	MODE_SYSTEM, /* -a */
+};
+
+struct options {
+	enum trace_mode mode;
+	pid_t pids[OPTIONS_MAX_PIDS];
+	size_t pid_count;
+	char **command; /* NULL-terminated, points into argv */
+	const char *library;
+	const char *output;
+	double duration_s; /* 0: until the end */
+	double interval_s; /* 0: no live table */
+	size_t ring_bytes; /* 0: default */
+	bool fail_on_leak;
+	bool quiet;
+	bool verbose;
+	bool version;
+};
+
+/*
+ * Parse `argv` (argv[0] = "devledger"). Returns 0, or 1 when the help or the
+ * version was printed (exit 0), or -EINVAL with a one-line message in
+ * `error` (exit 2). Never exits.
+ */
+int options__parse(int argc, char **argv, struct options *opts, char *error, size_t error_len);
+
+#endif /* DEVLEDGER_OPTIONS_H */

@@ -1,0 +1,853 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * What a session found: the JSON summary (devledger.summary.v1) for programs,
+ * the end-of-session report and the periodic live table for people. Everything
+ * here only reads the ledger.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "ledger.h"
+#include "summary.h"
+
+#define SUMMARY_SCHEMA "devledger.summary.v1"
+#define JSON_FLAGS     (JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE)
+#define ARRAY_SIZE(a)  (sizeof(a) / sizeof((a)[0]))
+
+/* How many leaked allocations the report lists one by one per process. */
+#define REPORT_LEAKS_LISTED 10
+
+/* Order of the memory types in the JSON and the tables: tt-metal's BufferType order, then CB. */
+static const unsigned int mem_type_order[] = {
+	DL_MEM_DRAM, DL_MEM_L1, DL_MEM_SYSTEM_MEMORY, DL_MEM_L1_SMALL, DL_MEM_TRACE, DL_MEM_CB,
+};
+
+static const char *mem_type_name(unsigned int mem_type)
+{
+	const char *name = ledger_mem_type_name(mem_type);
+
+	return name ? name : "UNKNOWN";
+}
+
+static int neg_errno(void)
+{
+	return errno ? -errno : -EIO;
+}
+
+/*
+ * Length of the well-formed UTF-8 sequence starting at s (len bytes left), or
+ * 0 if none does. Follows RFC 3629's table of well-formed sequences, so
+ * overlong forms, UTF-16 surrogates, code points above U+10FFFF and truncated
+ * sequences are all rejected.
+ */
+static size_t utf8_sequence_length(const unsigned char *s, size_t len)
+{
+	unsigned char second_min = 0x80, second_max = 0xbf;
+	size_t need, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		need = 2;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		need = 3;
+		if (s[0] == 0xe0)
+			second_min = 0xa0; /* below: overlong */
+		else if (s[0] == 0xed)
+			second_max = 0x9f; /* above: surrogates */
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		need = 4;
+		if (s[0] == 0xf0)
+			second_min = 0x90; /* below: overlong */
+		else if (s[0] == 0xf4)
+			second_max = 0x8f; /* above: beyond U+10FFFF */
+	} else {
+		return 0; /* continuation byte, C0/C1 (always overlong) or F5-FF */
+	}
+	if (len < need || s[1] < second_min || s[1] > second_max)
+		return 0;
+	for (i = 2; i < need; i++) {
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	}
+	return need;
+}
+
+/* Room for a comm whose every byte became U+FFFD (3 bytes each). */
+#define COMM_UTF8_SIZE (DL_COMM_LEN * 3 + 1)
+
+/*
+ * A comm is whatever bytes a process wrote with prctl(PR_SET_NAME), but JSON
+ * text must be UTF-8: each byte that does not begin a well-formed sequence
+ * becomes U+FFFD. Control bytes stay; json-c escapes them.
+ */
+static void comm_to_utf8(const char *comm, char out[COMM_UTF8_SIZE])
+{
+	const unsigned char *s = (const unsigned char *)comm;
+	size_t len = strnlen(comm, DL_COMM_LEN), i = 0, o = 0, n;
+
+	while (i < len) {
+		n = utf8_sequence_length(s + i, len - i);
+		if (n) {
+			memcpy(out + o, s + i, n);
+			o += n;
+			i += n;
+		} else {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		}
+	}
+	out[o] = '\0';
+}
+
+/* Room for a comm whose every byte became \xNN. */
+#define COMM_PRINT_SIZE (DL_COMM_LEN * 4 + 1)
+
+/* For a terminal: anything but printable ASCII (and the backslash itself) as \xNN. */
+static const char *comm_printable(const char *comm, char out[COMM_PRINT_SIZE])
+{
+	size_t len = strnlen(comm, DL_COMM_LEN), o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)comm[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\\')
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, COMM_PRINT_SIZE - o, "\\x%02x", c);
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/*
+ * "512 B", "36.0 KiB", "1.5 MiB". Returned by value so several can appear in
+ * one printf (the temporary lives until the end of the full expression).
+ */
+struct size_text {
+	char text[24];
+};
+
+static struct size_text human_size(uint64_t bytes)
+{
+	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+	struct size_text out;
+	double value = (double)bytes / 1024.0;
+	size_t unit = 0;
+
+	if (bytes < 1024) {
+		snprintf(out.text, sizeof(out.text), "%" PRIu64 " B", bytes);
+		return out;
+	}
+	/* move up before "%.1f" would round to 1024.0 */
+	while (value >= 1023.95 && unit + 1 < ARRAY_SIZE(units)) {
+		value /= 1024.0;
+		unit++;
+	}
+	snprintf(out.text, sizeof(out.text), "%.1f %s", value, units[unit]);
+	return out;
+}
+
+/* Seconds from start_ns to ts_ns, rounded to milliseconds, 0 for what predates the start. */
+static uint64_t millis_since(uint64_t ts_ns, uint64_t start_ns)
+{
+	uint64_t ns = ts_ns > start_ns ? ts_ns - start_ns : 0;
+
+	return ns / 1000000 + (ns % 1000000 >= 500000);
+}
+
+static struct size_text seconds_text(uint64_t millis)
+{
+	struct size_text out;
+
+	snprintf(out.text, sizeof(out.text), "%" PRIu64 ".%03" PRIu64, millis / 1000,
+		 millis % 1000);
+	return out;
+}
+
+static double session_duration(const struct summary_session *session)
+{
+	double d = session->duration_s;
+
+	return isfinite(d) && d > 0 ? d : 0;
+}
+
+static const char *plural(uint64_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+/*
+ * Building the JSON. A child is attached to its parent as soon as it exists,
+ * so putting the root frees everything; json-c can only fail to allocate, so
+ * every helper returns 0 or -ENOMEM and callers chain them with ||.
+ */
+
+static int json_add(struct json_object *obj, const char *key, struct json_object *value)
+{
+	/* keys are string literals or ledger_mem_type_name()'s static names */
+	const unsigned int opts = JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_KEY_IS_CONSTANT;
+
+	if (!value)
+		return -ENOMEM;
+	if (json_object_object_add_ex(obj, key, value, opts)) {
+		json_object_put(value);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int json_append(struct json_object *array, struct json_object *value)
+{
+	if (!value)
+		return -ENOMEM;
+	if (json_object_array_add(array, value)) {
+		json_object_put(value);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static struct json_object *json_add_new(struct json_object *obj, const char *key,
+					struct json_object *child)
+{
+	return json_add(obj, key, child) ? NULL : child;
+}
+
+static struct json_object *json_append_new(struct json_object *array, struct json_object *child)
+{
+	return json_append(array, child) ? NULL : child;
+}
+
+static int json_add_u64(struct json_object *obj, const char *key, uint64_t value)
+{
+	return json_add(obj, key, json_object_new_uint64(value));
+}
+
+static int json_add_i64(struct json_object *obj, const char *key, int64_t value)
+{
+	return json_add(obj, key, json_object_new_int64(value));
+}
+
+static int json_add_string(struct json_object *obj, const char *key, const char *value)
+{
+	return json_add(obj, key, json_object_new_string(value));
+}
+
+/* A number written with exactly three decimals, as the schema promises. */
+static int json_add_millis(struct json_object *obj, const char *key, uint64_t millis)
+{
+	double seconds = (double)millis / 1000.0;
+
+	return json_add(obj, key, json_object_new_double_s(seconds, seconds_text(millis).text));
+}
+
+static int json_add_stats(struct json_object *memory, const char *key,
+			  const struct ledger_stats *stats)
+{
+	const struct {
+		const char *key;
+		uint64_t value;
+	} fields[] = {
+		{"live_bytes", stats->live_bytes},
+		{"peak_bytes", stats->peak_bytes},
+		{"live_count", stats->live_count},
+		{"allocs", stats->allocs},
+		{"frees", stats->frees},
+		{"untracked_frees", stats->untracked_frees},
+		{"untracked_bytes", stats->untracked_bytes},
+		{"leaks", stats->leaks},
+		{"leaked_bytes", stats->leaked_bytes},
+	};
+	struct json_object *obj = json_add_new(memory, key, json_object_new_object());
+
+	if (!obj)
+		return -ENOMEM;
+	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+		if (json_add_u64(obj, fields[i].key, fields[i].value))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int json_add_devices(struct json_object *proc, const struct ledger_process *p)
+{
+	struct json_object *devices, *dev, *memory;
+
+	devices = json_add_new(proc, "devices", json_object_new_array());
+	if (!devices)
+		return -ENOMEM;
+	for (size_t d = 0; d < p->device_count; d++) {
+		const struct ledger_device *device = &p->devices[d];
+
+		dev = json_append_new(devices, json_object_new_object());
+		if (!dev || json_add_i64(dev, "device_id", device->device_id))
+			return -ENOMEM;
+		memory = json_add_new(dev, "memory", json_object_new_object());
+		if (!memory)
+			return -ENOMEM;
+		for (size_t t = 0; t < ARRAY_SIZE(mem_type_order); t++) {
+			unsigned int type = mem_type_order[t];
+
+			if (!(device->active_types & (1u << type)))
+				continue;
+			if (json_add_stats(memory, mem_type_name(type), &device->mem[type]))
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* What each list's entries carry besides device_id, type and address. */
+enum record_fields {
+	RECORD_UNTRACKED, /* size, reason */
+	RECORD_ALLOCATED, /* size, allocated_at_s (leaks, live) */
+	RECORD_UNMATCHED, /* reason */
+};
+
+static int json_add_record(struct json_object *array, const struct ledger_record *r,
+			   enum record_fields fields, uint64_t start_ns)
+{
+	struct json_object *item = json_append_new(array, json_object_new_object());
+
+	if (!item || json_add_i64(item, "device_id", r->device_id) ||
+	    json_add_string(item, "type", mem_type_name(r->mem_type)) ||
+	    json_add_u64(item, "address", r->address))
+		return -ENOMEM;
+	switch (fields) {
+	case RECORD_UNTRACKED:
+		if (json_add_u64(item, "size", r->size) ||
+		    json_add_string(item, "reason", ledger_reason_name(r->reason)))
+			return -ENOMEM;
+		break;
+	case RECORD_ALLOCATED:
+		if (json_add_u64(item, "size", r->size) ||
+		    json_add_millis(item, "allocated_at_s", millis_since(r->alloc_ts_ns, start_ns)))
+			return -ENOMEM;
+		break;
+	case RECORD_UNMATCHED:
+		if (json_add_string(item, "reason", ledger_reason_name(r->reason)))
+			return -ENOMEM;
+		break;
+	}
+	return 0;
+}
+
+static int json_add_records(struct json_object *proc, const char *key,
+			    const struct ledger_list *list, enum record_fields fields,
+			    uint64_t start_ns)
+{
+	struct json_object *array = json_add_new(proc, key, json_object_new_array());
+
+	if (!array)
+		return -ENOMEM;
+	for (size_t i = 0; i < list->count; i++) {
+		if (json_add_record(array, &list->items[i], fields, start_ns))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int json_add_exit(struct json_object *proc, const struct ledger_process *p)
+{
+	struct json_object *status;
+
+	if (!p->exited) {
+		/* null: the process was still running when the session ended */
+		if (json_object_object_add_ex(proc, "exit", NULL, JSON_C_OBJECT_KEY_IS_CONSTANT))
+			return -ENOMEM;
+		return 0;
+	}
+	status = json_add_new(proc, "exit", json_object_new_object());
+	if (!status)
+		return -ENOMEM;
+	if (WIFSIGNALED(p->exit_status))
+		return json_add_i64(status, "signal", WTERMSIG(p->exit_status));
+	return json_add_i64(status, "code", WEXITSTATUS(p->exit_status));
+}
+
+static int json_add_process(struct json_object *processes, const struct ledger_process *p,
+			    uint64_t start_ns)
+{
+	/* the schema promises an empty live list for processes that exited */
+	static const struct ledger_list none;
+	struct json_object *proc;
+	char comm[COMM_UTF8_SIZE];
+
+	proc = json_append_new(processes, json_object_new_object());
+	if (!proc)
+		return -ENOMEM;
+	comm_to_utf8(p->comm, comm);
+	if (json_add_i64(proc, "pid", p->pid) || json_add_string(proc, "comm", comm) ||
+	    json_add_exit(proc, p) || json_add_u64(proc, "events", p->events) ||
+	    json_add_u64(proc, "hooked_allocations", p->hooked_ignored) ||
+	    json_add_devices(proc, p) ||
+	    json_add_records(proc, "untracked_frees", &p->untracked_frees, RECORD_UNTRACKED,
+			     start_ns) ||
+	    json_add_records(proc, "leaks", &p->leaks, RECORD_ALLOCATED, start_ns) ||
+	    json_add_records(proc, "unmatched_frees", &p->unmatched_frees, RECORD_UNMATCHED,
+			     start_ns) ||
+	    json_add_records(proc, "live", p->exited ? &none : &p->live, RECORD_ALLOCATED,
+			     start_ns))
+		return -ENOMEM;
+	return 0;
+}
+
+static int json_add_session(struct json_object *root, const struct summary_session *s)
+{
+	struct json_object *session, *libraries;
+	char started[32], duration[32];
+	struct tm tm;
+
+	if (!gmtime_r(&s->started_at.tv_sec, &tm) ||
+	    !strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", &tm))
+		return -EOVERFLOW;
+	snprintf(duration, sizeof(duration), "%.3f", session_duration(s));
+
+	session = json_add_new(root, "session", json_object_new_object());
+	if (!session || json_add_string(session, "mode", s->mode ? s->mode : "unknown"))
+		return -ENOMEM;
+	libraries = json_add_new(session, "libraries", json_object_new_array());
+	if (!libraries)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->library_count; i++) {
+		if (json_append(libraries, json_object_new_string(s->libraries[i])))
+			return -ENOMEM;
+	}
+	if (json_add_string(session, "started_at", started) ||
+	    json_add(session, "duration_s",
+		     json_object_new_double_s(strtod(duration, NULL), duration)) ||
+	    json_add_u64(session, "events", s->events) ||
+	    json_add_u64(session, "lost_events", s->lost_events) ||
+	    json_add(session, "exact", json_object_new_boolean(s->lost_events == 0)))
+		return -ENOMEM;
+	return 0;
+}
+
+static int summary_build(struct json_object *root, const struct ledger *ledger,
+			 const struct summary_session *session)
+{
+	const struct ledger_process *procs;
+	struct json_object *processes;
+	size_t count;
+	int err;
+
+	if (json_add_string(root, "schema", SUMMARY_SCHEMA) ||
+	    json_add_string(root, "devledger_version", DEVLEDGER_VERSION))
+		return -ENOMEM;
+	err = json_add_session(root, session);
+	if (err)
+		return err;
+	processes = json_add_new(root, "processes", json_object_new_array());
+	if (!processes)
+		return -ENOMEM;
+	procs = ledger__processes(ledger, &count);
+	for (size_t i = 0; i < count; i++) {
+		if (json_add_process(processes, &procs[i], session->start_ns))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int write_stream(FILE *f, const char *text)
+{
+	errno = 0;
+	if (fputs(text, f) == EOF || fputc('\n', f) == EOF || fflush(f) == EOF)
+		return neg_errno();
+	return 0;
+}
+
+/* Never half a file at path: a reader sees the old summary or the whole new one. */
+static int write_file_atomically(const char *path, const char *text)
+{
+	char *tmp;
+	FILE *f;
+	mode_t mask;
+	int fd, err;
+
+	if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
+		return -ENOMEM;
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		err = -errno;
+		free(tmp);
+		return err;
+	}
+	/* mkstemp makes the file 0600; the summary gets the mode of any file the user creates */
+	mask = umask(0);
+	umask(mask);
+	if (fchmod(fd, 0666 & ~mask)) {
+		err = -errno;
+		close(fd);
+		goto cleanup;
+	}
+	f = fdopen(fd, "w");
+	if (!f) {
+		err = -errno;
+		close(fd);
+		goto cleanup;
+	}
+	err = write_stream(f, text);
+	if (!err && fsync(fileno(f)))
+		err = -errno;
+	errno = 0;
+	if (fclose(f) && !err)
+		err = neg_errno();
+	if (!err && rename(tmp, path))
+		err = -errno;
+cleanup:
+	if (err)
+		unlink(tmp);
+	free(tmp);
+	return err;
+}
+
+int summary__write_json(const struct ledger *ledger, const struct summary_session *session,
+			const char *path)
+{
+	struct json_object *root;
+	const char *text;
+	int err;
+
+	if (!ledger || !session || !path || !*path)
+		return -EINVAL;
+	root = json_object_new_object();
+	if (!root)
+		return -ENOMEM;
+	err = summary_build(root, ledger, session);
+	if (!err) {
+		text = json_object_to_json_string_ext(root, JSON_FLAGS);
+		if (!text)
+			err = -ENOMEM;
+		else if (strcmp(path, "-") == 0)
+			err = write_stream(stdout, text);
+		else
+			err = write_file_atomically(path, text);
+	}
+	json_object_put(root);
+	return err;
+}
+
+/* The report for people. */
+
+/*
+ * What each reason means to someone who sees memory "still allocated": said
+ * once per reason, under the lines it explains.
+ */
+static const char *reason_explanation(enum ledger_reason reason)
+{
+	switch (reason) {
+	case LEDGER_REASON_PROGRAM_DESTROYED:
+		return "circular buffers released with their program (~ProgramImpl): tt-metal reports no per-CB free";
+	case LEDGER_REASON_DEVICE_CLOSED:
+		return "still allocated when Device::close returned: released with the device's allocator, which reports no per-buffer free";
+	case LEDGER_REASON_CB_DEALLOCATE_ALL:
+		return "circular buffers released by track_deallocate_cb(device), which carries no addresses";
+	case LEDGER_REASON_CB_REALLOCATED:
+		return "a later program laid out a circular buffer at the same L1 address, replacing this one";
+	case LEDGER_REASON_UNKNOWN_ADDRESS:
+		return "never seen allocated: allocated before devledger attached, or its record was lost";
+	case LEDGER_REASON_DOUBLE_FREE:
+		return "freed again after it was already freed or released";
+	default:
+		return "no explanation";
+	}
+}
+
+static const char *unit_name(unsigned int mem_type, uint64_t n)
+{
+	if (mem_type == DL_MEM_CB)
+		return plural(n, "CB", "CBs");
+	return plural(n, "buffer", "buffers");
+}
+
+static void report_device_table(FILE *out, const struct ledger_device *device)
+{
+	fprintf(out, "  device %" PRId32 "\n", device->device_id);
+	fprintf(out, "    %-13s %10s %10s %8s %8s %9s %8s\n", "TYPE", "LIVE", "PEAK", "ALLOCS",
+		"FREES", "UNTRACKED", "LEAKED");
+	for (size_t t = 0; t < ARRAY_SIZE(mem_type_order); t++) {
+		unsigned int type = mem_type_order[t];
+		const struct ledger_stats *s = &device->mem[type];
+
+		if (!(device->active_types & (1u << type)))
+			continue;
+		fprintf(out,
+			"    %-13s %10s %10s %8" PRIu64 " %8" PRIu64 " %9" PRIu64 " %8" PRIu64 "\n",
+			mem_type_name(type), human_size(s->live_bytes).text,
+			human_size(s->peak_bytes).text, s->allocs, s->frees, s->untracked_frees,
+			s->leaks);
+	}
+}
+
+/*
+ * One line per (device, type) of the records of one reason: "2 buffers,
+ * 36.0 KiB DRAM on device 3". The ledger sorts lists by (device, type,
+ * address), so each group is one run. Returns how many records matched.
+ */
+static size_t report_groups(FILE *out, const struct ledger_list *list, enum ledger_reason reason,
+			    const char *prefix)
+{
+	size_t matched = 0, i = 0;
+
+	while (i < list->count) {
+		const struct ledger_record *first = &list->items[i];
+		uint64_t count = 0, bytes = 0;
+
+		if (first->reason != reason) {
+			i++;
+			continue;
+		}
+		for (; i < list->count; i++) {
+			const struct ledger_record *r = &list->items[i];
+
+			if (r->device_id != first->device_id || r->mem_type != first->mem_type)
+				break;
+			if (r->reason != reason)
+				continue;
+			count++;
+			bytes += r->size;
+		}
+		matched += count;
+		fprintf(out, "    %s%" PRIu64 " %s, %s %s on device %" PRId32 "\n", prefix, count,
+			unit_name(first->mem_type, count), human_size(bytes).text,
+			mem_type_name(first->mem_type), first->device_id);
+	}
+	return matched;
+}
+
+static void report_untracked(FILE *out, const struct ledger_process *p)
+{
+	char prefix[64];
+
+	if (!p->untracked_frees.count)
+		return;
+	fprintf(out,
+		"  untracked frees: %zu, released without a per-buffer free from tt-metal (not leaks)\n",
+		p->untracked_frees.count);
+	for (int reason = LEDGER_REASON_NONE + 1; reason < LEDGER_REASONS; reason++) {
+		snprintf(prefix, sizeof(prefix), "%s: ", ledger_reason_name(reason));
+		if (report_groups(out, &p->untracked_frees, reason, prefix))
+			fprintf(out, "      (%s)\n", reason_explanation(reason));
+	}
+}
+
+static void report_leaks(FILE *out, const struct ledger_process *p, uint64_t start_ns)
+{
+	const struct ledger_list *leaks = &p->leaks;
+	uint64_t bytes = 0;
+	size_t listed;
+
+	if (!leaks->count)
+		return;
+	for (size_t i = 0; i < leaks->count; i++)
+		bytes += leaks->items[i].size;
+	fprintf(out, "  leaks: %zu, %s, still allocated when the process exited\n", leaks->count,
+		human_size(bytes).text);
+	report_groups(out, leaks, LEDGER_REASON_NONE, "");
+	listed = leaks->count < REPORT_LEAKS_LISTED ? leaks->count : REPORT_LEAKS_LISTED;
+	fprintf(out, "    %6s %-13s %18s %10s %12s\n", "DEVICE", "TYPE", "ADDRESS", "SIZE",
+		"ALLOCATED AT");
+	for (size_t i = 0; i < listed; i++) {
+		const struct ledger_record *r = &leaks->items[i];
+
+		fprintf(out, "    %6" PRId32 " %-13s %#18" PRIx64 " %10s %10s s\n", r->device_id,
+			mem_type_name(r->mem_type), r->address, human_size(r->size).text,
+			seconds_text(millis_since(r->alloc_ts_ns, start_ns)).text);
+	}
+	if (leaks->count > listed)
+		fprintf(out, "    ... %zu more\n", leaks->count - listed);
+}
+
+static void report_unmatched(FILE *out, const struct ledger_process *p)
+{
+	const struct ledger_list *list = &p->unmatched_frees;
+
+	if (!list->count)
+		return;
+	fprintf(out, "  unmatched frees: %zu, frees of addresses devledger did not see live\n",
+		list->count);
+	for (int reason = LEDGER_REASON_NONE; reason < LEDGER_REASONS; reason++) {
+		size_t count = 0;
+
+		for (size_t i = 0; i < list->count; i++)
+			count += list->items[i].reason == reason;
+		if (count)
+			fprintf(out, "    %s: %zu (%s)\n", ledger_reason_name(reason), count,
+				reason_explanation(reason));
+	}
+}
+
+static void process_live_totals(const struct ledger_process *p, uint64_t *count, uint64_t *bytes)
+{
+	*count = 0;
+	*bytes = 0;
+	for (size_t d = 0; d < p->device_count; d++) {
+		for (unsigned int t = 0; t < DL_MEM_TYPES; t++) {
+			*count += p->devices[d].mem[t].live_count;
+			*bytes += p->devices[d].mem[t].live_bytes;
+		}
+	}
+}
+
+static void report_process(FILE *out, const struct ledger_process *p, uint64_t start_ns)
+{
+	char comm[COMM_PRINT_SIZE];
+	uint64_t live_count, live_bytes;
+
+	fprintf(out, "\nPID %" PRIu32 " (%s) ", p->pid, comm_printable(p->comm, comm));
+	if (!p->exited)
+		fprintf(out, "still running\n");
+	else if (WIFSIGNALED(p->exit_status))
+		fprintf(out, "killed by signal %d\n", WTERMSIG(p->exit_status));
+	else
+		fprintf(out, "exited with code %d\n", WEXITSTATUS(p->exit_status));
+	if (p->hooked_ignored)
+		fprintf(out, "  %" PRIu64 " hooked %s ignored (graph capture: no device memory)\n",
+			p->hooked_ignored, plural(p->hooked_ignored, "allocation", "allocations"));
+	if (!p->device_count)
+		fprintf(out, "  no device memory activity\n");
+	for (size_t d = 0; d < p->device_count; d++)
+		report_device_table(out, &p->devices[d]);
+	report_untracked(out, p);
+	report_leaks(out, p, start_ns);
+	report_unmatched(out, p);
+	process_live_totals(p, &live_count, &live_bytes);
+	if (!p->exited && live_count)
+		fprintf(out, "  still live: %" PRIu64 " %s, %s (running: not leaks yet)\n",
+			live_count, plural(live_count, "allocation", "allocations"),
+			human_size(live_bytes).text);
+}
+
+int summary__print_report(const struct ledger *ledger, const struct summary_session *session,
+			  FILE *out)
+{
+	const struct ledger_process *procs;
+	uint64_t leaks = 0, leaked = 0, untracked = 0, live = 0, live_bytes, live_count;
+	size_t count, running = 0;
+
+	if (!ledger || !session || !out)
+		return -EINVAL;
+	procs = ledger__processes(ledger, &count);
+	fprintf(out, "devledger: %s session, %.3f s, %" PRIu64 " events, %" PRIu64 " lost\n",
+		session->mode ? session->mode : "unknown", session_duration(session),
+		session->events, session->lost_events);
+	for (size_t i = 0; i < session->library_count; i++)
+		fprintf(out, "traced: %s\n", session->libraries[i]);
+	if (session->lost_events) {
+		fprintf(out, "WARNING: %" PRIu64 " %s lost: the totals below are inexact.\n",
+			session->lost_events,
+			plural(session->lost_events, "event was", "events were"));
+		fprintf(out, "WARNING: run again with a bigger --ring-size to lose none.\n");
+	}
+	if (!count)
+		fprintf(out, "\nno traced process used device memory\n");
+
+	for (size_t i = 0; i < count; i++) {
+		const struct ledger_process *p = &procs[i];
+
+		report_process(out, p, session->start_ns);
+		for (size_t d = 0; d < p->device_count; d++) {
+			for (unsigned int t = 0; t < DL_MEM_TYPES; t++) {
+				leaks += p->devices[d].mem[t].leaks;
+				untracked += p->devices[d].mem[t].untracked_frees;
+				leaked += p->devices[d].mem[t].leaked_bytes;
+			}
+		}
+		process_live_totals(p, &live_count, &live_bytes);
+		if (!p->exited && live_count) {
+			live += live_count;
+			running++;
+		}
+	}
+
+	fputc('\n', out);
+	if (leaks)
+		fprintf(out, "devledger: %" PRIu64 " %s, %" PRIu64 " bytes (%s)", leaks,
+			plural(leaks, "leak", "leaks"), leaked, human_size(leaked).text);
+	else
+		fprintf(out, "devledger: no leaks");
+	if (untracked)
+		fprintf(out, "; %" PRIu64 " untracked %s (not leaks)", untracked,
+			plural(untracked, "free", "frees"));
+	if (live)
+		fprintf(out, "; %" PRIu64 " %s still live in %zu running %s", live,
+			plural(live, "allocation", "allocations"), running,
+			plural(running, "process", "processes"));
+	if (session->lost_events)
+		fprintf(out, " (inexact: %" PRIu64 " lost)", session->lost_events);
+	fputc('\n', out);
+	return ferror(out) ? -EIO : 0;
+}
+
+/* A column in the live table; SYSTEM_MEMORY only when used, as tt-metal rarely allocates it. */
+static bool live_column_shown(unsigned int type, uint32_t active_types)
+{
+	return type != DL_MEM_SYSTEM_MEMORY || (active_types & (1u << type));
+}
+
+int summary__print_live(const struct ledger *ledger, const struct summary_session *session,
+			FILE *out)
+{
+	const struct ledger_process *procs;
+	char comm[COMM_PRINT_SIZE];
+	uint32_t active = 0;
+	size_t count;
+
+	if (!ledger || !session || !out)
+		return -EINVAL;
+	procs = ledger__processes(ledger, &count);
+	for (size_t i = 0; i < count; i++) {
+		for (size_t d = 0; d < procs[i].device_count; d++)
+			active |= procs[i].devices[d].active_types;
+	}
+
+	fprintf(out, "\ndevledger: %.3f s elapsed, %" PRIu64 " events, %" PRIu64 " lost\n",
+		session_duration(session), session->events, session->lost_events);
+	fprintf(out, "%8s %-16s %6s", "PID", "COMM", "DEVICE");
+	for (size_t t = 0; t < ARRAY_SIZE(mem_type_order); t++) {
+		if (live_column_shown(mem_type_order[t], active))
+			fprintf(out, " %10s", mem_type_name(mem_type_order[t]));
+	}
+	fputc('\n', out);
+
+	for (size_t i = 0; i < count; i++) {
+		const struct ledger_process *p = &procs[i];
+
+		comm_printable(p->comm, comm);
+		if (!p->device_count)
+			fprintf(out, "%8" PRIu32 " %-16s %6s\n", p->pid, comm, "-");
+		for (size_t d = 0; d < p->device_count; d++) {
+			const struct ledger_device *device = &p->devices[d];
+
+			fprintf(out, "%8" PRIu32 " %-16s %6" PRId32, p->pid, comm,
+				device->device_id);
+			for (size_t t = 0; t < ARRAY_SIZE(mem_type_order); t++) {
+				unsigned int type = mem_type_order[t];
+
+				if (!live_column_shown(type, active))
+					continue;
+				if (device->active_types & (1u << type))
+					fprintf(out, " %10s",
+						human_size(device->mem[type].live_bytes).text);
+				else
+					fprintf(out, " %10s", "-");
+			}
+			fputc('\n', out);
+		}
+	}
+	fflush(out);
+	return ferror(out) ? -EIO : 0;
+}
