@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * What the integration tests share: running devledger and the stand-in
+ * runtime as real processes, and comparing devledger's JSON summary with the
+ * ground truth the stand-in writes about itself.
+ */
+#ifndef DEVLEDGER_TEST_HARNESS_H
+#define DEVLEDGER_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct json_object;
+
+/* Paths from the environment the Makefile sets (DEVLEDGER, STANDIN_DIR). */
+const char *harness_devledger(void);
+const char *harness_standin_driver(void);
+const char *harness_standin_lib(void);
+
+/* A fresh temporary folder, removed with everything in it by harness_rmdir(). */
+char *harness_tmpdir(void);
+void harness_rmdir(char *dir);
+/* dir/name in a static rotating buffer (valid for a few calls). */
+const char *harness_path(const char *dir, const char *name);
+
+struct harness_proc {
+	pid_t pid;
+	int out_fd; /* read end of its stdout, or -1 */
+	int err_fd; /* read end of its stderr, or -1 */
+	char out[8192]; /* what was read so far */
+	size_t out_len;
+	char err[8192];
+	size_t err_len;
+};
+
+/*
+ * Start argv[0] (NULL-terminated argv). Standard output and error are
+ * captured through pipes when asked, else inherited. uid != 0 drops to that
+ * user (and its group) before exec. Fails the test on error.
+ */
+void harness_spawn(struct harness_proc *proc, char *const argv[], bool capture_out,
+		   bool capture_err, uid_t uid);
+
+/* Read from its stdout (or stderr) until `needle` appears; fails the test after timeout_ms. */
+void harness_expect_out(struct harness_proc *proc, const char *needle, int timeout_ms);
+void harness_expect_err(struct harness_proc *proc, const char *needle, int timeout_ms);
+
+/* Wait for it (reading what it prints); kills it and fails the test after timeout_s. Returns the wait status. */
+int harness_wait(struct harness_proc *proc, int timeout_s);
+
+/* Run to completion and return the wait status; stderr captured into proc->err. */
+int harness_run(struct harness_proc *proc, char *const argv[], int timeout_s);
+
+/* Exit code of a wait status, or 128 + signal. */
+int harness_exit_code(int status);
+
+/* Parse a JSON file strictly; fails the test when it is missing or not JSON. */
+struct json_object *harness_load_json(const char *path);
+
+/* The summary's process entry with this pid; fails the test when absent. */
+struct json_object *harness_find_process(struct json_object *summary, long pid);
+
+/*
+ * Every fact in the truth file must hold in the summary's entry for that
+ * process: exit, hooked allocations, every device and type with all nine
+ * counters (and no device or type the truth lacks), and the untracked frees,
+ * leaks and unmatched frees as multisets. Fails the test with the first
+ * difference.
+ */
+void harness_assert_truth(struct json_object *summary, const char *truth_path);
+
+/* The session must have lost nothing. */
+void harness_assert_exact(struct json_object *summary);
+
+/* A member by path "a.b.c" (array items by decimal index), or NULL. */
+struct json_object *harness_get(struct json_object *obj, const char *path);
+long long harness_get_int(struct json_object *obj, const char *path);
+
+#endif /* DEVLEDGER_TEST_HARNESS_H */

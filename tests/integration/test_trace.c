@@ -1,0 +1,394 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * devledger traces the stand-in runtime for real (BPF programs loaded,
+ * uprobes attached) and its summary must equal the ground truth the
+ * stand-in wrote about itself. A failure to load or attach is a failure.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <json-c/json.h>
+
+#include "harness.h"
+
+#define KIB 1024LL
+#define TIMEOUT_S 120
+
+static int setup(void **state)
+{
+	*state = harness_tmpdir();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	harness_rmdir(*state);
+	return 0;
+}
+
+/*
+ * devledger trace [extra...] -o DIR/summary.json -- standin ARGS... --truth DIR/truth.json
+ * Returns devledger's exit code; proc keeps what it printed on stderr.
+ */
+static int trace_command(struct harness_proc *proc, const char *dir, const char *const *extra,
+			 const char *const *args)
+{
+	char *argv[64];
+	int n = 0;
+
+	argv[n++] = (char *)harness_devledger();
+	argv[n++] = "trace";
+	for (; extra && *extra; extra++)
+		argv[n++] = (char *)*extra;
+	argv[n++] = "-o";
+	argv[n++] = (char *)harness_path(dir, "summary.json");
+	argv[n++] = "--";
+	argv[n++] = (char *)harness_standin_driver();
+	for (; *args; args++)
+		argv[n++] = (char *)*args;
+	argv[n++] = "--truth";
+	argv[n++] = (char *)harness_path(dir, "truth.json");
+	argv[n] = NULL;
+	return harness_exit_code(harness_run(proc, argv, TIMEOUT_S));
+}
+
+/* Trace a scenario in launch mode, expect `code`, and compare with its truth. */
+static struct json_object *trace_and_compare(const char *dir, const char *const *args, int code)
+{
+	struct harness_proc proc;
+	int got = trace_command(&proc, dir, NULL, args);
+	struct json_object *summary;
+
+	if (got != code)
+		fail_msg("devledger exited %d, expected %d; stderr: %s", got, code, proc.err);
+	summary = harness_load_json(harness_path(dir, "summary.json"));
+	harness_assert_exact(summary);
+	harness_assert_truth(summary, harness_path(dir, "truth.json"));
+	assert_string_equal(json_object_get_string(harness_get(summary, "session.mode")), "command");
+	return summary;
+}
+
+/* Sum of the sizes of a process's list entries of one device, type and reason (NULL: any). */
+static long long list_bytes(struct json_object *proc, const char *list, long long device,
+			    const char *type, const char *reason)
+{
+	struct json_object *items = harness_get(proc, list);
+	long long total = 0;
+
+	for (size_t i = 0; items && i < json_object_array_length(items); i++) {
+		struct json_object *item = json_object_array_get_idx(items, i);
+
+		if (harness_get_int(item, "device_id") != device ||
+		    strcmp(json_object_get_string(harness_get(item, "type")), type))
+			continue;
+		if (reason && strcmp(json_object_get_string(harness_get(item, "reason")), reason))
+			continue;
+		total += harness_get_int(item, "size");
+	}
+	return total;
+}
+
+/* The original report: 36 KiB DRAM on each of 8 chips and 22 KiB of L1 (CBs) on chip 0, none of it leaked. */
+static void test_remaining(void **state)
+{
+	const char *args[] = { "remaining", NULL };
+	struct json_object *summary = trace_and_compare(*state, args, 0);
+	struct json_object *truth = harness_load_json(harness_path(*state, "truth.json"));
+	struct json_object *proc = harness_find_process(summary, harness_get_int(truth, "pid"));
+
+	for (long long dev = 0; dev < 8; dev++) {
+		char path[64];
+
+		assert_int_equal(list_bytes(proc, "untracked_frees", dev, "DRAM", "device_closed"),
+				 36 * KIB);
+		snprintf(path, sizeof(path), "devices.%lld.memory.DRAM.untracked_bytes", dev);
+		assert_int_equal(harness_get_int(proc, path), 36 * KIB);
+	}
+	assert_int_equal(list_bytes(proc, "untracked_frees", 0, "CB", "program_destroyed"), 22 * KIB);
+	assert_int_equal(harness_get_int(proc, "devices.0.memory.CB.untracked_bytes"), 22 * KIB);
+	assert_int_equal(json_object_array_length(harness_get(proc, "leaks")), 0);
+	json_object_put(truth);
+	json_object_put(summary);
+}
+
+static void test_leak(void **state)
+{
+	const char *args[] = { "leak", NULL };
+	const char *fail_on_leak[] = { "--fail-on-leak", NULL };
+	struct json_object *summary = trace_and_compare(*state, args, 0);
+	struct json_object *procs = harness_get(summary, "processes");
+	struct harness_proc proc;
+
+	assert_true(json_object_array_length(harness_get(json_object_array_get_idx(procs, 0),
+							 "leaks")) > 0);
+	json_object_put(summary);
+
+	/* The same run with --fail-on-leak: exit 3, summary still written. */
+	assert_int_equal(trace_command(&proc, *state, fail_on_leak, args), 3);
+	summary = harness_load_json(harness_path(*state, "summary.json"));
+	harness_assert_truth(summary, harness_path(*state, "truth.json"));
+	json_object_put(summary);
+}
+
+static void test_churn(void **state)
+{
+	const char *args[] = { "churn", "20000", "--seed", "7", NULL };
+
+	json_object_put(trace_and_compare(*state, args, 0));
+}
+
+static void test_threads(void **state)
+{
+	const char *args[] = { "threads", "2", "--ops", "20000", "--seed", "11", NULL };
+
+	json_object_put(trace_and_compare(*state, args, 0));
+}
+
+static void test_double_free(void **state)
+{
+	const char *args[] = { "double-free", NULL };
+	struct json_object *summary = trace_and_compare(*state, args, 0);
+	struct json_object *unmatched =
+		harness_get(json_object_array_get_idx(harness_get(summary, "processes"), 0),
+			    "unmatched_frees");
+	bool seen_double = false, seen_unknown = false;
+
+	for (size_t i = 0; i < json_object_array_length(unmatched); i++) {
+		const char *reason = json_object_get_string(
+			harness_get(json_object_array_get_idx(unmatched, i), "reason"));
+
+		seen_double |= !strcmp(reason, "double_free");
+		seen_unknown |= !strcmp(reason, "unknown_address");
+	}
+	assert_true(seen_double);
+	assert_true(seen_unknown);
+	json_object_put(summary);
+}
+
+/* A command killed by SIGKILL: devledger exits 128+9 and its live buffers are leaks. */
+static void test_crash(void **state)
+{
+	const char *args[] = { "crash", NULL };
+
+	json_object_put(trace_and_compare(*state, args, 128 + SIGKILL));
+}
+
+/* Start `standin wait` and read its ready line. */
+static void start_waiter(struct harness_proc *proc, const char *dir, const char *name)
+{
+	char truth[256], attach[256];
+	char *argv[] = { (char *)harness_standin_driver(), "wait", "--truth", truth,
+			 "--attach-truth", attach, NULL };
+
+	snprintf(truth, sizeof(truth), "%s/%s-truth.json", dir, name);
+	snprintf(attach, sizeof(attach), "%s/%s-attach-truth.json", dir, name);
+	harness_spawn(proc, argv, true, false, 0);
+	harness_expect_out(proc, "ready\n", 10000);
+}
+
+/* -p on a process that already allocated: its earlier buffers' frees are unknown addresses. */
+static void test_attach_pid(void **state)
+{
+	const char *dir = *state;
+	struct harness_proc waiter, tracer;
+	char pid[16];
+	char *argv[] = { (char *)harness_devledger(), "trace", "-p", pid, "-o",
+			 (char *)harness_path(dir, "summary.json"), NULL };
+	struct json_object *summary;
+
+	start_waiter(&waiter, dir, "w");
+	snprintf(pid, sizeof(pid), "%d", (int)waiter.pid);
+	harness_spawn(&tracer, argv, false, true, 0);
+	harness_expect_err(&tracer, "devledger: tracing", 20000);
+
+	kill(waiter.pid, SIGUSR1);
+	assert_int_equal(harness_exit_code(harness_wait(&waiter, TIMEOUT_S)), 0);
+	/* With every target gone, devledger ends by itself. */
+	assert_int_equal(harness_exit_code(harness_wait(&tracer, TIMEOUT_S)), 0);
+
+	summary = harness_load_json(harness_path(dir, "summary.json"));
+	harness_assert_exact(summary);
+	harness_assert_truth(summary, harness_path(dir, "w-attach-truth.json"));
+	assert_string_equal(json_object_get_string(harness_get(summary, "session.mode")), "pid");
+	json_object_put(summary);
+}
+
+/* -a sees two processes started after it, each on its own, until SIGINT. */
+static void test_system_wide(void **state)
+{
+	const char *dir = *state;
+	struct harness_proc a, b, tracer;
+	char *argv[] = { (char *)harness_devledger(),
+			 "trace",
+			 "-a",
+			 "-l",
+			 (char *)harness_standin_lib(),
+			 "-o",
+			 (char *)harness_path(dir, "summary.json"),
+			 NULL };
+	struct json_object *summary;
+
+	harness_spawn(&tracer, argv, false, true, 0);
+	harness_expect_err(&tracer, "devledger: tracing", 20000);
+	start_waiter(&a, dir, "a");
+	start_waiter(&b, dir, "b");
+	kill(a.pid, SIGUSR1);
+	kill(b.pid, SIGUSR1);
+	assert_int_equal(harness_exit_code(harness_wait(&a, TIMEOUT_S)), 0);
+	assert_int_equal(harness_exit_code(harness_wait(&b, TIMEOUT_S)), 0);
+	kill(tracer.pid, SIGINT);
+	assert_int_equal(harness_exit_code(harness_wait(&tracer, TIMEOUT_S)), 0);
+
+	summary = harness_load_json(harness_path(dir, "summary.json"));
+	harness_assert_exact(summary);
+	assert_string_equal(json_object_get_string(harness_get(summary, "session.mode")), "system");
+	harness_assert_truth(summary, harness_path(dir, "a-truth.json"));
+	harness_assert_truth(summary, harness_path(dir, "b-truth.json"));
+	json_object_put(summary);
+}
+
+/* SIGTERM to devledger reaches the command; the summary is still written whole. */
+static void test_sigterm_forwarded(void **state)
+{
+	const char *dir = *state;
+	struct harness_proc tracer;
+	char *argv[] = { (char *)harness_devledger(),
+			 "trace",
+			 "-o",
+			 (char *)harness_path(dir, "summary.json"),
+			 "--",
+			 (char *)harness_standin_driver(),
+			 "wait",
+			 NULL };
+	struct json_object *summary, *proc;
+
+	harness_spawn(&tracer, argv, true, true, 0);
+	harness_expect_out(&tracer, "ready\n", 20000);
+	kill(tracer.pid, SIGTERM);
+	assert_int_equal(harness_exit_code(harness_wait(&tracer, TIMEOUT_S)), 128 + SIGTERM);
+
+	summary = harness_load_json(harness_path(dir, "summary.json"));
+	proc = json_object_array_get_idx(harness_get(summary, "processes"), 0);
+	assert_int_equal(harness_get_int(proc, "exit.signal"), SIGTERM);
+	/* What it allocated before the ready line died with it. */
+	assert_true(json_object_array_length(harness_get(proc, "leaks")) > 0);
+	json_object_put(summary);
+}
+
+/* One line on stderr naming the problem, and the exit code for its kind. */
+static void expect_error(char *const argv[], int code, const char *needle)
+{
+	struct harness_proc proc;
+	int got = harness_exit_code(harness_run(&proc, argv, TIMEOUT_S));
+
+	if (got != code || !strstr(proc.err, needle))
+		fail_msg("%s %s: exit %d (expected %d), stderr \"%s\" (expected \"%s\")", argv[1],
+			 argv[2] ? argv[2] : "", got, code, proc.err, needle);
+	if (strchr(proc.err, '\n') != proc.err + strlen(proc.err) - 1)
+		fail_msg("expected one line on stderr, got \"%s\"", proc.err);
+}
+
+static pid_t unused_pid(void)
+{
+	for (pid_t pid = 4000000; pid > 1000; pid -= 7)
+		if (kill(pid, 0) && errno == ESRCH)
+			return pid;
+	fail_msg("no unused pid");
+	return -1;
+}
+
+static void test_usage_errors(void **state)
+{
+	char *dl = (char *)harness_devledger();
+	char *unknown[] = { dl, "trace", "--no-such-option", "-a", NULL };
+	char *bad_number[] = { dl, "trace", "-a", "-d", "5x", NULL };
+	char *nothing[] = { dl, "trace", NULL };
+	char *two_modes[] = { dl, "trace", "-a", "-p", "1", NULL };
+
+	(void)state;
+	expect_error(unknown, 2, "devledger:");
+	expect_error(bad_number, 2, "5x");
+	expect_error(nothing, 2, "devledger:");
+	expect_error(two_modes, 2, "devledger:");
+}
+
+static void test_runtime_errors(void **state)
+{
+	const char *dir = *state;
+	char *dl = (char *)harness_devledger(), pid[16], sleeper_pid[16];
+	char *not_elf = (char *)harness_path(dir, "not-elf.so");
+	char *missing_lib[] = { dl, "trace", "-a", "-l", "/nonexistent/libtt_metal.so", NULL };
+	char *text_lib[] = { dl, "trace", "-a", "-l", not_elf, NULL };
+	char *no_pid[] = { dl, "trace", "-p", pid, NULL };
+	char *no_lib_in_pid[] = { dl, "trace", "-p", sleeper_pid, NULL };
+	char *libc[] = { dl, "trace", "-a", "-l", "/lib/x86_64-linux-gnu/libc.so.6", NULL };
+	char *bad_output[] = { dl, "trace", "-o", "/nonexistent/dir/summary.json", "--",
+			       (char *)harness_standin_driver(), "leak", NULL };
+	char *sleeper_argv[] = { "/bin/sleep", "30", NULL };
+	struct harness_proc sleeper;
+	FILE *f = fopen(not_elf, "w");
+
+	fputs("not a library\n", f);
+	fclose(f);
+	snprintf(pid, sizeof(pid), "%d", (int)unused_pid());
+	expect_error(missing_lib, 1, "/nonexistent/libtt_metal.so");
+	expect_error(text_lib, 1, "not an ELF file");
+	expect_error(no_pid, 1, pid);
+
+	harness_spawn(&sleeper, sleeper_argv, false, false, 0);
+	snprintf(sleeper_pid, sizeof(sleeper_pid), "%d", (int)sleeper.pid);
+	expect_error(no_lib_in_pid, 1, "does not map libtt_metal.so");
+	kill(sleeper.pid, SIGKILL);
+	harness_wait(&sleeper, 10);
+
+	if (access(libc[4], R_OK) == 0)
+		expect_error(libc, 1, "_ZN2tt8tt_metal12GraphTracker14track_allocateEPKNS0_6BufferE");
+	expect_error(bad_output, 1, "/nonexistent/dir");
+}
+
+/* Without root devledger cannot load BPF: it says so and what to do. */
+static void test_not_root(void **state)
+{
+	char *argv[] = { (char *)harness_devledger(), "trace", "-a", "-l",
+			 (char *)harness_standin_lib(), NULL };
+	struct harness_proc proc;
+	int code;
+
+	(void)state;
+	harness_spawn(&proc, argv, false, true, 65534);
+	code = harness_exit_code(harness_wait(&proc, TIMEOUT_S));
+	if (code != 1 || !strstr(proc.err, "root"))
+		fail_msg("as nobody: exit %d, stderr \"%s\"", code, proc.err);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_remaining, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_leak, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_churn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_double_free, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_pid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_system_wide, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sigterm_forwarded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_usage_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_runtime_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_root, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("trace (BPF, stand-in runtime)", tests, NULL, NULL);
+}
