@@ -92,9 +92,10 @@ $(OUTPUT)/tests/obj/%.o: tests/integration/%.c | $(OUTPUT)/tests/obj
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests -c $< -o $@
 
+module_objs = $(patsubst %,$(OUTPUT)/user/%.o,$(1))
 .SECONDEXPANSION:
 $(UNIT_BINS): $(OUTPUT)/tests/%: $(OUTPUT)/tests/obj/%.o \
-		$$(patsubst %,$(OUTPUT)/user/%.o,$$($$*_MODULES)) | $(OUTPUT)/tests
+		$$(call module_objs,$$($$*_MODULES)) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 

@@ -1,0 +1,570 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "ledger.h"
+
+/* Every test runs twice: with the built-in hash, and with one under which every key collides. */
+static uint64_t colliding_hash(const struct ledger_key *key)
+{
+	(void)key;
+	return 42;
+}
+
+/* Under the colliding hash every lookup walks the whole table: the long tests run shorter. */
+static bool colliding;
+
+static int setup_default(void **state)
+{
+	colliding = false;
+	*state = ledger__new(NULL);
+	return *state ? 0 : -1;
+}
+
+static int setup_colliding(void **state)
+{
+	struct ledger_opts opts = { .hash = colliding_hash };
+
+	colliding = true;
+	*state = ledger__new(&opts);
+	return *state ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	ledger__free(*state);
+	return 0;
+}
+
+static uint64_t now_ns = 1000;
+
+static int send(struct ledger *l, uint32_t kind, uint32_t pid, int32_t device, uint8_t type,
+		uint64_t address, uint64_t size, uint64_t object, uint8_t flags)
+{
+	struct dl_event ev = { .kind = kind,
+			       .pid = pid,
+			       .ts_ns = now_ns++,
+			       .address = address,
+			       .size = size,
+			       .object = object,
+			       .device_id = device,
+			       .mem_type = type,
+			       .flags = flags };
+
+	return ledger__apply(l, &ev, sizeof(ev));
+}
+
+static void alloc(struct ledger *l, uint32_t pid, int32_t dev, uint8_t type, uint64_t addr,
+		  uint64_t size)
+{
+	assert_int_equal(send(l, DL_EV_ALLOC, pid, dev, type, addr, size, 0, 0), 0);
+}
+
+static void dealloc(struct ledger *l, uint32_t pid, int32_t dev, uint8_t type, uint64_t addr)
+{
+	assert_int_equal(send(l, DL_EV_FREE, pid, dev, type, addr, 0, 0, 0), 0);
+}
+
+static void cb(struct ledger *l, uint32_t pid, int32_t dev, uint64_t program, uint64_t addr,
+	       uint64_t size)
+{
+	assert_int_equal(send(l, DL_EV_CB_ALLOC, pid, dev, DL_MEM_CB, addr, size, program, 0), 0);
+}
+
+static void process_exit(struct ledger *l, uint32_t pid, int status, const char *comm)
+{
+	struct dl_exit_event ev = { .kind = DL_EV_PROCESS_EXIT, .pid = pid, .ts_ns = now_ns++,
+				    .exit_code = status };
+
+	strncpy(ev.comm, comm, sizeof(ev.comm) - 1);
+	assert_int_equal(ledger__apply(l, &ev, sizeof(ev)), 0);
+}
+
+/* The finished view of the n-th process (sorted by pid). */
+static const struct ledger_process *proc(struct ledger *l, size_t n)
+{
+	const struct ledger_process *procs;
+	size_t count;
+
+	assert_int_equal(ledger__finish(l), 0);
+	procs = ledger__processes(l, &count);
+	assert_true(n < count);
+	return &procs[n];
+}
+
+static size_t process_count(struct ledger *l)
+{
+	size_t count;
+
+	assert_int_equal(ledger__finish(l), 0);
+	ledger__processes(l, &count);
+	return count;
+}
+
+static const struct ledger_stats *stats(const struct ledger_process *p, int32_t dev, uint8_t type)
+{
+	for (size_t i = 0; i < p->device_count; i++)
+		if (p->devices[i].device_id == dev) {
+			assert_true(p->devices[i].active_types & (1u << type));
+			return &p->devices[i].mem[type];
+		}
+	fail_msg("no device %d", dev);
+	return NULL;
+}
+
+static void assert_stats(const struct ledger_stats *s, uint64_t live_bytes, uint64_t peak,
+			 uint64_t live_count, uint64_t allocs, uint64_t frees, uint64_t untracked,
+			 uint64_t untracked_bytes, uint64_t leaks, uint64_t leaked_bytes)
+{
+	assert_int_equal(s->live_bytes, live_bytes);
+	assert_int_equal(s->peak_bytes, peak);
+	assert_int_equal(s->live_count, live_count);
+	assert_int_equal(s->allocs, allocs);
+	assert_int_equal(s->frees, frees);
+	assert_int_equal(s->untracked_frees, untracked);
+	assert_int_equal(s->untracked_bytes, untracked_bytes);
+	assert_int_equal(s->leaks, leaks);
+	assert_int_equal(s->leaked_bytes, leaked_bytes);
+	assert_int_equal(s->allocs, s->frees + s->untracked_frees + s->leaks + s->live_count);
+}
+
+static void test_alloc_free_peak(void **state)
+{
+	struct ledger *l = *state;
+
+	alloc(l, 10, 0, DL_MEM_DRAM, 0x1000, 4096);
+	alloc(l, 10, 0, DL_MEM_DRAM, 0x3000, 1024);
+	dealloc(l, 10, 0, DL_MEM_DRAM, 0x1000);
+	alloc(l, 10, 0, DL_MEM_L1, 0x1000, 64); /* same address, other type: another buffer */
+	assert_stats(stats(proc(l, 0), 0, DL_MEM_DRAM), 1024, 5120, 1, 2, 1, 0, 0, 0, 0);
+	assert_stats(stats(proc(l, 0), 0, DL_MEM_L1), 64, 64, 1, 1, 0, 0, 0, 0, 0);
+	assert_int_equal(proc(l, 0)->events, 4);
+	assert_int_equal(ledger__events(l), 4);
+	/* Still running: what is live is listed, sorted by type then address. */
+	assert_int_equal(proc(l, 0)->live.count, 2);
+	assert_int_equal(proc(l, 0)->live.items[0].mem_type, DL_MEM_DRAM);
+	assert_int_equal(proc(l, 0)->live.items[0].address, 0x3000);
+	assert_int_equal(proc(l, 0)->live.items[1].mem_type, DL_MEM_L1);
+	assert_false(proc(l, 0)->exited);
+}
+
+static void test_hooked_ignored(void **state)
+{
+	struct ledger *l = *state;
+
+	assert_int_equal(send(l, DL_EV_ALLOC, 10, 0, DL_MEM_DRAM, 0, 2048, 0, DL_FLAG_HOOKED), 0);
+	assert_int_equal(send(l, DL_EV_FREE, 10, 0, DL_MEM_DRAM, 0, 2048, 0, DL_FLAG_HOOKED), 0);
+	assert_int_equal(proc(l, 0)->hooked_ignored, 1);
+	assert_int_equal(proc(l, 0)->device_count, 0);
+	assert_int_equal(proc(l, 0)->unmatched_frees.count, 0);
+}
+
+static void test_unmatched_frees(void **state)
+{
+	struct ledger *l = *state;
+	const struct ledger_process *p;
+
+	alloc(l, 10, 1, DL_MEM_DRAM, 0x1000, 4096);
+	dealloc(l, 10, 1, DL_MEM_DRAM, 0x1000);
+	dealloc(l, 10, 1, DL_MEM_DRAM, 0x1000); /* again */
+	dealloc(l, 10, 1, DL_MEM_L1, 0x1000); /* never allocated as L1 */
+	dealloc(l, 10, 2, DL_MEM_DRAM, 0x1000); /* never on device 2 */
+	p = proc(l, 0);
+	assert_int_equal(p->unmatched_frees.count, 3);
+	assert_int_equal(p->unmatched_frees.items[0].device_id, 1);
+	assert_int_equal(p->unmatched_frees.items[0].mem_type, DL_MEM_DRAM);
+	assert_int_equal(p->unmatched_frees.items[0].reason, LEDGER_REASON_DOUBLE_FREE);
+	assert_int_equal(p->unmatched_frees.items[1].mem_type, DL_MEM_L1);
+	assert_int_equal(p->unmatched_frees.items[1].reason, LEDGER_REASON_UNKNOWN_ADDRESS);
+	assert_int_equal(p->unmatched_frees.items[2].device_id, 2);
+	assert_int_equal(p->unmatched_frees.items[2].reason, LEDGER_REASON_UNKNOWN_ADDRESS);
+	assert_stats(stats(p, 1, DL_MEM_DRAM), 0, 4096, 0, 1, 1, 0, 0, 0, 0);
+	/* An unmatched free still marks the device and type as active. */
+	assert_stats(stats(p, 2, DL_MEM_DRAM), 0, 0, 0, 0, 0, 0, 0, 0, 0);
+	/* A new allocation at a freed address is live again, and its free matches. */
+	alloc(l, 10, 1, DL_MEM_DRAM, 0x1000, 512);
+	dealloc(l, 10, 1, DL_MEM_DRAM, 0x1000);
+	assert_int_equal(proc(l, 0)->unmatched_frees.count, 3);
+	assert_stats(stats(proc(l, 0), 1, DL_MEM_DRAM), 0, 4096, 0, 2, 2, 0, 0, 0, 0);
+}
+
+/* A free whose record was lost: the next allocation at that address ends the old one as freed. */
+static void test_realloc_of_live_address(void **state)
+{
+	struct ledger *l = *state;
+
+	alloc(l, 10, 0, DL_MEM_DRAM, 0x1000, 4096);
+	alloc(l, 10, 0, DL_MEM_DRAM, 0x1000, 1024);
+	assert_stats(stats(proc(l, 0), 0, DL_MEM_DRAM), 1024, 4096, 1, 2, 1, 0, 0, 0, 0);
+}
+
+static void test_device_closed(void **state)
+{
+	struct ledger *l = *state;
+	const struct ledger_process *p;
+
+	alloc(l, 10, 0, DL_MEM_DRAM, 1073737728, 24576);
+	alloc(l, 10, 0, DL_MEM_DRAM, 1073739776, 12288);
+	alloc(l, 10, 0, DL_MEM_L1, 500000, 2048);
+	alloc(l, 10, 1, DL_MEM_DRAM, 1073737728, 24576);
+	cb(l, 10, 0, 0xA, 101152, 4096);
+	cb(l, 10, 1, 0xA, 101152, 4096);
+	assert_int_equal(send(l, DL_EV_DEVICE_CLOSED, 10, 0, 0, 0, 0, 0, 0), 0);
+	p = proc(l, 0);
+	assert_stats(stats(p, 0, DL_MEM_DRAM), 0, 36864, 0, 2, 0, 2, 36864, 0, 0);
+	assert_stats(stats(p, 0, DL_MEM_L1), 0, 2048, 0, 1, 0, 1, 2048, 0, 0);
+	assert_stats(stats(p, 0, DL_MEM_CB), 0, 4096, 0, 1, 0, 1, 4096, 0, 0);
+	/* Device 1 untouched. */
+	assert_stats(stats(p, 1, DL_MEM_DRAM), 24576, 24576, 1, 1, 0, 0, 0, 0, 0);
+	assert_stats(stats(p, 1, DL_MEM_CB), 4096, 4096, 1, 1, 0, 0, 0, 0, 0);
+	assert_int_equal(p->untracked_frees.count, 4);
+	for (size_t i = 0; i < p->untracked_frees.count; i++) {
+		assert_int_equal(p->untracked_frees.items[i].reason, LEDGER_REASON_DEVICE_CLOSED);
+		assert_int_equal(p->untracked_frees.items[i].device_id, 0);
+	}
+	/* Sorted by type, then address. */
+	assert_int_equal(p->untracked_frees.items[0].address, 1073737728);
+	assert_int_equal(p->untracked_frees.items[0].size, 24576);
+	assert_int_equal(p->untracked_frees.items[1].address, 1073739776);
+	assert_int_equal(p->untracked_frees.items[2].mem_type, DL_MEM_L1);
+	assert_int_equal(p->untracked_frees.items[3].mem_type, DL_MEM_CB);
+	/* Freed silently afterwards: nothing arrives; a late report would be a double free. */
+	dealloc(l, 10, 0, DL_MEM_DRAM, 1073737728);
+	assert_int_equal(proc(l, 0)->unmatched_frees.items[0].reason, LEDGER_REASON_DOUBLE_FREE);
+}
+
+/* Program A: 101152/4096, 105248/4096, 109344/2048; program B: 101152/8192, 109344/4096. */
+static void test_cb_union_and_program_destroyed(void **state)
+{
+	struct ledger *l = *state;
+	const struct ledger_process *p;
+
+	cb(l, 10, 0, 0xA, 101152, 4096);
+	cb(l, 10, 0, 0xA, 105248, 4096);
+	cb(l, 10, 0, 0xA, 109344, 2048);
+	assert_stats(stats(proc(l, 0), 0, DL_MEM_CB), 10240, 10240, 3, 3, 0, 0, 0, 0, 0);
+	cb(l, 10, 0, 0xB, 101152, 8192);
+	cb(l, 10, 0, 0xB, 109344, 4096);
+	/* Union [101152, 113440): 12 KiB, not the 22 KiB a sum would say. */
+	assert_stats(stats(proc(l, 0), 0, DL_MEM_CB), 12288, 12288, 5, 5, 0, 0, 0, 0, 0);
+	assert_int_equal(send(l, DL_EV_PROGRAM_DESTROYED, 10, -1, DL_MEM_CB, 0, 0, 0xB, 0), 0);
+	assert_stats(stats(proc(l, 0), 0, DL_MEM_CB), 10240, 12288, 3, 5, 0, 2, 12288, 0, 0);
+	assert_int_equal(send(l, DL_EV_PROGRAM_DESTROYED, 10, -1, DL_MEM_CB, 0, 0, 0xA, 0), 0);
+	p = proc(l, 0);
+	assert_stats(stats(p, 0, DL_MEM_CB), 0, 12288, 0, 5, 0, 5, 22528, 0, 0);
+	assert_int_equal(p->untracked_frees.count, 5);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(p->untracked_frees.items[i].reason,
+				 LEDGER_REASON_PROGRAM_DESTROYED);
+	assert_int_equal(p->untracked_frees.items[0].address, 101152);
+	assert_int_equal(p->untracked_frees.items[4].address, 109344);
+	/* Destroying an unknown program changes nothing. */
+	assert_int_equal(send(l, DL_EV_PROGRAM_DESTROYED, 10, -1, DL_MEM_CB, 0, 0, 0xC, 0), 0);
+	assert_int_equal(proc(l, 0)->untracked_frees.count, 5);
+}
+
+static void test_cb_union_shapes(void **state)
+{
+	struct ledger *l = *state;
+
+	cb(l, 10, 0, 1, 1000, 100); /* [1000, 1100) */
+	cb(l, 10, 0, 2, 2000, 100); /* disjoint */
+	assert_int_equal(stats(proc(l, 0), 0, DL_MEM_CB)->live_bytes, 200);
+	cb(l, 10, 0, 3, 1050, 100); /* overlaps the first: [1000, 1150) */
+	assert_int_equal(stats(proc(l, 0), 0, DL_MEM_CB)->live_bytes, 250);
+	cb(l, 10, 0, 4, 1010, 10); /* nested */
+	assert_int_equal(stats(proc(l, 0), 0, DL_MEM_CB)->live_bytes, 250);
+	cb(l, 10, 0, 5, 1150, 850); /* touching, fills the gap exactly: [1000, 2100) */
+	assert_int_equal(stats(proc(l, 0), 0, DL_MEM_CB)->live_bytes, 1100);
+	assert_int_equal(send(l, DL_EV_PROGRAM_DESTROYED, 10, -1, DL_MEM_CB, 0, 0, 5, 0), 0);
+	assert_stats(stats(proc(l, 0), 0, DL_MEM_CB), 250, 1100, 4, 5, 0, 1, 850, 0, 0);
+}
+
+static void test_program_on_two_devices(void **state)
+{
+	struct ledger *l = *state;
+
+	cb(l, 10, 0, 0xA, 101152, 4096);
+	cb(l, 10, 3, 0xA, 101152, 2048);
+	cb(l, 10, 3, 0xB, 101152, 1024);
+	assert_int_equal(send(l, DL_EV_PROGRAM_DESTROYED, 10, -1, DL_MEM_CB, 0, 0, 0xA, 0), 0);
+	assert_stats(stats(proc(l, 0), 0, DL_MEM_CB), 0, 4096, 0, 1, 0, 1, 4096, 0, 0);
+	assert_stats(stats(proc(l, 0), 3, DL_MEM_CB), 1024, 2048, 1, 2, 0, 1, 2048, 0, 0);
+}
+
+static void test_cb_deallocate_all_and_reallocated(void **state)
+{
+	struct ledger *l = *state;
+	const struct ledger_process *p;
+
+	cb(l, 10, 0, 0xA, 101152, 4096);
+	cb(l, 10, 0, 0xA, 101152, 2048); /* laid out again: the old one goes */
+	cb(l, 10, 0, 0xB, 200000, 1024);
+	cb(l, 10, 1, 0xB, 200000, 1024);
+	assert_int_equal(send(l, DL_EV_CB_FREE_ALL, 10, 0, DL_MEM_CB, 0, 0, 0, 0), 0);
+	p = proc(l, 0);
+	/* The union peaked at the first layout, 4096; later 2048 + 1024. */
+	assert_stats(stats(p, 0, DL_MEM_CB), 0, 4096, 0, 3, 0, 3, 4096 + 2048 + 1024, 0, 0);
+	assert_stats(stats(p, 1, DL_MEM_CB), 1024, 1024, 1, 1, 0, 0, 0, 0, 0);
+	assert_int_equal(p->untracked_frees.count, 3);
+	assert_int_equal(p->untracked_frees.items[0].reason, LEDGER_REASON_CB_REALLOCATED);
+	assert_int_equal(p->untracked_frees.items[0].size, 4096);
+	assert_int_equal(p->untracked_frees.items[1].reason, LEDGER_REASON_CB_DEALLOCATE_ALL);
+	assert_int_equal(p->untracked_frees.items[1].size, 2048);
+	assert_int_equal(p->untracked_frees.items[2].reason, LEDGER_REASON_CB_DEALLOCATE_ALL);
+}
+
+static void test_exit_makes_leaks(void **state)
+{
+	struct ledger *l = *state;
+	const struct ledger_process *p;
+
+	alloc(l, 10, 0, DL_MEM_DRAM, 0x1000, 8192);
+	alloc(l, 10, 1, DL_MEM_TRACE, 0x0, 4096);
+	cb(l, 10, 1, 0xA, 101152, 2048);
+	alloc(l, 20, 0, DL_MEM_DRAM, 0x1000, 100); /* another process: untouched */
+	process_exit(l, 10, 0, "pytest");
+	assert_int_equal(process_count(l), 2);
+	p = proc(l, 0);
+	assert_int_equal(p->pid, 10);
+	assert_true(p->exited);
+	assert_int_equal(p->exit_status, 0);
+	assert_string_equal(p->comm, "pytest");
+	assert_int_equal(p->live.count, 0);
+	assert_int_equal(p->leaks.count, 3);
+	assert_stats(stats(p, 0, DL_MEM_DRAM), 0, 8192, 0, 1, 0, 0, 0, 1, 8192);
+	assert_stats(stats(p, 1, DL_MEM_TRACE), 0, 4096, 0, 1, 0, 0, 0, 1, 4096);
+	assert_stats(stats(p, 1, DL_MEM_CB), 0, 2048, 0, 1, 0, 0, 0, 1, 2048);
+	assert_true(p->leaks.items[0].alloc_ts_ns < p->leaks.items[0].event_ts_ns);
+	p = proc(l, 1);
+	assert_int_equal(p->pid, 20);
+	assert_false(p->exited);
+	assert_stats(stats(p, 0, DL_MEM_DRAM), 100, 100, 1, 1, 0, 0, 0, 0, 0);
+	assert_int_equal(p->live.count, 1);
+	/* A second exit of the same process changes nothing. */
+	assert_int_equal(ledger__process_exited(l, 10, 9, now_ns++), 0);
+	assert_int_equal(proc(l, 0)->exit_status, 0);
+}
+
+static void test_exit_from_waitpid(void **state)
+{
+	struct ledger *l = *state;
+
+	assert_int_equal(ledger__add_process(l, 30), 0);
+	alloc(l, 30, 0, DL_MEM_L1, 64, 32);
+	assert_int_equal(ledger__set_comm(l, 30, "test_bin"), 0);
+	assert_int_equal(ledger__process_exited(l, 30, 9 /* SIGKILL */, now_ns++), 0);
+	assert_true(proc(l, 0)->exited);
+	assert_int_equal(proc(l, 0)->exit_status, 9);
+	assert_string_equal(proc(l, 0)->comm, "test_bin");
+	assert_int_equal(proc(l, 0)->leaks.count, 1);
+	assert_int_equal(ledger__process_exited(l, 31, 0, now_ns++), -ENOENT);
+}
+
+static void test_pid_reuse(void **state)
+{
+	struct ledger *l = *state;
+
+	alloc(l, 10, 0, DL_MEM_DRAM, 0x1000, 100);
+	process_exit(l, 10, 256, "first");
+	alloc(l, 10, 0, DL_MEM_DRAM, 0x1000, 200); /* a new process with the same pid */
+	dealloc(l, 10, 0, DL_MEM_DRAM, 0x1000);
+	assert_int_equal(process_count(l), 2);
+	assert_true(proc(l, 0)->exited);
+	assert_int_equal(proc(l, 0)->exit_status, 256);
+	assert_stats(stats(proc(l, 0), 0, DL_MEM_DRAM), 0, 100, 0, 1, 0, 0, 0, 1, 100);
+	assert_false(proc(l, 1)->exited);
+	assert_stats(stats(proc(l, 1), 0, DL_MEM_DRAM), 0, 200, 0, 1, 1, 0, 0, 0, 0);
+	/* Its free matched its own allocation: no unmatched free anywhere. */
+	assert_int_equal(proc(l, 1)->unmatched_frees.count, 0);
+}
+
+static void test_processes_sorted(void **state)
+{
+	struct ledger *l = *state;
+
+	alloc(l, 300, 0, DL_MEM_DRAM, 1, 1);
+	alloc(l, 5, 0, DL_MEM_DRAM, 1, 1);
+	alloc(l, 70, 0, DL_MEM_DRAM, 1, 1);
+	assert_int_equal(process_count(l), 3);
+	assert_int_equal(proc(l, 0)->pid, 5);
+	assert_int_equal(proc(l, 1)->pid, 70);
+	assert_int_equal(proc(l, 2)->pid, 300);
+}
+
+static void test_bad_records(void **state)
+{
+	struct ledger *l = *state;
+	struct dl_event ev = { .kind = DL_EV_ALLOC, .pid = 1, .mem_type = DL_MEM_DRAM };
+
+	assert_int_equal(ledger__apply(l, &ev, sizeof(ev) - 1), -EINVAL);
+	ev.kind = 99;
+	assert_int_equal(ledger__apply(l, &ev, sizeof(ev)), -EINVAL);
+	ev.kind = DL_EV_ALLOC;
+	ev.mem_type = DL_MEM_TYPES;
+	assert_int_equal(ledger__apply(l, &ev, sizeof(ev)), -EINVAL);
+	ev.kind = DL_EV_PROCESS_EXIT;
+	assert_int_equal(ledger__apply(l, &ev, sizeof(ev)), -EINVAL); /* wrong size for an exit */
+	assert_int_equal(ledger__apply(l, &ev, 4), -EINVAL);
+	assert_int_equal(ledger__events(l), 0);
+	ledger__free(NULL);
+}
+
+static void test_names(void **state)
+{
+	(void)state;
+	assert_string_equal(ledger_reason_name(LEDGER_REASON_PROGRAM_DESTROYED), "program_destroyed");
+	assert_string_equal(ledger_reason_name(LEDGER_REASON_DEVICE_CLOSED), "device_closed");
+	assert_string_equal(ledger_reason_name(LEDGER_REASON_CB_DEALLOCATE_ALL), "cb_deallocate_all");
+	assert_string_equal(ledger_reason_name(LEDGER_REASON_CB_REALLOCATED), "cb_reallocated");
+	assert_string_equal(ledger_reason_name(LEDGER_REASON_UNKNOWN_ADDRESS), "unknown_address");
+	assert_string_equal(ledger_reason_name(LEDGER_REASON_DOUBLE_FREE), "double_free");
+	assert_null(ledger_reason_name(LEDGER_REASONS));
+	assert_string_equal(ledger_mem_type_name(DL_MEM_L1_SMALL), "L1_SMALL");
+	assert_string_equal(ledger_mem_type_name(DL_MEM_CB), "CB");
+	assert_null(ledger_mem_type_name(DL_MEM_TYPES));
+}
+
+/*
+ * A long random sequence over 3 processes, 3 devices and 4 types, checked
+ * after every step against a plain reference model kept here: live bytes,
+ * counts, peaks and the invariant. Enough distinct addresses to grow the
+ * table several times.
+ */
+#define MODEL_ADDRESSES 3000
+
+struct model_cell {
+	uint64_t live_bytes, peak, live_count, allocs, frees, unmatched;
+	uint64_t size[MODEL_ADDRESSES]; /* 0: not live */
+	uint8_t seen[MODEL_ADDRESSES];
+};
+
+static uint64_t rng_state = 12345;
+
+static uint64_t rng(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static void test_random_against_model(void **state)
+{
+	struct ledger *l = *state;
+	static struct model_cell model[3][3][4];
+	uint64_t unmatched = 0;
+	int steps = colliding ? 4000 : 30000;
+
+	memset(model, 0, sizeof(model));
+	for (uint32_t p = 0; p < 3; p++)
+		assert_int_equal(ledger__add_process(l, 100 + p), 0);
+	for (int step = 0; step < steps; step++) {
+		int p = (int)(rng() % 3), d = (int)(rng() % 3), t = (int)(rng() % 4);
+		uint64_t a = rng() % MODEL_ADDRESSES, size = 32 * (1 + rng() % 100);
+		struct model_cell *m = &model[p][d][t];
+		uint8_t type = (uint8_t[]){ DL_MEM_DRAM, DL_MEM_L1, DL_MEM_L1_SMALL, DL_MEM_TRACE }[t];
+		const struct ledger_stats *s;
+
+		if (rng() % 2 && !m->size[a]) {
+			alloc(l, 100 + p, d, type, a * 4096, size);
+			m->size[a] = size;
+			m->seen[a] = 1;
+			m->allocs++;
+			m->live_count++;
+			m->live_bytes += size;
+			if (m->live_bytes > m->peak)
+				m->peak = m->live_bytes;
+		} else {
+			dealloc(l, 100 + p, d, type, a * 4096);
+			if (m->size[a]) {
+				m->live_bytes -= m->size[a];
+				m->live_count--;
+				m->frees++;
+				m->size[a] = 0;
+			} else {
+				unmatched++;
+			}
+		}
+		if (step % 997 == 0 || step == steps - 1) {
+			uint64_t got_unmatched = 0;
+
+			for (size_t i = 0; i < 3; i++) {
+				const struct ledger_process *pr = proc(l, i);
+
+				got_unmatched += pr->unmatched_frees.count;
+				for (int dd = 0; dd < 3; dd++)
+					for (int tt = 0; tt < 4; tt++) {
+						struct model_cell *mm = &model[i][dd][tt];
+						uint8_t ty = (uint8_t[]){ DL_MEM_DRAM, DL_MEM_L1,
+									  DL_MEM_L1_SMALL,
+									  DL_MEM_TRACE }[tt];
+
+						if (!mm->allocs && !mm->frees)
+							continue;
+						s = stats(pr, dd, ty);
+						assert_stats(s, mm->live_bytes, mm->peak, mm->live_count,
+							     mm->allocs, mm->frees, 0, 0, 0, 0);
+					}
+			}
+			assert_int_equal(got_unmatched, unmatched);
+		}
+	}
+}
+
+/* 200,000 allocations: the table grows through many sizes and keeps them all. */
+static void test_growth(void **state)
+{
+	struct ledger *l = *state;
+	const int count = 200000;
+
+	for (int i = 0; i < count; i++)
+		alloc(l, 1, i % 8, DL_MEM_DRAM, (uint64_t)i * 64, 64);
+	/* Every other run of 8: half of each device's buffers. */
+	for (int i = 0; i < count; i++)
+		if ((i / 8) % 2 == 0)
+			dealloc(l, 1, i % 8, DL_MEM_DRAM, (uint64_t)i * 64);
+	for (int d = 0; d < 8; d++)
+		assert_stats(stats(proc(l, 0), d, DL_MEM_DRAM), count / 16 * 64, count / 8 * 64,
+			     count / 16, count / 8, count / 16, 0, 0, 0, 0);
+	assert_int_equal(proc(l, 0)->live.count, count / 2);
+	assert_int_equal(proc(l, 0)->unmatched_frees.count, 0);
+}
+
+#define BOTH(test)                                                                                 \
+	cmocka_unit_test_setup_teardown(test, setup_default, teardown),                            \
+		cmocka_unit_test_setup_teardown(test, setup_colliding, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		BOTH(test_alloc_free_peak),
+		BOTH(test_hooked_ignored),
+		BOTH(test_unmatched_frees),
+		BOTH(test_realloc_of_live_address),
+		BOTH(test_device_closed),
+		BOTH(test_cb_union_and_program_destroyed),
+		BOTH(test_cb_union_shapes),
+		BOTH(test_program_on_two_devices),
+		BOTH(test_cb_deallocate_all_and_reallocated),
+		BOTH(test_exit_makes_leaks),
+		BOTH(test_exit_from_waitpid),
+		BOTH(test_pid_reuse),
+		BOTH(test_processes_sorted),
+		BOTH(test_bad_records),
+		cmocka_unit_test(test_names),
+		BOTH(test_random_against_model),
+		cmocka_unit_test_setup_teardown(test_growth, setup_default, teardown),
+	};
+
+	return cmocka_run_group_tests_name("ledger", tests, NULL, NULL);
+}
