@@ -21,7 +21,7 @@ static const char trace_doc[] =
 	"Exactly one of: -- CMD [ARG...] (launch CMD under trace), -p PID (attach), -a "
 	"(system-wide).\v"
 	"Examples:\n"
-	"  devledger trace -- ./build/test/tt_metal/unit_tests_api --gtest_filter='*Mesh*'\n"
+	"  devledger trace -- ./build/test/tt_metal/unit_tests_api\n"
 	"  devledger trace -o summary.json -- python3 -m pytest tests/ttnn/unit_tests\n"
 	"  devledger trace -p 4242 -o summary.json\n"
 	"  devledger trace -a -d 60 -i 5\n"
@@ -120,6 +120,21 @@ static int parse_size(const char *text, size_t *out)
 	return 0;
 }
 
+static const struct argp trace_argp;
+
+/* Does this word name an option that takes a value (-p, --pid, ...)? */
+static bool takes_value(const char *word)
+{
+	for (const struct argp_option *o = trace_options; o->name; o++) {
+		if (!o->arg)
+			continue;
+		if ((word[0] == '-' && word[1] == o->key && !word[2]) ||
+		    (!strncmp(word, "--", 2) && !strcmp(word + 2, o->name)))
+			return true;
+	}
+	return false;
+}
+
 static error_t parse_trace_option(int key, char *arg, struct argp_state *state)
 {
 	struct parse_state *ps = state->input;
@@ -172,16 +187,18 @@ static error_t parse_trace_option(int key, char *arg, struct argp_state *state)
 		opts->verbose = true;
 		break;
 	case 'h':
-		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
+		argp_help(&trace_argp, stdout, ARGP_HELP_STD_HELP, "devledger trace");
 		ps->help = true;
 		break;
 	case ARGP_KEY_ARG:
 		return fail(ps, "unexpected argument '%s': put the command to launch after --", arg);
 	case ARGP_KEY_ERROR:
 		/* getopt found an unknown option or a missing value: name the argument. */
-		return fail(ps, "bad option '%s'",
-			    state->next > 0 && state->next <= state->argc ? state->argv[state->next - 1]
-									  : "?");
+		if (state->next <= 0 || state->next > state->argc)
+			return fail(ps, "bad arguments%s", "");
+		if (state->next == state->argc && takes_value(state->argv[state->next - 1]))
+			return fail(ps, "%s needs a value", state->argv[state->next - 1]);
+		return fail(ps, "unknown option '%s'", state->argv[state->next - 1]);
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+#include <errno.h>
+#include <string.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "options.h"
+
+static struct options opts;
+static char error[512];
+
+/* Parse a NULL-terminated list of words after "devledger". */
+static int parse(const char *first, ...)
+{
+	static char *argv[64];
+	int argc = 0;
+	va_list ap;
+
+	argv[argc++] = "devledger";
+	va_start(ap, first);
+	for (const char *word = first; word; word = va_arg(ap, const char *))
+		argv[argc++] = (char *)word;
+	va_end(ap);
+	argv[argc] = NULL;
+	return options__parse(argc, argv, &opts, error, sizeof(error));
+}
+
+static void expect_usage_error(int result, const char *needle)
+{
+	assert_int_equal(result, -EINVAL);
+	if (!strstr(error, needle))
+		fail_msg("error \"%s\" does not say \"%s\"", error, needle);
+	assert_null(strchr(error, '\n'));
+}
+
+static void test_command_mode(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("trace", "-o", "out.json", "--fail-on-leak", "--", "./test", "-p",
+			       "5", "--", "-a", NULL),
+			 0);
+	assert_int_equal(opts.mode, MODE_COMMAND);
+	assert_string_equal(opts.output, "out.json");
+	assert_true(opts.fail_on_leak);
+	/* Everything after the first -- belongs to the command, options included. */
+	assert_string_equal(opts.command[0], "./test");
+	assert_string_equal(opts.command[1], "-p");
+	assert_string_equal(opts.command[2], "5");
+	assert_string_equal(opts.command[3], "--");
+	assert_string_equal(opts.command[4], "-a");
+	assert_null(opts.command[5]);
+	assert_int_equal(opts.pid_count, 0);
+}
+
+static void test_pid_mode(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("trace", "-p", "42", "--pid", "4242", "-l", "/x/libtt_metal.so", "-q",
+			       "-v", NULL),
+			 0);
+	assert_int_equal(opts.mode, MODE_PIDS);
+	assert_int_equal(opts.pid_count, 2);
+	assert_int_equal(opts.pids[0], 42);
+	assert_int_equal(opts.pids[1], 4242);
+	assert_string_equal(opts.library, "/x/libtt_metal.so");
+	assert_true(opts.quiet);
+	assert_true(opts.verbose);
+	assert_null(opts.command);
+}
+
+static void test_system_mode(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("trace", "-a", "-d", "1.5", "-i", "5", "--ring-size", "64M", NULL), 0);
+	assert_int_equal(opts.mode, MODE_SYSTEM);
+	assert_true(opts.duration_s == 1.5);
+	assert_true(opts.interval_s == 5.0);
+	assert_int_equal(opts.ring_bytes, 64 << 20);
+	assert_int_equal(parse("trace", "--all", "--ring-size=4096", "--duration=2", NULL), 0);
+	assert_int_equal(opts.ring_bytes, 4096);
+	assert_true(opts.duration_s == 2.0);
+	assert_int_equal(parse("trace", "-a", "--ring-size", "1g", NULL), 0);
+	assert_int_equal(opts.ring_bytes, 1 << 30);
+}
+
+static void test_defaults(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("trace", "-a", NULL), 0);
+	assert_null(opts.output);
+	assert_null(opts.library);
+	assert_true(opts.duration_s == 0);
+	assert_true(opts.interval_s == 0);
+	assert_int_equal(opts.ring_bytes, 0);
+	assert_false(opts.fail_on_leak || opts.quiet || opts.verbose);
+}
+
+static void test_mode_errors(void **state)
+{
+	(void)state;
+	expect_usage_error(parse("trace", NULL), "exactly one of");
+	expect_usage_error(parse("trace", "-a", "-p", "1", NULL), "exactly one of");
+	expect_usage_error(parse("trace", "-p", "1", "--", "ls", NULL), "exactly one of");
+	expect_usage_error(parse("trace", "-a", "--", NULL), "no command after --");
+	expect_usage_error(parse("trace", "ls", NULL), "put the command to launch after --");
+	expect_usage_error(parse(NULL), "no command");
+	expect_usage_error(parse("record", NULL), "unknown command 'record'");
+}
+
+static void test_number_errors(void **state)
+{
+	(void)state;
+	expect_usage_error(parse("trace", "-p", "12x", NULL), "'12x'");
+	expect_usage_error(parse("trace", "-p", "", NULL), "-p takes a process id");
+	expect_usage_error(parse("trace", "-p", "0", NULL), "-p takes a process id");
+	expect_usage_error(parse("trace", "-p", "-5", NULL), "-p takes a process id");
+	expect_usage_error(parse("trace", "-p", "99999999999", NULL), "-p takes a process id");
+	expect_usage_error(parse("trace", "-a", "-d", "5x", NULL), "'5x'");
+	expect_usage_error(parse("trace", "-a", "-d", "0", NULL), "greater than 0");
+	expect_usage_error(parse("trace", "-a", "-d", "-1", NULL), "greater than 0");
+	expect_usage_error(parse("trace", "-a", "-d", "nan", NULL), "greater than 0");
+	expect_usage_error(parse("trace", "-a", "-i", "", NULL), "-i takes");
+	expect_usage_error(parse("trace", "-a", "--ring-size", "3000", NULL), "power of two");
+	expect_usage_error(parse("trace", "-a", "--ring-size", "2048", NULL), "power of two");
+	expect_usage_error(parse("trace", "-a", "--ring-size", "16X", NULL), "power of two");
+	expect_usage_error(parse("trace", "-a", "--ring-size", "-4096", NULL), "power of two");
+	expect_usage_error(parse("trace", "-a", "--ring-size", "", NULL), "power of two");
+}
+
+static void test_option_errors(void **state)
+{
+	(void)state;
+	expect_usage_error(parse("trace", "--no-such-option", "-a", NULL), "--no-such-option");
+	expect_usage_error(parse("trace", "-a", "-o", NULL), "-o");
+	/* Every usage error points at the help. */
+	assert_non_null(strstr(error, "devledger trace --help"));
+}
+
+static void test_help_and_version(void **state)
+{
+	(void)state;
+	/* 1: printed, exit 0 (stdout is the test's own; what they print is checked by hand). */
+	assert_int_equal(parse("--version", NULL), 1);
+	assert_int_equal(parse("--help", NULL), 1);
+	assert_int_equal(parse("trace", "--help", NULL), 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_command_mode),	 cmocka_unit_test(test_pid_mode),
+		cmocka_unit_test(test_system_mode),	 cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_mode_errors),	 cmocka_unit_test(test_number_errors),
+		cmocka_unit_test(test_option_errors),	 cmocka_unit_test(test_help_and_version),
+	};
+
+	return cmocka_run_group_tests_name("options", tests, NULL, NULL);
+}
