@@ -236,6 +236,7 @@ static int trace_loop(struct session *s, int *child_status, bool *child_done)
 							.duration_s = (now - s->start_ns) / 1e9,
 							.events = s->records };
 
+			name_running_processes(s->ledger);
 			ledger__finish(s->ledger);
 			summary__print_live(s->ledger, &view, stderr);
 			next_table = now + interval_ns;
