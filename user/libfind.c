@@ -211,8 +211,7 @@ static int from_tt_metal_home(char *out, size_t out_len, char *tried, size_t tri
 	return access(out, R_OK) ? -ENOENT : 0;
 }
 
-/* The command as execvp would find it. */
-static int resolve_command(const char *command, char *out, size_t out_len)
+int libfind__resolve_command(const char *command, char *out, size_t out_len)
 {
 	const char *path = getenv("PATH");
 	char dir[PATH_MAX];
@@ -237,7 +236,7 @@ int libfind__for_command(const char *command, char *out, size_t out_len)
 {
 	char binary[PATH_MAX], tried[PATH_MAX + 64];
 
-	if (!resolve_command(command, binary, sizeof(binary)) &&
+	if (!libfind__resolve_command(command, binary, sizeof(binary)) &&
 	    !libfind__ask_loader(binary, LIBFIND_NAME, out, out_len))
 		return 0;
 	if (!from_tt_metal_home(out, out_len, tried, sizeof(tried)))

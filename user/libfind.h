@@ -21,6 +21,9 @@ int libfind__from_pid(pid_t pid, const char *maps_path, char *out, size_t out_le
  */
 int libfind__for_command(const char *command, char *out, size_t out_len);
 
+/* The command as execvp would find it (through PATH). Returns 0 or -errno. */
+int libfind__resolve_command(const char *command, char *out, size_t out_len);
+
 /* For -a without --lib: $TT_METAL_HOME/build/lib/libtt_metal.so. */
 int libfind__default(char *out, size_t out_len);
 

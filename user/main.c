@@ -26,6 +26,7 @@
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
 #define EXIT_LEAK 3
+#define EXIT_NOT_FOUND 127
 #define POLL_MS 100
 
 static volatile sig_atomic_t stop_signal;
@@ -277,6 +278,17 @@ int main(int argc, char **argv)
 	if (err) {
 		fprintf(stderr, "devledger: %s\n", error);
 		return EXIT_USAGE;
+	}
+	if (s.opts.mode == MODE_COMMAND) {
+		char path[PATH_MAX];
+
+		err = libfind__resolve_command(s.opts.command[0], path, sizeof(path));
+		if (err) {
+			/* As a shell says it: 127, command not found. */
+			fprintf(stderr, "devledger: cannot run %s: %s\n", s.opts.command[0],
+				strerror(-err));
+			return EXIT_NOT_FOUND;
+		}
 	}
 	if (check_output(s.opts.output) || find_libraries(&s))
 		return EXIT_RUNTIME;

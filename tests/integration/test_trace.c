@@ -336,6 +336,7 @@ static void test_runtime_errors(void **state)
 	char *libc[] = { dl, "trace", "-a", "-l", "/lib/x86_64-linux-gnu/libc.so.6", NULL };
 	char *bad_output[] = { dl, "trace", "-o", "/nonexistent/dir/summary.json", "--",
 			       (char *)harness_standin_driver(), "leak", NULL };
+	char *no_command[] = { dl, "trace", "--", "/nonexistent/command", NULL };
 	char *sleeper_argv[] = { "/bin/sleep", "30", NULL };
 	struct harness_proc sleeper;
 	FILE *f = fopen(not_elf, "w");
@@ -356,6 +357,7 @@ static void test_runtime_errors(void **state)
 	if (access(libc[4], R_OK) == 0)
 		expect_error(libc, 1, "_ZN2tt8tt_metal12GraphTracker14track_allocateEPKNS0_6BufferE");
 	expect_error(bad_output, 1, "/nonexistent/dir");
+	expect_error(no_command, 127, "cannot run /nonexistent/command");
 }
 
 /* Without root devledger cannot load BPF: it says so and what to do. */
