@@ -141,7 +141,10 @@ int ledger__add_process(struct ledger *ledger, uint32_t pid);
  */
 int ledger__finish(struct ledger *ledger);
 
-/* Processes sorted by pid; the array is valid until the ledger changes. */
+/*
+ * Processes sorted by pid, as of the last ledger__finish(); the array is
+ * valid until the next one.
+ */
 const struct ledger_process *ledger__processes(const struct ledger *ledger, size_t *count);
 
 /* Number of records applied in total. */
