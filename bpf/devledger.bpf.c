@@ -14,7 +14,7 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Filled in by user space before load; zero means off. */
-const volatile __u32 filter_pids = 0; /* only tgids in `tracked` */
+const volatile __u32 filter_pids = 0;	  /* only tgids in `tracked` */
 const volatile __u32 follow_children = 0; /* a tracked process's new children are tracked */
 
 /*
@@ -69,7 +69,8 @@ static __always_inline bool wanted(__u32 tgid)
 	if (filter_pids)
 		return false;
 	/* System-wide: remember the process so that its exit is reported. */
-	if (bpf_map_update_elem(&tracked, &tgid, &one, BPF_NOEXIST) && !bpf_map_lookup_elem(&tracked, &tgid))
+	if (bpf_map_update_elem(&tracked, &tgid, &one, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(&tracked, &tgid))
 		__sync_fetch_and_add(&stats.map_full, 1);
 	return true;
 }

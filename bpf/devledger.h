@@ -57,7 +57,7 @@ enum dl_mem_type {
  */
 struct dl_event {
 	__u32 kind;
-	__u32 pid; /* tgid */
+	__u32 pid;   /* tgid */
 	__u64 ts_ns; /* CLOCK_MONOTONIC */
 	__u64 address;
 	__u64 size;
@@ -80,8 +80,8 @@ struct dl_exit_event {
 /* Failures on the BPF side, read by user space from .bss; each is reported. */
 struct dl_bpf_stats {
 	__u64 ringbuf_full; /* records lost: bpf_ringbuf_reserve failed */
-	__u64 read_failed; /* bpf_probe_read_user failed: record lost */
-	__u64 map_full; /* a helper map was full: attribution lost */
+	__u64 read_failed;  /* bpf_probe_read_user failed: record lost */
+	__u64 map_full;	    /* a helper map was full: attribution lost */
 };
 
 _Static_assert(sizeof(struct dl_event) == 48, "dl_event layout");

@@ -24,7 +24,8 @@ static int compare_wanted(const void *a, const void *b)
 	return strcmp(((const struct wanted *)a)->name, ((const struct wanted *)b)->name);
 }
 
-/* Translate a symbol's virtual address into a file offset through the PT_LOAD segment holding it. */
+/* Translate a symbol's virtual address into a file offset through the PT_LOAD segment holding it.
+ */
 static int vaddr_to_offset(Elf *elf, uint64_t vaddr, uint64_t *offset)
 {
 	size_t count;
@@ -77,8 +78,7 @@ static void scan_table(Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, enum elfsy
 	}
 }
 
-int elfsyms__resolve(const char *path, const char *const *names, size_t count,
-		     struct elfsym *syms)
+int elfsyms__resolve(const char *path, const char *const *names, size_t count, struct elfsym *syms)
 {
 	struct wanted *wanted = NULL;
 	Elf_Scn *scn = NULL;
@@ -102,7 +102,7 @@ int elfsyms__resolve(const char *path, const char *const *names, size_t count,
 		goto cleanup;
 	}
 	for (size_t i = 0; i < count; i++)
-		wanted[i] = (struct wanted){ .name = names[i], .index = i };
+		wanted[i] = (struct wanted){.name = names[i], .index = i};
 	qsort(wanted, count, sizeof(*wanted), compare_wanted);
 
 	/* .symtab first: it has the local and hidden functions too. */
@@ -114,8 +114,9 @@ int elfsyms__resolve(const char *path, const char *const *names, size_t count,
 			GElf_Shdr shdr;
 
 			if (gelf_getshdr(scn, &shdr) && shdr.sh_type == type)
-				scan_table(elf, scn, &shdr, pass == 0 ? ELFSYM_SYMTAB : ELFSYM_DYNSYM,
-					   wanted, count, syms);
+				scan_table(elf, scn, &shdr,
+					   pass == 0 ? ELFSYM_SYMTAB : ELFSYM_DYNSYM, wanted, count,
+					   syms);
 		}
 	}
 cleanup:

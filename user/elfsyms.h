@@ -28,7 +28,6 @@ struct elfsym {
  * (STT_FUNC, STT_GNU_IFUNC), .symtab preferred. Returns 0, -ENOENT, -EACCES,
  * -ENOEXEC (not an ELF file), -ENOMEM.
  */
-int elfsyms__resolve(const char *path, const char *const *names, size_t count,
-		     struct elfsym *syms);
+int elfsyms__resolve(const char *path, const char *const *names, size_t count, struct elfsym *syms);
 
 #endif /* DEVLEDGER_ELFSYMS_H */

@@ -56,7 +56,7 @@ struct ledger {
 	uint64_t (*hash)(const struct ledger_key *key);
 	struct slot *slots;
 	size_t capacity; /* power of two */
-	size_t used; /* LIVE + DEAD */
+	size_t used;	 /* LIVE + DEAD */
 
 	struct process_state *processes;
 	size_t process_count;
@@ -81,8 +81,12 @@ static const char *const reason_names[LEDGER_REASONS] = {
 };
 
 static const char *const mem_type_names[DL_MEM_TYPES] = {
-	[DL_MEM_DRAM] = "DRAM",	    [DL_MEM_L1] = "L1",	      [DL_MEM_SYSTEM_MEMORY] = "SYSTEM_MEMORY",
-	[DL_MEM_L1_SMALL] = "L1_SMALL", [DL_MEM_TRACE] = "TRACE", [DL_MEM_CB] = "CB",
+	[DL_MEM_DRAM] = "DRAM",
+	[DL_MEM_L1] = "L1",
+	[DL_MEM_SYSTEM_MEMORY] = "SYSTEM_MEMORY",
+	[DL_MEM_L1_SMALL] = "L1_SMALL",
+	[DL_MEM_TRACE] = "TRACE",
+	[DL_MEM_CB] = "CB",
 };
 
 const char *ledger_reason_name(enum ledger_reason reason)
@@ -98,8 +102,8 @@ const char *ledger_mem_type_name(unsigned int mem_type)
 /* A 64-bit mix (murmur3's finalizer) of the key's fields. */
 static uint64_t default_hash(const struct ledger_key *key)
 {
-	uint64_t h = key->address ^ ((uint64_t)key->pid << 40) ^ ((uint64_t)(uint32_t)key->device_id << 8) ^
-		     key->mem_type;
+	uint64_t h = key->address ^ ((uint64_t)key->pid << 40) ^
+		     ((uint64_t)(uint32_t)key->device_id << 8) ^ key->mem_type;
 
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdULL;
@@ -208,7 +212,8 @@ static int pid_map_set(struct ledger *ledger, uint32_t pid, size_t process)
 		ledger->pids = pids;
 		ledger->pid_capacity = capacity;
 	}
-	for (size_t j = pid_home(pid, ledger->pid_capacity);; j = (j + 1) & (ledger->pid_capacity - 1)) {
+	for (size_t j = pid_home(pid, ledger->pid_capacity);;
+	     j = (j + 1) & (ledger->pid_capacity - 1)) {
 		if (!ledger->pids[j].process_plus_one || ledger->pids[j].pid == pid) {
 			ledger->pids[j].pid = pid;
 			ledger->pids[j].process_plus_one = (uint32_t)process + 1;
@@ -222,7 +227,8 @@ static long pid_map_get(const struct ledger *ledger, uint32_t pid)
 {
 	if (!ledger->pid_capacity)
 		return -1;
-	for (size_t j = pid_home(pid, ledger->pid_capacity);; j = (j + 1) & (ledger->pid_capacity - 1)) {
+	for (size_t j = pid_home(pid, ledger->pid_capacity);;
+	     j = (j + 1) & (ledger->pid_capacity - 1)) {
 		if (!ledger->pids[j].process_plus_one)
 			return -1;
 		if (ledger->pids[j].pid == pid)
@@ -371,10 +377,10 @@ static int grow_table(struct ledger *ledger)
 
 		if (old[i].state == SLOT_EMPTY)
 			continue;
-		key = (struct ledger_key){ .pid = old[i].process,
-					   .device_id = old[i].device_id,
-					   .mem_type = old[i].mem_type,
-					   .address = old[i].address };
+		key = (struct ledger_key){.pid = old[i].process,
+					  .device_id = old[i].device_id,
+					  .mem_type = old[i].mem_type,
+					  .address = old[i].address};
 		*find_slot(ledger, &key) = old[i];
 	}
 	free(old);
@@ -384,21 +390,21 @@ static int grow_table(struct ledger *ledger)
 /* The key's pid field holds the process index: pids are reused, indexes are not. */
 static struct ledger_key key_of(size_t process, const struct dl_event *ev)
 {
-	return (struct ledger_key){ .pid = (uint32_t)process,
-				    .device_id = ev->device_id,
-				    .mem_type = ev->mem_type,
-				    .address = ev->address };
+	return (struct ledger_key){.pid = (uint32_t)process,
+				   .device_id = ev->device_id,
+				   .mem_type = ev->mem_type,
+				   .address = ev->address};
 }
 
 static struct ledger_record record_of(const struct slot *s, enum ledger_reason reason, uint64_t ts)
 {
-	return (struct ledger_record){ .device_id = s->device_id,
-				       .mem_type = s->mem_type,
-				       .reason = (uint8_t)reason,
-				       .address = s->address,
-				       .size = s->size,
-				       .alloc_ts_ns = s->alloc_ts_ns,
-				       .event_ts_ns = ts };
+	return (struct ledger_record){.device_id = s->device_id,
+				      .mem_type = s->mem_type,
+				      .reason = (uint8_t)reason,
+				      .address = s->address,
+				      .size = s->size,
+				      .alloc_ts_ns = s->alloc_ts_ns,
+				      .event_ts_ns = ts};
 }
 
 static int apply_alloc(struct ledger *ledger, struct process_state *p, size_t process,
@@ -430,13 +436,13 @@ static int apply_alloc(struct ledger *ledger, struct process_state *p, size_t pr
 	} else if (s->state == SLOT_EMPTY) {
 		ledger->used++;
 	}
-	*s = (struct slot){ .address = ev->address,
-			    .size = ev->size,
-			    .alloc_ts_ns = ev->ts_ns,
-			    .process = (uint32_t)process,
-			    .device_id = ev->device_id,
-			    .mem_type = ev->mem_type,
-			    .state = SLOT_LIVE };
+	*s = (struct slot){.address = ev->address,
+			   .size = ev->size,
+			   .alloc_ts_ns = ev->ts_ns,
+			   .process = (uint32_t)process,
+			   .device_id = ev->device_id,
+			   .mem_type = ev->mem_type,
+			   .state = SLOT_LIVE};
 	stats->allocs++;
 	add_live(stats, ev->size);
 	return 0;
@@ -456,12 +462,13 @@ static int apply_free(struct ledger *ledger, struct process_state *p, size_t pro
 		return -ENOMEM;
 	s = find_slot(ledger, &key);
 	if (s->state != SLOT_LIVE) {
-		struct ledger_record r = { .device_id = ev->device_id,
-					   .mem_type = ev->mem_type,
-					   .reason = s->state == SLOT_DEAD ? LEDGER_REASON_DOUBLE_FREE
-									   : LEDGER_REASON_UNKNOWN_ADDRESS,
-					   .address = ev->address,
-					   .event_ts_ns = ev->ts_ns };
+		struct ledger_record r = {.device_id = ev->device_id,
+					  .mem_type = ev->mem_type,
+					  .reason = s->state == SLOT_DEAD
+							    ? LEDGER_REASON_DOUBLE_FREE
+							    : LEDGER_REASON_UNKNOWN_ADDRESS,
+					  .address = ev->address,
+					  .event_ts_ns = ev->ts_ns};
 		return list_append(&p->view.unmatched_frees, &r);
 	}
 	s->state = SLOT_DEAD;
@@ -519,7 +526,7 @@ static int compare_ranges(const void *a, const void *b)
 static int update_cb_union(struct process_state *p, int32_t device_id)
 {
 	struct ledger_stats *stats = stats_for(p, device_id, DL_MEM_CB);
-	uint64_t (*ranges)[2], total = 0, end = 0;
+	uint64_t(*ranges)[2], total = 0, end = 0;
 	size_t n = 0;
 
 	if (!stats)
@@ -550,6 +557,36 @@ static int update_cb_union(struct process_state *p, int32_t device_id)
 	return 0;
 }
 
+/* One live CB ends: counted, and listed as an untracked free (with reason) or a leak. */
+static int end_cb(struct process_state *p, const struct cb *cb, enum ledger_reason reason,
+		  bool leak, uint64_t ts)
+{
+	struct ledger_stats *stats = stats_for(p, cb->device_id, DL_MEM_CB);
+	struct ledger_record r = {.device_id = cb->device_id,
+				  .mem_type = DL_MEM_CB,
+				  .reason = (uint8_t)reason,
+				  .address = cb->address,
+				  .size = cb->size,
+				  .alloc_ts_ns = cb->alloc_ts_ns,
+				  .event_ts_ns = ts};
+	int err;
+
+	if (!stats)
+		return -ENOMEM;
+	err = list_append(leak ? &p->view.leaks : &p->view.untracked_frees, &r);
+	if (err)
+		return err;
+	stats->live_count--;
+	if (leak) {
+		stats->leaks++;
+		stats->leaked_bytes += cb->size;
+	} else {
+		stats->untracked_frees++;
+		stats->untracked_bytes += cb->size;
+	}
+	return 0;
+}
+
 /* End the CBs matching (device, program) filters; -1 device / ~0 program mean any. */
 static int end_cbs(struct process_state *p, bool any_device, int32_t device_id, bool any_program,
 		   uint64_t program, enum ledger_reason reason, bool leak, uint64_t ts)
@@ -561,8 +598,6 @@ static int end_cbs(struct process_state *p, bool any_device, int32_t device_id, 
 
 	for (size_t i = 0; i < p->cb_count; i++) {
 		struct cb *cb = &p->cbs[i];
-		struct ledger_stats *stats;
-		struct ledger_record r;
 		bool seen = false;
 
 		if ((!any_device && cb->device_id != device_id) ||
@@ -570,27 +605,9 @@ static int end_cbs(struct process_state *p, bool any_device, int32_t device_id, 
 			p->cbs[kept++] = *cb;
 			continue;
 		}
-		stats = stats_for(p, cb->device_id, DL_MEM_CB);
-		if (!stats)
-			return -ENOMEM;
-		r = (struct ledger_record){ .device_id = cb->device_id,
-					    .mem_type = DL_MEM_CB,
-					    .reason = (uint8_t)reason,
-					    .address = cb->address,
-					    .size = cb->size,
-					    .alloc_ts_ns = cb->alloc_ts_ns,
-					    .event_ts_ns = ts };
-		err = list_append(leak ? &p->view.leaks : &p->view.untracked_frees, &r);
+		err = end_cb(p, cb, reason, leak, ts);
 		if (err)
 			return err;
-		stats->live_count--;
-		if (leak) {
-			stats->leaks++;
-			stats->leaked_bytes += cb->size;
-		} else {
-			stats->untracked_frees++;
-			stats->untracked_bytes += cb->size;
-		}
 		for (size_t t = 0; t < touched; t++)
 			seen |= touched_devices[t] == (uint32_t)cb->device_id;
 		if (!seen && touched < 64)
@@ -622,23 +639,9 @@ static int apply_cb_alloc(struct process_state *p, const struct dl_event *ev)
 
 		if (cb->device_id == ev->device_id && cb->program == ev->object &&
 		    cb->address == ev->address) {
-			struct ledger_record r = { .device_id = cb->device_id,
-						   .mem_type = DL_MEM_CB,
-						   .reason = LEDGER_REASON_CB_REALLOCATED,
-						   .address = cb->address,
-						   .size = cb->size,
-						   .alloc_ts_ns = cb->alloc_ts_ns,
-						   .event_ts_ns = ev->ts_ns };
-
-			stats = stats_for(p, cb->device_id, DL_MEM_CB);
-			if (!stats)
-				return -ENOMEM;
-			err = list_append(&p->view.untracked_frees, &r);
+			err = end_cb(p, cb, LEDGER_REASON_CB_REALLOCATED, false, ev->ts_ns);
 			if (err)
 				return err;
-			stats->untracked_frees++;
-			stats->untracked_bytes += cb->size;
-			stats->live_count--;
 			p->cbs[i] = p->cbs[--p->cb_count];
 			break;
 		}
@@ -649,11 +652,11 @@ static int apply_cb_alloc(struct process_state *p, const struct dl_event *ev)
 	stats = stats_for(p, ev->device_id, DL_MEM_CB);
 	if (!stats)
 		return -ENOMEM;
-	p->cbs[p->cb_count++] = (struct cb){ .program = ev->object,
-					     .address = ev->address,
-					     .size = ev->size,
-					     .alloc_ts_ns = ev->ts_ns,
-					     .device_id = ev->device_id };
+	p->cbs[p->cb_count++] = (struct cb){.program = ev->object,
+					    .address = ev->address,
+					    .size = ev->size,
+					    .alloc_ts_ns = ev->ts_ns,
+					    .device_id = ev->device_id};
 	stats->allocs++;
 	stats->live_count++;
 	return update_cb_union(p, ev->device_id);
@@ -729,8 +732,8 @@ int ledger__apply(struct ledger *ledger, const void *record, size_t size)
 		return end_cbs(p, false, ev->device_id, true, 0, LEDGER_REASON_CB_DEALLOCATE_ALL,
 			       false, ev->ts_ns);
 	case DL_EV_PROGRAM_DESTROYED:
-		return end_cbs(p, true, 0, false, ev->object, LEDGER_REASON_PROGRAM_DESTROYED, false,
-			       ev->ts_ns);
+		return end_cbs(p, true, 0, false, ev->object, LEDGER_REASON_PROGRAM_DESTROYED,
+			       false, ev->ts_ns);
 	case DL_EV_DEVICE_CLOSED:
 		err = end_buffers(ledger, p, process, false, ev->device_id,
 				  LEDGER_REASON_DEVICE_CLOSED, false, ev->ts_ns);
@@ -808,11 +811,11 @@ int ledger__finish(struct ledger *ledger)
 		struct process_state *p = &ledger->processes[i];
 
 		for (size_t c = 0; c < p->cb_count; c++) {
-			struct ledger_record r = { .device_id = p->cbs[c].device_id,
-						   .mem_type = DL_MEM_CB,
-						   .address = p->cbs[c].address,
-						   .size = p->cbs[c].size,
-						   .alloc_ts_ns = p->cbs[c].alloc_ts_ns };
+			struct ledger_record r = {.device_id = p->cbs[c].device_id,
+						  .mem_type = DL_MEM_CB,
+						  .address = p->cbs[c].address,
+						  .size = p->cbs[c].size,
+						  .alloc_ts_ns = p->cbs[c].alloc_ts_ns};
 
 			err = list_append(&p->view.live, &r);
 			if (err)
@@ -823,8 +826,8 @@ int ledger__finish(struct ledger *ledger)
 		sort_list(&p->view.unmatched_frees);
 		sort_list(&p->view.live);
 	}
-	sorted = realloc(ledger->sorted, (ledger->process_count ? ledger->process_count : 1) *
-						 sizeof(*sorted));
+	sorted = realloc(ledger->sorted,
+			 (ledger->process_count ? ledger->process_count : 1) * sizeof(*sorted));
 	if (!sorted)
 		return -ENOMEM;
 	for (size_t i = 0; i < ledger->process_count; i++)

@@ -21,12 +21,12 @@ enum ledger_reason {
 	LEDGER_REASON_NONE = 0,
 	/* untracked frees */
 	LEDGER_REASON_PROGRAM_DESTROYED, /* a program's CBs, at ~ProgramImpl */
-	LEDGER_REASON_DEVICE_CLOSED, /* live on a device when Device::close returned */
+	LEDGER_REASON_DEVICE_CLOSED,	 /* live on a device when Device::close returned */
 	LEDGER_REASON_CB_DEALLOCATE_ALL, /* CBs at track_deallocate_cb(device) */
-	LEDGER_REASON_CB_REALLOCATED, /* a program laid out a CB again at the same address */
+	LEDGER_REASON_CB_REALLOCATED,	 /* a program laid out a CB again at the same address */
 	/* unmatched frees */
 	LEDGER_REASON_UNKNOWN_ADDRESS, /* never seen allocated (e.g. allocated before attach) */
-	LEDGER_REASON_DOUBLE_FREE, /* seen allocated, but no longer live */
+	LEDGER_REASON_DOUBLE_FREE,     /* seen allocated, but no longer live */
 	LEDGER_REASONS,
 };
 
@@ -89,8 +89,8 @@ struct ledger_process {
 	bool exited;
 	int exit_status; /* wait(2) status, valid when exited */
 	uint64_t exit_ts_ns;
-	uint64_t events; /* records applied for this process */
-	uint64_t hooked_ignored; /* hooked (graph-capture) allocations ignored */
+	uint64_t events;	       /* records applied for this process */
+	uint64_t hooked_ignored;       /* hooked (graph-capture) allocations ignored */
 	struct ledger_device *devices; /* sorted by device_id */
 	size_t device_count;
 	struct ledger_list untracked_frees;

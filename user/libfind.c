@@ -128,7 +128,8 @@ static int program_interpreter(const char *binary, char *out, size_t out_len)
 			if (!gelf_getphdr(elf, (int)i, &phdr) || phdr.p_type != PT_INTERP)
 				continue;
 			raw = elf_rawfile(elf, &size);
-			if (raw && phdr.p_offset + phdr.p_filesz <= size && phdr.p_filesz < out_len) {
+			if (raw && phdr.p_offset + phdr.p_filesz <= size &&
+			    phdr.p_filesz < out_len) {
 				memcpy(out, raw + phdr.p_offset, phdr.p_filesz);
 				out[phdr.p_filesz] = '\0';
 				err = 0;

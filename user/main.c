@@ -23,11 +23,11 @@
 #include "summary.h"
 #include "tracer.h"
 
-#define EXIT_RUNTIME 1
-#define EXIT_USAGE 2
-#define EXIT_LEAK 3
+#define EXIT_RUNTIME   1
+#define EXIT_USAGE     2
+#define EXIT_LEAK      3
 #define EXIT_NOT_FOUND 127
-#define POLL_MS 100
+#define POLL_MS	       100
 
 static volatile sig_atomic_t stop_signal;
 static volatile sig_atomic_t signal_count;
@@ -71,7 +71,7 @@ static void on_signal(int sig, siginfo_t *info, void *ucontext)
 
 static void install_signals(void)
 {
-	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO };
+	struct sigaction sa = {.sa_sigaction = on_signal, .sa_flags = SA_SIGINFO};
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
@@ -218,7 +218,8 @@ static int trace_loop(struct session *s, int *child_status, bool *child_done)
 {
 	const struct options *o = &s->opts;
 	uint64_t end_ns = o->duration_s ? s->start_ns + (uint64_t)(o->duration_s * 1e9) : 0;
-	uint64_t interval_ns = (uint64_t)(o->interval_s * 1e9), next_table = s->start_ns + interval_ns;
+	uint64_t interval_ns = (uint64_t)(o->interval_s * 1e9),
+		 next_table = s->start_ns + interval_ns;
 	bool forwarded = false;
 
 	for (;;) {
@@ -232,10 +233,10 @@ static int trace_loop(struct session *s, int *child_status, bool *child_done)
 			return n;
 		}
 		if (interval_ns && now >= next_table) {
-			struct summary_session view = { .mode = mode_name(o->mode),
-							.start_ns = s->start_ns,
-							.duration_s = (now - s->start_ns) / 1e9,
-							.events = s->records };
+			struct summary_session view = {.mode = mode_name(o->mode),
+						       .start_ns = s->start_ns,
+						       .duration_s = (now - s->start_ns) / 1e9,
+						       .events = s->records};
 
 			name_running_processes(s->ledger);
 			ledger__finish(s->ledger);
@@ -264,10 +265,10 @@ static int trace_loop(struct session *s, int *child_status, bool *child_done)
 
 int main(int argc, char **argv)
 {
-	struct session s = { .launch = { .pid = -1, .release_fd = -1 } };
-	struct tracer_opts topts = { 0 };
-	struct summary_session view = { 0 };
-	struct dl_bpf_stats stats = { 0 };
+	struct session s = {.launch = {.pid = -1, .release_fd = -1}};
+	struct tracer_opts topts = {0};
+	struct summary_session view = {0};
+	struct dl_bpf_stats stats = {0};
 	bool child_done = false;
 	int child_status = 0, exit_code = 0, err;
 	char error[512];
@@ -313,7 +314,7 @@ int main(int argc, char **argv)
 	s.start_ns = monotonic_ns();
 	clock_gettime(CLOCK_REALTIME, &s.started_at);
 	topts.mode = s.opts.mode == MODE_COMMAND ? TRACER_COMMAND
-		     : s.opts.mode == MODE_PIDS  ? TRACER_PIDS
+		     : s.opts.mode == MODE_PIDS	 ? TRACER_PIDS
 						 : TRACER_SYSTEM;
 	topts.targets = s.targets;
 	topts.target_count = s.target_count;
@@ -346,7 +347,8 @@ int main(int argc, char **argv)
 		exit_code = EXIT_RUNTIME;
 	tracer__stats(s.tracer, &stats);
 	if (child_done)
-		ledger__process_exited(s.ledger, (uint32_t)s.launch.pid, child_status, monotonic_ns());
+		ledger__process_exited(s.ledger, (uint32_t)s.launch.pid, child_status,
+				       monotonic_ns());
 	name_running_processes(s.ledger);
 	ledger__finish(s.ledger);
 
@@ -373,7 +375,8 @@ int main(int argc, char **argv)
 		exit_code = WIFEXITED(child_status) ? WEXITSTATUS(child_status)
 						    : 128 + WTERMSIG(child_status);
 	else if (exit_code == 0 && s.opts.mode == MODE_COMMAND)
-		exit_code = 128 + (stop_signal ? stop_signal : SIGTERM); /* stopped by a second signal */
+		exit_code = 128 +
+			    (stop_signal ? stop_signal : SIGTERM); /* stopped by a second signal */
 	if (exit_code == 0 && s.opts.fail_on_leak && any_leak(s.ledger))
 		exit_code = EXIT_LEAK;
 

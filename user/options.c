@@ -31,25 +31,25 @@ static const char trace_doc[] =
 	"found, 2 for a usage error, 1 when devledger failed. Needs root (BPF).";
 
 static const struct argp_option trace_options[] = {
-	{ "pid", 'p', "PID", 0, "Attach to a running process (repeatable)", 0 },
-	{ "all", 'a', NULL, 0,
-	  "System-wide: every process that maps the library, now or later; ends on Ctrl-C, "
-	  "SIGTERM or --duration",
-	  0 },
-	{ "lib", 'l', "PATH", 0,
-	  "The libtt_metal.so to trace (default: from /proc/PID/maps, the command's dynamic "
-	  "dependencies, or $TT_METAL_HOME/build/lib)",
-	  0 },
-	{ "output", 'o', "FILE", 0, "Write the JSON summary to FILE ('-' for stdout)", 0 },
-	{ "duration", 'd', "SEC", 0, "Stop after SEC seconds", 0 },
-	{ "interval", 'i', "SEC", 0, "Print the live per-device table every SEC seconds", 0 },
-	{ "fail-on-leak", OPT_FAIL_ON_LEAK, NULL, 0, "Exit 3 when any leak was found", 0 },
-	{ "ring-size", OPT_RING_SIZE, "BYTES", 0,
-	  "BPF ring buffer size: a power of two, at least 4K; K, M, G suffixes (default 16M)", 0 },
-	{ "quiet", 'q', NULL, 0, "No report on stderr", 0 },
-	{ "verbose", 'v', NULL, 0, "Print libbpf's debug log", 0 },
-	{ "help", 'h', NULL, 0, "Give this help list", -1 },
-	{ NULL, 0, NULL, 0, NULL, 0 },
+	{"pid", 'p', "PID", 0, "Attach to a running process (repeatable)", 0},
+	{"all", 'a', NULL, 0,
+	 "System-wide: every process that maps the library, now or later; ends on Ctrl-C, "
+	 "SIGTERM or --duration",
+	 0},
+	{"lib", 'l', "PATH", 0,
+	 "The libtt_metal.so to trace (default: from /proc/PID/maps, the command's dynamic "
+	 "dependencies, or $TT_METAL_HOME/build/lib)",
+	 0},
+	{"output", 'o', "FILE", 0, "Write the JSON summary to FILE ('-' for stdout)", 0},
+	{"duration", 'd', "SEC", 0, "Stop after SEC seconds", 0},
+	{"interval", 'i', "SEC", 0, "Print the live per-device table every SEC seconds", 0},
+	{"fail-on-leak", OPT_FAIL_ON_LEAK, NULL, 0, "Exit 3 when any leak was found", 0},
+	{"ring-size", OPT_RING_SIZE, "BYTES", 0,
+	 "BPF ring buffer size: a power of two, at least 4K; K, M, G suffixes (default 16M)", 0},
+	{"quiet", 'q', NULL, 0, "No report on stderr", 0},
+	{"verbose", 'v', NULL, 0, "Print libbpf's debug log", 0},
+	{"help", 'h', NULL, 0, "Give this help list", -1},
+	{NULL, 0, NULL, 0, NULL, 0},
 };
 
 struct parse_state {
@@ -106,10 +106,20 @@ static int parse_size(const char *text, size_t *out)
 		return -EINVAL;
 	if (*end && !end[1]) {
 		switch (*end) {
-		case 'K': case 'k': scale = 1ULL << 10; break;
-		case 'M': case 'm': scale = 1ULL << 20; break;
-		case 'G': case 'g': scale = 1ULL << 30; break;
-		default: return -EINVAL;
+		case 'K':
+		case 'k':
+			scale = 1ULL << 10;
+			break;
+		case 'M':
+		case 'm':
+			scale = 1ULL << 20;
+			break;
+		case 'G':
+		case 'g':
+			scale = 1ULL << 30;
+			break;
+		default:
+			return -EINVAL;
 		}
 	} else if (*end) {
 		return -EINVAL;
@@ -164,20 +174,23 @@ static error_t parse_trace_option(int key, char *arg, struct argp_state *state)
 		break;
 	case 'd':
 		if (parse_seconds(arg, &opts->duration_s))
-			return fail(ps, "-d takes a number of seconds greater than 0, not '%s'", arg);
+			return fail(ps, "-d takes a number of seconds greater than 0, not '%s'",
+				    arg);
 		break;
 	case 'i':
 		if (parse_seconds(arg, &opts->interval_s))
-			return fail(ps, "-i takes a number of seconds greater than 0, not '%s'", arg);
+			return fail(ps, "-i takes a number of seconds greater than 0, not '%s'",
+				    arg);
 		break;
 	case OPT_FAIL_ON_LEAK:
 		opts->fail_on_leak = true;
 		break;
 	case OPT_RING_SIZE:
 		if (parse_size(arg, &ring) || ring < 4096 || (ring & (ring - 1)))
-			return fail(ps,
-				    "--ring-size takes a power of two of at least 4K (e.g. 64M), not '%s'",
-				    arg);
+			return fail(
+				ps,
+				"--ring-size takes a power of two of at least 4K (e.g. 64M), not '%s'",
+				arg);
 		opts->ring_bytes = ring;
 		break;
 	case 'q':
@@ -191,7 +204,8 @@ static error_t parse_trace_option(int key, char *arg, struct argp_state *state)
 		ps->help = true;
 		break;
 	case ARGP_KEY_ARG:
-		return fail(ps, "unexpected argument '%s': put the command to launch after --", arg);
+		return fail(ps, "unexpected argument '%s': put the command to launch after --",
+			    arg);
 	case ARGP_KEY_ERROR:
 		/* getopt found an unknown option or a missing value: name the argument. */
 		if (state->next <= 0 || state->next > state->argc)
@@ -229,7 +243,7 @@ static const char top_usage[] =
 
 int options__parse(int argc, char **argv, struct options *opts, char *error, size_t error_len)
 {
-	struct parse_state ps = { .opts = opts, .error = error, .error_len = error_len };
+	struct parse_state ps = {.opts = opts, .error = error, .error_len = error_len};
 	int trace_argc = argc, err;
 
 	memset(opts, 0, sizeof(*opts));
@@ -274,8 +288,7 @@ int options__parse(int argc, char **argv, struct options *opts, char *error, siz
 		goto usage;
 	}
 	if ((opts->command != NULL) + (opts->pid_count > 0) + (opts->mode == MODE_SYSTEM) != 1) {
-		snprintf(error, error_len,
-			 "give exactly one of -- CMD, -p PID or -a");
+		snprintf(error, error_len, "give exactly one of -- CMD, -p PID or -a");
 		goto usage;
 	}
 	if (opts->command)

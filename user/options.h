@@ -12,8 +12,8 @@
 enum trace_mode {
 	MODE_NONE = 0,
 	MODE_COMMAND, /* -- CMD [ARG...] */
-	MODE_PIDS, /* -p PID... */
-	MODE_SYSTEM, /* -a */
+	MODE_PIDS,    /* -p PID... */
+	MODE_SYSTEM,  /* -a */
 };
 
 struct options {

@@ -17,9 +17,9 @@ struct summary_session {
 	const char *const *libraries;
 	size_t library_count;
 	struct timespec started_at; /* CLOCK_REALTIME at the session's start */
-	uint64_t start_ns; /* CLOCK_MONOTONIC at the start: origin of allocated_at_s */
+	uint64_t start_ns;	    /* CLOCK_MONOTONIC at the start: origin of allocated_at_s */
 	double duration_s;
-	uint64_t events; /* records consumed */
+	uint64_t events;      /* records consumed */
 	uint64_t lost_events; /* records the BPF side could not deliver */
 };
 

@@ -32,7 +32,8 @@ static const char *const probe_symbols[SYM_COUNT] = {
 	[SYM_TRACK_DEALLOCATE] = "_ZN2tt8tt_metal12GraphTracker16track_deallocateEPNS0_6BufferE",
 	[SYM_TRACK_ALLOCATE_CB] =
 		"_ZN2tt8tt_metal12GraphTracker17track_allocate_cbERK12CoreRangeSetmmbPKNS0_7IDeviceE",
-	[SYM_TRACK_DEALLOCATE_CB] = "_ZN2tt8tt_metal12GraphTracker19track_deallocate_cbEPKNS0_7IDeviceE",
+	[SYM_TRACK_DEALLOCATE_CB] =
+		"_ZN2tt8tt_metal12GraphTracker19track_deallocate_cbEPKNS0_7IDeviceE",
 	[SYM_ALLOCATE_CIRCULAR_BUFFERS] =
 		"_ZN2tt8tt_metal6detail11ProgramImpl25allocate_circular_buffersEPKNS0_7IDeviceE",
 	[SYM_PROGRAM_DESTRUCTOR] = "_ZN2tt8tt_metal6detail11ProgramImplD2Ev",
@@ -49,62 +50,23 @@ struct tracer {
 	void *ctx;
 };
 
+/* One uprobe: the symbol it sits on and the BPF program (by name) that runs there. */
 struct probe {
 	enum probe_symbol symbol;
 	bool retprobe;
-	struct bpf_program *(*program)(struct devledger_bpf *skel);
+	const char *program;
 };
 
-#define PROBE(sym, ret, prog)                                                                      \
-	{ sym, ret, prog }
-
-static struct bpf_program *prog_track_allocate(struct devledger_bpf *s)
-{
-	return s->progs.track_allocate;
-}
-static struct bpf_program *prog_track_deallocate(struct devledger_bpf *s)
-{
-	return s->progs.track_deallocate;
-}
-static struct bpf_program *prog_track_allocate_cb(struct devledger_bpf *s)
-{
-	return s->progs.track_allocate_cb;
-}
-static struct bpf_program *prog_track_deallocate_cb(struct devledger_bpf *s)
-{
-	return s->progs.track_deallocate_cb;
-}
-static struct bpf_program *prog_allocate_cbs(struct devledger_bpf *s)
-{
-	return s->progs.allocate_circular_buffers;
-}
-static struct bpf_program *prog_allocate_cbs_return(struct devledger_bpf *s)
-{
-	return s->progs.allocate_circular_buffers_return;
-}
-static struct bpf_program *prog_program_destroyed(struct devledger_bpf *s)
-{
-	return s->progs.program_destroyed;
-}
-static struct bpf_program *prog_device_close(struct devledger_bpf *s)
-{
-	return s->progs.device_close;
-}
-static struct bpf_program *prog_device_close_return(struct devledger_bpf *s)
-{
-	return s->progs.device_close_return;
-}
-
 static const struct probe probes[] = {
-	PROBE(SYM_TRACK_ALLOCATE, false, prog_track_allocate),
-	PROBE(SYM_TRACK_DEALLOCATE, false, prog_track_deallocate),
-	PROBE(SYM_TRACK_ALLOCATE_CB, false, prog_track_allocate_cb),
-	PROBE(SYM_TRACK_DEALLOCATE_CB, false, prog_track_deallocate_cb),
-	PROBE(SYM_ALLOCATE_CIRCULAR_BUFFERS, false, prog_allocate_cbs),
-	PROBE(SYM_ALLOCATE_CIRCULAR_BUFFERS, true, prog_allocate_cbs_return),
-	PROBE(SYM_PROGRAM_DESTRUCTOR, false, prog_program_destroyed),
-	PROBE(SYM_DEVICE_CLOSE, false, prog_device_close),
-	PROBE(SYM_DEVICE_CLOSE, true, prog_device_close_return),
+	{SYM_TRACK_ALLOCATE, false, "track_allocate"},
+	{SYM_TRACK_DEALLOCATE, false, "track_deallocate"},
+	{SYM_TRACK_ALLOCATE_CB, false, "track_allocate_cb"},
+	{SYM_TRACK_DEALLOCATE_CB, false, "track_deallocate_cb"},
+	{SYM_ALLOCATE_CIRCULAR_BUFFERS, false, "allocate_circular_buffers"},
+	{SYM_ALLOCATE_CIRCULAR_BUFFERS, true, "allocate_circular_buffers_return"},
+	{SYM_PROGRAM_DESTRUCTOR, false, "program_destroyed"},
+	{SYM_DEVICE_CLOSE, false, "device_close"},
+	{SYM_DEVICE_CLOSE, true, "device_close_return"},
 };
 
 static int libbpf_print(enum libbpf_print_level level, const char *format, va_list args)
@@ -179,11 +141,16 @@ static int attach_target(struct tracer *tracer, pid_t pid, const char *library,
 	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
 		LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = probes[i].retprobe);
 		const struct elfsym *sym = &syms[probes[i].symbol];
+		struct bpf_program *prog;
 		struct bpf_link *link;
 		int err;
 
-		link = bpf_program__attach_uprobe_opts(probes[i].program(tracer->skel), pid, library,
-						       sym->offset, &opts);
+		prog = bpf_object__find_program_by_name(tracer->skel->obj, probes[i].program);
+		if (!prog) {
+			fprintf(stderr, "devledger: no BPF program %s\n", probes[i].program);
+			return -ENOENT;
+		}
+		link = bpf_program__attach_uprobe_opts(prog, pid, library, sym->offset, &opts);
 		if (!link) {
 			err = -errno;
 			fprintf(stderr, "devledger: attaching to %s in %s: %s\n",
@@ -201,8 +168,8 @@ static int attach_target(struct tracer *tracer, pid_t pid, const char *library,
 
 static int attach_tracepoints(struct tracer *tracer)
 {
-	struct bpf_program *progs[] = { tracer->skel->progs.process_exit,
-					tracer->skel->progs.process_fork };
+	struct bpf_program *progs[] = {tracer->skel->progs.process_exit,
+				       tracer->skel->progs.process_fork};
 
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
 		struct bpf_link *link = bpf_program__attach(progs[i]);
@@ -210,8 +177,8 @@ static int attach_tracepoints(struct tracer *tracer)
 
 		if (!link) {
 			err = -errno;
-			fprintf(stderr, "devledger: attaching %s: %s\n", bpf_program__name(progs[i]),
-				strerror(-err));
+			fprintf(stderr, "devledger: attaching %s: %s\n",
+				bpf_program__name(progs[i]), strerror(-err));
 			return err;
 		}
 		err = keep_link(tracer, link);
@@ -225,7 +192,7 @@ static int attach_tracepoints(struct tracer *tracer)
 
 struct tracer *tracer__open(const struct tracer_opts *opts)
 {
-	struct elfsym (*syms)[SYM_COUNT] = NULL;
+	struct elfsym(*syms)[SYM_COUNT] = NULL;
 	struct tracer *tracer;
 	__u8 one = 1;
 	int err;
@@ -264,12 +231,14 @@ struct tracer *tracer__open(const struct tracer_opts *opts)
 	err = devledger_bpf__load(tracer->skel);
 	if (err) {
 		if (err == -EPERM || err == -EACCES)
-			fprintf(stderr, "devledger: loading BPF programs: %s (run as root, or with "
-					"CAP_BPF and CAP_PERFMON)\n",
+			fprintf(stderr,
+				"devledger: loading BPF programs: %s (run as root, or with "
+				"CAP_BPF and CAP_PERFMON)\n",
 				strerror(-err));
 		else
-			fprintf(stderr, "devledger: loading BPF programs: %s (run with -v for the "
-					"verifier's log)\n",
+			fprintf(stderr,
+				"devledger: loading BPF programs: %s (run with -v for the "
+				"verifier's log)\n",
 				strerror(-err));
 		goto cleanup;
 	}
@@ -286,7 +255,8 @@ struct tracer *tracer__open(const struct tracer_opts *opts)
 		}
 	}
 	for (size_t i = 0; i < opts->target_count; i++) {
-		/* -p attaches per process; a launched command and -a cover any process mapping the file. */
+		/* -p attaches per process; a launched command and -a cover any process mapping the
+		 * file. */
 		pid_t pid = opts->mode == TRACER_PIDS ? opts->targets[i].pid : -1;
 
 		err = attach_target(tracer, pid, opts->targets[i].library, syms[i]);

@@ -25,7 +25,7 @@ enum tracer_mode {
 };
 
 struct tracer_target {
-	pid_t pid; /* ignored in TRACER_SYSTEM */
+	pid_t pid;	     /* ignored in TRACER_SYSTEM */
 	const char *library; /* path to libtt_metal.so as this process maps it */
 };
 
@@ -37,7 +37,7 @@ struct tracer_opts {
 	const struct tracer_target *targets;
 	size_t target_count;
 	size_t ring_bytes; /* 0: default; otherwise a power of 2, multiple of the page size */
-	bool verbose; /* libbpf's debug log on stderr */
+	bool verbose;	   /* libbpf's debug log on stderr */
 	tracer_record_fn on_record;
 	void *ctx;
 };
@@ -49,7 +49,8 @@ struct tracer_opts {
  */
 struct tracer *tracer__open(const struct tracer_opts *opts);
 
-/* Wait up to timeout_ms for records and consume all there are. Returns the number consumed or -errno (-EINTR is not an error). */
+/* Wait up to timeout_ms for records and consume all there are. Returns the number consumed or
+ * -errno (-EINTR is not an error). */
 int tracer__poll(struct tracer *tracer, int timeout_ms);
 
 /* Consume every record left in the ring. Returns the number consumed or -errno. */

@@ -84,7 +84,7 @@ const char *harness_path(const char *dir, const char *name)
 void harness_spawn(struct harness_proc *proc, char *const argv[], bool capture_out,
 		   bool capture_err, uid_t uid)
 {
-	int out[2] = { -1, -1 }, err[2] = { -1, -1 };
+	int out[2] = {-1, -1}, err[2] = {-1, -1};
 
 	memset(proc, 0, sizeof(*proc));
 	proc->out_fd = proc->err_fd = -1;
@@ -123,14 +123,15 @@ static long long now_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-/* Read whatever is ready on the captured pipes, for at most timeout_ms. Returns false at EOF on both. */
+/* Read whatever is ready on the captured pipes, for at most timeout_ms. Returns false at EOF on
+ * both. */
 static bool pump(struct harness_proc *proc, int timeout_ms)
 {
-	struct pollfd fds[2] = { { .fd = proc->out_fd, .events = POLLIN },
-				 { .fd = proc->err_fd, .events = POLLIN } };
-	char *bufs[2] = { proc->out, proc->err };
-	size_t *lens[2] = { &proc->out_len, &proc->err_len };
-	int *fd_of[2] = { &proc->out_fd, &proc->err_fd };
+	struct pollfd fds[2] = {{.fd = proc->out_fd, .events = POLLIN},
+				{.fd = proc->err_fd, .events = POLLIN}};
+	char *bufs[2] = {proc->out, proc->err};
+	size_t *lens[2] = {&proc->out_len, &proc->err_len};
+	int *fd_of[2] = {&proc->out_fd, &proc->err_fd};
 
 	if (proc->out_fd < 0 && proc->err_fd < 0)
 		return false;
@@ -215,7 +216,8 @@ int harness_wait(struct harness_proc *proc, int timeout_s)
 			usleep(20000);
 	}
 	/* Whatever it printed before it exited; bounded, in case a descendant holds the pipe. */
-	for (long long end = now_ms() + 2000; (proc->out_fd >= 0 || proc->err_fd >= 0) && now_ms() < end;)
+	for (long long end = now_ms() + 2000;
+	     (proc->out_fd >= 0 || proc->err_fd >= 0) && now_ms() < end;)
 		pump(proc, 50);
 	if (proc->out_fd >= 0)
 		close(proc->out_fd);
@@ -274,7 +276,8 @@ struct json_object *harness_get(struct json_object *obj, const char *path)
 	char buf[256], *save = NULL;
 
 	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *part = strtok_r(buf, ".", &save); part && obj; part = strtok_r(NULL, ".", &save)) {
+	for (char *part = strtok_r(buf, ".", &save); part && obj;
+	     part = strtok_r(NULL, ".", &save)) {
 		if (json_object_is_type(obj, json_type_array)) {
 			char *end;
 			long i = strtol(part, &end, 10);
@@ -314,9 +317,9 @@ struct json_object *harness_find_process(struct json_object *summary, long pid)
 	return NULL;
 }
 
-static const char *const stat_fields[] = { "live_bytes",      "peak_bytes", "live_count",
-					   "allocs",	      "frees",	    "untracked_frees",
-					   "untracked_bytes", "leaks",	    "leaked_bytes" };
+static const char *const stat_fields[] = {"live_bytes",	     "peak_bytes", "live_count",
+					  "allocs",	     "frees",	   "untracked_frees",
+					  "untracked_bytes", "leaks",	   "leaked_bytes"};
 
 static struct json_object *device_entry(struct json_object *devices, long long device_id)
 {
@@ -337,7 +340,8 @@ static void assert_devices(struct json_object *got, struct json_object *want, lo
 	for (size_t i = 0; i < json_object_array_length(want); i++) {
 		struct json_object *wdev = json_object_array_get_idx(want, i);
 		long long id = harness_get_int(wdev, "device_id");
-		struct json_object *gdev = device_entry(got, id), *wmem = harness_get(wdev, "memory");
+		struct json_object *gdev = device_entry(got, id),
+				   *wmem = harness_get(wdev, "memory");
 
 		if (!gdev)
 			fail_msg("pid %ld: device %lld missing from the summary", pid, id);
@@ -348,14 +352,16 @@ static void assert_devices(struct json_object *got, struct json_object *want, lo
 			snprintf(path, sizeof(path), "memory.%s", type);
 			struct json_object *gstats = harness_get(gdev, path);
 			if (!gstats)
-				fail_msg("pid %ld: device %lld has no %s in the summary", pid, id, type);
+				fail_msg("pid %ld: device %lld has no %s in the summary", pid, id,
+					 type);
 			for (size_t f = 0; f < sizeof(stat_fields) / sizeof(stat_fields[0]); f++) {
 				long long w = harness_get_int(wstats, stat_fields[f]);
 				long long g = harness_get_int(gstats, stat_fields[f]);
 
 				if (w != g)
-					fail_msg("pid %ld device %lld %s %s: summary %lld, truth %lld",
-						 pid, id, type, stat_fields[f], g, w);
+					fail_msg(
+						"pid %ld device %lld %s %s: summary %lld, truth %lld",
+						pid, id, type, stat_fields[f], g, w);
 			}
 			want_types++;
 		}
@@ -367,7 +373,8 @@ static void assert_devices(struct json_object *got, struct json_object *want, lo
 	}
 	if (got_types != want_types)
 		fail_msg("pid %ld: summary has %zu (device, type) entries, truth %zu: %s", pid,
-			 got_types, want_types, json_object_to_json_string_ext(got, JSON_C_TO_STRING_PLAIN));
+			 got_types, want_types,
+			 json_object_to_json_string_ext(got, JSON_C_TO_STRING_PLAIN));
 }
 
 static int compare_strings(const void *a, const void *b)
@@ -376,7 +383,8 @@ static int compare_strings(const void *a, const void *b)
 }
 
 /* The list as sorted strings of the given keys, e.g. "0|CB|101152|4096|program_destroyed". */
-static char **canonical(struct json_object *list, const char *const *keys, size_t nkeys, size_t *count)
+static char **canonical(struct json_object *list, const char *const *keys, size_t nkeys,
+			size_t *count)
 {
 	size_t n = list ? json_object_array_length(list) : 0;
 	char **rows = calloc(n + 1, sizeof(*rows));
@@ -390,7 +398,8 @@ static char **canonical(struct json_object *list, const char *const *keys, size_
 
 			if (!v)
 				fail_msg("list entry without %s: %s", keys[k],
-					 json_object_to_json_string_ext(item, JSON_C_TO_STRING_PLAIN));
+					 json_object_to_json_string_ext(item,
+									JSON_C_TO_STRING_PLAIN));
 			strncat(row, json_object_get_string(v), sizeof(row) - strlen(row) - 2);
 			strcat(row, "|");
 		}
@@ -413,8 +422,9 @@ static void assert_list(struct json_object *gproc, struct json_object *truth, co
 		const char *w = i < nw ? want[i] : "(nothing)";
 
 		if (strcmp(g, w))
-			fail_msg("pid %ld %s differ at row %zu of %zu/%zu (summary/truth): summary %s, truth %s",
-				 pid, name, i, ng, nw, g, w);
+			fail_msg(
+				"pid %ld %s differ at row %zu of %zu/%zu (summary/truth): summary %s, truth %s",
+				pid, name, i, ng, nw, g, w);
 	}
 	for (size_t i = 0; i < ng; i++)
 		free(got[i]);
@@ -426,17 +436,17 @@ static void assert_list(struct json_object *gproc, struct json_object *truth, co
 
 void harness_assert_truth(struct json_object *summary, const char *truth_path)
 {
-	static const char *const untracked_keys[] = { "device_id", "type", "address", "size",
-						      "reason" };
-	static const char *const leak_keys[] = { "device_id", "type", "address", "size" };
-	static const char *const unmatched_keys[] = { "device_id", "type", "address", "reason" };
+	static const char *const untracked_keys[] = {"device_id", "type", "address", "size",
+						     "reason"};
+	static const char *const leak_keys[] = {"device_id", "type", "address", "size"};
+	static const char *const unmatched_keys[] = {"device_id", "type", "address", "reason"};
 	struct json_object *truth = harness_load_json(truth_path);
 	long pid = (long)harness_get_int(truth, "pid");
 	struct json_object *proc = harness_find_process(summary, pid);
-	const char *gexit = json_object_to_json_string_ext(harness_get(proc, "exit"),
-							     JSON_C_TO_STRING_PLAIN);
-	const char *wexit = json_object_to_json_string_ext(harness_get(truth, "exit"),
-							     JSON_C_TO_STRING_PLAIN);
+	const char *gexit =
+		json_object_to_json_string_ext(harness_get(proc, "exit"), JSON_C_TO_STRING_PLAIN);
+	const char *wexit =
+		json_object_to_json_string_ext(harness_get(truth, "exit"), JSON_C_TO_STRING_PLAIN);
 
 	if (strcmp(gexit, wexit))
 		fail_msg("pid %ld exit: summary %s, truth %s", pid, gexit, wexit);

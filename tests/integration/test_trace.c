@@ -23,7 +23,7 @@
 
 #include "harness.h"
 
-#define KIB 1024LL
+#define KIB	  1024LL
 #define TIMEOUT_S 120
 
 static int setup(void **state)
@@ -76,7 +76,8 @@ static struct json_object *trace_and_compare(const char *dir, const char *const 
 	summary = harness_load_json(harness_path(dir, "summary.json"));
 	harness_assert_exact(summary);
 	harness_assert_truth(summary, harness_path(dir, "truth.json"));
-	assert_string_equal(json_object_get_string(harness_get(summary, "session.mode")), "command");
+	assert_string_equal(json_object_get_string(harness_get(summary, "session.mode")),
+			    "command");
 	return summary;
 }
 
@@ -100,10 +101,11 @@ static long long list_bytes(struct json_object *proc, const char *list, long lon
 	return total;
 }
 
-/* The original report: 36 KiB DRAM on each of 8 chips and 22 KiB of L1 (CBs) on chip 0, none of it leaked. */
+/* The original report: 36 KiB DRAM on each of 8 chips and 22 KiB of L1 (CBs) on chip 0, none of it
+ * leaked. */
 static void test_remaining(void **state)
 {
-	const char *args[] = { "remaining", NULL };
+	const char *args[] = {"remaining", NULL};
 	struct json_object *summary = trace_and_compare(*state, args, 0);
 	struct json_object *truth = harness_load_json(harness_path(*state, "truth.json"));
 	struct json_object *proc = harness_find_process(summary, harness_get_int(truth, "pid"));
@@ -116,7 +118,8 @@ static void test_remaining(void **state)
 		snprintf(path, sizeof(path), "devices.%lld.memory.DRAM.untracked_bytes", dev);
 		assert_int_equal(harness_get_int(proc, path), 36 * KIB);
 	}
-	assert_int_equal(list_bytes(proc, "untracked_frees", 0, "CB", "program_destroyed"), 22 * KIB);
+	assert_int_equal(list_bytes(proc, "untracked_frees", 0, "CB", "program_destroyed"),
+			 22 * KIB);
 	assert_int_equal(harness_get_int(proc, "devices.0.memory.CB.untracked_bytes"), 22 * KIB);
 	assert_int_equal(json_object_array_length(harness_get(proc, "leaks")), 0);
 	json_object_put(truth);
@@ -125,14 +128,14 @@ static void test_remaining(void **state)
 
 static void test_leak(void **state)
 {
-	const char *args[] = { "leak", NULL };
-	const char *fail_on_leak[] = { "--fail-on-leak", NULL };
+	const char *args[] = {"leak", NULL};
+	const char *fail_on_leak[] = {"--fail-on-leak", NULL};
 	struct json_object *summary = trace_and_compare(*state, args, 0);
 	struct json_object *procs = harness_get(summary, "processes");
 	struct harness_proc proc;
 
-	assert_true(json_object_array_length(harness_get(json_object_array_get_idx(procs, 0),
-							 "leaks")) > 0);
+	assert_true(json_object_array_length(
+			    harness_get(json_object_array_get_idx(procs, 0), "leaks")) > 0);
 	json_object_put(summary);
 
 	/* The same run with --fail-on-leak: exit 3, summary still written. */
@@ -144,25 +147,24 @@ static void test_leak(void **state)
 
 static void test_churn(void **state)
 {
-	const char *args[] = { "churn", "20000", "--seed", "7", NULL };
+	const char *args[] = {"churn", "20000", "--seed", "7", NULL};
 
 	json_object_put(trace_and_compare(*state, args, 0));
 }
 
 static void test_threads(void **state)
 {
-	const char *args[] = { "threads", "2", "--ops", "20000", "--seed", "11", NULL };
+	const char *args[] = {"threads", "2", "--ops", "20000", "--seed", "11", NULL};
 
 	json_object_put(trace_and_compare(*state, args, 0));
 }
 
 static void test_double_free(void **state)
 {
-	const char *args[] = { "double-free", NULL };
+	const char *args[] = {"double-free", NULL};
 	struct json_object *summary = trace_and_compare(*state, args, 0);
-	struct json_object *unmatched =
-		harness_get(json_object_array_get_idx(harness_get(summary, "processes"), 0),
-			    "unmatched_frees");
+	struct json_object *unmatched = harness_get(
+		json_object_array_get_idx(harness_get(summary, "processes"), 0), "unmatched_frees");
 	bool seen_double = false, seen_unknown = false;
 
 	for (size_t i = 0; i < json_object_array_length(unmatched); i++) {
@@ -180,7 +182,7 @@ static void test_double_free(void **state)
 /* A command killed by SIGKILL: devledger exits 128+9 and its live buffers are leaks. */
 static void test_crash(void **state)
 {
-	const char *args[] = { "crash", NULL };
+	const char *args[] = {"crash", NULL};
 
 	json_object_put(trace_and_compare(*state, args, 128 + SIGKILL));
 }
@@ -189,8 +191,13 @@ static void test_crash(void **state)
 static void start_waiter(struct harness_proc *proc, const char *dir, const char *name)
 {
 	char truth[256], attach[256];
-	char *argv[] = { (char *)harness_standin_driver(), "wait", "--truth", truth,
-			 "--attach-truth", attach, NULL };
+	char *argv[] = {(char *)harness_standin_driver(),
+			"wait",
+			"--truth",
+			truth,
+			"--attach-truth",
+			attach,
+			NULL};
 
 	snprintf(truth, sizeof(truth), "%s/%s-truth.json", dir, name);
 	snprintf(attach, sizeof(attach), "%s/%s-attach-truth.json", dir, name);
@@ -204,8 +211,13 @@ static void test_attach_pid(void **state)
 	const char *dir = *state;
 	struct harness_proc waiter, tracer;
 	char pid[16];
-	char *argv[] = { (char *)harness_devledger(), "trace", "-p", pid, "-o",
-			 (char *)harness_path(dir, "summary.json"), NULL };
+	char *argv[] = {(char *)harness_devledger(),
+			"trace",
+			"-p",
+			pid,
+			"-o",
+			(char *)harness_path(dir, "summary.json"),
+			NULL};
 	struct json_object *summary;
 
 	start_waiter(&waiter, dir, "w");
@@ -230,14 +242,14 @@ static void test_system_wide(void **state)
 {
 	const char *dir = *state;
 	struct harness_proc a, b, tracer;
-	char *argv[] = { (char *)harness_devledger(),
-			 "trace",
-			 "-a",
-			 "-l",
-			 (char *)harness_standin_lib(),
-			 "-o",
-			 (char *)harness_path(dir, "summary.json"),
-			 NULL };
+	char *argv[] = {(char *)harness_devledger(),
+			"trace",
+			"-a",
+			"-l",
+			(char *)harness_standin_lib(),
+			"-o",
+			(char *)harness_path(dir, "summary.json"),
+			NULL};
 	struct json_object *summary;
 
 	harness_spawn(&tracer, argv, false, true, 0);
@@ -264,14 +276,14 @@ static void test_sigterm_forwarded(void **state)
 {
 	const char *dir = *state;
 	struct harness_proc tracer;
-	char *argv[] = { (char *)harness_devledger(),
-			 "trace",
-			 "-o",
-			 (char *)harness_path(dir, "summary.json"),
-			 "--",
-			 (char *)harness_standin_driver(),
-			 "wait",
-			 NULL };
+	char *argv[] = {(char *)harness_devledger(),
+			"trace",
+			"-o",
+			(char *)harness_path(dir, "summary.json"),
+			"--",
+			(char *)harness_standin_driver(),
+			"wait",
+			NULL};
 	struct json_object *summary, *proc;
 
 	harness_spawn(&tracer, argv, true, true, 0);
@@ -312,10 +324,10 @@ static pid_t unused_pid(void)
 static void test_usage_errors(void **state)
 {
 	char *dl = (char *)harness_devledger();
-	char *unknown[] = { dl, "trace", "--no-such-option", "-a", NULL };
-	char *bad_number[] = { dl, "trace", "-a", "-d", "5x", NULL };
-	char *nothing[] = { dl, "trace", NULL };
-	char *two_modes[] = { dl, "trace", "-a", "-p", "1", NULL };
+	char *unknown[] = {dl, "trace", "--no-such-option", "-a", NULL};
+	char *bad_number[] = {dl, "trace", "-a", "-d", "5x", NULL};
+	char *nothing[] = {dl, "trace", NULL};
+	char *two_modes[] = {dl, "trace", "-a", "-p", "1", NULL};
 
 	(void)state;
 	expect_error(unknown, 2, "devledger:");
@@ -329,15 +341,17 @@ static void test_runtime_errors(void **state)
 	const char *dir = *state;
 	char *dl = (char *)harness_devledger(), pid[16], sleeper_pid[16];
 	char *not_elf = (char *)harness_path(dir, "not-elf.so");
-	char *missing_lib[] = { dl, "trace", "-a", "-l", "/nonexistent/libtt_metal.so", NULL };
-	char *text_lib[] = { dl, "trace", "-a", "-l", not_elf, NULL };
-	char *no_pid[] = { dl, "trace", "-p", pid, NULL };
-	char *no_lib_in_pid[] = { dl, "trace", "-p", sleeper_pid, NULL };
-	char *libc[] = { dl, "trace", "-a", "-l", "/lib/x86_64-linux-gnu/libc.so.6", NULL };
-	char *bad_output[] = { dl, "trace", "-o", "/nonexistent/dir/summary.json", "--",
-			       (char *)harness_standin_driver(), "leak", NULL };
-	char *no_command[] = { dl, "trace", "--", "/nonexistent/command", NULL };
-	char *sleeper_argv[] = { "/bin/sleep", "30", NULL };
+	char *missing_lib[] = {dl, "trace", "-a", "-l", "/nonexistent/libtt_metal.so", NULL};
+	char *text_lib[] = {dl, "trace", "-a", "-l", not_elf, NULL};
+	char *no_pid[] = {dl, "trace", "-p", pid, NULL};
+	char *no_lib_in_pid[] = {dl, "trace", "-p", sleeper_pid, NULL};
+	char *libc[] = {dl, "trace", "-a", "-l", "/lib/x86_64-linux-gnu/libc.so.6", NULL};
+	char *bad_output[] = {dl,     "trace",
+			      "-o",   "/nonexistent/dir/summary.json",
+			      "--",   (char *)harness_standin_driver(),
+			      "leak", NULL};
+	char *no_command[] = {dl, "trace", "--", "/nonexistent/command", NULL};
+	char *sleeper_argv[] = {"/bin/sleep", "30", NULL};
 	struct harness_proc sleeper;
 	FILE *f = fopen(not_elf, "w");
 
@@ -355,7 +369,8 @@ static void test_runtime_errors(void **state)
 	harness_wait(&sleeper, 10);
 
 	if (access(libc[4], R_OK) == 0)
-		expect_error(libc, 1, "_ZN2tt8tt_metal12GraphTracker14track_allocateEPKNS0_6BufferE");
+		expect_error(libc, 1,
+			     "_ZN2tt8tt_metal12GraphTracker14track_allocateEPKNS0_6BufferE");
 	expect_error(bad_output, 1, "/nonexistent/dir");
 	expect_error(no_command, 127, "cannot run /nonexistent/command");
 }
@@ -363,8 +378,8 @@ static void test_runtime_errors(void **state)
 /* Without root devledger cannot load BPF: it says so and what to do. */
 static void test_not_root(void **state)
 {
-	char *argv[] = { (char *)harness_devledger(), "trace", "-a", "-l",
-			 (char *)harness_standin_lib(), NULL };
+	char *argv[] = {(char *)harness_devledger(),   "trace", "-a", "-l",
+			(char *)harness_standin_lib(), NULL};
 	struct harness_proc proc;
 	int code;
 

@@ -59,8 +59,8 @@ static void test_command_mode(void **state)
 static void test_pid_mode(void **state)
 {
 	(void)state;
-	assert_int_equal(parse("trace", "-p", "42", "--pid", "4242", "-l", "/x/libtt_metal.so", "-q",
-			       "-v", NULL),
+	assert_int_equal(parse("trace", "-p", "42", "--pid", "4242", "-l", "/x/libtt_metal.so",
+			       "-q", "-v", NULL),
 			 0);
 	assert_int_equal(opts.mode, MODE_PIDS);
 	assert_int_equal(opts.pid_count, 2);
@@ -75,7 +75,8 @@ static void test_pid_mode(void **state)
 static void test_system_mode(void **state)
 {
 	(void)state;
-	assert_int_equal(parse("trace", "-a", "-d", "1.5", "-i", "5", "--ring-size", "64M", NULL), 0);
+	assert_int_equal(parse("trace", "-a", "-d", "1.5", "-i", "5", "--ring-size", "64M", NULL),
+			 0);
 	assert_int_equal(opts.mode, MODE_SYSTEM);
 	assert_true(opts.duration_s == 1.5);
 	assert_true(opts.interval_s == 5.0);
@@ -152,10 +153,10 @@ static void test_help_and_version(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_command_mode),	 cmocka_unit_test(test_pid_mode),
-		cmocka_unit_test(test_system_mode),	 cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_mode_errors),	 cmocka_unit_test(test_number_errors),
-		cmocka_unit_test(test_option_errors),	 cmocka_unit_test(test_help_and_version),
+		cmocka_unit_test(test_command_mode),  cmocka_unit_test(test_pid_mode),
+		cmocka_unit_test(test_system_mode),   cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_mode_errors),   cmocka_unit_test(test_number_errors),
+		cmocka_unit_test(test_option_errors), cmocka_unit_test(test_help_and_version),
 	};
 
 	return cmocka_run_group_tests_name("options", tests, NULL, NULL);
