@@ -18,7 +18,7 @@ VMLINUX := vmlinux/$(ARCH)/vmlinux.h
 
 # Debian packages devledger needs to build and test (make deps installs them).
 DEB_PACKAGES := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libjson-c-dev \
-	libcmocka-dev pkg-config g++ make
+	libcmocka-dev libcapstone-dev pkg-config g++ make
 
 WARNINGS := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
@@ -27,7 +27,7 @@ override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARNINGS) -MMD -MP -I$(OUTPUT) -Iuse
 # The BPF_KPROBE macros name parameters a program may not use.
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARNINGS) -Wno-unused-parameter -MMD -MP \
 	-I$(dir $(VMLINUX)) -Ibpf
-LDLIBS := -lbpf -lelf -lz -ljson-c
+LDLIBS := -lbpf -lelf -lz -ljson-c -lcapstone
 
 ifeq ($(V),1)
 Q =
@@ -83,6 +83,7 @@ $(OUTPUT)/devledger: $(USER_OBJS)
 test_ledger_MODULES := ledger
 test_summary_MODULES := summary ledger
 test_options_MODULES := options
+test_probesite_MODULES := probesite
 
 $(OUTPUT)/tests/obj/%.o: tests/unit/%.c | $(OUTPUT)/tests/obj
 	$(call msg,CC,$@)
@@ -128,7 +129,8 @@ unit: $(UNIT_BINS)
 
 integration: all standin $(INTEG_BINS)
 	$(Q)for t in $(INTEG_BINS); do echo "== $$t"; \
-		DEVLEDGER=$(OUTPUT)/devledger STANDIN_DIR=$(STANDIN_OUT) $$t || exit 1; done
+		DEVLEDGER=$(OUTPUT)/devledger STANDIN_DIR=$(STANDIN_OUT) \
+		STANDIN_CET_DIR=$(STANDIN_CET_OUT) $$t || exit 1; done
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all standin $(UNIT_BINS) $(INTEG_BINS)

@@ -102,7 +102,7 @@ int elfsyms__resolve(const char *path, const char *const *names, size_t count, s
 		goto cleanup;
 	}
 	for (size_t i = 0; i < count; i++)
-		wanted[i] = (struct wanted){.name = names[i], .index = i};
+		wanted[i] = (struct wanted){ .name = names[i], .index = i };
 	qsort(wanted, count, sizeof(*wanted), compare_wanted);
 
 	/* .symtab first: it has the local and hidden functions too. */

@@ -377,10 +377,10 @@ static int grow_table(struct ledger *ledger)
 
 		if (old[i].state == SLOT_EMPTY)
 			continue;
-		key = (struct ledger_key){.pid = old[i].process,
-					  .device_id = old[i].device_id,
-					  .mem_type = old[i].mem_type,
-					  .address = old[i].address};
+		key = (struct ledger_key){ .pid = old[i].process,
+					   .device_id = old[i].device_id,
+					   .mem_type = old[i].mem_type,
+					   .address = old[i].address };
 		*find_slot(ledger, &key) = old[i];
 	}
 	free(old);
@@ -390,21 +390,21 @@ static int grow_table(struct ledger *ledger)
 /* The key's pid field holds the process index: pids are reused, indexes are not. */
 static struct ledger_key key_of(size_t process, const struct dl_event *ev)
 {
-	return (struct ledger_key){.pid = (uint32_t)process,
-				   .device_id = ev->device_id,
-				   .mem_type = ev->mem_type,
-				   .address = ev->address};
+	return (struct ledger_key){ .pid = (uint32_t)process,
+				    .device_id = ev->device_id,
+				    .mem_type = ev->mem_type,
+				    .address = ev->address };
 }
 
 static struct ledger_record record_of(const struct slot *s, enum ledger_reason reason, uint64_t ts)
 {
-	return (struct ledger_record){.device_id = s->device_id,
-				      .mem_type = s->mem_type,
-				      .reason = (uint8_t)reason,
-				      .address = s->address,
-				      .size = s->size,
-				      .alloc_ts_ns = s->alloc_ts_ns,
-				      .event_ts_ns = ts};
+	return (struct ledger_record){ .device_id = s->device_id,
+				       .mem_type = s->mem_type,
+				       .reason = (uint8_t)reason,
+				       .address = s->address,
+				       .size = s->size,
+				       .alloc_ts_ns = s->alloc_ts_ns,
+				       .event_ts_ns = ts };
 }
 
 static int apply_alloc(struct ledger *ledger, struct process_state *p, size_t process,
@@ -436,13 +436,13 @@ static int apply_alloc(struct ledger *ledger, struct process_state *p, size_t pr
 	} else if (s->state == SLOT_EMPTY) {
 		ledger->used++;
 	}
-	*s = (struct slot){.address = ev->address,
-			   .size = ev->size,
-			   .alloc_ts_ns = ev->ts_ns,
-			   .process = (uint32_t)process,
-			   .device_id = ev->device_id,
-			   .mem_type = ev->mem_type,
-			   .state = SLOT_LIVE};
+	*s = (struct slot){ .address = ev->address,
+			    .size = ev->size,
+			    .alloc_ts_ns = ev->ts_ns,
+			    .process = (uint32_t)process,
+			    .device_id = ev->device_id,
+			    .mem_type = ev->mem_type,
+			    .state = SLOT_LIVE };
 	stats->allocs++;
 	add_live(stats, ev->size);
 	return 0;
@@ -462,13 +462,13 @@ static int apply_free(struct ledger *ledger, struct process_state *p, size_t pro
 		return -ENOMEM;
 	s = find_slot(ledger, &key);
 	if (s->state != SLOT_LIVE) {
-		struct ledger_record r = {.device_id = ev->device_id,
-					  .mem_type = ev->mem_type,
-					  .reason = s->state == SLOT_DEAD
-							    ? LEDGER_REASON_DOUBLE_FREE
-							    : LEDGER_REASON_UNKNOWN_ADDRESS,
-					  .address = ev->address,
-					  .event_ts_ns = ev->ts_ns};
+		struct ledger_record r = { .device_id = ev->device_id,
+					   .mem_type = ev->mem_type,
+					   .reason = s->state == SLOT_DEAD
+							     ? LEDGER_REASON_DOUBLE_FREE
+							     : LEDGER_REASON_UNKNOWN_ADDRESS,
+					   .address = ev->address,
+					   .event_ts_ns = ev->ts_ns };
 		return list_append(&p->view.unmatched_frees, &r);
 	}
 	s->state = SLOT_DEAD;
@@ -562,13 +562,13 @@ static int end_cb(struct process_state *p, const struct cb *cb, enum ledger_reas
 		  bool leak, uint64_t ts)
 {
 	struct ledger_stats *stats = stats_for(p, cb->device_id, DL_MEM_CB);
-	struct ledger_record r = {.device_id = cb->device_id,
-				  .mem_type = DL_MEM_CB,
-				  .reason = (uint8_t)reason,
-				  .address = cb->address,
-				  .size = cb->size,
-				  .alloc_ts_ns = cb->alloc_ts_ns,
-				  .event_ts_ns = ts};
+	struct ledger_record r = { .device_id = cb->device_id,
+				   .mem_type = DL_MEM_CB,
+				   .reason = (uint8_t)reason,
+				   .address = cb->address,
+				   .size = cb->size,
+				   .alloc_ts_ns = cb->alloc_ts_ns,
+				   .event_ts_ns = ts };
 	int err;
 
 	if (!stats)
@@ -652,11 +652,11 @@ static int apply_cb_alloc(struct process_state *p, const struct dl_event *ev)
 	stats = stats_for(p, ev->device_id, DL_MEM_CB);
 	if (!stats)
 		return -ENOMEM;
-	p->cbs[p->cb_count++] = (struct cb){.program = ev->object,
-					    .address = ev->address,
-					    .size = ev->size,
-					    .alloc_ts_ns = ev->ts_ns,
-					    .device_id = ev->device_id};
+	p->cbs[p->cb_count++] = (struct cb){ .program = ev->object,
+					     .address = ev->address,
+					     .size = ev->size,
+					     .alloc_ts_ns = ev->ts_ns,
+					     .device_id = ev->device_id };
 	stats->allocs++;
 	stats->live_count++;
 	return update_cb_union(p, ev->device_id);
@@ -811,11 +811,11 @@ int ledger__finish(struct ledger *ledger)
 		struct process_state *p = &ledger->processes[i];
 
 		for (size_t c = 0; c < p->cb_count; c++) {
-			struct ledger_record r = {.device_id = p->cbs[c].device_id,
-						  .mem_type = DL_MEM_CB,
-						  .address = p->cbs[c].address,
-						  .size = p->cbs[c].size,
-						  .alloc_ts_ns = p->cbs[c].alloc_ts_ns};
+			struct ledger_record r = { .device_id = p->cbs[c].device_id,
+						   .mem_type = DL_MEM_CB,
+						   .address = p->cbs[c].address,
+						   .size = p->cbs[c].size,
+						   .alloc_ts_ns = p->cbs[c].alloc_ts_ns };
 
 			err = list_append(&p->view.live, &r);
 			if (err)

@@ -71,7 +71,7 @@ static void on_signal(int sig, siginfo_t *info, void *ucontext)
 
 static void install_signals(void)
 {
-	struct sigaction sa = {.sa_sigaction = on_signal, .sa_flags = SA_SIGINFO};
+	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO };
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
@@ -233,10 +233,10 @@ static int trace_loop(struct session *s, int *child_status, bool *child_done)
 			return n;
 		}
 		if (interval_ns && now >= next_table) {
-			struct summary_session view = {.mode = mode_name(o->mode),
-						       .start_ns = s->start_ns,
-						       .duration_s = (now - s->start_ns) / 1e9,
-						       .events = s->records};
+			struct summary_session view = { .mode = mode_name(o->mode),
+							.start_ns = s->start_ns,
+							.duration_s = (now - s->start_ns) / 1e9,
+							.events = s->records };
 
 			name_running_processes(s->ledger);
 			ledger__finish(s->ledger);
@@ -265,10 +265,10 @@ static int trace_loop(struct session *s, int *child_status, bool *child_done)
 
 int main(int argc, char **argv)
 {
-	struct session s = {.launch = {.pid = -1, .release_fd = -1}};
-	struct tracer_opts topts = {0};
-	struct summary_session view = {0};
-	struct dl_bpf_stats stats = {0};
+	struct session s = { .launch = { .pid = -1, .release_fd = -1 } };
+	struct tracer_opts topts = { 0 };
+	struct summary_session view = { 0 };
+	struct dl_bpf_stats stats = { 0 };
 	bool child_done = false;
 	int child_status = 0, exit_code = 0, err;
 	char error[512];
@@ -320,6 +320,7 @@ int main(int argc, char **argv)
 	topts.target_count = s.target_count;
 	topts.ring_bytes = s.opts.ring_bytes;
 	topts.verbose = s.opts.verbose;
+	topts.entry_probes = s.opts.entry_probes;
 	topts.on_record = on_record;
 	topts.ctx = &s;
 	s.tracer = tracer__open(&topts);

@@ -12,6 +12,7 @@
 enum {
 	OPT_FAIL_ON_LEAK = 0x100,
 	OPT_RING_SIZE,
+	OPT_ENTRY_PROBES,
 };
 
 static const char trace_doc[] =
@@ -31,25 +32,29 @@ static const char trace_doc[] =
 	"found, 2 for a usage error, 1 when devledger failed. Needs root (BPF).";
 
 static const struct argp_option trace_options[] = {
-	{"pid", 'p', "PID", 0, "Attach to a running process (repeatable)", 0},
-	{"all", 'a', NULL, 0,
-	 "System-wide: every process that maps the library, now or later; ends on Ctrl-C, "
-	 "SIGTERM or --duration",
-	 0},
-	{"lib", 'l', "PATH", 0,
-	 "The libtt_metal.so to trace (default: from /proc/PID/maps, the command's dynamic "
-	 "dependencies, or $TT_METAL_HOME/build/lib)",
-	 0},
-	{"output", 'o', "FILE", 0, "Write the JSON summary to FILE ('-' for stdout)", 0},
-	{"duration", 'd', "SEC", 0, "Stop after SEC seconds", 0},
-	{"interval", 'i', "SEC", 0, "Print the live per-device table every SEC seconds", 0},
-	{"fail-on-leak", OPT_FAIL_ON_LEAK, NULL, 0, "Exit 3 when any leak was found", 0},
-	{"ring-size", OPT_RING_SIZE, "BYTES", 0,
-	 "BPF ring buffer size: a power of two, at least 4K; K, M, G suffixes (default 16M)", 0},
-	{"quiet", 'q', NULL, 0, "No report on stderr", 0},
-	{"verbose", 'v', NULL, 0, "Print libbpf's debug log", 0},
-	{"help", 'h', NULL, 0, "Give this help list", -1},
-	{NULL, 0, NULL, 0, NULL, 0},
+	{ "pid", 'p', "PID", 0, "Attach to a running process (repeatable)", 0 },
+	{ "all", 'a', NULL, 0,
+	  "System-wide: every process that maps the library, now or later; ends on Ctrl-C, "
+	  "SIGTERM or --duration",
+	  0 },
+	{ "lib", 'l', "PATH", 0,
+	  "The libtt_metal.so to trace (default: from /proc/PID/maps, the command's dynamic "
+	  "dependencies, or $TT_METAL_HOME/build/lib)",
+	  0 },
+	{ "output", 'o', "FILE", 0, "Write the JSON summary to FILE ('-' for stdout)", 0 },
+	{ "duration", 'd', "SEC", 0, "Stop after SEC seconds", 0 },
+	{ "interval", 'i', "SEC", 0, "Print the live per-device table every SEC seconds", 0 },
+	{ "fail-on-leak", OPT_FAIL_ON_LEAK, NULL, 0, "Exit 3 when any leak was found", 0 },
+	{ "ring-size", OPT_RING_SIZE, "BYTES", 0,
+	  "BPF ring buffer size: a power of two, at least 4K; K, M, G suffixes (default 16M)", 0 },
+	{ "entry-probes", OPT_ENTRY_PROBES, NULL, 0,
+	  "Probe every function at its first instruction (default: at the cheapest safe "
+	  "instruction of its prologue; -v shows which)",
+	  0 },
+	{ "quiet", 'q', NULL, 0, "No report on stderr", 0 },
+	{ "verbose", 'v', NULL, 0, "Print libbpf's debug log", 0 },
+	{ "help", 'h', NULL, 0, "Give this help list", -1 },
+	{ NULL, 0, NULL, 0, NULL, 0 },
 };
 
 struct parse_state {
@@ -193,6 +198,9 @@ static error_t parse_trace_option(int key, char *arg, struct argp_state *state)
 				arg);
 		opts->ring_bytes = ring;
 		break;
+	case OPT_ENTRY_PROBES:
+		opts->entry_probes = true;
+		break;
 	case 'q':
 		opts->quiet = true;
 		break;
@@ -243,7 +251,7 @@ static const char top_usage[] =
 
 int options__parse(int argc, char **argv, struct options *opts, char *error, size_t error_len)
 {
-	struct parse_state ps = {.opts = opts, .error = error, .error_len = error_len};
+	struct parse_state ps = { .opts = opts, .error = error, .error_len = error_len };
 	int trace_argc = argc, err;
 
 	memset(opts, 0, sizeof(*opts));

@@ -29,6 +29,7 @@ struct options {
 	bool fail_on_leak;
 	bool quiet;
 	bool verbose;
+	bool entry_probes;
 	bool version;
 };
 

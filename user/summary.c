@@ -142,7 +142,7 @@ struct size_text {
 
 static struct size_text human_size(uint64_t bytes)
 {
-	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
 	struct size_text out;
 	double value = (double)bytes / 1024.0;
 	size_t unit = 0;
@@ -261,15 +261,15 @@ static int json_add_stats(struct json_object *memory, const char *key,
 		const char *key;
 		uint64_t value;
 	} fields[] = {
-		{"live_bytes", stats->live_bytes},
-		{"peak_bytes", stats->peak_bytes},
-		{"live_count", stats->live_count},
-		{"allocs", stats->allocs},
-		{"frees", stats->frees},
-		{"untracked_frees", stats->untracked_frees},
-		{"untracked_bytes", stats->untracked_bytes},
-		{"leaks", stats->leaks},
-		{"leaked_bytes", stats->leaked_bytes},
+		{ "live_bytes", stats->live_bytes },
+		{ "peak_bytes", stats->peak_bytes },
+		{ "live_count", stats->live_count },
+		{ "allocs", stats->allocs },
+		{ "frees", stats->frees },
+		{ "untracked_frees", stats->untracked_frees },
+		{ "untracked_bytes", stats->untracked_bytes },
+		{ "leaks", stats->leaks },
+		{ "leaked_bytes", stats->leaked_bytes },
 	};
 	struct json_object *obj = json_add_new(memory, key, json_object_new_object());
 

@@ -11,6 +11,7 @@
 #include "../bpf/devledger.h"
 #include "devledger.skel.h"
 #include "elfsyms.h"
+#include "probesite.h"
 #include "tracer.h"
 
 #define DEFAULT_RING_BYTES (16u << 20)
@@ -50,23 +51,30 @@ struct tracer {
 	void *ctx;
 };
 
-/* One uprobe: the symbol it sits on and the BPF program (by name) that runs there. */
+/*
+ * One uprobe: the symbol it sits on, the BPF program (by name) that runs
+ * there, and the argument registers that program reads (an entry probe may
+ * move past instructions that leave them alone). A return probe stays at
+ * the entry: it finds the return address on top of the stack.
+ */
 struct probe {
 	enum probe_symbol symbol;
 	bool retprobe;
 	const char *program;
+	unsigned int regs_read;
 };
 
 static const struct probe probes[] = {
-	{SYM_TRACK_ALLOCATE, false, "track_allocate"},
-	{SYM_TRACK_DEALLOCATE, false, "track_deallocate"},
-	{SYM_TRACK_ALLOCATE_CB, false, "track_allocate_cb"},
-	{SYM_TRACK_DEALLOCATE_CB, false, "track_deallocate_cb"},
-	{SYM_ALLOCATE_CIRCULAR_BUFFERS, false, "allocate_circular_buffers"},
-	{SYM_ALLOCATE_CIRCULAR_BUFFERS, true, "allocate_circular_buffers_return"},
-	{SYM_PROGRAM_DESTRUCTOR, false, "program_destroyed"},
-	{SYM_DEVICE_CLOSE, false, "device_close"},
-	{SYM_DEVICE_CLOSE, true, "device_close_return"},
+	{ SYM_TRACK_ALLOCATE, false, "track_allocate", PROBESITE_RSI },
+	{ SYM_TRACK_DEALLOCATE, false, "track_deallocate", PROBESITE_RSI },
+	{ SYM_TRACK_ALLOCATE_CB, false, "track_allocate_cb",
+	  PROBESITE_RDX | PROBESITE_RCX | PROBESITE_R9 },
+	{ SYM_TRACK_DEALLOCATE_CB, false, "track_deallocate_cb", PROBESITE_RSI },
+	{ SYM_ALLOCATE_CIRCULAR_BUFFERS, false, "allocate_circular_buffers", PROBESITE_RDI },
+	{ SYM_ALLOCATE_CIRCULAR_BUFFERS, true, "allocate_circular_buffers_return", 0 },
+	{ SYM_PROGRAM_DESTRUCTOR, false, "program_destroyed", PROBESITE_RDI },
+	{ SYM_DEVICE_CLOSE, false, "device_close", PROBESITE_RDI },
+	{ SYM_DEVICE_CLOSE, true, "device_close_return", 0 },
 };
 
 static int libbpf_print(enum libbpf_print_level level, const char *format, va_list args)
@@ -135,11 +143,26 @@ static int resolve_library(const char *library, struct elfsym *syms)
 	return 0;
 }
 
+/* Where to attach: the entry, or the function's cheapest safe instruction. */
+static uint64_t probe_offset(const struct probe *probe, const char *library,
+			     const struct elfsym *sym, bool entry_only, bool verbose)
+{
+	struct probesite site;
+
+	if (probe->retprobe || entry_only)
+		return sym->offset;
+	if (probesite__choose(library, sym->offset, sym->size, probe->regs_read, &site))
+		return sym->offset;
+	if (verbose)
+		fprintf(stderr, "devledger: %s: probe at %s\n", probe->program, site.why);
+	return site.offset;
+}
+
 static int attach_target(struct tracer *tracer, pid_t pid, const char *library,
-			 const struct elfsym *syms)
+			 const struct elfsym *syms, const struct tracer_opts *opts)
 {
 	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
-		LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = probes[i].retprobe);
+		LIBBPF_OPTS(bpf_uprobe_opts, uprobe_opts, .retprobe = probes[i].retprobe);
 		const struct elfsym *sym = &syms[probes[i].symbol];
 		struct bpf_program *prog;
 		struct bpf_link *link;
@@ -150,7 +173,10 @@ static int attach_target(struct tracer *tracer, pid_t pid, const char *library,
 			fprintf(stderr, "devledger: no BPF program %s\n", probes[i].program);
 			return -ENOENT;
 		}
-		link = bpf_program__attach_uprobe_opts(prog, pid, library, sym->offset, &opts);
+		link = bpf_program__attach_uprobe_opts(
+			prog, pid, library,
+			probe_offset(&probes[i], library, sym, opts->entry_probes, opts->verbose),
+			&uprobe_opts);
 		if (!link) {
 			err = -errno;
 			fprintf(stderr, "devledger: attaching to %s in %s: %s\n",
@@ -168,8 +194,8 @@ static int attach_target(struct tracer *tracer, pid_t pid, const char *library,
 
 static int attach_tracepoints(struct tracer *tracer)
 {
-	struct bpf_program *progs[] = {tracer->skel->progs.process_exit,
-				       tracer->skel->progs.process_fork};
+	struct bpf_program *progs[] = { tracer->skel->progs.process_exit,
+					tracer->skel->progs.process_fork };
 
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
 		struct bpf_link *link = bpf_program__attach(progs[i]);
@@ -259,7 +285,7 @@ struct tracer *tracer__open(const struct tracer_opts *opts)
 		 * file. */
 		pid_t pid = opts->mode == TRACER_PIDS ? opts->targets[i].pid : -1;
 
-		err = attach_target(tracer, pid, opts->targets[i].library, syms[i]);
+		err = attach_target(tracer, pid, opts->targets[i].library, syms[i], opts);
 		if (err)
 			goto cleanup;
 	}

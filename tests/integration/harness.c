@@ -41,6 +41,11 @@ const char *harness_standin_driver(void)
 	return harness_path(env_or_fail("STANDIN_DIR"), "standin");
 }
 
+const char *harness_standin_cet_driver(void)
+{
+	return harness_path(env_or_fail("STANDIN_CET_DIR"), "standin");
+}
+
 const char *harness_standin_lib(void)
 {
 	return harness_path(env_or_fail("STANDIN_DIR"), "libtt_metal.so");
@@ -84,7 +89,7 @@ const char *harness_path(const char *dir, const char *name)
 void harness_spawn(struct harness_proc *proc, char *const argv[], bool capture_out,
 		   bool capture_err, uid_t uid)
 {
-	int out[2] = {-1, -1}, err[2] = {-1, -1};
+	int out[2] = { -1, -1 }, err[2] = { -1, -1 };
 
 	memset(proc, 0, sizeof(*proc));
 	proc->out_fd = proc->err_fd = -1;
@@ -127,11 +132,11 @@ static long long now_ms(void)
  * both. */
 static bool pump(struct harness_proc *proc, int timeout_ms)
 {
-	struct pollfd fds[2] = {{.fd = proc->out_fd, .events = POLLIN},
-				{.fd = proc->err_fd, .events = POLLIN}};
-	char *bufs[2] = {proc->out, proc->err};
-	size_t *lens[2] = {&proc->out_len, &proc->err_len};
-	int *fd_of[2] = {&proc->out_fd, &proc->err_fd};
+	struct pollfd fds[2] = { { .fd = proc->out_fd, .events = POLLIN },
+				 { .fd = proc->err_fd, .events = POLLIN } };
+	char *bufs[2] = { proc->out, proc->err };
+	size_t *lens[2] = { &proc->out_len, &proc->err_len };
+	int *fd_of[2] = { &proc->out_fd, &proc->err_fd };
 
 	if (proc->out_fd < 0 && proc->err_fd < 0)
 		return false;
@@ -317,9 +322,9 @@ struct json_object *harness_find_process(struct json_object *summary, long pid)
 	return NULL;
 }
 
-static const char *const stat_fields[] = {"live_bytes",	     "peak_bytes", "live_count",
-					  "allocs",	     "frees",	   "untracked_frees",
-					  "untracked_bytes", "leaks",	   "leaked_bytes"};
+static const char *const stat_fields[] = { "live_bytes",      "peak_bytes", "live_count",
+					   "allocs",	      "frees",	    "untracked_frees",
+					   "untracked_bytes", "leaks",	    "leaked_bytes" };
 
 static struct json_object *device_entry(struct json_object *devices, long long device_id)
 {
@@ -436,10 +441,10 @@ static void assert_list(struct json_object *gproc, struct json_object *truth, co
 
 void harness_assert_truth(struct json_object *summary, const char *truth_path)
 {
-	static const char *const untracked_keys[] = {"device_id", "type", "address", "size",
-						     "reason"};
-	static const char *const leak_keys[] = {"device_id", "type", "address", "size"};
-	static const char *const unmatched_keys[] = {"device_id", "type", "address", "reason"};
+	static const char *const untracked_keys[] = { "device_id", "type", "address", "size",
+						      "reason" };
+	static const char *const leak_keys[] = { "device_id", "type", "address", "size" };
+	static const char *const unmatched_keys[] = { "device_id", "type", "address", "reason" };
 	struct json_object *truth = harness_load_json(truth_path);
 	long pid = (long)harness_get_int(truth, "pid");
 	struct json_object *proc = harness_find_process(summary, pid);

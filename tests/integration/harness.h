@@ -17,6 +17,8 @@ struct json_object;
 const char *harness_devledger(void);
 const char *harness_standin_driver(void);
 const char *harness_standin_lib(void);
+/* The same stand-in built with -fcf-protection (STANDIN_CET_DIR): endbr64 first in every function. */
+const char *harness_standin_cet_driver(void);
 
 /* A fresh temporary folder, removed with everything in it by harness_rmdir(). */
 char *harness_tmpdir(void);

@@ -39,11 +39,11 @@ static int teardown(void **state)
 }
 
 /*
- * devledger trace [extra...] -o DIR/summary.json -- standin ARGS... --truth DIR/truth.json
+ * devledger trace [extra...] -o DIR/summary.json -- DRIVER ARGS... --truth DIR/truth.json
  * Returns devledger's exit code; proc keeps what it printed on stderr.
  */
-static int trace_command(struct harness_proc *proc, const char *dir, const char *const *extra,
-			 const char *const *args)
+static int trace_driver(struct harness_proc *proc, const char *dir, const char *driver,
+			const char *const *extra, const char *const *args)
 {
 	char *argv[64];
 	int n = 0;
@@ -55,13 +55,19 @@ static int trace_command(struct harness_proc *proc, const char *dir, const char 
 	argv[n++] = "-o";
 	argv[n++] = (char *)harness_path(dir, "summary.json");
 	argv[n++] = "--";
-	argv[n++] = (char *)harness_standin_driver();
+	argv[n++] = (char *)driver;
 	for (; *args; args++)
 		argv[n++] = (char *)*args;
 	argv[n++] = "--truth";
 	argv[n++] = (char *)harness_path(dir, "truth.json");
 	argv[n] = NULL;
 	return harness_exit_code(harness_run(proc, argv, TIMEOUT_S));
+}
+
+static int trace_command(struct harness_proc *proc, const char *dir, const char *const *extra,
+			 const char *const *args)
+{
+	return trace_driver(proc, dir, harness_standin_driver(), extra, args);
 }
 
 /* Trace a scenario in launch mode, expect `code`, and compare with its truth. */
@@ -105,7 +111,7 @@ static long long list_bytes(struct json_object *proc, const char *list, long lon
  * leaked. */
 static void test_remaining(void **state)
 {
-	const char *args[] = {"remaining", NULL};
+	const char *args[] = { "remaining", NULL };
 	struct json_object *summary = trace_and_compare(*state, args, 0);
 	struct json_object *truth = harness_load_json(harness_path(*state, "truth.json"));
 	struct json_object *proc = harness_find_process(summary, harness_get_int(truth, "pid"));
@@ -128,8 +134,8 @@ static void test_remaining(void **state)
 
 static void test_leak(void **state)
 {
-	const char *args[] = {"leak", NULL};
-	const char *fail_on_leak[] = {"--fail-on-leak", NULL};
+	const char *args[] = { "leak", NULL };
+	const char *fail_on_leak[] = { "--fail-on-leak", NULL };
 	struct json_object *summary = trace_and_compare(*state, args, 0);
 	struct json_object *procs = harness_get(summary, "processes");
 	struct harness_proc proc;
@@ -147,21 +153,21 @@ static void test_leak(void **state)
 
 static void test_churn(void **state)
 {
-	const char *args[] = {"churn", "20000", "--seed", "7", NULL};
+	const char *args[] = { "churn", "20000", "--seed", "7", NULL };
 
 	json_object_put(trace_and_compare(*state, args, 0));
 }
 
 static void test_threads(void **state)
 {
-	const char *args[] = {"threads", "2", "--ops", "20000", "--seed", "11", NULL};
+	const char *args[] = { "threads", "2", "--ops", "20000", "--seed", "11", NULL };
 
 	json_object_put(trace_and_compare(*state, args, 0));
 }
 
 static void test_double_free(void **state)
 {
-	const char *args[] = {"double-free", NULL};
+	const char *args[] = { "double-free", NULL };
 	struct json_object *summary = trace_and_compare(*state, args, 0);
 	struct json_object *unmatched = harness_get(
 		json_object_array_get_idx(harness_get(summary, "processes"), 0), "unmatched_frees");
@@ -182,22 +188,60 @@ static void test_double_free(void **state)
 /* A command killed by SIGKILL: devledger exits 128+9 and its live buffers are leaks. */
 static void test_crash(void **state)
 {
-	const char *args[] = {"crash", NULL};
+	const char *args[] = { "crash", NULL };
 
 	json_object_put(trace_and_compare(*state, args, 128 + SIGKILL));
+}
+
+/*
+ * Whichever instruction the probes sit on (the entry, or the cheapest one of
+ * the prologue), on a plain build and a CET build, the ledger is the same:
+ * the truth.
+ */
+static void test_probe_sites(void **state)
+{
+	const char *dir = *state;
+	const char *args[] = { "churn", "3000", "--seed", "5", NULL };
+	/* Copies: harness paths live in a few rotating buffers. */
+	char *drivers[] = { strdup(harness_standin_driver()), strdup(harness_standin_cet_driver()) };
+	const char *entry[] = { "-v", "--entry-probes", NULL }, *chosen[] = { "-v", NULL };
+
+	for (int d = 0; d < 2; d++) {
+		for (int mode = 0; mode < 2; mode++) {
+			struct harness_proc proc;
+			struct json_object *summary;
+			int code = trace_driver(&proc, dir, drivers[d], mode ? entry : chosen, args);
+
+			if (code != 0)
+				fail_msg("%s: devledger exited %d: %s", drivers[d], code, proc.err);
+			summary = harness_load_json(harness_path(dir, "summary.json"));
+			harness_assert_exact(summary);
+			harness_assert_truth(summary, harness_path(dir, "truth.json"));
+			json_object_put(summary);
+			/* On the CET build the chosen site is the push after endbr64. */
+			if (d == 1 && mode == 0 &&
+			    !strstr(proc.err, "track_allocate: probe at +4 (push"))
+				fail_msg("CET build: track_allocate not probed past endbr64: %s",
+					 proc.err);
+			if (mode == 1 && strstr(proc.err, "probe at"))
+				fail_msg("--entry-probes still chose sites: %s", proc.err);
+		}
+	}
+	free(drivers[0]);
+	free(drivers[1]);
 }
 
 /* Start `standin wait` and read its ready line. */
 static void start_waiter(struct harness_proc *proc, const char *dir, const char *name)
 {
 	char truth[256], attach[256];
-	char *argv[] = {(char *)harness_standin_driver(),
-			"wait",
-			"--truth",
-			truth,
-			"--attach-truth",
-			attach,
-			NULL};
+	char *argv[] = { (char *)harness_standin_driver(),
+			 "wait",
+			 "--truth",
+			 truth,
+			 "--attach-truth",
+			 attach,
+			 NULL };
 
 	snprintf(truth, sizeof(truth), "%s/%s-truth.json", dir, name);
 	snprintf(attach, sizeof(attach), "%s/%s-attach-truth.json", dir, name);
@@ -211,13 +255,13 @@ static void test_attach_pid(void **state)
 	const char *dir = *state;
 	struct harness_proc waiter, tracer;
 	char pid[16];
-	char *argv[] = {(char *)harness_devledger(),
-			"trace",
-			"-p",
-			pid,
-			"-o",
-			(char *)harness_path(dir, "summary.json"),
-			NULL};
+	char *argv[] = { (char *)harness_devledger(),
+			 "trace",
+			 "-p",
+			 pid,
+			 "-o",
+			 (char *)harness_path(dir, "summary.json"),
+			 NULL };
 	struct json_object *summary;
 
 	start_waiter(&waiter, dir, "w");
@@ -242,14 +286,14 @@ static void test_system_wide(void **state)
 {
 	const char *dir = *state;
 	struct harness_proc a, b, tracer;
-	char *argv[] = {(char *)harness_devledger(),
-			"trace",
-			"-a",
-			"-l",
-			(char *)harness_standin_lib(),
-			"-o",
-			(char *)harness_path(dir, "summary.json"),
-			NULL};
+	char *argv[] = { (char *)harness_devledger(),
+			 "trace",
+			 "-a",
+			 "-l",
+			 (char *)harness_standin_lib(),
+			 "-o",
+			 (char *)harness_path(dir, "summary.json"),
+			 NULL };
 	struct json_object *summary;
 
 	harness_spawn(&tracer, argv, false, true, 0);
@@ -276,14 +320,14 @@ static void test_sigterm_forwarded(void **state)
 {
 	const char *dir = *state;
 	struct harness_proc tracer;
-	char *argv[] = {(char *)harness_devledger(),
-			"trace",
-			"-o",
-			(char *)harness_path(dir, "summary.json"),
-			"--",
-			(char *)harness_standin_driver(),
-			"wait",
-			NULL};
+	char *argv[] = { (char *)harness_devledger(),
+			 "trace",
+			 "-o",
+			 (char *)harness_path(dir, "summary.json"),
+			 "--",
+			 (char *)harness_standin_driver(),
+			 "wait",
+			 NULL };
 	struct json_object *summary, *proc;
 
 	harness_spawn(&tracer, argv, true, true, 0);
@@ -324,10 +368,10 @@ static pid_t unused_pid(void)
 static void test_usage_errors(void **state)
 {
 	char *dl = (char *)harness_devledger();
-	char *unknown[] = {dl, "trace", "--no-such-option", "-a", NULL};
-	char *bad_number[] = {dl, "trace", "-a", "-d", "5x", NULL};
-	char *nothing[] = {dl, "trace", NULL};
-	char *two_modes[] = {dl, "trace", "-a", "-p", "1", NULL};
+	char *unknown[] = { dl, "trace", "--no-such-option", "-a", NULL };
+	char *bad_number[] = { dl, "trace", "-a", "-d", "5x", NULL };
+	char *nothing[] = { dl, "trace", NULL };
+	char *two_modes[] = { dl, "trace", "-a", "-p", "1", NULL };
 
 	(void)state;
 	expect_error(unknown, 2, "devledger:");
@@ -341,17 +385,17 @@ static void test_runtime_errors(void **state)
 	const char *dir = *state;
 	char *dl = (char *)harness_devledger(), pid[16], sleeper_pid[16];
 	char *not_elf = (char *)harness_path(dir, "not-elf.so");
-	char *missing_lib[] = {dl, "trace", "-a", "-l", "/nonexistent/libtt_metal.so", NULL};
-	char *text_lib[] = {dl, "trace", "-a", "-l", not_elf, NULL};
-	char *no_pid[] = {dl, "trace", "-p", pid, NULL};
-	char *no_lib_in_pid[] = {dl, "trace", "-p", sleeper_pid, NULL};
-	char *libc[] = {dl, "trace", "-a", "-l", "/lib/x86_64-linux-gnu/libc.so.6", NULL};
-	char *bad_output[] = {dl,     "trace",
-			      "-o",   "/nonexistent/dir/summary.json",
-			      "--",   (char *)harness_standin_driver(),
-			      "leak", NULL};
-	char *no_command[] = {dl, "trace", "--", "/nonexistent/command", NULL};
-	char *sleeper_argv[] = {"/bin/sleep", "30", NULL};
+	char *missing_lib[] = { dl, "trace", "-a", "-l", "/nonexistent/libtt_metal.so", NULL };
+	char *text_lib[] = { dl, "trace", "-a", "-l", not_elf, NULL };
+	char *no_pid[] = { dl, "trace", "-p", pid, NULL };
+	char *no_lib_in_pid[] = { dl, "trace", "-p", sleeper_pid, NULL };
+	char *libc[] = { dl, "trace", "-a", "-l", "/lib/x86_64-linux-gnu/libc.so.6", NULL };
+	char *bad_output[] = { dl,     "trace",
+			       "-o",   "/nonexistent/dir/summary.json",
+			       "--",   (char *)harness_standin_driver(),
+			       "leak", NULL };
+	char *no_command[] = { dl, "trace", "--", "/nonexistent/command", NULL };
+	char *sleeper_argv[] = { "/bin/sleep", "30", NULL };
 	struct harness_proc sleeper;
 	FILE *f = fopen(not_elf, "w");
 
@@ -378,8 +422,8 @@ static void test_runtime_errors(void **state)
 /* Without root devledger cannot load BPF: it says so and what to do. */
 static void test_not_root(void **state)
 {
-	char *argv[] = {(char *)harness_devledger(),   "trace", "-a", "-l",
-			(char *)harness_standin_lib(), NULL};
+	char *argv[] = { (char *)harness_devledger(),	"trace", "-a", "-l",
+			 (char *)harness_standin_lib(), NULL };
 	struct harness_proc proc;
 	int code;
 
@@ -399,6 +443,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_double_free, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_probe_sites, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_pid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_system_wide, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_forwarded, setup, teardown),

@@ -1,28 +1,37 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-# The stand-in tt-metal runtime: libtt_metal.so and the driver that runs scenarios on it.
+# The stand-in tt-metal runtime: libtt_metal.so and the driver that runs scenarios on it, built
+# twice: as tt-metal's default build, and with -fcf-protection (every function starts with endbr64,
+# which the kernel single-steps at a probe site).
 
 STANDIN_OUT := $(OUTPUT)/standin
+STANDIN_CET_OUT := $(OUTPUT)/standin-cet
 STANDIN_LIB := $(STANDIN_OUT)/libtt_metal.so
 STANDIN_DRIVER := $(STANDIN_OUT)/standin
 # -Wno-invalid-offsetof: the layouts devledger reads are checked with offsetof on non-POD classes.
 STANDIN_CXXFLAGS := -std=c++17 -O2 -g -fPIC -Wall -Wextra -Werror -Wno-invalid-offsetof -MMD -MP
 
-$(STANDIN_OUT):
-	$(Q)mkdir -p $@
+# $(1): output folder, $(2): extra compiler flags.
+define standin_variant
+$(1):
+	$$(Q)mkdir -p $$@
 
-$(STANDIN_OUT)/%.o: tests/standin/%.cpp | $(STANDIN_OUT)
-	$(call msg,CXX,$@)
-	$(Q)$(CXX) $(STANDIN_CXXFLAGS) -c $< -o $@
+$(1)/%.o: tests/standin/%.cpp | $(1)
+	$$(call msg,CXX,$$@)
+	$$(Q)$$(CXX) $$(STANDIN_CXXFLAGS) $(2) -c $$< -o $$@
 
-$(STANDIN_LIB): $(STANDIN_OUT)/tt_metal.o $(STANDIN_OUT)/truth.o
-	$(call msg,LIB,$@)
-	$(Q)$(CXX) -shared $^ -o $@
+$(1)/libtt_metal.so: $(1)/tt_metal.o $(1)/truth.o
+	$$(call msg,LIB,$$@)
+	$$(Q)$$(CXX) -shared $(2) $$^ -o $$@
 
-# RUNPATH $ORIGIN: the driver finds the library beside it, as a tt-metal test binary does.
-$(STANDIN_DRIVER): $(STANDIN_OUT)/driver.o $(STANDIN_LIB)
-	$(call msg,BINARY,$@)
-	$(Q)$(CXX) $< -L$(STANDIN_OUT) -ltt_metal -pthread -Wl,-rpath,'$$ORIGIN' -Wl,--enable-new-dtags -o $@
+# RUNPATH $$ORIGIN: the driver finds the library beside it, as a tt-metal test binary does.
+$(1)/standin: $(1)/driver.o $(1)/libtt_metal.so
+	$$(call msg,BINARY,$$@)
+	$$(Q)$$(CXX) $(2) $$< -L$(1) -ltt_metal -pthread -Wl,-rpath,'$$$$ORIGIN' -Wl,--enable-new-dtags -o $$@
 
-standin: $(STANDIN_DRIVER)
+-include $$(wildcard $(1)/*.d)
+endef
 
--include $(wildcard $(STANDIN_OUT)/*.d)
+$(eval $(call standin_variant,$(STANDIN_OUT),))
+$(eval $(call standin_variant,$(STANDIN_CET_OUT),-fcf-protection=full))
+
+standin: $(STANDIN_DRIVER) $(STANDIN_CET_OUT)/standin

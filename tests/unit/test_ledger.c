@@ -31,7 +31,7 @@ static int setup_default(void **state)
 
 static int setup_colliding(void **state)
 {
-	struct ledger_opts opts = {.hash = colliding_hash};
+	struct ledger_opts opts = { .hash = colliding_hash };
 
 	colliding = true;
 	*state = ledger__new(&opts);
@@ -49,15 +49,15 @@ static uint64_t now_ns = 1000;
 static int send(struct ledger *l, uint32_t kind, uint32_t pid, int32_t device, uint8_t type,
 		uint64_t address, uint64_t size, uint64_t object, uint8_t flags)
 {
-	struct dl_event ev = {.kind = kind,
-			      .pid = pid,
-			      .ts_ns = now_ns++,
-			      .address = address,
-			      .size = size,
-			      .object = object,
-			      .device_id = device,
-			      .mem_type = type,
-			      .flags = flags};
+	struct dl_event ev = { .kind = kind,
+			       .pid = pid,
+			       .ts_ns = now_ns++,
+			       .address = address,
+			       .size = size,
+			       .object = object,
+			       .device_id = device,
+			       .mem_type = type,
+			       .flags = flags };
 
 	return ledger__apply(l, &ev, sizeof(ev));
 }
@@ -82,7 +82,8 @@ static void cb(struct ledger *l, uint32_t pid, int32_t dev, uint64_t program, ui
 static void process_exit(struct ledger *l, uint32_t pid, int status, const char *comm)
 {
 	struct dl_exit_event ev = {
-		.kind = DL_EV_PROCESS_EXIT, .pid = pid, .ts_ns = now_ns++, .exit_code = status};
+		.kind = DL_EV_PROCESS_EXIT, .pid = pid, .ts_ns = now_ns++, .exit_code = status
+	};
 
 	strncpy(ev.comm, comm, sizeof(ev.comm) - 1);
 	assert_int_equal(ledger__apply(l, &ev, sizeof(ev)), 0);
@@ -403,7 +404,7 @@ static void test_processes_sorted(void **state)
 static void test_bad_records(void **state)
 {
 	struct ledger *l = *state;
-	struct dl_event ev = {.kind = DL_EV_ALLOC, .pid = 1, .mem_type = DL_MEM_DRAM};
+	struct dl_event ev = { .kind = DL_EV_ALLOC, .pid = 1, .mem_type = DL_MEM_DRAM };
 
 	assert_int_equal(ledger__apply(l, &ev, sizeof(ev) - 1), -EINVAL);
 	ev.kind = 99;
@@ -475,7 +476,7 @@ static void test_random_against_model(void **state)
 		uint64_t a = rng() % MODEL_ADDRESSES, size = 32 * (1 + rng() % 100);
 		struct model_cell *m = &model[p][d][t];
 		uint8_t type =
-			(uint8_t[]){DL_MEM_DRAM, DL_MEM_L1, DL_MEM_L1_SMALL, DL_MEM_TRACE}[t];
+			(uint8_t[]){ DL_MEM_DRAM, DL_MEM_L1, DL_MEM_L1_SMALL, DL_MEM_TRACE }[t];
 		const struct ledger_stats *s;
 
 		if (rng() % 2 && !m->size[a]) {
@@ -508,9 +509,9 @@ static void test_random_against_model(void **state)
 				for (int dd = 0; dd < 3; dd++)
 					for (int tt = 0; tt < 4; tt++) {
 						struct model_cell *mm = &model[i][dd][tt];
-						uint8_t ty = (uint8_t[]){DL_MEM_DRAM, DL_MEM_L1,
-									 DL_MEM_L1_SMALL,
-									 DL_MEM_TRACE}[tt];
+						uint8_t ty = (uint8_t[]){ DL_MEM_DRAM, DL_MEM_L1,
+									  DL_MEM_L1_SMALL,
+									  DL_MEM_TRACE }[tt];
 
 						if (!mm->allocs && !mm->frees)
 							continue;

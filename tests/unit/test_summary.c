@@ -36,7 +36,7 @@ struct fixture {
 	char path[96];
 };
 
-static const char *const libraries[] = {"/opt/tt-metal/lib/libtt_metal.so"};
+static const char *const libraries[] = { "/opt/tt-metal/lib/libtt_metal.so" };
 
 static int setup(void **state)
 {
@@ -56,7 +56,7 @@ static int setup(void **state)
 		.mode = "command",
 		.libraries = libraries,
 		.library_count = 1,
-		.started_at = {.tv_sec = STARTED_AT, .tv_nsec = 250000000},
+		.started_at = { .tv_sec = STARTED_AT, .tv_nsec = 250000000 },
 		.start_ns = START_NS,
 		.duration_s = 1.5,
 		.events = 123,
@@ -344,15 +344,15 @@ static void assert_stats_at(struct json_object *root, const char *path,
 		const char *key;
 		uint64_t value;
 	} fields[] = {
-		{"live_bytes", want->live_bytes},
-		{"peak_bytes", want->peak_bytes},
-		{"live_count", want->live_count},
-		{"allocs", want->allocs},
-		{"frees", want->frees},
-		{"untracked_frees", want->untracked_frees},
-		{"untracked_bytes", want->untracked_bytes},
-		{"leaks", want->leaks},
-		{"leaked_bytes", want->leaked_bytes},
+		{ "live_bytes", want->live_bytes },
+		{ "peak_bytes", want->peak_bytes },
+		{ "live_count", want->live_count },
+		{ "allocs", want->allocs },
+		{ "frees", want->frees },
+		{ "untracked_frees", want->untracked_frees },
+		{ "untracked_bytes", want->untracked_bytes },
+		{ "leaks", want->leaks },
+		{ "leaked_bytes", want->leaked_bytes },
 	};
 	char field[256];
 
@@ -497,31 +497,32 @@ static void test_known_process(void **state)
 	assert_keys_at(root, "processes.0.devices.2.memory", "SYSTEM_MEMORY,L1_SMALL,TRACE");
 
 	assert_stats_at(root, "processes.0.devices.0.memory.DRAM",
-			&(struct ledger_stats){.peak_bytes = 24576,
-					       .allocs = 2,
-					       .frees = 1,
-					       .leaks = 1,
-					       .leaked_bytes = 24576});
-	assert_stats_at(root, "processes.0.devices.0.memory.L1",
-			&(struct ledger_stats){
-				.peak_bytes = 2048, .allocs = 1, .leaks = 1, .leaked_bytes = 2048});
+			&(struct ledger_stats){ .peak_bytes = 24576,
+						.allocs = 2,
+						.frees = 1,
+						.leaks = 1,
+						.leaked_bytes = 24576 });
+	assert_stats_at(
+		root, "processes.0.devices.0.memory.L1",
+		&(struct ledger_stats){
+			.peak_bytes = 2048, .allocs = 1, .leaks = 1, .leaked_bytes = 2048 });
 	assert_stats_at(root, "processes.0.devices.0.memory.CB",
-			&(struct ledger_stats){.peak_bytes = 10240,
-					       .allocs = 3,
-					       .untracked_frees = 3,
-					       .untracked_bytes = 10240});
+			&(struct ledger_stats){ .peak_bytes = 10240,
+						.allocs = 3,
+						.untracked_frees = 3,
+						.untracked_bytes = 10240 });
 	assert_stats_at(root, "processes.0.devices.1.memory.DRAM",
-			&(struct ledger_stats){.peak_bytes = 36864,
-					       .allocs = 2,
-					       .untracked_frees = 2,
-					       .untracked_bytes = 36864});
+			&(struct ledger_stats){ .peak_bytes = 36864,
+						.allocs = 2,
+						.untracked_frees = 2,
+						.untracked_bytes = 36864 });
 	assert_stats_at(root, "processes.0.devices.2.memory.TRACE",
-			&(struct ledger_stats){.peak_bytes = 512, .allocs = 1, .frees = 1});
+			&(struct ledger_stats){ .peak_bytes = 512, .allocs = 1, .frees = 1 });
 	assert_stats_at(root, "processes.0.devices.2.memory.L1_SMALL",
-			&(struct ledger_stats){.peak_bytes = 64, .allocs = 1, .frees = 1});
+			&(struct ledger_stats){ .peak_bytes = 64, .allocs = 1, .frees = 1 });
 	assert_stats_at(root, "processes.0.devices.2.memory.SYSTEM_MEMORY",
 			&(struct ledger_stats){
-				.peak_bytes = 128, .allocs = 1, .leaks = 1, .leaked_bytes = 128});
+				.peak_bytes = 128, .allocs = 1, .leaks = 1, .leaked_bytes = 128 });
 
 	/* lists sorted by (device, type, address) */
 	assert_length_at(root, "processes.0.untracked_frees", 5);
@@ -578,11 +579,11 @@ static void test_running_process_live(void **state)
 	assert_keys_at(root, "processes.0.devices.0.memory", "L1_SMALL");
 	assert_keys_at(root, "processes.0.devices.1.memory", "TRACE");
 	assert_stats_at(root, "processes.0.devices.0.memory.L1_SMALL",
-			&(struct ledger_stats){.live_bytes = 64,
-					       .peak_bytes = 96,
-					       .live_count = 1,
-					       .allocs = 2,
-					       .frees = 1});
+			&(struct ledger_stats){ .live_bytes = 64,
+						.peak_bytes = 96,
+						.live_count = 1,
+						.allocs = 2,
+						.frees = 1 });
 	assert_uint_at(root, "processes.0.devices.1.memory.TRACE.live_bytes",
 		       0x20000000000001ull + 1008);
 	assert_length_at(root, "processes.0.leaks", 0);

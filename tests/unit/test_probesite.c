@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+#include <string.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "probesite.h"
+
+#define ENDBR64 0xf3, 0x0f, 0x1e, 0xfa
+#define PUSH_R12 0x41, 0x54
+#define PUSH_RBP 0x55
+#define RET 0xc3
+#define MOV_RSI_TO_RBP 0x48, 0x89, 0xf5 /* mov %rsi,%rbp: reads rsi only */
+#define MOV_MEM_TO_RSI 0x48, 0x8b, 0x37 /* mov (%rdi),%rsi: writes rsi */
+#define SUB_8_RSP 0x48, 0x83, 0xec, 0x08
+#define NOP5 0x0f, 0x1f, 0x44, 0x00, 0x00
+
+static uint64_t choose(const uint8_t *code, size_t len, unsigned int regs, char *why)
+{
+	struct probesite site;
+
+	assert_int_equal(probesite__choose_code(code, len, 0x1000, regs, &site), 0);
+	assert_int_equal(site.offset, 0x1000 + site.delta);
+	strcpy(why, site.why);
+	return site.delta;
+}
+
+static void test_cet_prologue(void **state)
+{
+	const uint8_t code[] = { ENDBR64, PUSH_R12, PUSH_RBP, RET };
+	char why[160];
+
+	(void)state;
+	assert_int_equal(choose(code, sizeof(code), PROBESITE_RSI, why), 4);
+	assert_non_null(strstr(why, "push r12"));
+	assert_non_null(strstr(why, "endbr64"));
+}
+
+static void test_entry_already_cheap(void **state)
+{
+	const uint8_t push[] = { PUSH_RBP, SUB_8_RSP, RET };
+	const uint8_t nop5[] = { NOP5, PUSH_RBP, RET };
+	char why[160];
+
+	(void)state;
+	assert_int_equal(choose(push, sizeof(push), PROBESITE_RSI, why), 0);
+	assert_int_equal(choose(nop5, sizeof(nop5), PROBESITE_RSI, why), 0);
+}
+
+/* Moving past instructions is fine while they leave the registers the probe reads alone. */
+static void test_argument_registers(void **state)
+{
+	const uint8_t reads[] = { ENDBR64, MOV_RSI_TO_RBP, PUSH_RBP, RET };
+	const uint8_t writes[] = { ENDBR64, MOV_MEM_TO_RSI, PUSH_RBP, RET };
+	char why[160];
+
+	(void)state;
+	assert_int_equal(choose(reads, sizeof(reads), PROBESITE_RSI, why), 7);
+	assert_int_equal(choose(writes, sizeof(writes), PROBESITE_RSI, why), 0);
+	assert_non_null(strstr(why, "entry"));
+	/* A probe that reads only rdi may pass a write to rsi. */
+	assert_int_equal(choose(writes, sizeof(writes), PROBESITE_RDI, why), 7);
+}
+
+static void test_stops_at_first_branch(void **state)
+{
+	const uint8_t code[] = { ENDBR64, 0x74, 0x02 /* je +2 */, PUSH_RBP, RET, PUSH_RBP, RET };
+	const uint8_t ret_first[] = { ENDBR64, RET, PUSH_RBP };
+	char why[160];
+
+	(void)state;
+	assert_int_equal(choose(code, sizeof(code), PROBESITE_RSI, why), 0);
+	assert_int_equal(choose(ret_first, sizeof(ret_first), PROBESITE_RSI, why), 0);
+}
+
+/* A jump back to the chosen site would run the probe twice in one call: keep the entry. */
+static void test_jump_into_prologue(void **state)
+{
+	const uint8_t code[] = { ENDBR64, PUSH_R12, SUB_8_RSP, 0xeb, 0xf8 /* jmp +4 */, RET };
+	char why[160];
+
+	(void)state;
+	assert_int_equal(choose(code, sizeof(code), PROBESITE_RSI, why), 0);
+	assert_non_null(strstr(why, "+4"));
+}
+
+static void test_undecodable(void **state)
+{
+	const uint8_t code[] = { 0x0f, 0x0b, 0xff, 0xff }; /* ud2, then garbage */
+	char why[160];
+
+	(void)state;
+	assert_int_equal(choose(code, sizeof(code), PROBESITE_RSI, why), 0);
+	assert_int_equal(choose(code, 0, PROBESITE_RSI, why), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cet_prologue),	   cmocka_unit_test(test_entry_already_cheap),
+		cmocka_unit_test(test_argument_registers), cmocka_unit_test(test_stops_at_first_branch),
+		cmocka_unit_test(test_jump_into_prologue), cmocka_unit_test(test_undecodable),
+	};
+
+	return cmocka_run_group_tests_name("probesite", tests, NULL, NULL);
+}
