@@ -136,9 +136,35 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all standin $(UNIT_BINS) $(INTEG_BINS)
 	$(Q)$(MAKE) --no-print-directory unit integration
 
+# Benchmarks (make bench): an empty-probe loader and the ledger replay, then bench/run.sh.
+BENCH_OUT := $(OUTPUT)/bench
+
+$(BENCH_OUT):
+	$(Q)mkdir -p $@
+
+$(BENCH_OUT)/empty.bpf.o: bench/empty.bpf.c $(VMLINUX) | $(BENCH_OUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
+
+$(BENCH_OUT)/empty.skel.h: $(BENCH_OUT)/empty.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+$(BENCH_OUT)/probecost: bench/probecost.c $(BENCH_OUT)/empty.skel.h \
+		$(call module_objs,elfsyms probesite)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) -I$(BENCH_OUT) $(filter %.c %.o,$^) $(LDLIBS) -o $@
+
+$(BENCH_OUT)/ledger_bench: bench/ledger_bench.c $(call module_objs,ledger) | $(BENCH_OUT)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
+
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all standin
-	@echo "devledger: no benchmark yet" >&2; exit 1
+	$(Q)command -v bpftrace >/dev/null || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bpftrace >/dev/null
+	$(Q)$(MAKE) --no-print-directory all standin $(BENCH_OUT)/probecost $(BENCH_OUT)/ledger_bench
+	$(Q)OUTPUT=$(OUTPUT) bench/run.sh
 
 install: $(OUTPUT)/devledger
 	install -D -m 0755 $(OUTPUT)/devledger $(DESTDIR)$(PREFIX)/bin/devledger

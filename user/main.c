@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -201,6 +202,18 @@ static void name_running_processes(struct ledger *ledger)
 	}
 }
 
+/* devledger's own cost, for the report: what tracing took from the machine. */
+static void own_usage(double *cpu_s, uint64_t *peak_rss_kib)
+{
+	struct rusage usage;
+
+	if (getrusage(RUSAGE_SELF, &usage))
+		return;
+	*cpu_s = usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + usage.ru_stime.tv_sec +
+		 usage.ru_stime.tv_usec / 1e6;
+	*peak_rss_kib = (uint64_t)usage.ru_maxrss;
+}
+
 static bool any_leak(const struct ledger *ledger)
 {
 	const struct ledger_process *procs;
@@ -361,6 +374,7 @@ int main(int argc, char **argv)
 	view.duration_s = (monotonic_ns() - s.start_ns) / 1e9;
 	view.events = s.records;
 	view.lost_events = stats.ringbuf_full + stats.read_failed;
+	own_usage(&view.cpu_s, &view.peak_rss_kib);
 	if (s.opts.output) {
 		err = summary__write_json(s.ledger, &view, s.opts.output);
 		if (err) {

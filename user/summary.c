@@ -408,13 +408,14 @@ static int json_add_process(struct json_object *processes, const struct ledger_p
 static int json_add_session(struct json_object *root, const struct summary_session *s)
 {
 	struct json_object *session, *libraries;
-	char started[32], duration[32];
+	char started[32], duration[32], cpu[32];
 	struct tm tm;
 
 	if (!gmtime_r(&s->started_at.tv_sec, &tm) ||
 	    !strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", &tm))
 		return -EOVERFLOW;
 	snprintf(duration, sizeof(duration), "%.3f", session_duration(s));
+	snprintf(cpu, sizeof(cpu), "%.3f", s->cpu_s);
 
 	session = json_add_new(root, "session", json_object_new_object());
 	if (!session || json_add_string(session, "mode", s->mode ? s->mode : "unknown"))
@@ -431,7 +432,9 @@ static int json_add_session(struct json_object *root, const struct summary_sessi
 		     json_object_new_double_s(strtod(duration, NULL), duration)) ||
 	    json_add_u64(session, "events", s->events) ||
 	    json_add_u64(session, "lost_events", s->lost_events) ||
-	    json_add(session, "exact", json_object_new_boolean(s->lost_events == 0)))
+	    json_add(session, "exact", json_object_new_boolean(s->lost_events == 0)) ||
+	    json_add(session, "cpu_s", json_object_new_double_s(s->cpu_s, cpu)) ||
+	    json_add_u64(session, "peak_rss_kib", s->peak_rss_kib))
 		return -ENOMEM;
 	return 0;
 }
@@ -741,9 +744,11 @@ int summary__print_report(const struct ledger *ledger, const struct summary_sess
 	if (!ledger || !session || !out)
 		return -EINVAL;
 	procs = ledger__processes(ledger, &count);
-	fprintf(out, "devledger: %s session, %.3f s, %" PRIu64 " events, %" PRIu64 " lost\n",
+	fprintf(out,
+		"devledger: %s session, %.3f s, %" PRIu64 " events, %" PRIu64 " lost; devledger "
+		"used %.3f s CPU, %" PRIu64 " KiB peak\n",
 		session->mode ? session->mode : "unknown", session_duration(session),
-		session->events, session->lost_events);
+		session->events, session->lost_events, session->cpu_s, session->peak_rss_kib);
 	for (size_t i = 0; i < session->library_count; i++)
 		fprintf(out, "traced: %s\n", session->libraries[i]);
 	if (session->lost_events) {

@@ -19,8 +19,10 @@ struct summary_session {
 	struct timespec started_at; /* CLOCK_REALTIME at the session's start */
 	uint64_t start_ns;	    /* CLOCK_MONOTONIC at the start: origin of allocated_at_s */
 	double duration_s;
-	uint64_t events;      /* records consumed */
-	uint64_t lost_events; /* records the BPF side could not deliver */
+	uint64_t events;       /* records consumed */
+	uint64_t lost_events;  /* records the BPF side could not deliver */
+	double cpu_s;	       /* devledger's own CPU time, user + system */
+	uint64_t peak_rss_kib; /* devledger's own peak resident memory */
 };
 
 /*

@@ -37,7 +37,7 @@ struct tracer_opts {
 	const struct tracer_target *targets;
 	size_t target_count;
 	size_t ring_bytes; /* 0: default; otherwise a power of 2, multiple of the page size */
-	bool verbose; /* libbpf's debug log, and the probe sites chosen, on stderr */
+	bool verbose;	   /* libbpf's debug log, and the probe sites chosen, on stderr */
 	bool entry_probes; /* probe each function at its entry, not at its cheapest site */
 	tracer_record_fn on_record;
 	void *ctx;

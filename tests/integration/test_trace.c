@@ -203,14 +203,16 @@ static void test_probe_sites(void **state)
 	const char *dir = *state;
 	const char *args[] = { "churn", "3000", "--seed", "5", NULL };
 	/* Copies: harness paths live in a few rotating buffers. */
-	char *drivers[] = { strdup(harness_standin_driver()), strdup(harness_standin_cet_driver()) };
+	char *drivers[] = { strdup(harness_standin_driver()),
+			    strdup(harness_standin_cet_driver()) };
 	const char *entry[] = { "-v", "--entry-probes", NULL }, *chosen[] = { "-v", NULL };
 
 	for (int d = 0; d < 2; d++) {
 		for (int mode = 0; mode < 2; mode++) {
 			struct harness_proc proc;
 			struct json_object *summary;
-			int code = trace_driver(&proc, dir, drivers[d], mode ? entry : chosen, args);
+			int code =
+				trace_driver(&proc, dir, drivers[d], mode ? entry : chosen, args);
 
 			if (code != 0)
 				fail_msg("%s: devledger exited %d: %s", drivers[d], code, proc.err);

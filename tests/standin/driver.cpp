@@ -7,6 +7,7 @@
 #include "tt_metal.hpp"
 
 #include <csignal>
+#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -28,7 +29,8 @@ const char usage[] =
 	"  wait                 print \"ready\", wait for SIGUSR1, free and allocate more\n"
 	"  double-free          a buffer reported freed twice, and a free of an unknown address\n"
 	"  crash                allocate, then die by SIGKILL\n"
-	"  loop N               N track_allocate/track_deallocate pairs of one buffer\n"
+	"  loop N [--time]      N track_allocate/track_deallocate pairs of one buffer;\n"
+	"                       --time prints \"ns_per_call X\"\n"
 	"--truth FILE writes the ground truth; --attach-truth FILE (wait) the truth as seen by\n"
 	"an observer that attached at the ready line.\n";
 
@@ -220,16 +222,31 @@ void scenario_double_free(standin::Truth &truth)
 	close_devices(devices);
 }
 
-void scenario_loop(uint64_t count)
+// The probed calls alone, as fast as they go; with `timed`, prints "ns_per_call N" on stdout.
+void scenario_loop(uint64_t count, bool timed, standin::Truth &truth)
 {
 	auto devices = open_devices(1);
 	auto buffer = Buffer::create(devices[0], 4 * KIB, 1024, BufferType::DRAM, true);
 	auto &tracker = GraphTracker::instance();
+	timespec start, end;
+
+	// Freed first: each round then reports an allocation of it and its free, as a real pair would.
+	buffer->deallocate();
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (uint64_t i = 0; i < count; i++) {
 		tracker.track_allocate(buffer.get());
 		tracker.track_deallocate(buffer.get());
 	}
-	buffer->deallocate();
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	if (timed) {
+		double ns = (end.tv_sec - start.tv_sec) * 1e9 + (end.tv_nsec - start.tv_nsec);
+		std::printf("ns_per_call %.1f\n", count ? ns / (2.0 * count) : 0.0);
+	}
+	// Each round reported one allocation and its free: the truth hears them after the clock.
+	for (uint64_t i = 0; i < count; i++) {
+		truth.allocated(0, standin::DRAM, buffer->address_, buffer->size_);
+		truth.freed(0, standin::DRAM, buffer->address_);
+	}
 	close_devices(devices);
 }
 
@@ -240,6 +257,7 @@ int main(int argc, char **argv)
 	std::string scenario, truth_path, attach_truth_path;
 	std::vector<uint64_t> numbers;
 	uint64_t seed = 1, ops = 10000;
+	bool timed = false;
 
 	for (int i = 1; i < argc; i++) {
 		std::string arg = argv[i];
@@ -255,6 +273,8 @@ int main(int argc, char **argv)
 			truth_path = value("--truth");
 		} else if (arg == "--attach-truth") {
 			attach_truth_path = value("--attach-truth");
+		} else if (arg == "--time") {
+			timed = true;
 		} else if (arg == "--seed") {
 			seed = parse_number(value("--seed"), "seed");
 		} else if (arg == "--ops") {
@@ -304,7 +324,7 @@ int main(int argc, char **argv)
 		exit_code = -SIGKILL;
 	} else if (scenario == "loop") {
 		need(1);
-		scenario_loop(numbers[0]);
+		scenario_loop(numbers[0], timed, truth);
 	} else {
 		bad_usage("unknown scenario " + scenario);
 	}

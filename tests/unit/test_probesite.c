@@ -9,14 +9,14 @@
 
 #include "probesite.h"
 
-#define ENDBR64 0xf3, 0x0f, 0x1e, 0xfa
-#define PUSH_R12 0x41, 0x54
-#define PUSH_RBP 0x55
-#define RET 0xc3
+#define ENDBR64	       0xf3, 0x0f, 0x1e, 0xfa
+#define PUSH_R12       0x41, 0x54
+#define PUSH_RBP       0x55
+#define RET	       0xc3
 #define MOV_RSI_TO_RBP 0x48, 0x89, 0xf5 /* mov %rsi,%rbp: reads rsi only */
 #define MOV_MEM_TO_RSI 0x48, 0x8b, 0x37 /* mov (%rdi),%rsi: writes rsi */
-#define SUB_8_RSP 0x48, 0x83, 0xec, 0x08
-#define NOP5 0x0f, 0x1f, 0x44, 0x00, 0x00
+#define SUB_8_RSP      0x48, 0x83, 0xec, 0x08
+#define NOP5	       0x0f, 0x1f, 0x44, 0x00, 0x00
 
 static uint64_t choose(const uint8_t *code, size_t len, unsigned int regs, char *why)
 {
@@ -100,9 +100,12 @@ static void test_undecodable(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cet_prologue),	   cmocka_unit_test(test_entry_already_cheap),
-		cmocka_unit_test(test_argument_registers), cmocka_unit_test(test_stops_at_first_branch),
-		cmocka_unit_test(test_jump_into_prologue), cmocka_unit_test(test_undecodable),
+		cmocka_unit_test(test_cet_prologue),
+		cmocka_unit_test(test_entry_already_cheap),
+		cmocka_unit_test(test_argument_registers),
+		cmocka_unit_test(test_stops_at_first_branch),
+		cmocka_unit_test(test_jump_into_prologue),
+		cmocka_unit_test(test_undecodable),
 	};
 
 	return cmocka_run_group_tests_name("probesite", tests, NULL, NULL);

@@ -61,6 +61,8 @@ static int setup(void **state)
 		.duration_s = 1.5,
 		.events = 123,
 		.lost_events = 0,
+		.cpu_s = 0.25,
+		.peak_rss_kib = 20480,
 	};
 	*state = f;
 	return 0;
@@ -403,12 +405,15 @@ static void test_session(void **state)
 	assert_string_at(root, "schema", "devledger.summary.v1");
 	assert_string_at(root, "devledger_version", DEVLEDGER_VERSION);
 	assert_keys_at(root, "session",
-		       "mode,libraries,started_at,duration_s,events,lost_events,exact");
+		       "mode,libraries,started_at,duration_s,events,lost_events,exact,cpu_s,"
+		       "peak_rss_kib");
 	assert_string_at(root, "session.mode", "command");
 	assert_length_at(root, "session.libraries", 1);
 	assert_string_at(root, "session.libraries.0", "/opt/tt-metal/lib/libtt_metal.so");
 	assert_string_at(root, "session.started_at", "2026-11-24T18:56:56Z");
 	assert_seconds_at(root, "session.duration_s", 1.5, "1.500");
+	assert_seconds_at(root, "session.cpu_s", 0.25, "0.250");
+	assert_int_equal(json_object_get_int64(get(root, "session.peak_rss_kib")), 20480);
 	assert_uint_at(root, "session.events", 123);
 	assert_uint_at(root, "session.lost_events", 0);
 	assert_true(json_object_is_type(get(root, "session.exact"), json_type_boolean));
@@ -791,7 +796,8 @@ static void test_report_known_process(void **state)
 	feed_known_process(f);
 	text = capture_report(f);
 
-	assert_contains(text, "devledger: command session, 1.500 s, 123 events, 0 lost\n");
+	assert_contains(text, "devledger: command session, 1.500 s, 123 events, 0 lost; devledger "
+			      "used 0.250 s CPU, 20480 KiB peak\n");
 	assert_contains(text, "traced: /opt/tt-metal/lib/libtt_metal.so\n");
 	assert_null(strstr(text, "WARNING"));
 	assert_contains(text, "\nPID 1000 (runner) exited with code 0\n");

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# make bench: what a probed call costs under devledger, against a baseline taken in the same run,
+# on the stand-in's real GraphTracker::track_allocate/track_deallocate (tt-metal's body shape), for
+# the plain build and the CET build. Variants are interleaved round by round; medians are printed.
+#   a   no probes
+#   b   an empty BPF program at each function's entry (the floor a tracer probing entries pays)
+#   b'  an empty BPF program at the site devledger chooses
+#   c   devledger trace (its own CPU time per million events and peak RSS from its summary)
+#   d   bpftrace keeping a per-device live/peak ledger in BPF maps (bench/ledger.bt)
+# Then the ledger alone: records per second on one core, and bytes per live allocation.
+# CALLS and ROUNDS (environment) size the run.
+set -euo pipefail
+out=${OUTPUT:-build}
+calls=${CALLS:-200000}
+rounds=${ROUNDS:-5}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+ulimit -l unlimited 2>/dev/null || true
+
+ns() { sed -n 's/^ns_per_call //p' "$1" | tail -n 1; }
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+for build in plain cet; do
+	dir=$out/standin
+	[ "$build" = cet ] && dir=$out/standin-cet
+	driver=$dir/standin
+	lib=$(realpath "$dir/libtt_metal.so")
+	sed "s|LIBRARY|$lib|" bench/ledger.bt > "$work/ledger.bt"
+	for ((r = 1; r <= rounds; r++)); do
+		"$driver" loop "$calls" --time > "$work/a"
+		"$out/bench/probecost" --entry "$lib" -- "$driver" loop "$calls" --time > "$work/b"
+		"$out/bench/probecost" --chosen "$lib" -- "$driver" loop "$calls" --time > "$work/bp"
+		"$out/devledger" trace -q -o "$work/c.json" -- "$driver" loop "$calls" --time > "$work/c"
+		bpftrace "$work/ledger.bt" -c "$driver loop $calls --time" > "$work/d" 2>/dev/null
+		ns "$work/a" >> "$work/$build.a"
+		ns "$work/b" >> "$work/$build.b"
+		ns "$work/bp" >> "$work/$build.bp"
+		ns "$work/c" >> "$work/$build.c"
+		ns "$work/d" >> "$work/$build.d"
+		events=$(sed -n 's/.*"events": *\([0-9]*\).*/\1/p' "$work/c.json" | head -n 1)
+		lost=$(sed -n 's/.*"lost_events": *\([0-9]*\).*/\1/p' "$work/c.json" | head -n 1)
+		cpu=$(sed -n 's/.*"cpu_s": *\([0-9.]*\).*/\1/p' "$work/c.json" | head -n 1)
+		rss=$(sed -n 's/.*"peak_rss_kib": *\([0-9]*\).*/\1/p' "$work/c.json" | head -n 1)
+		awk -v c="$cpu" -v e="$events" 'BEGIN { printf "%.1f\n", c * 1e6 / e * 1000 }' >> "$work/$build.cpu"
+		echo "$rss" >> "$work/$build.rss"
+		echo "$lost" >> "$work/$build.lost"
+	done
+done
+
+printf '\nProbed call cost, median ns per call over %d rounds of %d track_allocate/track_deallocate pairs\n' "$rounds" "$calls"
+printf '%-6s %8s %8s %8s %8s %8s %7s %7s %7s %6s %14s %10s\n' build a b "b'" c d "c/b'" c/b c/d lost "cpu ms/M ev" "peak RSS"
+for build in plain cet; do
+	a=$(median < "$work/$build.a"); b=$(median < "$work/$build.b"); bp=$(median < "$work/$build.bp")
+	c=$(median < "$work/$build.c"); d=$(median < "$work/$build.d")
+	cpu=$(median < "$work/$build.cpu"); rss=$(median < "$work/$build.rss")
+	lost=$(awk '{ s += $1 } END { print s + 0 }' "$work/$build.lost")
+	awk -v n="$build" -v a="$a" -v b="$b" -v bp="$bp" -v c="$c" -v d="$d" -v l="$lost" -v cpu="$cpu" -v rss="$rss" \
+		'BEGIN { printf "%-6s %8.1f %8.1f %8.1f %8.1f %8.1f %7.2f %7.2f %7.2f %6d %14.1f %7d KiB\n", n, a, b, bp, c, d, c / bp, c / b, c / d, l, cpu, rss }'
+done
+
+printf '\nThe ledger alone (one core)\n'
+"$out/bench/ledger_bench"
