@@ -233,6 +233,32 @@ static void test_probe_sites(void **state)
 	free(drivers[1]);
 }
 
+/* Two threads calling the probed functions flat out for 10 s, default settings: nothing lost. */
+static void test_no_loss(void **state)
+{
+	const char *args[] = { "hammer", "2", "10", NULL };
+
+	json_object_put(trace_and_compare(*state, args, 0));
+}
+
+/* A ring too small to keep up: the loss is counted, the summary says inexact, the report warns. */
+static void test_loss_reported(void **state)
+{
+	const char *dir = *state;
+	const char *args[] = { "hammer", "2", "1", NULL };
+	const char *tiny[] = { "--ring-size", "4096", NULL };
+	struct harness_proc proc;
+	struct json_object *summary;
+
+	assert_int_equal(trace_command(&proc, dir, tiny, args), 0);
+	summary = harness_load_json(harness_path(dir, "summary.json"));
+	assert_true(harness_get_int(summary, "session.lost_events") > 0);
+	assert_false(json_object_get_boolean(harness_get(summary, "session.exact")));
+	if (!strstr(proc.err, "WARNING") || !strstr(proc.err, "--ring-size"))
+		fail_msg("no warning about lost events in the report: %s", proc.err);
+	json_object_put(summary);
+}
+
 /* Start `standin wait` and read its ready line. */
 static void start_waiter(struct harness_proc *proc, const char *dir, const char *name)
 {
@@ -446,6 +472,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_double_free, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probe_sites, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_loss, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_loss_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_pid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_system_wide, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_forwarded, setup, teardown),

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <numeric>
 #include <string>
 #include <thread>
 #include <unistd.h>
@@ -29,6 +30,8 @@ const char usage[] =
 	"  wait                 print \"ready\", wait for SIGUSR1, free and allocate more\n"
 	"  double-free          a buffer reported freed twice, and a free of an unknown address\n"
 	"  crash                allocate, then die by SIGKILL\n"
+	"  hammer T SECONDS     T threads (one device each) calling the probed functions flat\n"
+	"                       out; prints \"rounds N\"\n"
 	"  loop N [--time]      N track_allocate/track_deallocate pairs of one buffer;\n"
 	"                       --time prints \"ns_per_call X\"\n"
 	"--truth FILE writes the ground truth; --attach-truth FILE (wait) the truth as seen by\n"
@@ -250,6 +253,48 @@ void scenario_loop(uint64_t count, bool timed, standin::Truth &truth)
 	close_devices(devices);
 }
 
+// T threads calling the probed functions as fast as they can for `seconds`, each on its own device.
+void scenario_hammer(uint64_t threads, double seconds, standin::Truth &truth)
+{
+	auto devices = open_devices((int)threads);
+	std::vector<std::shared_ptr<Buffer>> buffers;
+	std::vector<uint64_t> rounds(threads, 0);
+	std::vector<std::thread> workers;
+	timespec start;
+
+	for (uint64_t t = 0; t < threads; t++) {
+		buffers.push_back(Buffer::create(devices[t], (t + 1) * KIB, 1024, BufferType::L1, false));
+		// Freed first: each round then reports an allocation of it and its free.
+		buffers.back()->deallocate();
+	}
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (uint64_t t = 0; t < threads; t++) {
+		workers.emplace_back([&, t] {
+			auto &tracker = GraphTracker::instance();
+			timespec now;
+			do {
+				for (int i = 0; i < 1000; i++) {
+					tracker.track_allocate(buffers[t].get());
+					tracker.track_deallocate(buffers[t].get());
+				}
+				rounds[t] += 1000;
+				clock_gettime(CLOCK_MONOTONIC, &now);
+			} while ((now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) / 1e9 < seconds);
+		});
+	}
+	for (auto &w : workers)
+		w.join();
+	// Each round reported one allocation and its free: the truth hears them after the clock.
+	for (uint64_t t = 0; t < threads; t++) {
+		for (uint64_t i = 0; i < rounds[t]; i++) {
+			truth.allocated((int)t, standin::L1, buffers[t]->address_, buffers[t]->size_);
+			truth.freed((int)t, standin::L1, buffers[t]->address_);
+		}
+	}
+	std::printf("rounds %llu\n", (unsigned long long)std::accumulate(rounds.begin(), rounds.end(), 0ULL));
+	close_devices(devices);
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -322,6 +367,9 @@ int main(int argc, char **argv)
 		new auto(Buffer::create(devices[0], 6 * KIB, 2048, BufferType::DRAM, true));
 		new auto(Buffer::create(devices[0], 1 * KIB, 1024, BufferType::L1, false));
 		exit_code = -SIGKILL;
+	} else if (scenario == "hammer") {
+		need(2);
+		scenario_hammer(numbers[0], (double)numbers[1], truth);
 	} else if (scenario == "loop") {
 		need(1);
 		scenario_loop(numbers[0], timed, truth);
