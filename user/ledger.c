@@ -9,8 +9,10 @@
 /*
  * Buffers live in one open-addressing hash table, written here rather than
  * taken from a library because it is the hot path (every record) and because
- * its entries must stay small (tens of bytes per live allocation, a million
- * live ones). Linear probing, power-of-two capacity, at most 5/8 full.
+ * its entries must stay small (a million live allocations should cost at
+ * most 64 MB). 32-byte slots, linear probing, at most 3/4 full, growing by
+ * half: between 43 and 64 bytes per entry whatever the population. The
+ * capacity is no power of two, so a hash maps to a slot by multiplication.
  *
  * A freed key stays in the table as DEAD: a later free of it is then known
  * to be a double free, and a new allocation at the same address reuses its
@@ -19,15 +21,20 @@
  */
 enum slot_state { SLOT_EMPTY = 0, SLOT_LIVE, SLOT_DEAD };
 
+/* At most this many processes in one ledger: the slot keeps the process index in 24 bits. */
+#define MAX_PROCESSES (1u << 24)
+
 struct slot {
 	uint64_t address;
 	uint64_t size;
 	uint64_t alloc_ts_ns;
-	uint32_t process; /* index into ledger.processes: pids are reused, indexes are not */
 	int32_t device_id;
-	uint8_t mem_type;
-	uint8_t state;
+	uint32_t process : 24; /* index into ledger.processes: pids are reused, indexes are not */
+	uint32_t mem_type : 4;
+	uint32_t state : 4;
 };
+
+_Static_assert(sizeof(struct slot) == 32, "a slot is 32 bytes");
 
 /* A live circular buffer. A process has tens of them: a plain array will do. */
 struct cb {
@@ -55,8 +62,8 @@ struct pid_slot {
 struct ledger {
 	uint64_t (*hash)(const struct ledger_key *key);
 	struct slot *slots;
-	size_t capacity; /* power of two */
-	size_t used;	 /* LIVE + DEAD */
+	size_t capacity;
+	size_t used; /* LIVE + DEAD */
 
 	struct process_state *processes;
 	size_t process_count;
@@ -238,9 +245,12 @@ static long pid_map_get(const struct ledger *ledger, uint32_t pid)
 
 static int new_process(struct ledger *ledger, uint32_t pid, size_t *index)
 {
-	int err = grow((void **)&ledger->processes, &ledger->process_capacity,
-		       sizeof(*ledger->processes), ledger->process_count + 1);
+	int err;
 
+	if (ledger->process_count == MAX_PROCESSES)
+		return -ENOSPC;
+	err = grow((void **)&ledger->processes, &ledger->process_capacity,
+		   sizeof(*ledger->processes), ledger->process_count + 1);
 	if (err)
 		return err;
 	err = pid_map_set(ledger, pid, ledger->process_count);
@@ -347,9 +357,10 @@ static void add_live(struct ledger_stats *s, uint64_t size)
 
 static struct slot *find_slot(struct ledger *ledger, const struct ledger_key *key)
 {
-	size_t mask = ledger->capacity - 1;
+	/* The hash's top bits scaled to the capacity: no power of two needed. */
+	size_t i = (size_t)(((unsigned __int128)ledger->hash(key) * ledger->capacity) >> 64);
 
-	for (size_t i = ledger->hash(key) & mask;; i = (i + 1) & mask) {
+	for (;; i = i + 1 == ledger->capacity ? 0 : i + 1) {
 		struct slot *s = &ledger->slots[i];
 
 		if (s->state == SLOT_EMPTY)
@@ -365,7 +376,7 @@ static int grow_table(struct ledger *ledger)
 	struct slot *old = ledger->slots;
 	size_t old_capacity = ledger->capacity;
 
-	ledger->capacity *= 2;
+	ledger->capacity += ledger->capacity / 2;
 	ledger->slots = calloc(ledger->capacity, sizeof(*ledger->slots));
 	if (!ledger->slots) {
 		ledger->slots = old;
@@ -418,7 +429,7 @@ static int apply_alloc(struct ledger *ledger, struct process_state *p, size_t pr
 		p->view.hooked_ignored++;
 		return 0;
 	}
-	if ((ledger->used + 1) * 8 > ledger->capacity * 5 && grow_table(ledger))
+	if ((ledger->used + 1) * 4 > ledger->capacity * 3 && grow_table(ledger))
 		return -ENOMEM;
 	stats = stats_for(p, ev->device_id, ev->mem_type);
 	if (!stats)

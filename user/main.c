@@ -85,8 +85,8 @@ static int on_record(void *ctx, const void *record, size_t size)
 	int err = ledger__apply(s->ledger, record, size);
 
 	s->records++;
-	/* A record the ledger does not know is counted, not fatal; running out of memory is. */
-	if (err == -ENOMEM) {
+	/* A record the ledger does not know is counted, not fatal; running out of room is. */
+	if (err == -ENOMEM || err == -ENOSPC) {
 		s->apply_error = err;
 		return err;
 	}
