@@ -9,7 +9,8 @@
 #   b'  an empty BPF program at the site devledger chooses
 #   c   devledger trace (its own CPU time per million events and peak RSS from its summary)
 #   d   bpftrace keeping a per-device live/peak ledger in BPF maps (bench/ledger.bt)
-# Then the ledger alone: records per second on one core, and bytes per live allocation.
+# Then the ledger alone: records per second on one core, and bytes per live allocation; and the time
+# from start to every probe attached on a library with half a million symbols.
 # CALLS and ROUNDS (environment) size the run.
 set -euo pipefail
 out=${OUTPUT:-build}
@@ -62,3 +63,13 @@ done
 
 printf '\nThe ledger alone (one core)\n'
 "$out/bench/ledger_bench"
+
+# Start-up: a library with 500,000 more function symbols than the stand-in's (tt-metal's size).
+symbols=${SYMBOLS:-500000}
+OUTPUT=$out bench/biglib.sh "$work/big/libtt_metal.so" "$symbols"
+for ((r = 1; r <= 5; r++)); do
+	"$out/devledger" trace -a -l "$work/big/libtt_metal.so" -d 0.1 -q -v 2>&1 |
+		sed -n 's/.* probes attached in \([0-9.]*\) ms.*/\1/p' >> "$work/startup"
+done
+printf '\nStart-up on a %s MB library with %d more symbols: all probes attached in %s ms (median of 5)\n' \
+	"$(( $(stat -c %s "$work/big/libtt_metal.so") / 1000000 ))" "$symbols" "$(median < "$work/startup")"

@@ -45,37 +45,46 @@ static int vaddr_to_offset(Elf *elf, uint64_t vaddr, uint64_t *offset)
 	return -ENOENT;
 }
 
-static void scan_table(Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, enum elfsym_table table,
-		       const struct wanted *wanted, size_t count, struct elfsym *syms)
+/*
+ * Walk one symbol table. The symbols and their names are read in place
+ * (tt-metal's library has hundreds of thousands): gelf_getsym and
+ * elf_strptr per symbol cost more than the comparisons themselves.
+ */
+static size_t scan_table(Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, enum elfsym_table table,
+			 const struct wanted *wanted, size_t count, struct elfsym *syms)
 {
 	Elf_Data *data = elf_getdata(scn, NULL);
-	size_t n = shdr->sh_entsize ? shdr->sh_size / shdr->sh_entsize : 0;
+	Elf_Data *strings = elf_getdata(elf_getscn(elf, shdr->sh_link), NULL);
+	size_t n = shdr->sh_entsize ? shdr->sh_size / shdr->sh_entsize : 0, found = 0;
+	const Elf64_Sym *symbols;
 
-	for (size_t i = 0; data && i < n; i++) {
+	if (!data || !strings || gelf_getclass(elf) != ELFCLASS64 ||
+	    shdr->sh_entsize != sizeof(Elf64_Sym) || data->d_size < n * sizeof(Elf64_Sym))
+		return 0;
+	symbols = data->d_buf;
+	for (size_t i = 0; i < n; i++) {
+		const Elf64_Sym *esym = &symbols[i];
+		int type = ELF64_ST_TYPE(esym->st_info);
 		struct wanted key, *hit;
 		struct elfsym *sym;
-		GElf_Sym esym;
-		int type;
 
-		if (!gelf_getsym(data, (int)i, &esym) || esym.st_shndx == SHN_UNDEF)
+		if (esym->st_shndx == SHN_UNDEF || (type != STT_FUNC && type != STT_GNU_IFUNC) ||
+		    esym->st_name == 0 || esym->st_name >= strings->d_size)
 			continue;
-		type = GELF_ST_TYPE(esym.st_info);
-		if (type != STT_FUNC && type != STT_GNU_IFUNC)
-			continue;
-		key.name = elf_strptr(elf, shdr->sh_link, esym.st_name);
-		if (!key.name || !*key.name)
-			continue;
+		key.name = (const char *)strings->d_buf + esym->st_name;
 		hit = bsearch(&key, wanted, count, sizeof(*wanted), compare_wanted);
 		if (!hit)
 			continue;
 		sym = &syms[hit->index];
 		/* .symtab is a superset of .dynsym: the first table that has it wins. */
-		if (sym->found || vaddr_to_offset(elf, esym.st_value, &sym->offset))
+		if (sym->found || vaddr_to_offset(elf, esym->st_value, &sym->offset))
 			continue;
 		sym->found = true;
 		sym->table = table;
-		sym->size = esym.st_size;
+		sym->size = esym->st_size;
+		found++;
 	}
+	return found;
 }
 
 int elfsyms__resolve(const char *path, const char *const *names, size_t count, struct elfsym *syms)
@@ -83,6 +92,7 @@ int elfsyms__resolve(const char *path, const char *const *names, size_t count, s
 	struct wanted *wanted = NULL;
 	Elf_Scn *scn = NULL;
 	Elf *elf = NULL;
+	size_t found = 0;
 	int fd, err = 0;
 
 	memset(syms, 0, count * sizeof(*syms));
@@ -105,8 +115,9 @@ int elfsyms__resolve(const char *path, const char *const *names, size_t count, s
 		wanted[i] = (struct wanted){ .name = names[i], .index = i };
 	qsort(wanted, count, sizeof(*wanted), compare_wanted);
 
-	/* .symtab first: it has the local and hidden functions too. */
-	for (int pass = 0; pass < 2; pass++) {
+	/* .symtab first: it has the local and hidden functions too; .dynsym only for what it
+	 * lacked. */
+	for (int pass = 0; pass < 2 && found < count; pass++) {
 		Elf64_Word type = pass == 0 ? SHT_SYMTAB : SHT_DYNSYM;
 
 		scn = NULL;
@@ -114,9 +125,9 @@ int elfsyms__resolve(const char *path, const char *const *names, size_t count, s
 			GElf_Shdr shdr;
 
 			if (gelf_getshdr(scn, &shdr) && shdr.sh_type == type)
-				scan_table(elf, scn, &shdr,
-					   pass == 0 ? ELFSYM_SYMTAB : ELFSYM_DYNSYM, wanted, count,
-					   syms);
+				found += scan_table(elf, scn, &shdr,
+						    pass == 0 ? ELFSYM_SYMTAB : ELFSYM_DYNSYM,
+						    wanted, count, syms);
 		}
 	}
 cleanup:

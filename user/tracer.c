@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -216,8 +217,18 @@ static int attach_tracepoints(struct tracer *tracer)
 	return 0;
 }
 
+static double elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - since->tv_sec) * 1e3 + (now.tv_nsec - since->tv_nsec) / 1e6;
+}
+
 struct tracer *tracer__open(const struct tracer_opts *opts)
 {
+	struct timespec start;
+	double resolved_ms;
 	struct elfsym(*syms)[SYM_COUNT] = NULL;
 	struct tracer *tracer;
 	__u8 one = 1;
@@ -233,6 +244,7 @@ struct tracer *tracer__open(const struct tracer_opts *opts)
 	tracer->on_record = opts->on_record;
 	tracer->ctx = opts->ctx;
 
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	/* Symbols first: a wrong library is the likeliest mistake, and costs no BPF load. */
 	for (size_t i = 0; i < opts->target_count; i++) {
 		err = resolve_library(opts->targets[i].library, syms[i]);
@@ -240,6 +252,7 @@ struct tracer *tracer__open(const struct tracer_opts *opts)
 			goto cleanup;
 	}
 
+	resolved_ms = elapsed_ms(&start);
 	tracer->skel = devledger_bpf__open();
 	if (!tracer->skel) {
 		err = -errno;
@@ -292,6 +305,10 @@ struct tracer *tracer__open(const struct tracer_opts *opts)
 	err = attach_tracepoints(tracer);
 	if (err)
 		goto cleanup;
+	if (opts->verbose)
+		fprintf(stderr,
+			"devledger: %zu probes attached in %.1f ms (symbols resolved in %.1f ms)\n",
+			tracer->link_count, elapsed_ms(&start), resolved_ms);
 
 	tracer->ring = ring_buffer__new(bpf_map__fd(tracer->skel->maps.events), handle_record,
 					tracer, NULL);
