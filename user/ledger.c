@@ -489,6 +489,29 @@ static int apply_free(struct ledger *ledger, struct process_state *p, size_t pro
 	return 0;
 }
 
+/*
+ * One allocation ends without a tracked free: listed as an untracked free
+ * (with its reason) or a leak, and counted. Live bytes are the caller's:
+ * a buffer subtracts its size, CBs recompute their union.
+ */
+static int count_end(struct process_state *p, struct ledger_stats *stats,
+		     const struct ledger_record *record, bool leak)
+{
+	int err = list_append(leak ? &p->view.leaks : &p->view.untracked_frees, record);
+
+	if (err)
+		return err;
+	stats->live_count--;
+	if (leak) {
+		stats->leaks++;
+		stats->leaked_bytes += record->size;
+	} else {
+		stats->untracked_frees++;
+		stats->untracked_bytes += record->size;
+	}
+	return 0;
+}
+
 /* Every live buffer of a process (on one device, or all when all_devices) ends with this fate. */
 static int end_buffers(struct ledger *ledger, struct process_state *p, size_t process,
 		       bool all_devices, int32_t device_id, enum ledger_reason reason, bool leak,
@@ -507,19 +530,11 @@ static int end_buffers(struct ledger *ledger, struct process_state *p, size_t pr
 		if (!stats)
 			return -ENOMEM;
 		r = record_of(s, reason, ts);
-		err = list_append(leak ? &p->view.leaks : &p->view.untracked_frees, &r);
+		err = count_end(p, stats, &r, leak);
 		if (err)
 			return err;
 		s->state = SLOT_DEAD;
-		stats->live_count--;
 		stats->live_bytes -= s->size;
-		if (leak) {
-			stats->leaks++;
-			stats->leaked_bytes += s->size;
-		} else {
-			stats->untracked_frees++;
-			stats->untracked_bytes += s->size;
-		}
 	}
 	return 0;
 }
@@ -580,22 +595,10 @@ static int end_cb(struct process_state *p, const struct cb *cb, enum ledger_reas
 				   .size = cb->size,
 				   .alloc_ts_ns = cb->alloc_ts_ns,
 				   .event_ts_ns = ts };
-	int err;
 
 	if (!stats)
 		return -ENOMEM;
-	err = list_append(leak ? &p->view.leaks : &p->view.untracked_frees, &r);
-	if (err)
-		return err;
-	stats->live_count--;
-	if (leak) {
-		stats->leaks++;
-		stats->leaked_bytes += cb->size;
-	} else {
-		stats->untracked_frees++;
-		stats->untracked_bytes += cb->size;
-	}
-	return 0;
+	return count_end(p, stats, &r, leak);
 }
 
 /* End the CBs matching (device, program) filters; -1 device / ~0 program mean any. */

@@ -99,14 +99,29 @@ static int handle_record(void *ctx, void *data, size_t size)
 	return tracer->on_record(tracer->ctx, data, size);
 }
 
-static int keep_link(struct tracer *tracer, struct bpf_link *link)
+/*
+ * Keep a link that was just made, or say what could not be attached: one
+ * place for both, so every attach fails the same way.
+ */
+static int keep_link(struct tracer *tracer, struct bpf_link *link, const char *what,
+		     const char *where)
 {
+	int err;
+
+	if (!link) {
+		err = -errno;
+		fprintf(stderr, "devledger: attaching %s%s%s: %s\n", what, where ? " in " : "",
+			where ? where : "", strerror(-err));
+		return err;
+	}
 	if (tracer->link_count == tracer->link_capacity) {
 		size_t capacity = tracer->link_capacity ? tracer->link_capacity * 2 : 16;
 		struct bpf_link **links = realloc(tracer->links, capacity * sizeof(*links));
 
-		if (!links)
+		if (!links) {
+			bpf_link__destroy(link);
 			return -ENOMEM;
+		}
 		tracer->links = links;
 		tracer->link_capacity = capacity;
 	}
@@ -178,17 +193,9 @@ static int attach_target(struct tracer *tracer, pid_t pid, const char *library,
 			prog, pid, library,
 			probe_offset(&probes[i], library, sym, opts->entry_probes, opts->verbose),
 			&uprobe_opts);
-		if (!link) {
-			err = -errno;
-			fprintf(stderr, "devledger: attaching to %s in %s: %s\n",
-				probe_symbols[probes[i].symbol], library, strerror(-err));
+		err = keep_link(tracer, link, probe_symbols[probes[i].symbol], library);
+		if (err)
 			return err;
-		}
-		err = keep_link(tracer, link);
-		if (err) {
-			bpf_link__destroy(link);
-			return err;
-		}
 	}
 	return 0;
 }
@@ -199,20 +206,11 @@ static int attach_tracepoints(struct tracer *tracer)
 					tracer->skel->progs.process_fork };
 
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
-		struct bpf_link *link = bpf_program__attach(progs[i]);
-		int err;
+		int err = keep_link(tracer, bpf_program__attach(progs[i]),
+				    bpf_program__name(progs[i]), NULL);
 
-		if (!link) {
-			err = -errno;
-			fprintf(stderr, "devledger: attaching %s: %s\n",
-				bpf_program__name(progs[i]), strerror(-err));
+		if (err)
 			return err;
-		}
-		err = keep_link(tracer, link);
-		if (err) {
-			bpf_link__destroy(link);
-			return err;
-		}
 	}
 	return 0;
 }
