@@ -12,35 +12,11 @@
 #include "../bpf/devledger.h"
 #include "devledger.skel.h"
 #include "elfsyms.h"
+#include "probes.h"
 #include "probesite.h"
 #include "tracer.h"
 
 #define DEFAULT_RING_BYTES (16u << 20)
-
-/* The functions of libtt_metal.so that devledger probes (era B, tt-metal.md's names). */
-enum probe_symbol {
-	SYM_TRACK_ALLOCATE,
-	SYM_TRACK_DEALLOCATE,
-	SYM_TRACK_ALLOCATE_CB,
-	SYM_TRACK_DEALLOCATE_CB,
-	SYM_ALLOCATE_CIRCULAR_BUFFERS,
-	SYM_PROGRAM_DESTRUCTOR,
-	SYM_DEVICE_CLOSE,
-	SYM_COUNT,
-};
-
-static const char *const probe_symbols[SYM_COUNT] = {
-	[SYM_TRACK_ALLOCATE] = "_ZN2tt8tt_metal12GraphTracker14track_allocateEPKNS0_6BufferE",
-	[SYM_TRACK_DEALLOCATE] = "_ZN2tt8tt_metal12GraphTracker16track_deallocateEPNS0_6BufferE",
-	[SYM_TRACK_ALLOCATE_CB] =
-		"_ZN2tt8tt_metal12GraphTracker17track_allocate_cbERK12CoreRangeSetmmbPKNS0_7IDeviceE",
-	[SYM_TRACK_DEALLOCATE_CB] =
-		"_ZN2tt8tt_metal12GraphTracker19track_deallocate_cbEPKNS0_7IDeviceE",
-	[SYM_ALLOCATE_CIRCULAR_BUFFERS] =
-		"_ZN2tt8tt_metal6detail11ProgramImpl25allocate_circular_buffersEPKNS0_7IDeviceE",
-	[SYM_PROGRAM_DESTRUCTOR] = "_ZN2tt8tt_metal6detail11ProgramImplD2Ev",
-	[SYM_DEVICE_CLOSE] = "_ZN2tt8tt_metal6Device5closeEv",
-};
 
 struct tracer {
 	struct devledger_bpf *skel;
@@ -50,32 +26,6 @@ struct tracer {
 	size_t link_capacity;
 	tracer_record_fn on_record;
 	void *ctx;
-};
-
-/*
- * One uprobe: the symbol it sits on, the BPF program (by name) that runs
- * there, and the argument registers that program reads (an entry probe may
- * move past instructions that leave them alone). A return probe stays at
- * the entry: it finds the return address on top of the stack.
- */
-struct probe {
-	enum probe_symbol symbol;
-	bool retprobe;
-	const char *program;
-	unsigned int regs_read;
-};
-
-static const struct probe probes[] = {
-	{ SYM_TRACK_ALLOCATE, false, "track_allocate", PROBESITE_RSI },
-	{ SYM_TRACK_DEALLOCATE, false, "track_deallocate", PROBESITE_RSI },
-	{ SYM_TRACK_ALLOCATE_CB, false, "track_allocate_cb",
-	  PROBESITE_RDX | PROBESITE_RCX | PROBESITE_R9 },
-	{ SYM_TRACK_DEALLOCATE_CB, false, "track_deallocate_cb", PROBESITE_RSI },
-	{ SYM_ALLOCATE_CIRCULAR_BUFFERS, false, "allocate_circular_buffers", PROBESITE_RDI },
-	{ SYM_ALLOCATE_CIRCULAR_BUFFERS, true, "allocate_circular_buffers_return", 0 },
-	{ SYM_PROGRAM_DESTRUCTOR, false, "program_destroyed", PROBESITE_RDI },
-	{ SYM_DEVICE_CLOSE, false, "device_close", PROBESITE_RDI },
-	{ SYM_DEVICE_CLOSE, true, "device_close_return", 0 },
 };
 
 static int libbpf_print(enum libbpf_print_level level, const char *format, va_list args)
@@ -129,47 +79,15 @@ static int keep_link(struct tracer *tracer, struct bpf_link *link, const char *w
 	return 0;
 }
 
-/* Resolve every probed symbol of one library; name every missing one. */
-static int resolve_library(const char *library, struct elfsym *syms)
-{
-	char missing[2048] = "";
-	int err = elfsyms__resolve(library, probe_symbols, SYM_COUNT, syms);
-
-	if (err == -ENOEXEC) {
-		fprintf(stderr, "devledger: %s: not an ELF file\n", library);
-		return err;
-	}
-	if (err) {
-		fprintf(stderr, "devledger: %s: %s\n", library, strerror(-err));
-		return err;
-	}
-	for (int i = 0; i < SYM_COUNT; i++) {
-		if (syms[i].found)
-			continue;
-		if (*missing)
-			strncat(missing, ", ", sizeof(missing) - strlen(missing) - 1);
-		strncat(missing, probe_symbols[i], sizeof(missing) - strlen(missing) - 1);
-	}
-	if (*missing) {
-		fprintf(stderr,
-			"devledger: %s: missing symbols: %s (is this tt-metal's libtt_metal.so?)\n",
-			library, missing);
-		return -ENOENT;
-	}
-	return 0;
-}
-
 /* Where to attach: the entry, or the function's cheapest safe instruction. */
 static uint64_t probe_offset(const struct probe *probe, const char *library,
 			     const struct elfsym *sym, bool entry_only, bool verbose)
 {
 	struct probesite site;
 
-	if (probe->retprobe || entry_only)
+	if (probes__site(probe, library, sym, entry_only, &site))
 		return sym->offset;
-	if (probesite__choose(library, sym->offset, sym->size, probe->regs_read, &site))
-		return sym->offset;
-	if (verbose)
+	if (verbose && !probe->retprobe && !entry_only)
 		fprintf(stderr, "devledger: %s: probe at %s\n", probe->program, site.why);
 	return site.offset;
 }
@@ -177,7 +95,7 @@ static uint64_t probe_offset(const struct probe *probe, const char *library,
 static int attach_target(struct tracer *tracer, pid_t pid, const char *library,
 			 const struct elfsym *syms, const struct tracer_opts *opts)
 {
-	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+	for (size_t i = 0; i < PROBE_COUNT; i++) {
 		LIBBPF_OPTS(bpf_uprobe_opts, uprobe_opts, .retprobe = probes[i].retprobe);
 		const struct elfsym *sym = &syms[probes[i].symbol];
 		struct bpf_program *prog;
@@ -227,7 +145,7 @@ struct tracer *tracer__open(const struct tracer_opts *opts)
 {
 	struct timespec start;
 	double resolved_ms;
-	struct elfsym(*syms)[SYM_COUNT] = NULL;
+	struct elfsym(*syms)[PROBE_SYMBOLS] = NULL;
 	struct tracer *tracer;
 	__u8 one = 1;
 	int err;
@@ -245,7 +163,7 @@ struct tracer *tracer__open(const struct tracer_opts *opts)
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	/* Symbols first: a wrong library is the likeliest mistake, and costs no BPF load. */
 	for (size_t i = 0; i < opts->target_count; i++) {
-		err = resolve_library(opts->targets[i].library, syms[i]);
+		err = probes__resolve(opts->targets[i].library, syms[i]);
 		if (err)
 			goto cleanup;
 	}

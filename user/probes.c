@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "elfsyms.h"
+#include "probes.h"
+#include "probesite.h"
+
+/* tt-metal's names (era B). */
+const char *const probe_symbols[PROBE_SYMBOLS] = {
+	[SYM_TRACK_ALLOCATE] = "_ZN2tt8tt_metal12GraphTracker14track_allocateEPKNS0_6BufferE",
+	[SYM_TRACK_DEALLOCATE] = "_ZN2tt8tt_metal12GraphTracker16track_deallocateEPNS0_6BufferE",
+	[SYM_TRACK_ALLOCATE_CB] =
+		"_ZN2tt8tt_metal12GraphTracker17track_allocate_cbERK12CoreRangeSetmmbPKNS0_7IDeviceE",
+	[SYM_TRACK_DEALLOCATE_CB] =
+		"_ZN2tt8tt_metal12GraphTracker19track_deallocate_cbEPKNS0_7IDeviceE",
+	[SYM_ALLOCATE_CIRCULAR_BUFFERS] =
+		"_ZN2tt8tt_metal6detail11ProgramImpl25allocate_circular_buffersEPKNS0_7IDeviceE",
+	[SYM_PROGRAM_DESTRUCTOR] = "_ZN2tt8tt_metal6detail11ProgramImplD2Ev",
+	[SYM_DEVICE_CLOSE] = "_ZN2tt8tt_metal6Device5closeEv",
+};
+
+const struct probe probes[PROBE_COUNT] = {
+	{ SYM_TRACK_ALLOCATE, false, "track_allocate", PROBESITE_RSI },
+	{ SYM_TRACK_DEALLOCATE, false, "track_deallocate", PROBESITE_RSI },
+	{ SYM_TRACK_ALLOCATE_CB, false, "track_allocate_cb",
+	  PROBESITE_RDX | PROBESITE_RCX | PROBESITE_R9 },
+	{ SYM_TRACK_DEALLOCATE_CB, false, "track_deallocate_cb", PROBESITE_RSI },
+	{ SYM_ALLOCATE_CIRCULAR_BUFFERS, false, "allocate_circular_buffers", PROBESITE_RDI },
+	{ SYM_ALLOCATE_CIRCULAR_BUFFERS, true, "allocate_circular_buffers_return", 0 },
+	{ SYM_PROGRAM_DESTRUCTOR, false, "program_destroyed", PROBESITE_RDI },
+	{ SYM_DEVICE_CLOSE, false, "device_close", PROBESITE_RDI },
+	{ SYM_DEVICE_CLOSE, true, "device_close_return", 0 },
+};
+
+/* Resolve every probed symbol of one library; name every missing one. */
+int probes__resolve(const char *library, struct elfsym *syms)
+{
+	char missing[2048] = "";
+	int err = elfsyms__resolve(library, probe_symbols, PROBE_SYMBOLS, syms);
+
+	if (err == -ENOEXEC) {
+		fprintf(stderr, "devledger: %s: not an ELF file\n", library);
+		return err;
+	}
+	if (err) {
+		fprintf(stderr, "devledger: %s: %s\n", library, strerror(-err));
+		return err;
+	}
+	for (int i = 0; i < PROBE_SYMBOLS; i++) {
+		if (syms[i].found)
+			continue;
+		if (*missing)
+			strncat(missing, ", ", sizeof(missing) - strlen(missing) - 1);
+		strncat(missing, probe_symbols[i], sizeof(missing) - strlen(missing) - 1);
+	}
+	if (*missing) {
+		fprintf(stderr,
+			"devledger: %s: missing symbols: %s (is this tt-metal's libtt_metal.so?)\n",
+			library, missing);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+int probes__site(const struct probe *probe, const char *library, const struct elfsym *sym,
+		 bool entry_only, struct probesite *site)
+{
+	site->offset = sym->offset;
+	site->delta = 0;
+	if (probe->retprobe) {
+		snprintf(site->why, sizeof(site->why),
+			 "entry (a return probe finds the return address on top of the stack)");
+		return 0;
+	}
+	if (entry_only) {
+		snprintf(site->why, sizeof(site->why), "entry (--entry-probes)");
+		return 0;
+	}
+	return probesite__choose(library, sym->offset, sym->size, probe->regs_read, site);
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * What devledger probes in libtt_metal.so (era-B tt-metal): the functions,
+ * and for each uprobe the BPF program that runs there. Shared by the
+ * tracer, which attaches them, and `devledger check`, which explains them.
+ */
+#ifndef DEVLEDGER_PROBES_H
+#define DEVLEDGER_PROBES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct elfsym;
+struct probesite;
+
+/* The probed functions. */
+enum probe_symbol {
+	SYM_TRACK_ALLOCATE,
+	SYM_TRACK_DEALLOCATE,
+	SYM_TRACK_ALLOCATE_CB,
+	SYM_TRACK_DEALLOCATE_CB,
+	SYM_ALLOCATE_CIRCULAR_BUFFERS,
+	SYM_PROGRAM_DESTRUCTOR,
+	SYM_DEVICE_CLOSE,
+	PROBE_SYMBOLS,
+};
+
+/* Mangled name of each probed function. */
+extern const char *const probe_symbols[PROBE_SYMBOLS];
+
+/*
+ * One uprobe: the symbol it sits on, the BPF program (by name) that runs
+ * there, and the argument registers that program reads (an entry probe may
+ * move past instructions that leave them alone). A return probe stays at
+ * the entry: it finds the return address on top of the stack.
+ */
+struct probe {
+	enum probe_symbol symbol;
+	bool retprobe;
+	const char *program;
+	unsigned int regs_read;
+};
+
+#define PROBE_COUNT 9
+extern const struct probe probes[PROBE_COUNT];
+
+/*
+ * Resolve every probed function of a library into syms[PROBE_SYMBOLS]. On
+ * failure prints one line naming the problem (every missing symbol) and
+ * returns -errno.
+ */
+int probes__resolve(const char *library, struct elfsym *syms);
+
+/*
+ * Where this probe attaches in the library: its function's cheapest safe
+ * instruction, or the entry for a return probe or when entry_only.
+ * site->why says which and why. Returns 0 or -errno.
+ */
+int probes__site(const struct probe *probe, const char *library, const struct elfsym *sym,
+		 bool entry_only, struct probesite *site);
+
+#endif /* DEVLEDGER_PROBES_H */
