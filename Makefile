@@ -131,7 +131,8 @@ unit: $(UNIT_BINS)
 integration: all standin $(INTEG_BINS)
 	$(Q)for t in $(INTEG_BINS); do echo "== $$t"; \
 		DEVLEDGER=$(OUTPUT)/devledger STANDIN_DIR=$(STANDIN_OUT) \
-		STANDIN_CET_DIR=$(STANDIN_CET_OUT) $$t || exit 1; done
+		STANDIN_CET_DIR=$(STANDIN_CET_OUT) STANDIN_INLINED_DIR=$(STANDIN_INLINED_OUT) \
+		$$t || exit 1; done
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all standin $(UNIT_BINS) $(INTEG_BINS)

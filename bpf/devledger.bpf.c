@@ -21,12 +21,12 @@ const volatile __u32 follow_children = 0; /* a tracked process's new children ar
  * Era-B tt-metal layouts (tt::tt_metal::Buffer; Device::id_). Kept in one
  * place so that they can come from the library's DWARF instead.
  */
-const volatile __u32 buffer_off_device = 16;
-const volatile __u32 buffer_off_size = 24;
-const volatile __u32 buffer_off_type = 32;
-const volatile __u32 buffer_off_hooked = 73;
-const volatile __u32 buffer_off_address = 80;
-const volatile __u32 device_off_id = 8;
+const volatile __u32 buffer_off_device = DL_ERA_B_BUFFER_DEVICE;
+const volatile __u32 buffer_off_size = DL_ERA_B_BUFFER_SIZE;
+const volatile __u32 buffer_off_type = DL_ERA_B_BUFFER_TYPE;
+const volatile __u32 buffer_off_hooked = DL_ERA_B_BUFFER_HOOKED;
+const volatile __u32 buffer_off_address = DL_ERA_B_BUFFER_ADDRESS;
+const volatile __u32 device_off_id = DL_ERA_B_DEVICE_ID;
 
 /* One read covers every Buffer field above. */
 #define BUFFER_READ_BYTES 96

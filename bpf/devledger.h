@@ -44,6 +44,18 @@ enum dl_mem_type {
 	DL_MEM_TYPES = 6,
 };
 
+/*
+ * Era-B tt-metal layouts (x86-64, libstdc++): where the fields the probes
+ * read sit in tt::tt_metal::Buffer and Device. The BPF side starts from
+ * these; `devledger check` shows them.
+ */
+#define DL_ERA_B_BUFFER_DEVICE	16 /* IDevice *device_ */
+#define DL_ERA_B_BUFFER_SIZE	24 /* DeviceAddr size_ */
+#define DL_ERA_B_BUFFER_TYPE	32 /* BufferType buffer_type_ */
+#define DL_ERA_B_BUFFER_HOOKED	73 /* bool hooked_allocation_ */
+#define DL_ERA_B_BUFFER_ADDRESS 80 /* DeviceAddr address_ */
+#define DL_ERA_B_DEVICE_ID	8  /* ChipId Device::id_ */
+
 /* dl_event.flags */
 #define DL_FLAG_HOOKED (1u << 0) /* Buffer::hooked_allocation_: graph capture, not real */
 

@@ -82,6 +82,7 @@ static size_t scan_table(Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, enum elf
 		sym->found = true;
 		sym->table = table;
 		sym->size = esym->st_size;
+		sym->vaddr = esym->st_value;
 		found++;
 	}
 	return found;

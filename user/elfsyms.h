@@ -20,6 +20,7 @@ struct elfsym {
 	bool found;
 	enum elfsym_table table;
 	uint64_t offset; /* file offset of the function's first byte */
+	uint64_t vaddr;	 /* its address in the file's own address space (st_value) */
 	uint64_t size;
 };
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../bpf/devledger.h"
+#include "check.h"
 #include "launch.h"
 #include "ledger.h"
 #include "libfind.h"
@@ -276,6 +277,23 @@ static int trace_loop(struct session *s, int *child_status, bool *child_done)
 	}
 }
 
+/* devledger check: needs no BPF and no root; 0 when every probe resolves, else 1. */
+static int run_check(const struct options *o)
+{
+	char library[PATH_MAX];
+	int err;
+
+	if (o->library)
+		err = libfind__check(o->library, library, sizeof(library));
+	else if (o->pid_count)
+		err = libfind__from_pid(o->pids[0], NULL, library, sizeof(library));
+	else
+		err = libfind__default(library, sizeof(library));
+	if (err)
+		return EXIT_RUNTIME;
+	return check__run(library, o->json, o->entry_probes, stdout) ? EXIT_RUNTIME : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct session s = { .launch = { .pid = -1, .release_fd = -1 } };
@@ -293,6 +311,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "devledger: %s\n", error);
 		return EXIT_USAGE;
 	}
+	if (s.opts.subcommand == SUBCOMMAND_CHECK)
+		return run_check(&s.opts);
 	if (s.opts.mode == MODE_COMMAND) {
 		char path[PATH_MAX];
 
@@ -306,6 +326,12 @@ int main(int argc, char **argv)
 	}
 	if (check_output(s.opts.output) || find_libraries(&s))
 		return EXIT_RUNTIME;
+
+	/* What check would warn about (tracker calls inlined away) is worth knowing before tracing.
+	 */
+	for (size_t i = 0; !s.opts.quiet && i < s.target_count; i++)
+		if (i == 0 || strcmp(s.libraries[i], s.libraries[0]))
+			check__warn(s.libraries[i], stderr);
 
 	s.ledger = ledger__new(NULL);
 	if (!s.ledger) {

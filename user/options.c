@@ -13,6 +13,7 @@ enum {
 	OPT_FAIL_ON_LEAK = 0x100,
 	OPT_RING_SIZE,
 	OPT_ENTRY_PROBES,
+	OPT_JSON,
 };
 
 static const char trace_doc[] =
@@ -138,9 +139,9 @@ static int parse_size(const char *text, size_t *out)
 static const struct argp trace_argp;
 
 /* Does this word name an option that takes a value (-p, --pid, ...)? */
-static bool takes_value(const char *word)
+static bool takes_value(const struct argp_option *options, const char *word)
 {
-	for (const struct argp_option *o = trace_options; o->name; o++) {
+	for (const struct argp_option *o = options; o->name; o++) {
 		if (!o->arg)
 			continue;
 		if ((word[0] == '-' && word[1] == o->key && !word[2]) ||
@@ -218,7 +219,8 @@ static error_t parse_trace_option(int key, char *arg, struct argp_state *state)
 		/* getopt found an unknown option or a missing value: name the argument. */
 		if (state->next <= 0 || state->next > state->argc)
 			return fail(ps, "bad arguments%s", "");
-		if (state->next == state->argc && takes_value(state->argv[state->next - 1]))
+		if (state->next == state->argc &&
+		    takes_value(trace_options, state->argv[state->next - 1]))
 			return fail(ps, "%s needs a value", state->argv[state->next - 1]);
 		return fail(ps, "unknown option '%s'", state->argv[state->next - 1]);
 	default:
@@ -234,6 +236,98 @@ static const struct argp trace_argp = {
 	.doc = trace_doc,
 };
 
+static const char check_doc[] =
+	"Show what devledger would probe in a libtt_metal.so, without tracing: each probed "
+	"function's symbol and file offset (or that it is missing), the instruction the probe "
+	"would sit on and why, the field offsets read and their source, and warnings such as "
+	"tracker calls inlined away. Exit 0 when every probe resolves, 1 otherwise.\v"
+	"Examples:\n"
+	"  devledger check -l $TT_METAL_HOME/build/lib/libtt_metal.so\n"
+	"  devledger check -p 4242 --json";
+
+static const struct argp_option check_options[] = {
+	{ "lib", 'l', "PATH", 0, "The libtt_metal.so to check (default: $TT_METAL_HOME/build/lib)",
+	  0 },
+	{ "pid", 'p', "PID", 0, "Check the libtt_metal.so this process maps", 0 },
+	{ "json", OPT_JSON, NULL, 0, "Print JSON", 0 },
+	{ "entry-probes", OPT_ENTRY_PROBES, NULL, 0, "Show entry probes, as trace --entry-probes",
+	  0 },
+	{ "help", 'h', NULL, 0, "Give this help list", -1 },
+	{ NULL, 0, NULL, 0, NULL, 0 },
+};
+
+static const struct argp check_argp;
+
+static error_t parse_check_option(int key, char *arg, struct argp_state *state)
+{
+	struct parse_state *ps = state->input;
+	struct options *opts = ps->opts;
+
+	switch (key) {
+	case 'l':
+		opts->library = arg;
+		break;
+	case 'p':
+		if (opts->pid_count)
+			return fail(ps, "check takes one -p%s", "");
+		if (parse_pid(arg, &opts->pids[0]))
+			return fail(ps, "-p takes a process id, not '%s'", arg);
+		opts->pid_count = 1;
+		break;
+	case OPT_JSON:
+		opts->json = true;
+		break;
+	case OPT_ENTRY_PROBES:
+		opts->entry_probes = true;
+		break;
+	case 'h':
+		argp_help(&check_argp, stdout, ARGP_HELP_STD_HELP, "devledger check");
+		ps->help = true;
+		break;
+	case ARGP_KEY_ARG:
+		return fail(ps, "unexpected argument '%s'", arg);
+	case ARGP_KEY_ERROR:
+		if (state->next <= 0 || state->next > state->argc)
+			return fail(ps, "bad arguments%s", "");
+		if (state->next == state->argc &&
+		    takes_value(check_options, state->argv[state->next - 1]))
+			return fail(ps, "%s needs a value", state->argv[state->next - 1]);
+		return fail(ps, "unknown option '%s'", state->argv[state->next - 1]);
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp check_argp = {
+	.options = check_options,
+	.parser = parse_check_option,
+	.args_doc = "[-l PATH | -p PID] [--json]",
+	.doc = check_doc,
+};
+
+static int parse_check(int argc, char **argv, struct parse_state *ps)
+{
+	int err = argp_parse(&check_argp, argc - 1, argv + 1,
+			     ARGP_NO_EXIT | ARGP_NO_ERRS | ARGP_NO_HELP | ARGP_IN_ORDER, NULL, ps);
+
+	if (ps->help)
+		return 1;
+	if (!err && ps->opts->library && ps->opts->pid_count) {
+		snprintf(ps->error, ps->error_len, "give -l or -p, not both");
+		err = EINVAL;
+	}
+	if (err) {
+		if (!*ps->error)
+			snprintf(ps->error, ps->error_len, "bad arguments");
+		strncat(ps->error, " (see 'devledger check --help')",
+			ps->error_len - strlen(ps->error) - 1);
+		return -EINVAL;
+	}
+	ps->opts->subcommand = SUBCOMMAND_CHECK;
+	return 0;
+}
+
 static const char top_usage[] =
 	"Usage: devledger COMMAND [OPTIONS]\n"
 	"Trace tt-metal device memory (DRAM, L1, L1_SMALL, TRACE, circular buffers) from outside the\n"
@@ -241,13 +335,15 @@ static const char top_usage[] =
 	"\n"
 	"Commands:\n"
 	"  trace      trace a command, running processes (-p) or the whole system (-a)\n"
+	"  check      show what would be probed in a libtt_metal.so, and what looks wrong\n"
 	"\n"
 	"Options:\n"
-	"  -h, --help     this help; 'devledger trace --help' for the trace options\n"
+	"  -h, --help     this help; 'devledger trace --help', 'devledger check --help' for more\n"
 	"  -V, --version  print the version\n"
 	"\n"
-	"Example:\n"
-	"  sudo devledger trace -o summary.json -- ./build/test/tt_metal/unit_tests_api\n";
+	"Examples:\n"
+	"  sudo devledger trace -o summary.json -- ./build/test/tt_metal/unit_tests_api\n"
+	"  devledger check -l $TT_METAL_HOME/build/lib/libtt_metal.so\n";
 
 int options__parse(int argc, char **argv, struct options *opts, char *error, size_t error_len)
 {
@@ -268,6 +364,8 @@ int options__parse(int argc, char **argv, struct options *opts, char *error, siz
 		printf("devledger %s\n", DEVLEDGER_VERSION);
 		return 1;
 	}
+	if (!strcmp(argv[1], "check"))
+		return parse_check(argc, argv, &ps);
 	if (strcmp(argv[1], "trace")) {
 		snprintf(error, error_len, "unknown command '%s'; try 'devledger --help'", argv[1]);
 		return -EINVAL;

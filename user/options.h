@@ -16,7 +16,13 @@ enum trace_mode {
 	MODE_SYSTEM,  /* -a */
 };
 
+enum subcommand {
+	SUBCOMMAND_TRACE = 0,
+	SUBCOMMAND_CHECK,
+};
+
 struct options {
+	enum subcommand subcommand;
 	enum trace_mode mode;
 	pid_t pids[OPTIONS_MAX_PIDS];
 	size_t pid_count;
@@ -30,6 +36,7 @@ struct options {
 	bool quiet;
 	bool verbose;
 	bool entry_probes;
+	bool json; /* check --json */
 	bool version;
 };
 

@@ -19,6 +19,9 @@ const char *harness_standin_driver(void);
 const char *harness_standin_lib(void);
 /* The same stand-in built with -fcf-protection (STANDIN_CET_DIR): endbr64 first in every function. */
 const char *harness_standin_cet_driver(void);
+const char *harness_standin_cet_lib(void);
+/* Built with the tracker call inlined into Buffer::allocate_impl (STANDIN_INLINED_DIR). */
+const char *harness_standin_inlined_lib(void);
 
 /* A fresh temporary folder, removed with everything in it by harness_rmdir(). */
 char *harness_tmpdir(void);

@@ -462,6 +462,78 @@ static void test_not_root(void **state)
 		fail_msg("as nobody: exit %d, stderr \"%s\"", code, proc.err);
 }
 
+/* devledger check on a library; returns its exit code, its stdout parsed when it is JSON. */
+static int run_check(const char *library, bool json, uid_t uid, struct harness_proc *proc,
+		     struct json_object **parsed)
+{
+	char *argv[] = { (char *)harness_devledger(), "check", "-l", (char *)library,
+			 json ? "--json" : NULL,      NULL };
+	int code;
+
+	harness_spawn(proc, argv, true, true, uid);
+	code = harness_exit_code(harness_wait(proc, TIMEOUT_S));
+	if (parsed) {
+		*parsed = json_tokener_parse(proc->out);
+		if (!*parsed)
+			fail_msg("check --json printed no JSON: %s", proc->out);
+	}
+	return code;
+}
+
+static struct json_object *probe_entry(struct json_object *check, const char *program)
+{
+	struct json_object *list = harness_get(check, "probes");
+
+	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+		struct json_object *probe = json_object_array_get_idx(list, i);
+
+		if (!strcmp(json_object_get_string(harness_get(probe, "program")), program))
+			return probe;
+	}
+	fail_msg("no probe %s in check's output", program);
+	return NULL;
+}
+
+/* check explains each build: symbols, sites, fields, and the inlined tracker call. */
+static void test_check(void **state)
+{
+	struct json_object *out;
+	struct harness_proc proc;
+
+	(void)state;
+	/* The plain build: everything resolved, entry probes on its push, no warning. */
+	assert_int_equal(run_check(harness_standin_lib(), true, 0, &proc, &out), 0);
+	assert_true(json_object_get_boolean(harness_get(out, "resolved")));
+	assert_int_equal(json_object_array_length(harness_get(out, "probes")), 9);
+	assert_int_equal(harness_get_int(probe_entry(out, "track_allocate"), "site_delta"), 0);
+	assert_int_equal(json_object_array_length(harness_get(out, "warnings")), 0);
+	assert_int_equal(harness_get_int(out, "fields.4.offset"), 80);
+	assert_string_equal(json_object_get_string(harness_get(out, "fields.4.name")),
+			    "Buffer.address_");
+	json_object_put(out);
+
+	/* The CET build: past endbr64, except the return probes. */
+	assert_int_equal(run_check(harness_standin_cet_lib(), true, 0, &proc, &out), 0);
+	assert_int_equal(harness_get_int(probe_entry(out, "track_allocate"), "site_delta"), 4);
+	assert_int_equal(harness_get_int(probe_entry(out, "device_close_return"), "site_delta"), 0);
+	json_object_put(out);
+
+	/* The build with the tracker inlined into Buffer::allocate_impl: warned, also by trace. */
+	assert_int_equal(run_check(harness_standin_inlined_lib(), true, 0, &proc, &out), 0);
+	assert_int_equal(json_object_array_length(harness_get(out, "warnings")), 1);
+	assert_non_null(strstr(json_object_get_string(harness_get(out, "warnings.0")),
+			       "Buffer::allocate_impl no longer calls"));
+	json_object_put(out);
+
+	/* Not tt-metal: every missing function named, exit 1; no root needed. */
+	if (access("/lib/x86_64-linux-gnu/libc.so.6", R_OK) == 0) {
+		assert_int_equal(
+			run_check("/lib/x86_64-linux-gnu/libc.so.6", false, 65534, &proc, NULL), 1);
+		assert_non_null(strstr(proc.out, "7 probed functions are missing"));
+		assert_non_null(strstr(proc.out, "MISSING"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -477,6 +549,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_attach_pid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_system_wide, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_forwarded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usage_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_runtime_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_root, setup, teardown),

@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # The stand-in tt-metal runtime: libtt_metal.so and the driver that runs scenarios on it, built
-# twice: as tt-metal's default build, and with -fcf-protection (every function starts with endbr64,
-# which the kernel single-steps at a probe site).
+# three times: as tt-metal's default build; with -fcf-protection (every function starts with endbr64,
+# which the kernel single-steps at a probe site); and with the tracker call inlined into
+# Buffer::allocate_impl (what devledger check must warn about).
 
 STANDIN_OUT := $(OUTPUT)/standin
 STANDIN_CET_OUT := $(OUTPUT)/standin-cet
+STANDIN_INLINED_OUT := $(OUTPUT)/standin-inlined
 STANDIN_LIB := $(STANDIN_OUT)/libtt_metal.so
 STANDIN_DRIVER := $(STANDIN_OUT)/standin
 # -Wno-invalid-offsetof: the layouts devledger reads are checked with offsetof on non-POD classes.
@@ -33,5 +35,7 @@ endef
 
 $(eval $(call standin_variant,$(STANDIN_OUT),))
 $(eval $(call standin_variant,$(STANDIN_CET_OUT),-fcf-protection=full))
+# Buffer::allocate_impl with the tracker call inlined, as a unity build can leave it.
+$(eval $(call standin_variant,$(STANDIN_INLINED_OUT),-DSTANDIN_INLINED_TRACKER))
 
-standin: $(STANDIN_DRIVER) $(STANDIN_CET_OUT)/standin
+standin: $(STANDIN_DRIVER) $(STANDIN_CET_OUT)/standin $(STANDIN_INLINED_OUT)/standin

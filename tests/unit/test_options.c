@@ -151,13 +151,38 @@ static void test_help_and_version(void **state)
 	assert_int_equal(parse("trace", "--help", NULL), 1);
 }
 
+static void test_check(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("check", "-l", "/x/libtt_metal.so", "--json", NULL), 0);
+	assert_int_equal(opts.subcommand, SUBCOMMAND_CHECK);
+	assert_string_equal(opts.library, "/x/libtt_metal.so");
+	assert_true(opts.json);
+	assert_int_equal(parse("check", "-p", "77", NULL), 0);
+	assert_int_equal(opts.pid_count, 1);
+	assert_int_equal(opts.pids[0], 77);
+	assert_false(opts.json);
+	assert_int_equal(parse("check", NULL), 0);
+	assert_null(opts.library);
+	expect_usage_error(parse("check", "-l", "a", "-p", "1", NULL), "not both");
+	expect_usage_error(parse("check", "-p", "1", "-p", "2", NULL), "one -p");
+	expect_usage_error(parse("check", "extra", NULL), "unexpected argument 'extra'");
+	expect_usage_error(parse("check", "-l", NULL), "-l needs a value");
+	assert_non_null(strstr(error, "devledger check --help"));
+	assert_int_equal(parse("check", "--help", NULL), 1);
+	/* trace is the default subcommand */
+	assert_int_equal(parse("trace", "-a", NULL), 0);
+	assert_int_equal(opts.subcommand, SUBCOMMAND_TRACE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_command_mode),  cmocka_unit_test(test_pid_mode),
-		cmocka_unit_test(test_system_mode),   cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_mode_errors),   cmocka_unit_test(test_number_errors),
-		cmocka_unit_test(test_option_errors), cmocka_unit_test(test_help_and_version),
+		cmocka_unit_test(test_command_mode),	 cmocka_unit_test(test_pid_mode),
+		cmocka_unit_test(test_system_mode),	 cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_mode_errors),	 cmocka_unit_test(test_number_errors),
+		cmocka_unit_test(test_option_errors),	 cmocka_unit_test(test_check),
+		cmocka_unit_test(test_help_and_version),
 	};
 
 	return cmocka_run_group_tests_name("options", tests, NULL, NULL);

@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * devledger check: what devledger would probe in a library, where, reading
+ * which fields, and what looks wrong, without loading anything.
+ */
+#include <capstone/capstone.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "../bpf/devledger.h"
+#include "check.h"
+#include "elfsyms.h"
+#include "probes.h"
+#include "probesite.h"
+
+/* The fields the probes read, as the built-in era-B profile places them. */
+static const struct {
+	const char *name;
+	unsigned int offset;
+} fields[] = {
+	{ "Buffer.device_", DL_ERA_B_BUFFER_DEVICE },
+	{ "Buffer.size_", DL_ERA_B_BUFFER_SIZE },
+	{ "Buffer.buffer_type_", DL_ERA_B_BUFFER_TYPE },
+	{ "Buffer.hooked_allocation_", DL_ERA_B_BUFFER_HOOKED },
+	{ "Buffer.address_", DL_ERA_B_BUFFER_ADDRESS },
+	{ "Device.id_", DL_ERA_B_DEVICE_ID },
+};
+
+/*
+ * tt-metal builds its implementation as a unity build: a tracker call can be
+ * inlined into its caller and then never hits its probe. Each caller here
+ * must still call the probed function.
+ */
+static const struct {
+	const char *caller;
+	const char *caller_name;
+	enum probe_symbol callee;
+} expected_calls[] = {
+	{ "_ZN2tt8tt_metal6Buffer13allocate_implEv", "Buffer::allocate_impl", SYM_TRACK_ALLOCATE },
+	{ "_ZN2tt8tt_metal6Buffer15deallocate_implEv", "Buffer::deallocate_impl",
+	  SYM_TRACK_DEALLOCATE },
+};
+
+#define MAX_WARNINGS	 8
+#define MAX_CALLER_BYTES (64 * 1024)
+
+struct report {
+	char warnings[MAX_WARNINGS][256];
+	size_t warning_count;
+};
+
+static void warn(struct report *r, const char *message)
+{
+	if (r->warning_count < MAX_WARNINGS)
+		snprintf(r->warnings[r->warning_count++], sizeof(r->warnings[0]), "%s", message);
+}
+
+/*
+ * The PLT stub through which code of the library calls `name` (the library
+ * calls its own exported functions that way), or 0. Found from the
+ * JUMP_SLOT relocation's GOT slot and the stub that jumps through it.
+ */
+static uint64_t plt_stub(Elf *elf, const char *name)
+{
+	uint64_t got = 0, stub = 0;
+	Elf_Scn *scn = NULL;
+	csh handle;
+
+	while ((scn = elf_nextscn(elf, scn)) && !got) {
+		GElf_Shdr shdr;
+		Elf_Data *data, *symbols;
+		GElf_Shdr symshdr;
+
+		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_RELA)
+			continue;
+		data = elf_getdata(scn, NULL);
+		symbols = elf_getdata(elf_getscn(elf, shdr.sh_link), NULL);
+		if (!data || !symbols || !gelf_getshdr(elf_getscn(elf, shdr.sh_link), &symshdr))
+			continue;
+		for (size_t i = 0; shdr.sh_entsize && i < shdr.sh_size / shdr.sh_entsize; i++) {
+			GElf_Rela rela;
+			GElf_Sym sym;
+			const char *sym_name;
+
+			if (!gelf_getrela(data, (int)i, &rela) ||
+			    GELF_R_TYPE(rela.r_info) != R_X86_64_JUMP_SLOT ||
+			    !gelf_getsym(symbols, (int)GELF_R_SYM(rela.r_info), &sym))
+				continue;
+			sym_name = elf_strptr(elf, symshdr.sh_link, sym.st_name);
+			if (sym_name && !strcmp(sym_name, name)) {
+				got = rela.r_offset;
+				break;
+			}
+		}
+	}
+	if (!got || cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK)
+		return 0;
+	cs_option(handle, CS_OPT_DETAIL, CS_OPT_ON);
+	scn = NULL;
+	while ((scn = elf_nextscn(elf, scn)) && !stub) {
+		size_t shstrndx;
+		GElf_Shdr shdr;
+		const char *section;
+		Elf_Data *data;
+		cs_insn *insn;
+		size_t count;
+
+		if (!gelf_getshdr(scn, &shdr) || elf_getshdrstrndx(elf, &shstrndx))
+			continue;
+		section = elf_strptr(elf, shstrndx, shdr.sh_name);
+		if (!section || strncmp(section, ".plt", 4) || !(data = elf_getdata(scn, NULL)))
+			continue;
+		count = cs_disasm(handle, data->d_buf, data->d_size, shdr.sh_addr, 0, &insn);
+		for (size_t i = 0; i < count && !stub; i++) {
+			const cs_x86 *x86 = &insn[i].detail->x86;
+
+			if (insn[i].id != X86_INS_JMP || x86->op_count != 1 ||
+			    x86->operands[0].type != X86_OP_MEM ||
+			    x86->operands[0].mem.base != X86_REG_RIP)
+				continue;
+			if (insn[i].address + insn[i].size + (uint64_t)x86->operands[0].mem.disp ==
+			    got)
+				stub = insn[i].address &
+				       ~(uint64_t)15; /* PLT entries are 16 bytes */
+		}
+		if (count)
+			cs_free(insn, count);
+	}
+	cs_close(&handle);
+	return stub;
+}
+
+/* Does the code of `caller` call (or jump to) one of the targets? */
+static bool calls_any(Elf *elf, const struct elfsym *caller, const uint64_t *targets, size_t n)
+{
+	size_t size, len = caller->size < MAX_CALLER_BYTES ? caller->size : MAX_CALLER_BYTES;
+	const uint8_t *file = (const uint8_t *)elf_rawfile(elf, &size);
+	bool found = false;
+	cs_insn *insn;
+	size_t count;
+	csh handle;
+
+	if (!file || caller->offset + len > size ||
+	    cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK)
+		return true; /* cannot tell: no warning */
+	cs_option(handle, CS_OPT_DETAIL, CS_OPT_ON);
+	count = cs_disasm(handle, file + caller->offset, len, caller->vaddr, 0, &insn);
+	for (size_t i = 0; i < count && !found; i++) {
+		const cs_x86 *x86 = &insn[i].detail->x86;
+
+		if ((insn[i].id != X86_INS_CALL && insn[i].id != X86_INS_JMP) ||
+		    x86->op_count != 1 || x86->operands[0].type != X86_OP_IMM)
+			continue;
+		for (size_t t = 0; t < n; t++)
+			found |= targets[t] && (uint64_t)x86->operands[0].imm == targets[t];
+	}
+	if (count)
+		cs_free(insn, count);
+	cs_close(&handle);
+	return found;
+}
+
+static void check_inlining(const char *library, const struct elfsym *syms, struct report *r)
+{
+	const char *callers[sizeof(expected_calls) / sizeof(expected_calls[0])];
+	struct elfsym found[sizeof(expected_calls) / sizeof(expected_calls[0])];
+	size_t n = sizeof(expected_calls) / sizeof(expected_calls[0]);
+	char message[256];
+	Elf *elf = NULL;
+	int fd;
+
+	for (size_t i = 0; i < n; i++)
+		callers[i] = expected_calls[i].caller;
+	if (elfsyms__resolve(library, callers, n, found))
+		return;
+	fd = open(library, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || elf_version(EV_CURRENT) == EV_NONE ||
+	    !(elf = elf_begin(fd, ELF_C_READ_MMAP, NULL))) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct elfsym *callee = &syms[expected_calls[i].callee];
+		uint64_t targets[2];
+
+		if (!callee->found)
+			continue; /* already reported as missing */
+		if (!found[i].found) {
+			snprintf(
+				message, sizeof(message),
+				"%s is not in the symbol table: cannot check that it still calls %s",
+				expected_calls[i].caller_name,
+				probe_symbols[expected_calls[i].callee]);
+			warn(r, message);
+			continue;
+		}
+		targets[0] = callee->vaddr;
+		targets[1] = plt_stub(elf, probe_symbols[expected_calls[i].callee]);
+		if (!calls_any(elf, &found[i], targets, 2)) {
+			snprintf(
+				message, sizeof(message),
+				"%s no longer calls %s: it looks inlined, and its probe would never "
+				"fire",
+				expected_calls[i].caller_name,
+				probe_symbols[expected_calls[i].callee]);
+			warn(r, message);
+		}
+	}
+	elf_end(elf);
+	close(fd);
+}
+
+static const char *table_name(enum elfsym_table table)
+{
+	return table == ELFSYM_SYMTAB ? ".symtab" : table == ELFSYM_DYNSYM ? ".dynsym" : "-";
+}
+
+static void print_text(const char *library, const struct elfsym *syms,
+		       const struct probesite *sites, const struct report *r, size_t missing,
+		       FILE *out)
+{
+	fprintf(out, "library: %s\nprofile: era-b (built in)\n\nprobes:\n", library);
+	for (size_t i = 0; i < PROBE_COUNT; i++) {
+		const struct elfsym *sym = &syms[probes[i].symbol];
+
+		fprintf(out, "  %-34s %s\n", probes[i].program, probe_symbols[probes[i].symbol]);
+		if (!sym->found) {
+			fprintf(out, "  %-34s MISSING: not in .symtab or .dynsym\n", "");
+			continue;
+		}
+		fprintf(out, "  %-34s %s, file offset 0x%llx, %llu bytes; probe at %s\n", "",
+			table_name(sym->table), (unsigned long long)sym->offset,
+			(unsigned long long)sym->size, sites[i].why);
+	}
+	fprintf(out, "\nfields read (source: era-b preset):\n");
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		fprintf(out, "  %-28s offset %u\n", fields[i].name, fields[i].offset);
+	if (r->warning_count)
+		fprintf(out, "\nwarnings:\n");
+	for (size_t i = 0; i < r->warning_count; i++)
+		fprintf(out, "  %s\n", r->warnings[i]);
+	if (missing)
+		fprintf(out,
+			"\n%zu probed function%s missing: devledger cannot trace this library\n",
+			missing, missing == 1 ? " is" : "s are");
+	else
+		fprintf(out, "\nevery probe resolved\n");
+}
+
+static int print_json(const char *library, const struct elfsym *syms, const struct probesite *sites,
+		      const struct report *r, size_t missing, FILE *out)
+{
+	struct json_object *root = json_object_new_object(), *list, *item;
+
+	json_object_object_add(root, "library", json_object_new_string(library));
+	json_object_object_add(root, "profile", json_object_new_string("era-b"));
+	json_object_object_add(root, "resolved", json_object_new_boolean(missing == 0));
+	list = json_object_new_array();
+	for (size_t i = 0; i < PROBE_COUNT; i++) {
+		const struct elfsym *sym = &syms[probes[i].symbol];
+
+		item = json_object_new_object();
+		json_object_object_add(item, "program", json_object_new_string(probes[i].program));
+		json_object_object_add(item, "symbol",
+				       json_object_new_string(probe_symbols[probes[i].symbol]));
+		json_object_object_add(item, "return_probe",
+				       json_object_new_boolean(probes[i].retprobe));
+		json_object_object_add(item, "found", json_object_new_boolean(sym->found));
+		if (sym->found) {
+			json_object_object_add(item, "table",
+					       json_object_new_string(table_name(sym->table)));
+			json_object_object_add(item, "file_offset",
+					       json_object_new_uint64(sym->offset));
+			json_object_object_add(item, "size", json_object_new_uint64(sym->size));
+			json_object_object_add(item, "site_offset",
+					       json_object_new_uint64(sites[i].offset));
+			json_object_object_add(item, "site_delta",
+					       json_object_new_uint64(sites[i].delta));
+			json_object_object_add(item, "site_why",
+					       json_object_new_string(sites[i].why));
+		}
+		json_object_array_add(list, item);
+	}
+	json_object_object_add(root, "probes", list);
+	list = json_object_new_array();
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		item = json_object_new_object();
+		json_object_object_add(item, "name", json_object_new_string(fields[i].name));
+		json_object_object_add(item, "offset", json_object_new_uint64(fields[i].offset));
+		json_object_object_add(item, "source", json_object_new_string("preset"));
+		json_object_array_add(list, item);
+	}
+	json_object_object_add(root, "fields", list);
+	list = json_object_new_array();
+	for (size_t i = 0; i < r->warning_count; i++)
+		json_object_array_add(list, json_object_new_string(r->warnings[i]));
+	json_object_object_add(root, "warnings", list);
+	fprintf(out, "%s\n",
+		json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+							     JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(root);
+	return 0;
+}
+
+int check__run(const char *library, bool json, bool entry_only, FILE *out)
+{
+	struct probesite sites[PROBE_COUNT];
+	struct elfsym syms[PROBE_SYMBOLS];
+	struct report report = { .warning_count = 0 };
+	size_t missing = 0;
+	int err;
+
+	err = elfsyms__resolve(library, probe_symbols, PROBE_SYMBOLS, syms);
+	if (err == -ENOEXEC) {
+		fprintf(stderr, "devledger: %s: not an ELF file\n", library);
+		return err;
+	}
+	if (err) {
+		fprintf(stderr, "devledger: %s: %s\n", library, strerror(-err));
+		return err;
+	}
+	for (size_t i = 0; i < PROBE_SYMBOLS; i++)
+		missing += !syms[i].found;
+	for (size_t i = 0; i < PROBE_COUNT; i++) {
+		if (syms[probes[i].symbol].found)
+			probes__site(&probes[i], library, &syms[probes[i].symbol], entry_only,
+				     &sites[i]);
+	}
+	check_inlining(library, syms, &report);
+	if (json)
+		print_json(library, syms, sites, &report, missing, out);
+	else
+		print_text(library, syms, sites, &report, missing, out);
+	return missing ? 1 : 0;
+}
+
+int check__warn(const char *library, FILE *out)
+{
+	struct elfsym syms[PROBE_SYMBOLS];
+	struct report report = { .warning_count = 0 };
+
+	if (elfsyms__resolve(library, probe_symbols, PROBE_SYMBOLS, syms))
+		return 0;
+	check_inlining(library, syms, &report);
+	for (size_t i = 0; i < report.warning_count; i++)
+		fprintf(out, "devledger: warning: %s\n", report.warnings[i]);
+	return (int)report.warning_count;
+}

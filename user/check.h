@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* devledger check: explain what devledger would probe in a library, without tracing. */
+#ifndef DEVLEDGER_CHECK_H
+#define DEVLEDGER_CHECK_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+/*
+ * For every probe: the symbol found (.symtab or .dynsym) and its file
+ * offset, or that it is missing; the probe site chosen and why; the field
+ * offsets read and where they come from; warnings (tracker calls that look
+ * inlined away). As text or JSON on `out`. Returns 0 when every probed
+ * function is resolved, 1 when some are missing, -errno when the library
+ * cannot be read (one line on stderr).
+ */
+int check__run(const char *library, bool json, bool entry_only, FILE *out);
+
+/* Print check's warnings for a library ("devledger: warning: ..."); returns how many. */
+int check__warn(const char *library, FILE *out);
+
+#endif /* DEVLEDGER_CHECK_H */
