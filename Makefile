@@ -85,6 +85,7 @@ test_summary_MODULES := summary ledger
 test_options_MODULES := options
 test_probesite_MODULES := probesite
 test_elfsyms_MODULES := elfsyms
+test_libfind_MODULES := libfind
 
 $(OUTPUT)/tests/obj/%.o: tests/unit/%.c | $(OUTPUT)/tests/obj
 	$(call msg,CC,$@)

@@ -399,7 +399,8 @@ int main(int argc, char **argv)
 	view.start_ns = s.start_ns;
 	view.duration_s = (monotonic_ns() - s.start_ns) / 1e9;
 	view.events = s.records;
-	/* A full helper map loses facts too (a process's exit, a CB's program): not exact either. */
+	/* A full helper map loses facts too (a process's exit, a CB's program): not exact either.
+	 */
 	view.lost_events = stats.ringbuf_full + stats.read_failed + stats.map_full;
 	own_usage(&view.cpu_s, &view.peak_rss_kib);
 	if (s.opts.output) {

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "libfind.h"
+
+static char dir[] = "/tmp/libfind-test.XXXXXX";
+
+static int setup(void **state)
+{
+	(void)state;
+	strcpy(dir, "/tmp/libfind-test.XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char command[PATH_MAX + 16];
+
+	(void)state;
+	snprintf(command, sizeof(command), "rm -rf %s", dir);
+	return system(command);
+}
+
+static const char *write_file(const char *name, const char *text)
+{
+	static char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+static void test_maps(void **state)
+{
+	char out[PATH_MAX];
+	const char *maps;
+
+	(void)state;
+	maps = write_file("maps",
+			  "55d0-55d1 r--p 00000000 08:01 1 /usr/bin/python3.11\n"
+			  "7f00-7f01 r--p 00000000 08:01 2 /opt/tt/build/lib/libtt_metal.so\n"
+			  "7f02-7f03 r-xp 00001000 08:01 2 /opt/tt/build/lib/libtt_metal.so\n"
+			  "7ffd-7ffe rw-p 00000000 00:00 0 [stack]\n");
+	assert_int_equal(libfind__from_pid(1, maps, out, sizeof(out)), 0);
+	assert_string_equal(out, "/opt/tt/build/lib/libtt_metal.so");
+
+	/* A versioned name counts too. */
+	maps = write_file("maps", "7f00-7f01 r--p 00000000 08:01 2 /x/libtt_metal.so.0.1\n");
+	assert_int_equal(libfind__from_pid(1, maps, out, sizeof(out)), 0);
+	assert_string_equal(out, "/x/libtt_metal.so.0.1");
+
+	/* A library replaced on disk since it was mapped cannot be probed. */
+	maps = write_file("maps", "7f00-7f01 r--p 00000000 08:01 2 /x/libtt_metal.so (deleted)\n");
+	assert_int_equal(libfind__from_pid(1, maps, out, sizeof(out)), -ENOENT);
+
+	/* Not mapped at all; a similar name is not the library. */
+	maps = write_file("maps", "7f00-7f01 r--p 00000000 08:01 2 /x/libtt_metal_extra.so\n"
+				  "7f00-7f01 r--p 00000000 08:01 2 /x/libttnn.so\n");
+	assert_int_equal(libfind__from_pid(1, maps, out, sizeof(out)), -ENOENT);
+	assert_int_equal(libfind__from_pid(1, "/nonexistent/maps", out, sizeof(out)), -ENOENT);
+}
+
+static void test_tt_metal_home(void **state)
+{
+	char out[PATH_MAX], lib[PATH_MAX];
+
+	(void)state;
+	unsetenv("TT_METAL_HOME");
+	assert_int_equal(libfind__default(out, sizeof(out)), -ENOENT);
+	setenv("TT_METAL_HOME", dir, 1);
+	assert_int_equal(libfind__default(out, sizeof(out)), -ENOENT); /* no such file yet */
+	snprintf(lib, sizeof(lib), "%s/build", dir);
+	assert_int_equal(mkdir(lib, 0755), 0);
+	snprintf(lib, sizeof(lib), "%s/build/lib", dir);
+	assert_int_equal(mkdir(lib, 0755), 0);
+	write_file("build/lib/libtt_metal.so", "stand-in\n");
+	assert_int_equal(libfind__default(out, sizeof(out)), 0);
+	snprintf(lib, sizeof(lib), "%s/build/lib/libtt_metal.so", dir);
+	assert_string_equal(out, lib);
+	/* A script is not asked about its dependencies: the fallback applies. */
+	assert_int_equal(libfind__for_command("/bin/sh", out, sizeof(out)), 0);
+	assert_string_equal(out, lib);
+	unsetenv("TT_METAL_HOME");
+}
+
+/* The dynamic loader is asked, the command never runs: /bin/ls's libc, found the same way. */
+static void test_ask_loader(void **state)
+{
+	char out[PATH_MAX];
+
+	(void)state;
+	assert_int_equal(libfind__ask_loader("/bin/ls", "libc.so.6", out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "/libc.so.6"));
+	assert_int_equal(access(out, R_OK), 0);
+	assert_int_equal(libfind__ask_loader("/bin/ls", "libtt_metal.so", out, sizeof(out)),
+			 -ENOENT);
+	assert_int_equal(libfind__ask_loader(write_file("script", "#!/bin/sh\nexit 0\n"),
+					     "libc.so.6", out, sizeof(out)),
+			 -ENOEXEC);
+}
+
+static void test_check_lib(void **state)
+{
+	char out[PATH_MAX];
+
+	(void)state;
+	assert_int_equal(libfind__check("/nonexistent/libtt_metal.so", out, sizeof(out)), -ENOENT);
+	assert_int_equal(libfind__check(write_file("text.so", "text\n"), out, sizeof(out)),
+			 -ENOEXEC);
+	assert_int_equal(libfind__check("/bin/ls", out, sizeof(out)), 0);
+	assert_true(out[0] == '/');
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_maps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tt_metal_home, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ask_loader, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_lib, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("libfind", tests, NULL, NULL);
+}
