@@ -133,6 +133,7 @@ integration: all standin $(INTEG_BINS)
 	$(Q)for t in $(INTEG_BINS); do echo "== $$t"; \
 		DEVLEDGER=$(OUTPUT)/devledger STANDIN_DIR=$(STANDIN_OUT) \
 		STANDIN_CET_DIR=$(STANDIN_CET_OUT) STANDIN_INLINED_DIR=$(STANDIN_INLINED_OUT) \
+		STANDIN_ERA_C_DIR=$(STANDIN_ERA_C_OUT) \
 		$$t || exit 1; done
 
 test: deps

@@ -21,6 +21,11 @@ const volatile __u32 follow_children = 0; /* a tracked process's new children ar
  * Era-B tt-metal layouts (tt::tt_metal::Buffer; Device::id_). Kept in one
  * place so that they can come from the library's DWARF instead.
  */
+/* Nonzero: Buffer holds a pointer to its state here (era C's pimpl); the offsets below are in it.
+ */
+const volatile __u32 buffer_off_impl = 0;
+/* Bytes read from the Buffer (or its state): up to the end of the last field read. */
+const volatile __u32 buffer_read_bytes = DL_ERA_B_BUFFER_ADDRESS + 8;
 const volatile __u32 buffer_off_device = DL_ERA_B_BUFFER_DEVICE;
 const volatile __u32 buffer_off_size = DL_ERA_B_BUFFER_SIZE;
 const volatile __u32 buffer_off_type = DL_ERA_B_BUFFER_TYPE;
@@ -139,7 +144,13 @@ static __always_inline int buffer_event(__u32 kind, const void *buffer)
 
 	if (!wanted(tgid))
 		return 0;
-	if (bpf_probe_read_user(raw, sizeof(raw), buffer)) {
+	if (buffer_off_impl &&
+	    bpf_probe_read_user(&buffer, sizeof(buffer), buffer + buffer_off_impl)) {
+		__sync_fetch_and_add(&stats.read_failed, 1);
+		return 0;
+	}
+	if (buffer_read_bytes > sizeof(raw) ||
+	    bpf_probe_read_user(raw, buffer_read_bytes, buffer)) {
 		__sync_fetch_and_add(&stats.read_failed, 1);
 		return 0;
 	}

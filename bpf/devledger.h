@@ -46,8 +46,8 @@ enum dl_mem_type {
 
 /*
  * Era-B tt-metal layouts (x86-64, libstdc++): where the fields the probes
- * read sit in tt::tt_metal::Buffer and Device. The BPF side starts from
- * these; `devledger check` shows them.
+ * read sit in tt::tt_metal::Buffer and Device. User space sets the BPF
+ * side's offsets from the library's profile; `devledger check` shows them.
  */
 #define DL_ERA_B_BUFFER_DEVICE	16 /* IDevice *device_ */
 #define DL_ERA_B_BUFFER_SIZE	24 /* DeviceAddr size_ */
@@ -55,6 +55,14 @@ enum dl_mem_type {
 #define DL_ERA_B_BUFFER_HOOKED	73 /* bool hooked_allocation_ */
 #define DL_ERA_B_BUFFER_ADDRESS 80 /* DeviceAddr address_ */
 #define DL_ERA_B_DEVICE_ID	8  /* ChipId Device::id_ */
+
+/* Era C (late 2025 on): Buffer holds std::unique_ptr<BufferImpl>; the fields are in BufferImpl. */
+#define DL_ERA_C_BUFFER_IMPL  16 /* std::unique_ptr<BufferImpl> in Buffer */
+#define DL_ERA_C_IMPL_DEVICE  0
+#define DL_ERA_C_IMPL_SIZE    8
+#define DL_ERA_C_IMPL_TYPE    16
+#define DL_ERA_C_IMPL_HOOKED  57
+#define DL_ERA_C_IMPL_ADDRESS 64
 
 /* dl_event.flags */
 #define DL_FLAG_HOOKED (1u << 0) /* Buffer::hooked_allocation_: graph capture, not real */

@@ -22,18 +22,34 @@
 #include "probes.h"
 #include "probesite.h"
 
-/* The fields the probes read, as the built-in era-B profile places them. */
-static const struct {
-	const char *name;
+/* The fields the probes read, with their offsets in the profile. */
+struct field {
+	char name[48];
 	unsigned int offset;
-} fields[] = {
-	{ "Buffer.device_", DL_ERA_B_BUFFER_DEVICE },
-	{ "Buffer.size_", DL_ERA_B_BUFFER_SIZE },
-	{ "Buffer.buffer_type_", DL_ERA_B_BUFFER_TYPE },
-	{ "Buffer.hooked_allocation_", DL_ERA_B_BUFFER_HOOKED },
-	{ "Buffer.address_", DL_ERA_B_BUFFER_ADDRESS },
-	{ "Device.id_", DL_ERA_B_DEVICE_ID },
 };
+
+#define FIELD_COUNT 7
+
+static size_t profile_fields(const struct layout_profile *p, struct field *fields)
+{
+	const char *owner = p->impl ? "BufferImpl" : "Buffer";
+	size_t n = 0;
+
+	if (p->impl)
+		fields[n++] = (struct field){ "Buffer.pimpl", p->impl };
+	snprintf(fields[n].name, sizeof(fields[n].name), "%s.device_", owner);
+	fields[n++].offset = p->device;
+	snprintf(fields[n].name, sizeof(fields[n].name), "%s.size_", owner);
+	fields[n++].offset = p->size;
+	snprintf(fields[n].name, sizeof(fields[n].name), "%s.buffer_type_", owner);
+	fields[n++].offset = p->type;
+	snprintf(fields[n].name, sizeof(fields[n].name), "%s.hooked_allocation_", owner);
+	fields[n++].offset = p->hooked;
+	snprintf(fields[n].name, sizeof(fields[n].name), "%s.address_", owner);
+	fields[n++].offset = p->address;
+	fields[n++] = (struct field){ "Device.id_", p->device_id };
+	return n;
+}
 
 /*
  * tt-metal builds its implementation as a unity build: a tracker call can be
@@ -225,11 +241,14 @@ static const char *table_name(enum elfsym_table table)
 	return table == ELFSYM_SYMTAB ? ".symtab" : table == ELFSYM_DYNSYM ? ".dynsym" : "-";
 }
 
-static void print_text(const char *library, const struct elfsym *syms,
-		       const struct probesite *sites, const struct report *r, size_t missing,
-		       FILE *out)
+static void print_text(const char *library, const struct layout_profile *profile, const char *why,
+		       const struct elfsym *syms, const struct probesite *sites,
+		       const struct report *r, size_t missing, FILE *out)
 {
-	fprintf(out, "library: %s\nprofile: era-b (built in)\n\nprobes:\n", library);
+	struct field fields[FIELD_COUNT];
+	size_t nfields = profile_fields(profile, fields);
+
+	fprintf(out, "library: %s\nprofile: %s (%s)\n\nprobes:\n", library, profile->name, why);
 	for (size_t i = 0; i < PROBE_COUNT; i++) {
 		const struct elfsym *sym = &syms[probes[i].symbol];
 
@@ -242,9 +261,9 @@ static void print_text(const char *library, const struct elfsym *syms,
 			table_name(sym->table), (unsigned long long)sym->offset,
 			(unsigned long long)sym->size, sites[i].why);
 	}
-	fprintf(out, "\nfields read (source: era-b preset):\n");
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-		fprintf(out, "  %-28s offset %u\n", fields[i].name, fields[i].offset);
+	fprintf(out, "\nfields read (source: the %s preset):\n", profile->name);
+	for (size_t i = 0; i < nfields; i++)
+		fprintf(out, "  %-30s offset %u\n", fields[i].name, fields[i].offset);
 	if (r->warning_count)
 		fprintf(out, "\nwarnings:\n");
 	for (size_t i = 0; i < r->warning_count; i++)
@@ -257,13 +276,17 @@ static void print_text(const char *library, const struct elfsym *syms,
 		fprintf(out, "\nevery probe resolved\n");
 }
 
-static int print_json(const char *library, const struct elfsym *syms, const struct probesite *sites,
+static int print_json(const char *library, const struct layout_profile *profile, const char *why,
+		      const struct elfsym *syms, const struct probesite *sites,
 		      const struct report *r, size_t missing, FILE *out)
 {
 	struct json_object *root = json_object_new_object(), *list, *item;
+	struct field fields[FIELD_COUNT];
+	size_t nfields = profile_fields(profile, fields);
 
 	json_object_object_add(root, "library", json_object_new_string(library));
-	json_object_object_add(root, "profile", json_object_new_string("era-b"));
+	json_object_object_add(root, "profile", json_object_new_string(profile->name));
+	json_object_object_add(root, "profile_why", json_object_new_string(why));
 	json_object_object_add(root, "resolved", json_object_new_boolean(missing == 0));
 	list = json_object_new_array();
 	for (size_t i = 0; i < PROBE_COUNT; i++) {
@@ -293,7 +316,7 @@ static int print_json(const char *library, const struct elfsym *syms, const stru
 	}
 	json_object_object_add(root, "probes", list);
 	list = json_object_new_array();
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+	for (size_t i = 0; i < nfields; i++) {
 		item = json_object_new_object();
 		json_object_object_add(item, "name", json_object_new_string(fields[i].name));
 		json_object_object_add(item, "offset", json_object_new_uint64(fields[i].offset));
@@ -312,8 +335,10 @@ static int print_json(const char *library, const struct elfsym *syms, const stru
 	return 0;
 }
 
-int check__run(const char *library, bool json, bool entry_only, FILE *out)
+int check__run(const char *library, const char *profile_name, bool json, bool entry_only, FILE *out)
 {
+	const struct layout_profile *profile;
+	char why[128];
 	struct probesite sites[PROBE_COUNT];
 	struct elfsym syms[PROBE_SYMBOLS];
 	struct report report = { .warning_count = 0 };
@@ -337,10 +362,15 @@ int check__run(const char *library, bool json, bool entry_only, FILE *out)
 				     &sites[i]);
 	}
 	check_inlining(library, syms, &report);
+	profile = probes__profile(library, profile_name, why, sizeof(why));
+	if (!profile) {
+		fprintf(stderr, "devledger: unknown profile '%s'\n", profile_name);
+		return -EINVAL;
+	}
 	if (json)
-		print_json(library, syms, sites, &report, missing, out);
+		print_json(library, profile, why, syms, sites, &report, missing, out);
 	else
-		print_text(library, syms, sites, &report, missing, out);
+		print_text(library, profile, why, syms, sites, &report, missing, out);
 	return missing ? 1 : 0;
 }
 

@@ -8,13 +8,12 @@
 
 /*
  * For every probe: the symbol found (.symtab or .dynsym) and its file
- * offset, or that it is missing; the probe site chosen and why; the field
- * offsets read and where they come from; warnings (tracker calls that look
- * inlined away). As text or JSON on `out`. Returns 0 when every probed
- * function is resolved, 1 when some are missing, -errno when the library
- * cannot be read (one line on stderr).
+ * offset, or that it is missing; the probe site chosen and why; the layout
+ * profile (named, or chosen from the symbols) and the field offsets it gives; warnings (tracker
+ * calls that look inlined away). As text or JSON on `out`. Returns 0 when every probed function is
+ * resolved, 1 when some are missing, -errno when the library cannot be read (one line on stderr).
  */
-int check__run(const char *library, bool json, bool entry_only, FILE *out);
+int check__run(const char *library, const char *profile, bool json, bool entry_only, FILE *out);
 
 /* Print check's warnings for a library ("devledger: warning: ..."); returns how many. */
 int check__warn(const char *library, FILE *out);

@@ -22,6 +22,7 @@
 #include "ledger.h"
 #include "libfind.h"
 #include "options.h"
+#include "probes.h"
 #include "summary.h"
 #include "tracer.h"
 
@@ -291,7 +292,7 @@ static int run_check(const struct options *o)
 		err = libfind__default(library, sizeof(library));
 	if (err)
 		return EXIT_RUNTIME;
-	return check__run(library, o->json, o->entry_probes, stdout) ? EXIT_RUNTIME : 0;
+	return check__run(library, o->profile, o->json, o->entry_probes, stdout) ? EXIT_RUNTIME : 0;
 }
 
 int main(int argc, char **argv)
@@ -309,6 +310,11 @@ int main(int argc, char **argv)
 		return 0;
 	if (err) {
 		fprintf(stderr, "devledger: %s\n", error);
+		return EXIT_USAGE;
+	}
+	if (s.opts.profile && !probes__profile(NULL, s.opts.profile, error, sizeof(error))) {
+		fprintf(stderr, "devledger: unknown profile '%s'; known: era-b, era-c\n",
+			s.opts.profile);
 		return EXIT_USAGE;
 	}
 	if (s.opts.subcommand == SUBCOMMAND_CHECK)
@@ -360,6 +366,7 @@ int main(int argc, char **argv)
 	topts.ring_bytes = s.opts.ring_bytes;
 	topts.verbose = s.opts.verbose;
 	topts.entry_probes = s.opts.entry_probes;
+	topts.profile = s.opts.profile;
 	topts.on_record = on_record;
 	topts.ctx = &s;
 	s.tracer = tracer__open(&topts);
@@ -393,6 +400,7 @@ int main(int argc, char **argv)
 	ledger__finish(s.ledger);
 
 	view.mode = mode_name(s.opts.mode);
+	view.profile = tracer__profile(s.tracer);
 	view.libraries = s.library_list;
 	view.library_count = s.target_count;
 	view.started_at = s.started_at;

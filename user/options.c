@@ -14,6 +14,7 @@ enum {
 	OPT_RING_SIZE,
 	OPT_ENTRY_PROBES,
 	OPT_JSON,
+	OPT_PROFILE,
 };
 
 static const char trace_doc[] =
@@ -51,6 +52,10 @@ static const struct argp_option trace_options[] = {
 	{ "entry-probes", OPT_ENTRY_PROBES, NULL, 0,
 	  "Probe every function at its first instruction (default: at the cheapest safe "
 	  "instruction of its prologue; -v shows which)",
+	  0 },
+	{ "profile", OPT_PROFILE, "NAME", 0,
+	  "Where the Buffer's fields are: era-b or era-c (default: chosen from the library's "
+	  "symbols)",
 	  0 },
 	{ "quiet", 'q', NULL, 0, "No report on stderr", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf's debug log", 0 },
@@ -202,6 +207,9 @@ static error_t parse_trace_option(int key, char *arg, struct argp_state *state)
 	case OPT_ENTRY_PROBES:
 		opts->entry_probes = true;
 		break;
+	case OPT_PROFILE:
+		opts->profile = arg;
+		break;
 	case 'q':
 		opts->quiet = true;
 		break;
@@ -250,6 +258,7 @@ static const struct argp_option check_options[] = {
 	  0 },
 	{ "pid", 'p', "PID", 0, "Check the libtt_metal.so this process maps", 0 },
 	{ "json", OPT_JSON, NULL, 0, "Print JSON", 0 },
+	{ "profile", OPT_PROFILE, "NAME", 0, "Use this layout profile (era-b, era-c)", 0 },
 	{ "entry-probes", OPT_ENTRY_PROBES, NULL, 0, "Show entry probes, as trace --entry-probes",
 	  0 },
 	{ "help", 'h', NULL, 0, "Give this help list", -1 },
@@ -276,6 +285,9 @@ static error_t parse_check_option(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_JSON:
 		opts->json = true;
+		break;
+	case OPT_PROFILE:
+		opts->profile = arg;
 		break;
 	case OPT_ENTRY_PROBES:
 		opts->entry_probes = true;

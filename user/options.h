@@ -36,7 +36,8 @@ struct options {
 	bool quiet;
 	bool verbose;
 	bool entry_probes;
-	bool json; /* check --json */
+	bool json;	     /* check --json */
+	const char *profile; /* --profile NAME; NULL: from the library's symbols */
 	bool version;
 };
 

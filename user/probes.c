@@ -6,6 +6,7 @@
 #include "elfsyms.h"
 #include "probes.h"
 #include "probesite.h"
+#include "../bpf/devledger.h"
 
 /* tt-metal's names (era B). */
 const char *const probe_symbols[PROBE_SYMBOLS] = {
@@ -79,4 +80,39 @@ int probes__site(const struct probe *probe, const char *library, const struct el
 		return 0;
 	}
 	return probesite__choose(library, sym->offset, sym->size, probe->regs_read, site);
+}
+
+const struct layout_profile profiles[PROFILE_COUNT] = {
+	{ "era-b", NULL, NULL, 0, DL_ERA_B_BUFFER_DEVICE, DL_ERA_B_BUFFER_SIZE,
+	  DL_ERA_B_BUFFER_TYPE, DL_ERA_B_BUFFER_HOOKED, DL_ERA_B_BUFFER_ADDRESS,
+	  DL_ERA_B_DEVICE_ID },
+	{ "era-c", "_ZN2tt8tt_metal13AllocatorImpl18deallocate_buffersEv",
+	  "AllocatorImpl::deallocate_buffers", DL_ERA_C_BUFFER_IMPL, DL_ERA_C_IMPL_DEVICE,
+	  DL_ERA_C_IMPL_SIZE, DL_ERA_C_IMPL_TYPE, DL_ERA_C_IMPL_HOOKED, DL_ERA_C_IMPL_ADDRESS,
+	  DL_ERA_B_DEVICE_ID },
+};
+
+const struct layout_profile *probes__profile(const char *library, const char *name, char *why,
+					     size_t why_len)
+{
+	if (name) {
+		for (size_t i = 0; i < PROFILE_COUNT; i++) {
+			if (!strcmp(profiles[i].name, name)) {
+				snprintf(why, why_len, "chosen with --profile");
+				return &profiles[i];
+			}
+		}
+		return NULL;
+	}
+	/* The newest era whose own function the library has; else the oldest. */
+	for (size_t i = PROFILE_COUNT; i-- > 1;) {
+		struct elfsym marker;
+
+		if (!elfsyms__resolve(library, &profiles[i].marker, 1, &marker) && marker.found) {
+			snprintf(why, why_len, "the library has %s", profiles[i].marker_name);
+			return &profiles[i];
+		}
+	}
+	snprintf(why, why_len, "no newer era's functions in the library");
+	return &profiles[0];
 }

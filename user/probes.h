@@ -59,4 +59,28 @@ int probes__resolve(const char *library, struct elfsym *syms);
 int probes__site(const struct probe *probe, const char *library, const struct elfsym *sym,
 		 bool entry_only, struct probesite *site);
 
+/*
+ * Where the fields the probes read sit, for one era of tt-metal. With
+ * impl != 0, Buffer holds a pointer to its state at that offset and the
+ * buffer offsets are in that state (era C's pimpl).
+ */
+struct layout_profile {
+	const char *name;
+	const char *marker;	 /* a function only this era has; NULL for the default */
+	const char *marker_name; /* the same, readable */
+	unsigned int impl;
+	unsigned int device, size, type, hooked, address; /* in Buffer, or in its state */
+	unsigned int device_id;				  /* Device::id_ */
+};
+
+#define PROFILE_COUNT 2
+extern const struct layout_profile profiles[PROFILE_COUNT];
+
+/*
+ * The profile called `name`, or when name is NULL the one the library's
+ * symbols show. `why` says how it was chosen. NULL for an unknown name.
+ */
+const struct layout_profile *probes__profile(const char *library, const char *name, char *why,
+					     size_t why_len);
+
 #endif /* DEVLEDGER_PROBES_H */

@@ -26,6 +26,7 @@ struct tracer {
 	size_t link_capacity;
 	tracer_record_fn on_record;
 	void *ctx;
+	const char *profile;
 };
 
 static int libbpf_print(enum libbpf_print_level level, const char *format, va_list args)
@@ -141,6 +142,48 @@ static double elapsed_ms(const struct timespec *since)
 	return (now.tv_sec - since->tv_sec) * 1e3 + (now.tv_nsec - since->tv_nsec) / 1e6;
 }
 
+/* Where the probes find the Buffer's fields: one profile for every library traced. */
+static int set_layout(struct tracer *tracer, const struct tracer_opts *opts)
+{
+	const struct layout_profile *profile = NULL;
+	char why[128];
+
+	for (size_t i = 0; i < opts->target_count; i++) {
+		const struct layout_profile *p =
+			probes__profile(opts->targets[i].library, opts->profile, why, sizeof(why));
+
+		if (!p) {
+			fprintf(stderr, "devledger: unknown profile '%s'\n", opts->profile);
+			return -EINVAL;
+		}
+		if (profile && p != profile) {
+			fprintf(stderr,
+				"devledger: %s is %s but %s is %s: trace them in separate sessions\n",
+				opts->targets[0].library, profile->name, opts->targets[i].library,
+				p->name);
+			return -EINVAL;
+		}
+		profile = p;
+	}
+	if (!profile)
+		return -EINVAL;
+	if (opts->verbose)
+		fprintf(stderr, "devledger: profile %s (%s)\n", profile->name, why);
+	tracer->profile = profile->name;
+	tracer->skel->rodata->buffer_off_impl = profile->impl;
+	tracer->skel->rodata->buffer_off_device = profile->device;
+	tracer->skel->rodata->buffer_off_size = profile->size;
+	tracer->skel->rodata->buffer_off_type = profile->type;
+	tracer->skel->rodata->buffer_off_hooked = profile->hooked;
+	tracer->skel->rodata->buffer_off_address = profile->address;
+	tracer->skel->rodata->device_off_id = profile->device_id;
+	/* Read up to the end of the furthest field (hooked_allocation_ is one byte, the rest 8). */
+	tracer->skel->rodata->buffer_read_bytes = profile->address + 8 > profile->hooked + 1
+							  ? profile->address + 8
+							  : profile->hooked + 1;
+	return 0;
+}
+
 struct tracer *tracer__open(const struct tracer_opts *opts)
 {
 	struct timespec start;
@@ -175,6 +218,9 @@ struct tracer *tracer__open(const struct tracer_opts *opts)
 		fprintf(stderr, "devledger: opening BPF programs: %s\n", strerror(-err));
 		goto cleanup;
 	}
+	err = set_layout(tracer, opts);
+	if (err)
+		goto cleanup;
 	tracer->skel->rodata->filter_pids = opts->mode != TRACER_SYSTEM;
 	tracer->skel->rodata->follow_children = opts->mode == TRACER_COMMAND;
 	err = bpf_map__set_max_entries(tracer->skel->maps.events,
@@ -270,6 +316,11 @@ int tracer__stats(const struct tracer *tracer, struct dl_bpf_stats *stats)
 {
 	*stats = tracer->skel->bss->stats;
 	return 0;
+}
+
+const char *tracer__profile(const struct tracer *tracer)
+{
+	return tracer->profile;
 }
 
 void tracer__free(struct tracer *tracer)

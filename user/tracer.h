@@ -36,9 +36,10 @@ struct tracer_opts {
 	enum tracer_mode mode;
 	const struct tracer_target *targets;
 	size_t target_count;
-	size_t ring_bytes; /* 0: default; otherwise a power of 2, multiple of the page size */
-	bool verbose;	   /* libbpf's debug log, and the probe sites chosen, on stderr */
-	bool entry_probes; /* probe each function at its entry, not at its cheapest site */
+	size_t ring_bytes;   /* 0: default; otherwise a power of 2, multiple of the page size */
+	bool verbose;	     /* libbpf's debug log, and the probe sites chosen, on stderr */
+	bool entry_probes;   /* probe each function at its entry, not at its cheapest site */
+	const char *profile; /* layout profile by name; NULL: chosen from each library's symbols */
 	tracer_record_fn on_record;
 	void *ctx;
 };
@@ -59,6 +60,9 @@ int tracer__drain(struct tracer *tracer);
 
 /* Counters of what the BPF side could not deliver. */
 int tracer__stats(const struct tracer *tracer, struct dl_bpf_stats *stats);
+
+/* The name of the layout profile the probes read the Buffer with ("era-b", "era-c"). */
+const char *tracer__profile(const struct tracer *tracer);
 
 void tracer__free(struct tracer *tracer);
 

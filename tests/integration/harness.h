@@ -20,6 +20,9 @@ const char *harness_standin_lib(void);
 /* The same stand-in built with -fcf-protection (STANDIN_CET_DIR): endbr64 first in every function. */
 const char *harness_standin_cet_driver(void);
 const char *harness_standin_cet_lib(void);
+/* Built as era C, a pimpl Buffer (STANDIN_ERA_C_DIR). */
+const char *harness_standin_era_c_driver(void);
+const char *harness_standin_era_c_lib(void);
 /* Built with the tracker call inlined into Buffer::allocate_impl (STANDIN_INLINED_DIR). */
 const char *harness_standin_inlined_lib(void);
 

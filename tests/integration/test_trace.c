@@ -233,6 +233,34 @@ static void test_probe_sites(void **state)
 	free(drivers[1]);
 }
 
+/* Era C (pimpl Buffer, built with clang++): found from the symbols, traced as exactly. */
+static void test_era_c(void **state)
+{
+	const char *dir = *state;
+	const char *scenarios[][6] = { { "remaining", NULL },
+				       { "churn", "3000", "--seed", "3", NULL },
+				       { "double-free", NULL } };
+	char *driver = strdup(harness_standin_era_c_driver());
+
+	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
+		struct harness_proc proc;
+		struct json_object *summary;
+		int code = trace_driver(&proc, dir, driver, NULL, scenarios[i]);
+
+		if (code != 0)
+			fail_msg("era C %s: devledger exited %d: %s", scenarios[i][0], code,
+				 proc.err);
+		summary = harness_load_json(harness_path(dir, "summary.json"));
+		/* Found from its symbols: AllocatorImpl is era C's. */
+		assert_string_equal(json_object_get_string(harness_get(summary, "session.profile")),
+				    "era-c");
+		harness_assert_exact(summary);
+		harness_assert_truth(summary, harness_path(dir, "truth.json"));
+		json_object_put(summary);
+	}
+	free(driver);
+}
+
 /* Two threads calling the probed functions flat out for 10 s, default settings: nothing lost. */
 static void test_no_loss(void **state)
 {
@@ -507,6 +535,7 @@ static void test_check(void **state)
 	assert_int_equal(json_object_array_length(harness_get(out, "probes")), 9);
 	assert_int_equal(harness_get_int(probe_entry(out, "track_allocate"), "site_delta"), 0);
 	assert_int_equal(json_object_array_length(harness_get(out, "warnings")), 0);
+	assert_string_equal(json_object_get_string(harness_get(out, "profile")), "era-b");
 	assert_int_equal(harness_get_int(out, "fields.4.offset"), 80);
 	assert_string_equal(json_object_get_string(harness_get(out, "fields.4.name")),
 			    "Buffer.address_");
@@ -523,6 +552,15 @@ static void test_check(void **state)
 	assert_int_equal(json_object_array_length(harness_get(out, "warnings")), 1);
 	assert_non_null(strstr(json_object_get_string(harness_get(out, "warnings.0")),
 			       "Buffer::allocate_impl no longer calls"));
+	json_object_put(out);
+
+	/* Era C: the profile comes from its symbols, and places the fields behind the pimpl. */
+	assert_int_equal(run_check(harness_standin_era_c_lib(), true, 0, &proc, &out), 0);
+	assert_string_equal(json_object_get_string(harness_get(out, "profile")), "era-c");
+	assert_string_equal(json_object_get_string(harness_get(out, "fields.0.name")),
+			    "Buffer.pimpl");
+	assert_int_equal(harness_get_int(out, "fields.0.offset"), 16);
+	assert_int_equal(harness_get_int(out, "fields.5.offset"), 64);
 	json_object_put(out);
 
 	/* Not tt-metal: every missing function named, exit 1; no root needed. */
@@ -544,6 +582,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_double_free, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probe_sites, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_era_c, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_loss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loss_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_pid, setup, teardown),

@@ -217,11 +217,11 @@ void scenario_double_free(standin::Truth &truth)
 	buffer->deallocate();
 	// A runtime bug: the same buffer reported freed again.
 	GraphTracker::instance().track_deallocate(buffer.get());
-	truth.freed(d->id(), standin::DRAM, buffer->address_);
+	truth.freed(d->id(), standin::DRAM, buffer->state()->address_);
 	// A free of an address nothing was allocated at.
 	auto forged = Buffer::forged(d, 2 * KIB, BufferType::L1, 777 * KIB);
 	GraphTracker::instance().track_deallocate(forged.get());
-	truth.freed(d->id(), standin::L1, forged->address_);
+	truth.freed(d->id(), standin::L1, forged->state()->address_);
 	close_devices(devices);
 }
 
@@ -247,8 +247,8 @@ void scenario_loop(uint64_t count, bool timed, standin::Truth &truth)
 	}
 	// Each round reported one allocation and its free: the truth hears them after the clock.
 	for (uint64_t i = 0; i < count; i++) {
-		truth.allocated(0, standin::DRAM, buffer->address_, buffer->size_);
-		truth.freed(0, standin::DRAM, buffer->address_);
+		truth.allocated(0, standin::DRAM, buffer->state()->address_, buffer->state()->size_);
+		truth.freed(0, standin::DRAM, buffer->state()->address_);
 	}
 	close_devices(devices);
 }
@@ -287,8 +287,8 @@ void scenario_hammer(uint64_t threads, double seconds, standin::Truth &truth)
 	// Each round reported one allocation and its free: the truth hears them after the clock.
 	for (uint64_t t = 0; t < threads; t++) {
 		for (uint64_t i = 0; i < rounds[t]; i++) {
-			truth.allocated((int)t, standin::L1, buffers[t]->address_, buffers[t]->size_);
-			truth.freed((int)t, standin::L1, buffers[t]->address_);
+			truth.allocated((int)t, standin::L1, buffers[t]->state()->address_, buffers[t]->state()->size_);
+			truth.freed((int)t, standin::L1, buffers[t]->state()->address_);
 		}
 	}
 	std::printf("rounds %llu\n", (unsigned long long)std::accumulate(rounds.begin(), rounds.end(), 0ULL));

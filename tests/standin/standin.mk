@@ -2,33 +2,34 @@
 # The stand-in tt-metal runtime: libtt_metal.so and the driver that runs scenarios on it, built
 # three times: as tt-metal's default build; with -fcf-protection (every function starts with endbr64,
 # which the kernel single-steps at a probe site); and with the tracker call inlined into
-# Buffer::allocate_impl (what devledger check must warn about).
+# Buffer::allocate_impl (what devledger check must warn about); and as era C (pimpl Buffer).
 
 STANDIN_OUT := $(OUTPUT)/standin
 STANDIN_CET_OUT := $(OUTPUT)/standin-cet
 STANDIN_INLINED_OUT := $(OUTPUT)/standin-inlined
+STANDIN_ERA_C_OUT := $(OUTPUT)/standin-era-c
 STANDIN_LIB := $(STANDIN_OUT)/libtt_metal.so
 STANDIN_DRIVER := $(STANDIN_OUT)/standin
 # -Wno-invalid-offsetof: the layouts devledger reads are checked with offsetof on non-POD classes.
 STANDIN_CXXFLAGS := -std=c++17 -O2 -g -fPIC -Wall -Wextra -Werror -Wno-invalid-offsetof -MMD -MP
 
-# $(1): output folder, $(2): extra compiler flags.
+# $(1): output folder, $(2): extra compiler flags, $(3): the C++ compiler (default $(CXX)).
 define standin_variant
 $(1):
 	$$(Q)mkdir -p $$@
 
 $(1)/%.o: tests/standin/%.cpp | $(1)
 	$$(call msg,CXX,$$@)
-	$$(Q)$$(CXX) $$(STANDIN_CXXFLAGS) $(2) -c $$< -o $$@
+	$$(Q)$(or $(3),$$(CXX)) $$(STANDIN_CXXFLAGS) $(2) -c $$< -o $$@
 
 $(1)/libtt_metal.so: $(1)/tt_metal.o $(1)/truth.o
 	$$(call msg,LIB,$$@)
-	$$(Q)$$(CXX) -shared $(2) $$^ -o $$@
+	$$(Q)$(or $(3),$$(CXX)) -shared $(2) $$^ -o $$@
 
 # RUNPATH $$ORIGIN: the driver finds the library beside it, as a tt-metal test binary does.
 $(1)/standin: $(1)/driver.o $(1)/libtt_metal.so
 	$$(call msg,BINARY,$$@)
-	$$(Q)$$(CXX) $(2) $$< -L$(1) -ltt_metal -pthread -Wl,-rpath,'$$$$ORIGIN' -Wl,--enable-new-dtags -o $$@
+	$$(Q)$(or $(3),$$(CXX)) $(2) $$< -L$(1) -ltt_metal -pthread -Wl,-rpath,'$$$$ORIGIN' -Wl,--enable-new-dtags -o $$@
 
 -include $$(wildcard $(1)/*.d)
 endef
@@ -37,5 +38,8 @@ $(eval $(call standin_variant,$(STANDIN_OUT),))
 $(eval $(call standin_variant,$(STANDIN_CET_OUT),-fcf-protection=full))
 # Buffer::allocate_impl with the tracker call inlined, as a unity build can leave it.
 $(eval $(call standin_variant,$(STANDIN_INLINED_OUT),-DSTANDIN_INLINED_TRACKER))
+# Era C (pimpl Buffer, AllocatorImpl), built with clang++ as newer tt-metal is.
+$(eval $(call standin_variant,$(STANDIN_ERA_C_OUT),-DSTANDIN_ERA_C,clang++))
 
-standin: $(STANDIN_DRIVER) $(STANDIN_CET_OUT)/standin $(STANDIN_INLINED_OUT)/standin
+standin: $(STANDIN_DRIVER) $(STANDIN_CET_OUT)/standin $(STANDIN_INLINED_OUT)/standin \
+	$(STANDIN_ERA_C_OUT)/standin

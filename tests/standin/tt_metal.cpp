@@ -13,6 +13,21 @@
 
 namespace tt::tt_metal {
 
+#ifdef STANDIN_ERA_C
+// The offsets devledger reads (tt-metal era C, x86-64 libstdc++).
+static_assert(offsetof(Buffer, impl_) == 16);
+static_assert(offsetof(BufferImpl, device_) == 0);
+static_assert(offsetof(BufferImpl, size_) == 8);
+static_assert(offsetof(BufferImpl, buffer_type_) == 16);
+static_assert(offsetof(BufferImpl, allocation_status_) == 56);
+static_assert(offsetof(BufferImpl, hooked_allocation_) == 57);
+static_assert(offsetof(BufferImpl, address_) == 64);
+static_assert(offsetof(BufferImpl, page_size_) == 72);
+
+__attribute__((noinline)) void AllocatorImpl::deallocate_buffers()
+{
+}
+#else
 // The offsets devledger reads (tt-metal era B, x86-64 libstdc++).
 static_assert(offsetof(Buffer, device_) == 16);
 static_assert(offsetof(Buffer, size_) == 24);
@@ -25,6 +40,7 @@ static_assert(offsetof(Buffer, allocation_status_) == 72);
 static_assert(offsetof(Buffer, hooked_allocation_) == 73);
 static_assert(offsetof(Buffer, address_) == 80);
 static_assert(offsetof(Buffer, page_size_) == 88);
+#endif
 static_assert(offsetof(Device, id_) == 8);
 
 } // namespace tt::tt_metal
@@ -154,12 +170,13 @@ static DeviceAddr round_up(DeviceAddr value, DeviceAddr align)
 
 __attribute__((noinline)) DeviceAddr Allocator::allocate_buffer(Buffer *buffer, bool *ok)
 {
-	Bank &bank = banks_[(int)buffer->buffer_type_];
-	DeviceAddr need = round_up((buffer->size_ + bank.interleave - 1) / bank.interleave, bank.align);
+	auto *b = buffer->state();
+	Bank &bank = banks_[(int)b->buffer_type_];
+	DeviceAddr need = round_up((b->size_ + bank.interleave - 1) / bank.interleave, bank.align);
 	DeviceAddr found = 0;
 
 	*ok = false;
-	if (buffer->bottom_up_) {
+	if (b->bottom_up_) {
 		DeviceAddr at = bank.base;
 		for (const auto &[addr, footprint] : bank.used) {
 			if (addr - at >= need)
@@ -185,16 +202,17 @@ __attribute__((noinline)) DeviceAddr Allocator::allocate_buffer(Buffer *buffer, 
 	}
 	if (*ok) {
 		bank.used[found] = need;
-		bank.requested[found] = buffer->size_;
+		bank.requested[found] = b->size_;
 	}
 	return found;
 }
 
 __attribute__((noinline)) void Allocator::deallocate_buffer(Buffer *buffer)
 {
-	Bank &bank = banks_[(int)buffer->buffer_type_];
-	bank.used.erase(buffer->address_);
-	bank.requested.erase(buffer->address_);
+	auto *b = buffer->state();
+	Bank &bank = banks_[(int)b->buffer_type_];
+	bank.used.erase(b->address_);
+	bank.requested.erase(b->address_);
 }
 
 const std::map<DeviceAddr, DeviceAddr> &Allocator::allocated(BufferType type) const
@@ -245,8 +263,10 @@ __attribute__((noinline)) bool Device::close()
 
 	// Then the allocator goes whole. What it still held is released without a report.
 	for (int type = 0; type <= (int)BufferType::TRACE; type++)
-		for (const auto &[address, size] : allocator_->allocated((BufferType)type))
-			tell([&](Truth &t) { t.released(id_, type, address, "device_closed"); });
+		for (const auto &allocation : allocator_->allocated((BufferType)type))
+			tell([&](Truth &t) {
+				t.released(id_, type, allocation.first, "device_closed");
+			});
 	for (auto *program : standin::programs_with_cbs) {
 		if (program->device_ != this)
 			continue;
@@ -265,13 +285,23 @@ __attribute__((noinline)) bool Device::close()
 
 Buffer::Buffer(IDevice *device, DeviceAddr size, DeviceAddr page_size, BufferType type,
 	       bool bottom_up)
-	: device_(device), size_(size), buffer_type_(type),
-	  buffer_layout_(TensorMemoryLayout::INTERLEAVED), bottom_up_(bottom_up),
-	  sub_device_flags_{ false, false }, owns_data_(true), unused_(0), shard_parameters_{ 0, 0 },
-	  allocator_(static_cast<Device *>(device)->allocator()),
-	  allocation_status_(AllocationStatus::ALLOCATION_REQUESTED), hooked_allocation_(false),
-	  address_(0), page_size_(page_size)
 {
+#ifdef STANDIN_ERA_C
+	impl_ = std::make_unique<BufferImpl>();
+#endif
+	auto *b = state();
+	b->device_ = device;
+	b->size_ = size;
+	b->buffer_type_ = type;
+	b->buffer_layout_ = TensorMemoryLayout::INTERLEAVED;
+	b->bottom_up_ = bottom_up;
+	b->owns_data_ = true;
+	b->shard_parameters_[0] = b->shard_parameters_[1] = 0;
+	b->allocator_ = static_cast<Device *>(device)->allocator();
+	b->allocation_status_ = AllocationStatus::ALLOCATION_REQUESTED;
+	b->hooked_allocation_ = false;
+	b->address_ = 0;
+	b->page_size_ = page_size;
 }
 
 std::shared_ptr<Buffer> Buffer::create(IDevice *device, DeviceAddr size, DeviceAddr page_size,
@@ -288,29 +318,30 @@ std::shared_ptr<Buffer> Buffer::forged(IDevice *device, DeviceAddr size, BufferT
 				       DeviceAddr address)
 {
 	auto buffer = std::make_shared<Buffer>(device, size, size, type, true);
-	buffer->address_ = address;
-	buffer->owns_data_ = false;
+	buffer->state()->address_ = address;
+	buffer->state()->owns_data_ = false;
 	return buffer;
 }
 
 __attribute__((noinline)) void Buffer::allocate_impl()
 {
 	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
-	int device_id = device_->id();
+	auto *b = state();
+	int device_id = b->device_->id();
 
 	if (standin::graph_capture_hook) {
 		// ttnn's NO_DISPATCH graph capture: nothing is really allocated.
-		address_ = 0;
-		hooked_allocation_ = true;
+		b->address_ = 0;
+		b->hooked_allocation_ = true;
 		tell([](Truth &t) { t.hooked(); });
 	} else {
 		bool ok;
-		address_ = allocator_->allocate_buffer(this, &ok);
+		b->address_ = b->allocator_->allocate_buffer(this, &ok);
 		if (!ok)
 			return; // tt-metal throws; the scenarios just try something else
-		tell([&](Truth &t) { t.allocated(device_id, (int)buffer_type_, address_, size_); });
+		tell([&](Truth &t) { t.allocated(device_id, (int)b->buffer_type_, b->address_, b->size_); });
 	}
-	allocation_status_ = AllocationStatus::ALLOCATED;
+	b->allocation_status_ = AllocationStatus::ALLOCATED;
 #ifdef STANDIN_INLINED_TRACKER
 	// A unity build can inline the tracker into its caller: the exported
 	// track_allocate is then never called, and a probe on it never fires.
@@ -324,19 +355,20 @@ __attribute__((noinline)) void Buffer::allocate_impl()
 __attribute__((noinline)) void Buffer::deallocate_impl()
 {
 	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
+	auto *b = state();
 
-	if (allocation_status_ != AllocationStatus::ALLOCATED)
+	if (b->allocation_status_ != AllocationStatus::ALLOCATED)
 		return;
-	if (device_->is_initialized() && size_ != 0) {
+	if (b->device_->is_initialized() && b->size_ != 0) {
 		GraphTracker::instance().track_deallocate(this);
-		if (!hooked_allocation_) {
-			int device_id = device_->id();
-			tell([&](Truth &t) { t.freed(device_id, (int)buffer_type_, address_); });
-			allocator_->deallocate_buffer(this);
+		if (!b->hooked_allocation_) {
+			int device_id = b->device_->id();
+			tell([&](Truth &t) { t.freed(device_id, (int)b->buffer_type_, b->address_); });
+			b->allocator_->deallocate_buffer(this);
 		}
 	}
 	// After the device closed: no report, no allocator (it is gone).
-	allocation_status_ = AllocationStatus::DEALLOCATED;
+	b->allocation_status_ = AllocationStatus::DEALLOCATED;
 }
 
 void Buffer::deallocate()
@@ -346,7 +378,7 @@ void Buffer::deallocate()
 
 Buffer::~Buffer()
 {
-	if (owns_data_)
+	if (state()->owns_data_)
 		deallocate_impl();
 }
 

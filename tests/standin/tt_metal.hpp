@@ -77,6 +77,26 @@ private:
 	Bank banks_[5];
 };
 
+#ifdef STANDIN_ERA_C
+// Era C (late 2025 on): Buffer is a pimpl; its state lives in BufferImpl.
+class BufferImpl {
+public:
+	IDevice *device_;
+	DeviceAddr size_;
+	BufferType buffer_type_;
+	TensorMemoryLayout buffer_layout_;
+	bool bottom_up_;
+	bool owns_data_;
+	uint8_t unused_[6];
+	uint64_t shard_parameters_[2];
+	Allocator *allocator_;
+	AllocationStatus allocation_status_;
+	bool hooked_allocation_;
+	DeviceAddr address_;
+	DeviceAddr page_size_;
+};
+#endif
+
 class Buffer final : public std::enable_shared_from_this<Buffer> {
 public:
 	static std::shared_ptr<Buffer> create(IDevice *device, DeviceAddr size, DeviceAddr page_size,
@@ -87,8 +107,15 @@ public:
 	Buffer(IDevice *device, DeviceAddr size, DeviceAddr page_size, BufferType type, bool bottom_up);
 	~Buffer();
 	void deallocate();
-	bool is_allocated() const { return allocation_status_ == AllocationStatus::ALLOCATED; }
+	bool is_allocated() const
+	{
+		return state()->allocation_status_ == AllocationStatus::ALLOCATED;
+	}
 
+#ifdef STANDIN_ERA_C
+	std::unique_ptr<BufferImpl> impl_;
+	BufferImpl *state() const { return impl_.get(); }
+#else
 	// The era-B member order; the offsets devledger reads are checked in tt_metal.cpp.
 	IDevice *device_;
 	DeviceAddr size_;
@@ -104,11 +131,21 @@ public:
 	bool hooked_allocation_;
 	DeviceAddr address_;
 	DeviceAddr page_size_;
+	Buffer *state() const { return const_cast<Buffer *>(this); }
+#endif
 
 private:
 	void allocate_impl();
 	void deallocate_impl();
 };
+
+#ifdef STANDIN_ERA_C
+// Era C's allocator class; its presence is how a library shows its era.
+class AllocatorImpl {
+public:
+	void deallocate_buffers();
+};
+#endif
 
 class IGraphProcessor {
 public:

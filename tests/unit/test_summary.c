@@ -63,6 +63,7 @@ static int setup(void **state)
 		.lost_events = 0,
 		.cpu_s = 0.25,
 		.peak_rss_kib = 20480,
+		.profile = "era-b",
 	};
 	*state = f;
 	return 0;
@@ -405,8 +406,9 @@ static void test_session(void **state)
 	assert_string_at(root, "schema", "devledger.summary.v1");
 	assert_string_at(root, "devledger_version", DEVLEDGER_VERSION);
 	assert_keys_at(root, "session",
-		       "mode,libraries,started_at,duration_s,events,lost_events,exact,cpu_s,"
-		       "peak_rss_kib");
+		       "mode,libraries,profile,started_at,duration_s,events,lost_events,exact,"
+		       "cpu_s,peak_rss_kib");
+	assert_string_equal(json_object_get_string(get(root, "session.profile")), "era-b");
 	assert_string_at(root, "session.mode", "command");
 	assert_length_at(root, "session.libraries", 1);
 	assert_string_at(root, "session.libraries.0", "/opt/tt-metal/lib/libtt_metal.so");
@@ -798,7 +800,7 @@ static void test_report_known_process(void **state)
 
 	assert_contains(text, "devledger: command session, 1.500 s, 123 events, 0 lost; devledger "
 			      "used 0.250 s CPU, 20480 KiB peak\n");
-	assert_contains(text, "traced: /opt/tt-metal/lib/libtt_metal.so\n");
+	assert_contains(text, "traced: /opt/tt-metal/lib/libtt_metal.so (era-b layout)\n");
 	assert_null(strstr(text, "WARNING"));
 	assert_contains(text, "\nPID 1000 (runner) exited with code 0\n");
 	assert_contains(text, "  1 hooked allocation ignored");
