@@ -18,7 +18,7 @@ VMLINUX := vmlinux/$(ARCH)/vmlinux.h
 
 # Debian packages devledger needs to build and test (make deps installs them).
 DEB_PACKAGES := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libjson-c-dev \
-	libcmocka-dev libcapstone-dev pkg-config g++ make
+	libcmocka-dev libcapstone-dev libdw-dev pkg-config g++ make
 
 WARNINGS := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
@@ -27,7 +27,7 @@ override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARNINGS) -MMD -MP -I$(OUTPUT) -Iuse
 # The BPF_KPROBE macros name parameters a program may not use.
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARNINGS) -Wno-unused-parameter -MMD -MP \
 	-I$(dir $(VMLINUX)) -Ibpf
-LDLIBS := -lbpf -lelf -lz -ljson-c -lcapstone
+LDLIBS := -lbpf -lelf -ldw -lz -ljson-c -lcapstone
 
 ifeq ($(V),1)
 Q =
@@ -133,7 +133,8 @@ integration: all standin $(INTEG_BINS)
 	$(Q)for t in $(INTEG_BINS); do echo "== $$t"; \
 		DEVLEDGER=$(OUTPUT)/devledger STANDIN_DIR=$(STANDIN_OUT) \
 		STANDIN_CET_DIR=$(STANDIN_CET_OUT) STANDIN_INLINED_DIR=$(STANDIN_INLINED_OUT) \
-		STANDIN_ERA_C_DIR=$(STANDIN_ERA_C_OUT) \
+		STANDIN_ERA_C_DIR=$(STANDIN_ERA_C_OUT) STANDIN_SHIFTED_DIR=$(STANDIN_SHIFTED_OUT) \
+		STANDIN_STRIPPED_DIR=$(STANDIN_STRIPPED_OUT) \
 		$$t || exit 1; done
 
 test: deps

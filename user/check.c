@@ -22,35 +22,6 @@
 #include "probes.h"
 #include "probesite.h"
 
-/* The fields the probes read, with their offsets in the profile. */
-struct field {
-	char name[48];
-	unsigned int offset;
-};
-
-#define FIELD_COUNT 7
-
-static size_t profile_fields(const struct layout_profile *p, struct field *fields)
-{
-	const char *owner = p->impl ? "BufferImpl" : "Buffer";
-	size_t n = 0;
-
-	if (p->impl)
-		fields[n++] = (struct field){ "Buffer.pimpl", p->impl };
-	snprintf(fields[n].name, sizeof(fields[n].name), "%s.device_", owner);
-	fields[n++].offset = p->device;
-	snprintf(fields[n].name, sizeof(fields[n].name), "%s.size_", owner);
-	fields[n++].offset = p->size;
-	snprintf(fields[n].name, sizeof(fields[n].name), "%s.buffer_type_", owner);
-	fields[n++].offset = p->type;
-	snprintf(fields[n].name, sizeof(fields[n].name), "%s.hooked_allocation_", owner);
-	fields[n++].offset = p->hooked;
-	snprintf(fields[n].name, sizeof(fields[n].name), "%s.address_", owner);
-	fields[n++].offset = p->address;
-	fields[n++] = (struct field){ "Device.id_", p->device_id };
-	return n;
-}
-
 /*
  * tt-metal builds its implementation as a unity build: a tracker call can be
  * inlined into its caller and then never hits its probe. Each caller here
@@ -241,14 +212,18 @@ static const char *table_name(enum elfsym_table table)
 	return table == ELFSYM_SYMTAB ? ".symtab" : table == ELFSYM_DYNSYM ? ".dynsym" : "-";
 }
 
-static void print_text(const char *library, const struct layout_profile *profile, const char *why,
-		       const struct elfsym *syms, const struct probesite *sites,
-		       const struct report *r, size_t missing, FILE *out)
+/* The fields the probes read: Buffer's pimpl only when the profile has one. */
+static bool field_used(const struct layout *layout, int field)
 {
-	struct field fields[FIELD_COUNT];
-	size_t nfields = profile_fields(profile, fields);
+	return field != FIELD_IMPL || layout->profile->impl;
+}
 
-	fprintf(out, "library: %s\nprofile: %s (%s)\n\nprobes:\n", library, profile->name, why);
+static void print_text(const char *library, const struct layout *layout, const struct elfsym *syms,
+		       const struct probesite *sites, const struct report *r, size_t missing,
+		       FILE *out)
+{
+	fprintf(out, "library: %s\nprofile: %s (%s)\n\nprobes:\n", library, layout->profile->name,
+		layout->why);
 	for (size_t i = 0; i < PROBE_COUNT; i++) {
 		const struct elfsym *sym = &syms[probes[i].symbol];
 
@@ -261,9 +236,13 @@ static void print_text(const char *library, const struct layout_profile *profile
 			table_name(sym->table), (unsigned long long)sym->offset,
 			(unsigned long long)sym->size, sites[i].why);
 	}
-	fprintf(out, "\nfields read (source: the %s preset):\n", profile->name);
-	for (size_t i = 0; i < nfields; i++)
-		fprintf(out, "  %-30s offset %u\n", fields[i].name, fields[i].offset);
+	fprintf(out, "\nfields read%s:\n",
+		layout->has_dwarf ? "" : " (no DWARF in the library: presets)");
+	for (int f = 0; f < LAYOUT_FIELDS; f++) {
+		if (field_used(layout, f))
+			fprintf(out, "  %-30s offset %-4u %s\n", probes__field_name(layout, f),
+				layout->offset[f], layout->from_dwarf[f] ? "DWARF" : "preset");
+	}
 	if (r->warning_count)
 		fprintf(out, "\nwarnings:\n");
 	for (size_t i = 0; i < r->warning_count; i++)
@@ -276,17 +255,16 @@ static void print_text(const char *library, const struct layout_profile *profile
 		fprintf(out, "\nevery probe resolved\n");
 }
 
-static int print_json(const char *library, const struct layout_profile *profile, const char *why,
-		      const struct elfsym *syms, const struct probesite *sites,
-		      const struct report *r, size_t missing, FILE *out)
+static int print_json(const char *library, const struct layout *layout, const struct elfsym *syms,
+		      const struct probesite *sites, const struct report *r, size_t missing,
+		      FILE *out)
 {
 	struct json_object *root = json_object_new_object(), *list, *item;
-	struct field fields[FIELD_COUNT];
-	size_t nfields = profile_fields(profile, fields);
 
 	json_object_object_add(root, "library", json_object_new_string(library));
-	json_object_object_add(root, "profile", json_object_new_string(profile->name));
-	json_object_object_add(root, "profile_why", json_object_new_string(why));
+	json_object_object_add(root, "profile", json_object_new_string(layout->profile->name));
+	json_object_object_add(root, "profile_why", json_object_new_string(layout->why));
+	json_object_object_add(root, "dwarf", json_object_new_boolean(layout->has_dwarf));
 	json_object_object_add(root, "resolved", json_object_new_boolean(missing == 0));
 	list = json_object_new_array();
 	for (size_t i = 0; i < PROBE_COUNT; i++) {
@@ -316,11 +294,16 @@ static int print_json(const char *library, const struct layout_profile *profile,
 	}
 	json_object_object_add(root, "probes", list);
 	list = json_object_new_array();
-	for (size_t i = 0; i < nfields; i++) {
+	for (int f = 0; f < LAYOUT_FIELDS; f++) {
+		if (!field_used(layout, f))
+			continue;
 		item = json_object_new_object();
-		json_object_object_add(item, "name", json_object_new_string(fields[i].name));
-		json_object_object_add(item, "offset", json_object_new_uint64(fields[i].offset));
-		json_object_object_add(item, "source", json_object_new_string("preset"));
+		json_object_object_add(item, "name",
+				       json_object_new_string(probes__field_name(layout, f)));
+		json_object_object_add(item, "offset", json_object_new_uint64(layout->offset[f]));
+		json_object_object_add(
+			item, "source",
+			json_object_new_string(layout->from_dwarf[f] ? "dwarf" : "preset"));
 		json_object_array_add(list, item);
 	}
 	json_object_object_add(root, "fields", list);
@@ -337,8 +320,7 @@ static int print_json(const char *library, const struct layout_profile *profile,
 
 int check__run(const char *library, const char *profile_name, bool json, bool entry_only, FILE *out)
 {
-	const struct layout_profile *profile;
-	char why[128];
+	struct layout layout;
 	struct probesite sites[PROBE_COUNT];
 	struct elfsym syms[PROBE_SYMBOLS];
 	struct report report = { .warning_count = 0 };
@@ -362,15 +344,14 @@ int check__run(const char *library, const char *profile_name, bool json, bool en
 				     &sites[i]);
 	}
 	check_inlining(library, syms, &report);
-	profile = probes__profile(library, profile_name, why, sizeof(why));
-	if (!profile) {
+	if (probes__layout(library, profile_name, &layout)) {
 		fprintf(stderr, "devledger: unknown profile '%s'\n", profile_name);
 		return -EINVAL;
 	}
 	if (json)
-		print_json(library, profile, why, syms, sites, &report, missing, out);
+		print_json(library, &layout, syms, sites, &report, missing, out);
 	else
-		print_text(library, profile, why, syms, sites, &report, missing, out);
+		print_text(library, &layout, syms, sites, &report, missing, out);
 	return missing ? 1 : 0;
 }
 

@@ -401,6 +401,7 @@ int main(int argc, char **argv)
 
 	view.mode = mode_name(s.opts.mode);
 	view.profile = tracer__profile(s.tracer);
+	view.layout_source = tracer__layout_source(s.tracer);
 	view.libraries = s.library_list;
 	view.library_count = s.target_count;
 	view.started_at = s.started_at;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dwarflayout.h"
 #include "elfsyms.h"
 #include "probes.h"
 #include "probesite.h"
@@ -115,4 +116,87 @@ const struct layout_profile *probes__profile(const char *library, const char *na
 	}
 	snprintf(why, why_len, "no newer era's functions in the library");
 	return &profiles[0];
+}
+
+int probes__layout(const char *library, const char *profile_name, struct layout *layout)
+{
+	struct dwarf_layout dwarf;
+	const struct layout_profile *p;
+	bool dwarf_era_c, dwarf_era_b;
+
+	memset(layout, 0, sizeof(*layout));
+	p = probes__profile(library, profile_name, layout->why, sizeof(layout->why));
+	if (!p)
+		return -EINVAL;
+	layout->has_dwarf = !dwarf_layout__read(library, &dwarf) && dwarf.has_dwarf;
+	/* The debug info can tell the era on its own: a pimpl Buffer, or the fields in Buffer. */
+	dwarf_era_c = layout->has_dwarf && dwarf.has_impl && dwarf.has_impl_size;
+	dwarf_era_b = layout->has_dwarf && dwarf.has_size && !dwarf.has_impl;
+	if (!profile_name && dwarf_era_c && !p->impl) {
+		p = &profiles[1];
+		snprintf(layout->why, sizeof(layout->why), "the debug info has a pimpl Buffer");
+	} else if (!profile_name && dwarf_era_b && p->impl) {
+		p = &profiles[0];
+		snprintf(layout->why, sizeof(layout->why),
+			 "the debug info has the fields in Buffer");
+	}
+	layout->profile = p;
+	layout->offset[FIELD_IMPL] = p->impl;
+	layout->offset[FIELD_DEVICE] = p->device;
+	layout->offset[FIELD_SIZE] = p->size;
+	layout->offset[FIELD_TYPE] = p->type;
+	layout->offset[FIELD_HOOKED] = p->hooked;
+	layout->offset[FIELD_ADDRESS] = p->address;
+	layout->offset[FIELD_DEVICE_ID] = p->device_id;
+	if (!layout->has_dwarf)
+		return 0;
+
+#define FROM_DWARF(field, has, value)                                                              \
+	do {                                                                                       \
+		if (has) {                                                                         \
+			layout->offset[field] = (value);                                           \
+			layout->from_dwarf[field] = true;                                          \
+		}                                                                                  \
+	} while (0)
+	if (p->impl) {
+		FROM_DWARF(FIELD_IMPL, dwarf.has_impl, dwarf.impl);
+		FROM_DWARF(FIELD_DEVICE, dwarf.has_impl_device, dwarf.impl_device);
+		FROM_DWARF(FIELD_SIZE, dwarf.has_impl_size, dwarf.impl_size);
+		FROM_DWARF(FIELD_TYPE, dwarf.has_impl_type, dwarf.impl_type);
+		FROM_DWARF(FIELD_HOOKED, dwarf.has_impl_hooked, dwarf.impl_hooked);
+		FROM_DWARF(FIELD_ADDRESS, dwarf.has_impl_address, dwarf.impl_address);
+	} else {
+		FROM_DWARF(FIELD_DEVICE, dwarf.has_device, dwarf.device);
+		FROM_DWARF(FIELD_SIZE, dwarf.has_size, dwarf.size);
+		FROM_DWARF(FIELD_TYPE, dwarf.has_type, dwarf.type);
+		FROM_DWARF(FIELD_HOOKED, dwarf.has_hooked, dwarf.hooked);
+		FROM_DWARF(FIELD_ADDRESS, dwarf.has_address, dwarf.address);
+	}
+	FROM_DWARF(FIELD_DEVICE_ID, dwarf.has_device_id, dwarf.device_id);
+#undef FROM_DWARF
+	return 0;
+}
+
+const char *probes__field_name(const struct layout *layout, enum layout_field field)
+{
+	static const char *const in_buffer[LAYOUT_FIELDS] = {
+		"Buffer.pimpl",
+		"Buffer.device_",
+		"Buffer.size_",
+		"Buffer.buffer_type_",
+		"Buffer.hooked_allocation_",
+		"Buffer.address_",
+		"Device.id_",
+	};
+	static const char *const in_impl[LAYOUT_FIELDS] = {
+		"Buffer.pimpl",
+		"BufferImpl.device_",
+		"BufferImpl.size_",
+		"BufferImpl.buffer_type_",
+		"BufferImpl.hooked_allocation_",
+		"BufferImpl.address_",
+		"Device.id_",
+	};
+
+	return (layout->profile->impl ? in_impl : in_buffer)[field];
 }

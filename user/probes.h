@@ -83,4 +83,32 @@ extern const struct layout_profile profiles[PROFILE_COUNT];
 const struct layout_profile *probes__profile(const char *library, const char *name, char *why,
 					     size_t why_len);
 
+/* The fields of a layout, in this order in struct layout. */
+enum layout_field {
+	FIELD_IMPL,
+	FIELD_DEVICE,
+	FIELD_SIZE,
+	FIELD_TYPE,
+	FIELD_HOOKED,
+	FIELD_ADDRESS,
+	FIELD_DEVICE_ID,
+	LAYOUT_FIELDS,
+};
+
+/* What the probes will read: the profile's presets, replaced by the library's DWARF where it has
+ * them. */
+struct layout {
+	const struct layout_profile *profile;
+	char why[128]; /* how the profile was chosen */
+	bool has_dwarf;
+	unsigned int offset[LAYOUT_FIELDS]; /* FIELD_IMPL 0: the fields are in Buffer itself */
+	bool from_dwarf[LAYOUT_FIELDS];
+};
+
+/* Fill `layout` for a library (profile by name, or NULL to choose). Returns 0 or -EINVAL. */
+int probes__layout(const char *library, const char *profile_name, struct layout *layout);
+
+/* "Buffer.size_", "BufferImpl.size_", "Device.id_", ... for a field of this layout. */
+const char *probes__field_name(const struct layout *layout, enum layout_field field);
+
 #endif /* DEVLEDGER_PROBES_H */

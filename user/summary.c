@@ -428,9 +428,12 @@ static int json_add_session(struct json_object *root, const struct summary_sessi
 			return -ENOMEM;
 	}
 	/* json-c's null is a NULL value */
-	if (s->profile ? json_add_string(session, "profile", s->profile)
-		       : json_object_object_add_ex(session, "profile", NULL,
-						   JSON_C_OBJECT_KEY_IS_CONSTANT))
+	if ((s->profile ? json_add_string(session, "profile", s->profile)
+			: json_object_object_add_ex(session, "profile", NULL,
+						    JSON_C_OBJECT_KEY_IS_CONSTANT)) ||
+	    (s->layout_source ? json_add_string(session, "layout_source", s->layout_source)
+			      : json_object_object_add_ex(session, "layout_source", NULL,
+							  JSON_C_OBJECT_KEY_IS_CONSTANT)))
 		return -ENOMEM;
 	if (json_add_string(session, "started_at", started) ||
 	    json_add(session, "duration_s",
@@ -755,9 +758,13 @@ int summary__print_report(const struct ledger *ledger, const struct summary_sess
 		session->mode ? session->mode : "unknown", session_duration(session),
 		session->events, session->lost_events, session->cpu_s, session->peak_rss_kib);
 	for (size_t i = 0; i < session->library_count; i++)
-		fprintf(out, "traced: %s%s%s%s\n", session->libraries[i],
+		fprintf(out, "traced: %s%s%s%s%s%s\n", session->libraries[i],
 			session->profile ? " (" : "", session->profile ? session->profile : "",
-			session->profile ? " layout)" : "");
+			session->profile ? " layout" : "",
+			session->layout_source && strcmp(session->layout_source, "dwarf")
+				? ", offsets from presets: no or incomplete DWARF"
+				: "",
+			session->profile ? ")" : "");
 	if (session->lost_events) {
 		fprintf(out, "WARNING: %" PRIu64 " %s lost: the totals below are inexact.\n",
 			session->lost_events,

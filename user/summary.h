@@ -15,6 +15,7 @@ struct ledger;
 struct summary_session {
 	const char *mode;    /* "command", "pid" or "system" */
 	const char *profile; /* layout profile the probes used ("era-b", ...); NULL if unknown */
+	const char *layout_source; /* "dwarf", "preset" or "dwarf+preset"; NULL if unknown */
 	const char *const *libraries;
 	size_t library_count;
 	struct timespec started_at; /* CLOCK_REALTIME at the session's start */

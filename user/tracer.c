@@ -27,6 +27,7 @@ struct tracer {
 	tracer_record_fn on_record;
 	void *ctx;
 	const char *profile;
+	const char *layout_source;
 };
 
 static int libbpf_print(enum libbpf_print_level level, const char *format, va_list args)
@@ -142,45 +143,61 @@ static double elapsed_ms(const struct timespec *since)
 	return (now.tv_sec - since->tv_sec) * 1e3 + (now.tv_nsec - since->tv_nsec) / 1e6;
 }
 
-/* Where the probes find the Buffer's fields: one profile for every library traced. */
+/* Where the probes find the Buffer's fields: one layout for every library traced. */
 static int set_layout(struct tracer *tracer, const struct tracer_opts *opts)
 {
-	const struct layout_profile *profile = NULL;
-	char why[128];
+	struct layout layout, other;
 
 	for (size_t i = 0; i < opts->target_count; i++) {
-		const struct layout_profile *p =
-			probes__profile(opts->targets[i].library, opts->profile, why, sizeof(why));
-
-		if (!p) {
+		if (probes__layout(opts->targets[i].library, opts->profile, i ? &other : &layout)) {
 			fprintf(stderr, "devledger: unknown profile '%s'\n", opts->profile);
 			return -EINVAL;
 		}
-		if (profile && p != profile) {
+		if (i && memcmp(other.offset, layout.offset, sizeof(layout.offset))) {
 			fprintf(stderr,
-				"devledger: %s is %s but %s is %s: trace them in separate sessions\n",
-				opts->targets[0].library, profile->name, opts->targets[i].library,
-				p->name);
+				"devledger: %s and %s lay the Buffer out differently: trace them in "
+				"separate sessions\n",
+				opts->targets[0].library, opts->targets[i].library);
 			return -EINVAL;
 		}
-		profile = p;
 	}
-	if (!profile)
+	if (!opts->target_count)
 		return -EINVAL;
 	if (opts->verbose)
-		fprintf(stderr, "devledger: profile %s (%s)\n", profile->name, why);
-	tracer->profile = profile->name;
-	tracer->skel->rodata->buffer_off_impl = profile->impl;
-	tracer->skel->rodata->buffer_off_device = profile->device;
-	tracer->skel->rodata->buffer_off_size = profile->size;
-	tracer->skel->rodata->buffer_off_type = profile->type;
-	tracer->skel->rodata->buffer_off_hooked = profile->hooked;
-	tracer->skel->rodata->buffer_off_address = profile->address;
-	tracer->skel->rodata->device_off_id = profile->device_id;
+		fprintf(stderr, "devledger: profile %s (%s); offsets from %s\n",
+			layout.profile->name, layout.why,
+			layout.has_dwarf ? "the library's DWARF where it has them" : "the presets");
+	tracer->profile = layout.profile->name;
+	tracer->layout_source = "preset";
+	for (int f = 0; f < LAYOUT_FIELDS; f++) {
+		bool used = f != FIELD_IMPL || layout.profile->impl;
+
+		if (used && layout.from_dwarf[f])
+			tracer->layout_source = "dwarf";
+	}
+	for (int f = 0; f < LAYOUT_FIELDS && !strcmp(tracer->layout_source, "dwarf"); f++) {
+		bool used = f != FIELD_IMPL || layout.profile->impl;
+
+		if (used && !layout.from_dwarf[f])
+			tracer->layout_source = "dwarf+preset";
+	}
+	tracer->skel->rodata->buffer_off_impl = layout.offset[FIELD_IMPL];
+	tracer->skel->rodata->buffer_off_device = layout.offset[FIELD_DEVICE];
+	tracer->skel->rodata->buffer_off_size = layout.offset[FIELD_SIZE];
+	tracer->skel->rodata->buffer_off_type = layout.offset[FIELD_TYPE];
+	tracer->skel->rodata->buffer_off_hooked = layout.offset[FIELD_HOOKED];
+	tracer->skel->rodata->buffer_off_address = layout.offset[FIELD_ADDRESS];
+	tracer->skel->rodata->device_off_id = layout.offset[FIELD_DEVICE_ID];
 	/* Read up to the end of the furthest field (hooked_allocation_ is one byte, the rest 8). */
-	tracer->skel->rodata->buffer_read_bytes = profile->address + 8 > profile->hooked + 1
-							  ? profile->address + 8
-							  : profile->hooked + 1;
+	tracer->skel->rodata->buffer_read_bytes = 0;
+	for (int f = FIELD_DEVICE; f <= FIELD_ADDRESS; f++) {
+		unsigned int end = layout.offset[f] + (f == FIELD_HOOKED ? 1
+						       : f == FIELD_TYPE ? 4
+									 : 8);
+
+		if (end > tracer->skel->rodata->buffer_read_bytes)
+			tracer->skel->rodata->buffer_read_bytes = end;
+	}
 	return 0;
 }
 
@@ -321,6 +338,11 @@ int tracer__stats(const struct tracer *tracer, struct dl_bpf_stats *stats)
 const char *tracer__profile(const struct tracer *tracer)
 {
 	return tracer->profile;
+}
+
+const char *tracer__layout_source(const struct tracer *tracer)
+{
+	return tracer->layout_source;
 }
 
 void tracer__free(struct tracer *tracer)

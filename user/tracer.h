@@ -64,6 +64,9 @@ int tracer__stats(const struct tracer *tracer, struct dl_bpf_stats *stats);
 /* The name of the layout profile the probes read the Buffer with ("era-b", "era-c"). */
 const char *tracer__profile(const struct tracer *tracer);
 
+/* Where its offsets came from: "dwarf", "preset", or "dwarf+preset" when the DWARF lacked some. */
+const char *tracer__layout_source(const struct tracer *tracer);
+
 void tracer__free(struct tracer *tracer);
 
 #endif /* DEVLEDGER_TRACER_H */

@@ -61,6 +61,11 @@ const char *harness_standin_era_c_lib(void)
 	return harness_path(env_or_fail("STANDIN_ERA_C_DIR"), "libtt_metal.so");
 }
 
+const char *harness_variant(const char *env, const char *file)
+{
+	return harness_path(env_or_fail(env), file);
+}
+
 const char *harness_standin_inlined_lib(void)
 {
 	return harness_path(env_or_fail("STANDIN_INLINED_DIR"), "libtt_metal.so");

@@ -23,6 +23,12 @@ const char *harness_standin_cet_lib(void);
 /* Built as era C, a pimpl Buffer (STANDIN_ERA_C_DIR). */
 const char *harness_standin_era_c_driver(void);
 const char *harness_standin_era_c_lib(void);
+/*
+ * A variant's driver or library by the environment variable naming its folder:
+ * STANDIN_SHIFTED_DIR (Buffer fields moved: right only from DWARF), STANDIN_STRIPPED_DIR
+ * (no DWARF, no .symtab).
+ */
+const char *harness_variant(const char *env, const char *file);
 /* Built with the tracker call inlined into Buffer::allocate_impl (STANDIN_INLINED_DIR). */
 const char *harness_standin_inlined_lib(void);
 

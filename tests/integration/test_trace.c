@@ -233,6 +233,9 @@ static void test_probe_sites(void **state)
 	free(drivers[1]);
 }
 
+static int run_check(const char *library, bool json, uid_t uid, struct harness_proc *proc,
+		     struct json_object **parsed);
+
 /* Era C (pimpl Buffer, built with clang++): found from the symbols, traced as exactly. */
 static void test_era_c(void **state)
 {
@@ -259,6 +262,57 @@ static void test_era_c(void **state)
 		json_object_put(summary);
 	}
 	free(driver);
+}
+
+/*
+ * Offsets from the library's DWARF: a build whose Buffer differs from every
+ * preset is traced right; a stripped build (no DWARF, no .symtab) falls
+ * back on the presets and says so.
+ */
+static void test_layout_sources(void **state)
+{
+	const char *dir = *state;
+	const char *args[] = { "churn", "3000", "--seed", "9", NULL };
+	const char *const envs[] = { "STANDIN_SHIFTED_DIR", "STANDIN_STRIPPED_DIR" };
+	const char *const sources[] = { "dwarf", "preset" };
+	struct json_object *out;
+	struct harness_proc proc;
+
+	for (int i = 0; i < 2; i++) {
+		char *driver = strdup(harness_variant(envs[i], "standin"));
+		struct json_object *summary;
+		int code = trace_driver(&proc, dir, driver, NULL, args);
+
+		if (code != 0)
+			fail_msg("%s: devledger exited %d: %s", driver, code, proc.err);
+		summary = harness_load_json(harness_path(dir, "summary.json"));
+		assert_string_equal(
+			json_object_get_string(harness_get(summary, "session.layout_source")),
+			sources[i]);
+		harness_assert_exact(summary);
+		harness_assert_truth(summary, harness_path(dir, "truth.json"));
+		json_object_put(summary);
+		free(driver);
+	}
+	if (!strstr(proc.err, "offsets from presets"))
+		fail_msg("the report does not say the offsets are presets: %s", proc.err);
+
+	/* check says where each offset came from, and finds the stripped build's exports. */
+	assert_int_equal(run_check(harness_variant("STANDIN_SHIFTED_DIR", "libtt_metal.so"), true,
+				   0, &proc, &out),
+			 0);
+	assert_string_equal(json_object_get_string(harness_get(out, "fields.1.name")),
+			    "Buffer.size_");
+	assert_int_equal(harness_get_int(out, "fields.1.offset"), 32);
+	assert_string_equal(json_object_get_string(harness_get(out, "fields.1.source")), "dwarf");
+	json_object_put(out);
+	assert_int_equal(run_check(harness_variant("STANDIN_STRIPPED_DIR", "libtt_metal.so"), true,
+				   0, &proc, &out),
+			 0);
+	assert_false(json_object_get_boolean(harness_get(out, "dwarf")));
+	assert_string_equal(json_object_get_string(harness_get(out, "fields.1.source")), "preset");
+	assert_string_equal(json_object_get_string(harness_get(out, "probes.0.table")), ".dynsym");
+	json_object_put(out);
 }
 
 /* Two threads calling the probed functions flat out for 10 s, default settings: nothing lost. */
@@ -583,6 +637,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probe_sites, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_era_c, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_layout_sources, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_loss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loss_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_pid, setup, teardown),

@@ -41,5 +41,17 @@ $(eval $(call standin_variant,$(STANDIN_INLINED_OUT),-DSTANDIN_INLINED_TRACKER))
 # Era C (pimpl Buffer, AllocatorImpl), built with clang++ as newer tt-metal is.
 $(eval $(call standin_variant,$(STANDIN_ERA_C_OUT),-DSTANDIN_ERA_C,clang++))
 
+# Era B with the Buffer's fields moved: right only when read from its DWARF.
+STANDIN_SHIFTED_OUT := $(OUTPUT)/standin-shifted
+$(eval $(call standin_variant,$(STANDIN_SHIFTED_OUT),-DSTANDIN_SHIFTED))
+
+# The plain build stripped of DWARF and .symtab: only exported symbols and the presets are left.
+STANDIN_STRIPPED_OUT := $(OUTPUT)/standin-stripped
+$(STANDIN_STRIPPED_OUT)/standin: $(STANDIN_DRIVER) $(STANDIN_LIB)
+	$(call msg,STRIP,$(STANDIN_STRIPPED_OUT))
+	$(Q)mkdir -p $(STANDIN_STRIPPED_OUT)
+	$(Q)strip --strip-all -o $(STANDIN_STRIPPED_OUT)/libtt_metal.so $(STANDIN_LIB)
+	$(Q)cp $(STANDIN_DRIVER) $@
+
 standin: $(STANDIN_DRIVER) $(STANDIN_CET_OUT)/standin $(STANDIN_INLINED_OUT)/standin \
-	$(STANDIN_ERA_C_OUT)/standin
+	$(STANDIN_ERA_C_OUT)/standin $(STANDIN_SHIFTED_OUT)/standin $(STANDIN_STRIPPED_OUT)/standin

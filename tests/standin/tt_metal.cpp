@@ -27,6 +27,9 @@ static_assert(offsetof(BufferImpl, page_size_) == 72);
 __attribute__((noinline)) void AllocatorImpl::deallocate_buffers()
 {
 }
+#elif defined(STANDIN_SHIFTED)
+static_assert(offsetof(Buffer, size_) == 32);
+static_assert(offsetof(Buffer, address_) == 88);
 #else
 // The offsets devledger reads (tt-metal era B, x86-64 libstdc++).
 static_assert(offsetof(Buffer, device_) == 16);

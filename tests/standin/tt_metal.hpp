@@ -118,6 +118,10 @@ public:
 #else
 	// The era-B member order; the offsets devledger reads are checked in tt_metal.cpp.
 	IDevice *device_;
+#ifdef STANDIN_SHIFTED
+	// A build whose Buffer differs from era B's presets: only its DWARF tells where fields are.
+	uint64_t shifted_by_;
+#endif
 	DeviceAddr size_;
 	BufferType buffer_type_;
 	TensorMemoryLayout buffer_layout_;

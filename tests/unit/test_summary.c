@@ -64,6 +64,7 @@ static int setup(void **state)
 		.cpu_s = 0.25,
 		.peak_rss_kib = 20480,
 		.profile = "era-b",
+		.layout_source = "dwarf",
 	};
 	*state = f;
 	return 0;
@@ -406,8 +407,9 @@ static void test_session(void **state)
 	assert_string_at(root, "schema", "devledger.summary.v1");
 	assert_string_at(root, "devledger_version", DEVLEDGER_VERSION);
 	assert_keys_at(root, "session",
-		       "mode,libraries,profile,started_at,duration_s,events,lost_events,exact,"
-		       "cpu_s,peak_rss_kib");
+		       "mode,libraries,profile,layout_source,started_at,duration_s,events,"
+		       "lost_events,exact,cpu_s,peak_rss_kib");
+	assert_string_equal(json_object_get_string(get(root, "session.layout_source")), "dwarf");
 	assert_string_equal(json_object_get_string(get(root, "session.profile")), "era-b");
 	assert_string_at(root, "session.mode", "command");
 	assert_length_at(root, "session.libraries", 1);

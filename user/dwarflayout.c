@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The offsets of the fields devledger reads, from the library's own DWARF
+ * (tt-metal builds RelWithDebInfo by default). libdw reads compressed debug
+ * sections too. Only the tt::tt_metal namespace is walked, and the walk
+ * stops once every class was found: tt-metal's debug info is large.
+ */
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dwarflayout.h"
+
+struct wanted_member {
+	const char *class_name;
+	const char *const *members; /* names to try, in order */
+	unsigned int *offset;
+	bool *found;
+};
+
+static bool member_offset(Dwarf_Die *class_die, const char *const *names, unsigned int *offset)
+{
+	for (const char *const *name = names; *name; name++) {
+		Dwarf_Die child;
+
+		if (dwarf_child(class_die, &child) != 0)
+			return false;
+		do {
+			Dwarf_Attribute attr;
+			Dwarf_Word value;
+			const char *member = dwarf_diename(&child);
+
+			if (dwarf_tag(&child) != DW_TAG_member || !member || strcmp(member, *name))
+				continue;
+			if (!dwarf_attr_integrate(&child, DW_AT_data_member_location, &attr) ||
+			    dwarf_formudata(&attr, &value))
+				continue;
+			*offset = (unsigned int)value;
+			return true;
+		} while (dwarf_siblingof(&child, &child) == 0);
+	}
+	return false;
+}
+
+/* A class's definition (not a declaration) directly in this namespace DIE. */
+static void scan_namespace(Dwarf_Die *ns, struct wanted_member *wanted, size_t count, size_t *left)
+{
+	Dwarf_Die child;
+
+	if (dwarf_child(ns, &child) != 0)
+		return;
+	do {
+		int tag = dwarf_tag(&child);
+		const char *name = dwarf_diename(&child);
+
+		if ((tag != DW_TAG_class_type && tag != DW_TAG_structure_type) || !name ||
+		    dwarf_hasattr(&child, DW_AT_declaration))
+			continue;
+		for (size_t i = 0; i < count; i++) {
+			if (*wanted[i].found || strcmp(name, wanted[i].class_name))
+				continue;
+			if (member_offset(&child, wanted[i].members, wanted[i].offset)) {
+				*wanted[i].found = true;
+				(*left)--;
+			}
+		}
+	} while (*left && dwarf_siblingof(&child, &child) == 0);
+}
+
+/* The DIE of namespace `name` directly under `parent`, searching from its first child. */
+static bool find_namespace(Dwarf_Die *parent, const char *name, Dwarf_Die *out)
+{
+	if (dwarf_child(parent, out) != 0)
+		return false;
+	do {
+		const char *ns = dwarf_diename(out);
+
+		if (dwarf_tag(out) == DW_TAG_namespace && ns && !strcmp(ns, name))
+			return true;
+	} while (dwarf_siblingof(out, out) == 0);
+	return false;
+}
+
+int dwarf_layout__read(const char *library, struct dwarf_layout *layout)
+{
+	static const char *const device_names[] = { "device_", NULL };
+	static const char *const size_names[] = { "size_", NULL };
+	static const char *const type_names[] = { "buffer_type_", NULL };
+	static const char *const hooked_names[] = { "hooked_allocation_", NULL };
+	static const char *const address_names[] = { "address_", NULL };
+	static const char *const id_names[] = { "id_", NULL };
+	static const char *const impl_names[] = { "pimpl_", "impl_", "p_impl_", NULL };
+	/* Era B keeps them in Buffer; era C in BufferImpl: both are looked for. */
+	struct wanted_member wanted[] = {
+		{ "Buffer", impl_names, &layout->impl, &layout->has_impl },
+		{ "BufferImpl", device_names, &layout->impl_device, &layout->has_impl_device },
+		{ "BufferImpl", size_names, &layout->impl_size, &layout->has_impl_size },
+		{ "BufferImpl", type_names, &layout->impl_type, &layout->has_impl_type },
+		{ "BufferImpl", hooked_names, &layout->impl_hooked, &layout->has_impl_hooked },
+		{ "BufferImpl", address_names, &layout->impl_address, &layout->has_impl_address },
+		{ "Buffer", device_names, &layout->device, &layout->has_device },
+		{ "Buffer", size_names, &layout->size, &layout->has_size },
+		{ "Buffer", type_names, &layout->type, &layout->has_type },
+		{ "Buffer", hooked_names, &layout->hooked, &layout->has_hooked },
+		{ "Buffer", address_names, &layout->address, &layout->has_address },
+		{ "Device", id_names, &layout->device_id, &layout->has_device_id },
+	};
+	size_t count = sizeof(wanted) / sizeof(wanted[0]), left = count;
+	Dwarf_Off offset = 0, next;
+	size_t header_size;
+	Dwarf *dwarf;
+	int fd;
+
+	memset(layout, 0, sizeof(*layout));
+	fd = open(library, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	dwarf = dwarf_begin(fd, DWARF_C_READ);
+	if (!dwarf) {
+		close(fd);
+		return -ENODATA; /* no debug info */
+	}
+	layout->has_dwarf = true;
+	while (left && dwarf_nextcu(dwarf, offset, &next, &header_size, NULL, NULL, NULL) == 0) {
+		Dwarf_Die cu, tt, tt_metal;
+
+		if (dwarf_offdie(dwarf, offset + header_size, &cu) &&
+		    find_namespace(&cu, "tt", &tt)) {
+			/* A CU may open the namespace several times: scan each. */
+			Dwarf_Die ns = tt;
+
+			do {
+				const char *name = dwarf_diename(&ns);
+
+				if (dwarf_tag(&ns) == DW_TAG_namespace && name &&
+				    !strcmp(name, "tt") &&
+				    find_namespace(&ns, "tt_metal", &tt_metal))
+					scan_namespace(&tt_metal, wanted, count, &left);
+			} while (left && dwarf_siblingof(&ns, &ns) == 0);
+		}
+		offset = next;
+	}
+	dwarf_end(dwarf);
+	close(fd);
+	return 0;
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Field offsets of tt-metal's Buffer, BufferImpl and Device, as the library's DWARF states them. */
+#ifndef DEVLEDGER_DWARFLAYOUT_H
+#define DEVLEDGER_DWARFLAYOUT_H
+
+#include <stdbool.h>
+
+/* Each offset is valid only when its has_ flag is set. */
+struct dwarf_layout {
+	bool has_dwarf;
+	unsigned int impl; /* Buffer's pointer to its BufferImpl (era C) */
+	bool has_impl;
+	unsigned int device, size, type, hooked, address; /* in Buffer (era B) */
+	bool has_device, has_size, has_type, has_hooked, has_address;
+	unsigned int impl_device, impl_size, impl_type, impl_hooked,
+		impl_address; /* in BufferImpl */
+	bool has_impl_device, has_impl_size, has_impl_type, has_impl_hooked, has_impl_address;
+	unsigned int device_id; /* Device::id_ */
+	bool has_device_id;
+};
+
+/* Returns 0 (what was found is flagged), -ENODATA without debug info, -errno. */
+int dwarf_layout__read(const char *library, struct dwarf_layout *layout);
+
+#endif /* DEVLEDGER_DWARFLAYOUT_H */
