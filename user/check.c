@@ -241,7 +241,7 @@ static void print_text(const char *library, const struct layout *layout, const s
 	for (int f = 0; f < LAYOUT_FIELDS; f++) {
 		if (field_used(layout, f))
 			fprintf(out, "  %-30s offset %-4u %s\n", probes__field_name(layout, f),
-				layout->offset[f], layout->from_dwarf[f] ? "DWARF" : "preset");
+				layout->offset[f], probes__source_name(layout->source[f]));
 	}
 	if (r->warning_count)
 		fprintf(out, "\nwarnings:\n");
@@ -303,7 +303,7 @@ static int print_json(const char *library, const struct layout *layout, const st
 		json_object_object_add(item, "offset", json_object_new_uint64(layout->offset[f]));
 		json_object_object_add(
 			item, "source",
-			json_object_new_string(layout->from_dwarf[f] ? "dwarf" : "preset"));
+			json_object_new_string(probes__source_name(layout->source[f])));
 		json_object_array_add(list, item);
 	}
 	json_object_object_add(root, "fields", list);
@@ -318,7 +318,7 @@ static int print_json(const char *library, const struct layout *layout, const st
 	return 0;
 }
 
-int check__run(const char *library, const char *profile_name, bool json, bool entry_only, FILE *out)
+int check__run(const char *library, const struct check_opts *opts, FILE *out)
 {
 	struct layout layout;
 	struct probesite sites[PROBE_COUNT];
@@ -340,15 +340,13 @@ int check__run(const char *library, const char *profile_name, bool json, bool en
 		missing += !syms[i].found;
 	for (size_t i = 0; i < PROBE_COUNT; i++) {
 		if (syms[probes[i].symbol].found)
-			probes__site(&probes[i], library, &syms[probes[i].symbol], entry_only,
-				     &sites[i]);
+			probes__site(&probes[i], library, &syms[probes[i].symbol],
+				     opts->entry_probes, &sites[i]);
 	}
 	check_inlining(library, syms, &report);
-	if (probes__layout(library, profile_name, &layout)) {
-		fprintf(stderr, "devledger: unknown profile '%s'\n", profile_name);
+	if (probes__layout(library, opts->profile, opts->overrides, opts->override_count, &layout))
 		return -EINVAL;
-	}
-	if (json)
+	if (opts->json)
 		print_json(library, &layout, syms, sites, &report, missing, out);
 	else
 		print_text(library, &layout, syms, sites, &report, missing, out);

@@ -4,6 +4,7 @@
 #define DEVLEDGER_CHECK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 /*
@@ -13,7 +14,17 @@
  * calls that look inlined away). As text or JSON on `out`. Returns 0 when every probed function is
  * resolved, 1 when some are missing, -errno when the library cannot be read (one line on stderr).
  */
-int check__run(const char *library, const char *profile, bool json, bool entry_only, FILE *out);
+struct layout_override;
+
+struct check_opts {
+	const char *profile; /* NULL: chosen from the library */
+	const struct layout_override *overrides;
+	size_t override_count;
+	bool json;
+	bool entry_probes;
+};
+
+int check__run(const char *library, const struct check_opts *opts, FILE *out);
 
 /* Print check's warnings for a library ("devledger: warning: ..."); returns how many. */
 int check__warn(const char *library, FILE *out);

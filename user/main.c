@@ -278,6 +278,9 @@ static int trace_loop(struct session *s, int *child_status, bool *child_done)
 	}
 }
 
+/* --offset values, as the layout takes them. */
+static struct layout_override overrides[OPTIONS_MAX_OFFSETS];
+
 /* devledger check: needs no BPF and no root; 0 when every probe resolves, else 1. */
 static int run_check(const struct options *o)
 {
@@ -292,7 +295,13 @@ static int run_check(const struct options *o)
 		err = libfind__default(library, sizeof(library));
 	if (err)
 		return EXIT_RUNTIME;
-	return check__run(library, o->profile, o->json, o->entry_probes, stdout) ? EXIT_RUNTIME : 0;
+	struct check_opts copts = { .profile = o->profile,
+				    .overrides = overrides,
+				    .override_count = o->offset_count,
+				    .json = o->json,
+				    .entry_probes = o->entry_probes };
+
+	return check__run(library, &copts, stdout) ? EXIT_RUNTIME : 0;
 }
 
 int main(int argc, char **argv)
@@ -316,6 +325,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "devledger: unknown profile '%s'; known: era-b, era-c\n",
 			s.opts.profile);
 		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < s.opts.offset_count; i++) {
+		if (!probes__known_field(s.opts.offset_names[i])) {
+			fprintf(stderr,
+				"devledger: --offset %s: no such field (Buffer.size_, BufferImpl.size_, "
+				"Buffer.pimpl, Device.id_, ...; see devledger check)\n",
+				s.opts.offset_names[i]);
+			return EXIT_USAGE;
+		}
+		overrides[i] =
+			(struct layout_override){ s.opts.offset_names[i], s.opts.offset_values[i] };
 	}
 	if (s.opts.subcommand == SUBCOMMAND_CHECK)
 		return run_check(&s.opts);
@@ -367,6 +387,8 @@ int main(int argc, char **argv)
 	topts.verbose = s.opts.verbose;
 	topts.entry_probes = s.opts.entry_probes;
 	topts.profile = s.opts.profile;
+	topts.overrides = overrides;
+	topts.override_count = s.opts.offset_count;
 	topts.on_record = on_record;
 	topts.ctx = &s;
 	s.tracer = tracer__open(&topts);

@@ -15,6 +15,7 @@ enum {
 	OPT_ENTRY_PROBES,
 	OPT_JSON,
 	OPT_PROFILE,
+	OPT_OFFSET,
 };
 
 static const char trace_doc[] =
@@ -56,6 +57,10 @@ static const struct argp_option trace_options[] = {
 	{ "profile", OPT_PROFILE, "NAME", 0,
 	  "Where the Buffer's fields are: era-b or era-c (default: chosen from the library's "
 	  "symbols)",
+	  0 },
+	{ "offset", OPT_OFFSET, "FIELD=N", 0,
+	  "Where a field is, when neither DWARF nor the profile is right (repeatable), e.g. "
+	  "Buffer.size_=24",
 	  0 },
 	{ "quiet", 'q', NULL, 0, "No report on stderr", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf's debug log", 0 },
@@ -156,6 +161,29 @@ static bool takes_value(const struct argp_option *options, const char *word)
 	return false;
 }
 
+/* --offset FIELD=N: the name is checked against the layout later, the number here. */
+static int parse_offset(struct parse_state *ps, const char *arg)
+{
+	struct options *opts = ps->opts;
+	const char *eq = strchr(arg, '=');
+	unsigned long value;
+	char *end;
+
+	if (opts->offset_count == OPTIONS_MAX_OFFSETS)
+		return fail(ps, "too many --offset (at most 8)%s", "");
+	if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof(opts->offset_names[0]))
+		return fail(ps, "--offset takes FIELD=N (e.g. Buffer.size_=24), not '%s'", arg);
+	errno = 0;
+	value = strtoul(eq + 1, &end, 0);
+	if (!eq[1] || *end || errno || eq[1] == '-' || value > 4096)
+		return fail(ps, "--offset takes FIELD=N with N a byte offset up to 4096, not '%s'",
+			    arg);
+	snprintf(opts->offset_names[opts->offset_count], sizeof(opts->offset_names[0]), "%.*s",
+		 (int)(eq - arg), arg);
+	opts->offset_values[opts->offset_count++] = (unsigned int)value;
+	return 0;
+}
+
 static error_t parse_trace_option(int key, char *arg, struct argp_state *state)
 {
 	struct parse_state *ps = state->input;
@@ -210,6 +238,8 @@ static error_t parse_trace_option(int key, char *arg, struct argp_state *state)
 	case OPT_PROFILE:
 		opts->profile = arg;
 		break;
+	case OPT_OFFSET:
+		return parse_offset(ps, arg);
 	case 'q':
 		opts->quiet = true;
 		break;
@@ -259,6 +289,8 @@ static const struct argp_option check_options[] = {
 	{ "pid", 'p', "PID", 0, "Check the libtt_metal.so this process maps", 0 },
 	{ "json", OPT_JSON, NULL, 0, "Print JSON", 0 },
 	{ "profile", OPT_PROFILE, "NAME", 0, "Use this layout profile (era-b, era-c)", 0 },
+	{ "offset", OPT_OFFSET, "FIELD=N", 0, "Where a field is (repeatable), e.g. Buffer.size_=24",
+	  0 },
 	{ "entry-probes", OPT_ENTRY_PROBES, NULL, 0, "Show entry probes, as trace --entry-probes",
 	  0 },
 	{ "help", 'h', NULL, 0, "Give this help list", -1 },
@@ -289,6 +321,8 @@ static error_t parse_check_option(int key, char *arg, struct argp_state *state)
 	case OPT_PROFILE:
 		opts->profile = arg;
 		break;
+	case OPT_OFFSET:
+		return parse_offset(ps, arg);
 	case OPT_ENTRY_PROBES:
 		opts->entry_probes = true;
 		break;

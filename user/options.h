@@ -7,7 +7,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define OPTIONS_MAX_PIDS 64
+#define OPTIONS_MAX_PIDS    64
+#define OPTIONS_MAX_OFFSETS 8
 
 enum trace_mode {
 	MODE_NONE = 0,
@@ -38,6 +39,10 @@ struct options {
 	bool entry_probes;
 	bool json;	     /* check --json */
 	const char *profile; /* --profile NAME; NULL: from the library's symbols */
+	/* --offset NAME=N, repeatable */
+	char offset_names[OPTIONS_MAX_OFFSETS][48];
+	unsigned int offset_values[OPTIONS_MAX_OFFSETS];
+	size_t offset_count;
 	bool version;
 };
 

@@ -118,7 +118,65 @@ const struct layout_profile *probes__profile(const char *library, const char *na
 	return &profiles[0];
 }
 
-int probes__layout(const char *library, const char *profile_name, struct layout *layout)
+static const char *const names_in_buffer[LAYOUT_FIELDS] = {
+	"Buffer.pimpl",
+	"Buffer.device_",
+	"Buffer.size_",
+	"Buffer.buffer_type_",
+	"Buffer.hooked_allocation_",
+	"Buffer.address_",
+	"Device.id_",
+};
+static const char *const names_in_impl[LAYOUT_FIELDS] = {
+	"Buffer.pimpl",
+	"BufferImpl.device_",
+	"BufferImpl.size_",
+	"BufferImpl.buffer_type_",
+	"BufferImpl.hooked_allocation_",
+	"BufferImpl.address_",
+	"Device.id_",
+};
+
+bool probes__known_field(const char *name)
+{
+	for (int f = 0; f < LAYOUT_FIELDS; f++)
+		if (!strcmp(name, names_in_buffer[f]) || !strcmp(name, names_in_impl[f]))
+			return true;
+	return false;
+}
+
+const char *probes__source_name(enum layout_source source)
+{
+	return source == SOURCE_DWARF ? "dwarf" : source == SOURCE_OVERRIDE ? "override" : "preset";
+}
+
+/* The rare build where both the DWARF and the presets are wrong: the user says where. */
+static int apply_overrides(struct layout *layout, const struct layout_override *overrides,
+			   size_t count)
+{
+	const char *const *names = layout->profile->impl ? names_in_impl : names_in_buffer;
+
+	for (size_t i = 0; i < count; i++) {
+		int field = -1;
+
+		for (int f = 0; f < LAYOUT_FIELDS; f++)
+			if (!strcmp(overrides[i].name, names[f]) &&
+			    (f != FIELD_IMPL || layout->profile->impl))
+				field = f;
+		if (field < 0) {
+			fprintf(stderr, "devledger: --offset %s: the %s layout has no such field\n",
+				overrides[i].name, layout->profile->name);
+			return -EINVAL;
+		}
+		layout->offset[field] = overrides[i].offset;
+		layout->source[field] = SOURCE_OVERRIDE;
+	}
+	return 0;
+}
+
+int probes__layout(const char *library, const char *profile_name,
+		   const struct layout_override *overrides, size_t override_count,
+		   struct layout *layout)
 {
 	struct dwarf_layout dwarf;
 	const struct layout_profile *p;
@@ -149,13 +207,13 @@ int probes__layout(const char *library, const char *profile_name, struct layout 
 	layout->offset[FIELD_ADDRESS] = p->address;
 	layout->offset[FIELD_DEVICE_ID] = p->device_id;
 	if (!layout->has_dwarf)
-		return 0;
+		return apply_overrides(layout, overrides, override_count);
 
 #define FROM_DWARF(field, has, value)                                                              \
 	do {                                                                                       \
 		if (has) {                                                                         \
 			layout->offset[field] = (value);                                           \
-			layout->from_dwarf[field] = true;                                          \
+			layout->source[field] = SOURCE_DWARF;                                      \
 		}                                                                                  \
 	} while (0)
 	if (p->impl) {
@@ -174,29 +232,10 @@ int probes__layout(const char *library, const char *profile_name, struct layout 
 	}
 	FROM_DWARF(FIELD_DEVICE_ID, dwarf.has_device_id, dwarf.device_id);
 #undef FROM_DWARF
-	return 0;
+	return apply_overrides(layout, overrides, override_count);
 }
 
 const char *probes__field_name(const struct layout *layout, enum layout_field field)
 {
-	static const char *const in_buffer[LAYOUT_FIELDS] = {
-		"Buffer.pimpl",
-		"Buffer.device_",
-		"Buffer.size_",
-		"Buffer.buffer_type_",
-		"Buffer.hooked_allocation_",
-		"Buffer.address_",
-		"Device.id_",
-	};
-	static const char *const in_impl[LAYOUT_FIELDS] = {
-		"Buffer.pimpl",
-		"BufferImpl.device_",
-		"BufferImpl.size_",
-		"BufferImpl.buffer_type_",
-		"BufferImpl.hooked_allocation_",
-		"BufferImpl.address_",
-		"Device.id_",
-	};
-
-	return (layout->profile->impl ? in_impl : in_buffer)[field];
+	return (layout->profile->impl ? names_in_impl : names_in_buffer)[field];
 }

@@ -95,18 +95,44 @@ enum layout_field {
 	LAYOUT_FIELDS,
 };
 
-/* What the probes will read: the profile's presets, replaced by the library's DWARF where it has
- * them. */
+enum layout_source {
+	SOURCE_PRESET = 0,
+	SOURCE_DWARF,
+	SOURCE_OVERRIDE,
+};
+
+/* An offset given on the command line: --offset Buffer.size_=24. */
+struct layout_override {
+	const char *name;
+	unsigned int offset;
+};
+
+/*
+ * What the probes will read: the profile's presets, replaced by the
+ * library's DWARF where it has them, replaced by overrides.
+ */
 struct layout {
 	const struct layout_profile *profile;
 	char why[128]; /* how the profile was chosen */
 	bool has_dwarf;
 	unsigned int offset[LAYOUT_FIELDS]; /* FIELD_IMPL 0: the fields are in Buffer itself */
-	bool from_dwarf[LAYOUT_FIELDS];
+	enum layout_source source[LAYOUT_FIELDS];
 };
 
-/* Fill `layout` for a library (profile by name, or NULL to choose). Returns 0 or -EINVAL. */
-int probes__layout(const char *library, const char *profile_name, struct layout *layout);
+/*
+ * Fill `layout` for a library (profile by name, or NULL to choose). Returns
+ * 0, or -EINVAL for an unknown profile or an override naming no field of
+ * the chosen profile (one line on stderr).
+ */
+int probes__layout(const char *library, const char *profile_name,
+		   const struct layout_override *overrides, size_t override_count,
+		   struct layout *layout);
+
+/* Is this a field name some profile has ("Buffer.size_", "BufferImpl.size_", ...)? */
+bool probes__known_field(const char *name);
+
+/* "dwarf", "preset", "override". */
+const char *probes__source_name(enum layout_source source);
 
 /* "Buffer.size_", "BufferImpl.size_", "Device.id_", ... for a field of this layout. */
 const char *probes__field_name(const struct layout *layout, enum layout_field field);

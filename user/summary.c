@@ -761,7 +761,7 @@ int summary__print_report(const struct ledger *ledger, const struct summary_sess
 		fprintf(out, "traced: %s%s%s%s%s%s\n", session->libraries[i],
 			session->profile ? " (" : "", session->profile ? session->profile : "",
 			session->profile ? " layout" : "",
-			session->layout_source && strcmp(session->layout_source, "dwarf")
+			session->layout_source && strstr(session->layout_source, "preset")
 				? ", offsets from presets: no or incomplete DWARF"
 				: "",
 			session->profile ? ")" : "");

@@ -27,7 +27,7 @@ struct tracer {
 	tracer_record_fn on_record;
 	void *ctx;
 	const char *profile;
-	const char *layout_source;
+	char layout_source[32];
 };
 
 static int libbpf_print(enum libbpf_print_level level, const char *format, va_list args)
@@ -149,10 +149,9 @@ static int set_layout(struct tracer *tracer, const struct tracer_opts *opts)
 	struct layout layout, other;
 
 	for (size_t i = 0; i < opts->target_count; i++) {
-		if (probes__layout(opts->targets[i].library, opts->profile, i ? &other : &layout)) {
-			fprintf(stderr, "devledger: unknown profile '%s'\n", opts->profile);
+		if (probes__layout(opts->targets[i].library, opts->profile, opts->overrides,
+				   opts->override_count, i ? &other : &layout))
 			return -EINVAL;
-		}
 		if (i && memcmp(other.offset, layout.offset, sizeof(layout.offset))) {
 			fprintf(stderr,
 				"devledger: %s and %s lay the Buffer out differently: trace them in "
@@ -168,18 +167,19 @@ static int set_layout(struct tracer *tracer, const struct tracer_opts *opts)
 			layout.profile->name, layout.why,
 			layout.has_dwarf ? "the library's DWARF where it has them" : "the presets");
 	tracer->profile = layout.profile->name;
-	tracer->layout_source = "preset";
-	for (int f = 0; f < LAYOUT_FIELDS; f++) {
-		bool used = f != FIELD_IMPL || layout.profile->impl;
+	/* Every source the used fields came from, e.g. "dwarf", "preset+override". */
+	tracer->layout_source[0] = '\0';
+	for (enum layout_source source = SOURCE_PRESET; source <= SOURCE_OVERRIDE; source++) {
+		bool seen = false;
 
-		if (used && layout.from_dwarf[f])
-			tracer->layout_source = "dwarf";
-	}
-	for (int f = 0; f < LAYOUT_FIELDS && !strcmp(tracer->layout_source, "dwarf"); f++) {
-		bool used = f != FIELD_IMPL || layout.profile->impl;
-
-		if (used && !layout.from_dwarf[f])
-			tracer->layout_source = "dwarf+preset";
+		for (int f = 0; f < LAYOUT_FIELDS; f++)
+			seen |= (f != FIELD_IMPL || layout.profile->impl) &&
+				layout.source[f] == source;
+		if (!seen)
+			continue;
+		if (tracer->layout_source[0])
+			strcat(tracer->layout_source, "+");
+		strcat(tracer->layout_source, probes__source_name(source));
 	}
 	tracer->skel->rodata->buffer_off_impl = layout.offset[FIELD_IMPL];
 	tracer->skel->rodata->buffer_off_device = layout.offset[FIELD_DEVICE];

@@ -14,6 +14,7 @@
 
 struct tracer;
 struct dl_bpf_stats;
+struct layout_override;
 
 enum tracer_mode {
 	/* -p: each target's pid, in the library that pid maps; only those processes */
@@ -40,6 +41,8 @@ struct tracer_opts {
 	bool verbose;	     /* libbpf's debug log, and the probe sites chosen, on stderr */
 	bool entry_probes;   /* probe each function at its entry, not at its cheapest site */
 	const char *profile; /* layout profile by name; NULL: chosen from each library's symbols */
+	const struct layout_override *overrides; /* --offset NAME=N */
+	size_t override_count;
 	tracer_record_fn on_record;
 	void *ctx;
 };
@@ -64,7 +67,7 @@ int tracer__stats(const struct tracer *tracer, struct dl_bpf_stats *stats);
 /* The name of the layout profile the probes read the Buffer with ("era-b", "era-c"). */
 const char *tracer__profile(const struct tracer *tracer);
 
-/* Where its offsets came from: "dwarf", "preset", or "dwarf+preset" when the DWARF lacked some. */
+/* Where its offsets came from: "dwarf", "preset", "override", or several joined by '+'. */
 const char *tracer__layout_source(const struct tracer *tracer);
 
 void tracer__free(struct tracer *tracer);

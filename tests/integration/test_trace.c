@@ -313,6 +313,23 @@ static void test_layout_sources(void **state)
 	assert_string_equal(json_object_get_string(harness_get(out, "fields.1.source")), "preset");
 	assert_string_equal(json_object_get_string(harness_get(out, "probes.0.table")), ".dynsym");
 	json_object_put(out);
+
+	/* --offset wins over both; traced with it (here the right value), the ledger stays exact.
+	 */
+	{
+		const char *override[] = { "--offset", "Buffer.size_=24", NULL };
+		char *driver = strdup(harness_variant("STANDIN_STRIPPED_DIR", "standin"));
+		struct json_object *summary;
+
+		assert_int_equal(trace_driver(&proc, dir, driver, override, args), 0);
+		summary = harness_load_json(harness_path(dir, "summary.json"));
+		assert_string_equal(
+			json_object_get_string(harness_get(summary, "session.layout_source")),
+			"preset+override");
+		harness_assert_truth(summary, harness_path(dir, "truth.json"));
+		json_object_put(summary);
+		free(driver);
+	}
 }
 
 /* Two threads calling the probed functions flat out for 10 s, default settings: nothing lost. */

@@ -169,6 +169,19 @@ static void test_check(void **state)
 	expect_usage_error(parse("check", "extra", NULL), "unexpected argument 'extra'");
 	expect_usage_error(parse("check", "-l", NULL), "-l needs a value");
 	assert_non_null(strstr(error, "devledger check --help"));
+	assert_int_equal(parse("check", "--offset", "Buffer.size_=24", "--offset=Device.id_=0x8",
+			       "--profile", "era-c", NULL),
+			 0);
+	assert_int_equal(opts.offset_count, 2);
+	assert_string_equal(opts.offset_names[0], "Buffer.size_");
+	assert_int_equal(opts.offset_values[0], 24);
+	assert_string_equal(opts.offset_names[1], "Device.id_");
+	assert_int_equal(opts.offset_values[1], 8);
+	assert_string_equal(opts.profile, "era-c");
+	expect_usage_error(parse("check", "--offset", "Buffer.size_", NULL), "FIELD=N");
+	expect_usage_error(parse("check", "--offset", "=24", NULL), "FIELD=N");
+	expect_usage_error(parse("check", "--offset", "Buffer.size_=-1", NULL), "byte offset");
+	expect_usage_error(parse("check", "--offset", "Buffer.size_=99999", NULL), "byte offset");
 	assert_int_equal(parse("check", "--help", NULL), 1);
 	/* trace is the default subcommand */
 	assert_int_equal(parse("trace", "-a", NULL), 0);
