@@ -229,7 +229,12 @@ static void print_text(const char *library, const struct layout *layout, const s
 
 		fprintf(out, "  %-34s %s\n", probes[i].program, probe_symbols[probes[i].symbol]);
 		if (!sym->found) {
-			fprintf(out, "  %-34s MISSING: not in .symtab or .dynsym\n", "");
+			fprintf(out, "  %-34s MISSING: not in .symtab or .dynsym%s%s%s\n", "",
+				probe_symbol_missing_means[probes[i].symbol] ? " (optional: " : "",
+				probe_symbol_missing_means[probes[i].symbol]
+					? probe_symbol_missing_means[probes[i].symbol]
+					: "",
+				probe_symbol_missing_means[probes[i].symbol] ? ")" : "");
 			continue;
 		}
 		fprintf(out, "  %-34s %s, file offset 0x%llx, %llu bytes; probe at %s\n", "",
@@ -249,10 +254,11 @@ static void print_text(const char *library, const struct layout *layout, const s
 		fprintf(out, "  %s\n", r->warnings[i]);
 	if (missing)
 		fprintf(out,
-			"\n%zu probed function%s missing: devledger cannot trace this library\n",
+			"\n%zu required probed function%s missing: devledger cannot trace this "
+			"library\n",
 			missing, missing == 1 ? " is" : "s are");
 	else
-		fprintf(out, "\nevery probe resolved\n");
+		fprintf(out, "\nevery required probe resolved\n");
 }
 
 static int print_json(const char *library, const struct layout *layout, const struct elfsym *syms,
@@ -277,6 +283,9 @@ static int print_json(const char *library, const struct layout *layout, const st
 		json_object_object_add(item, "return_probe",
 				       json_object_new_boolean(probes[i].retprobe));
 		json_object_object_add(item, "found", json_object_new_boolean(sym->found));
+		json_object_object_add(
+			item, "required",
+			json_object_new_boolean(!probe_symbol_missing_means[probes[i].symbol]));
 		if (sym->found) {
 			json_object_object_add(item, "table",
 					       json_object_new_string(table_name(sym->table)));
@@ -336,8 +345,18 @@ int check__run(const char *library, const struct check_opts *opts, FILE *out)
 		fprintf(stderr, "devledger: %s: %s\n", library, strerror(-err));
 		return err;
 	}
-	for (size_t i = 0; i < PROBE_SYMBOLS; i++)
-		missing += !syms[i].found;
+	/* Only the required ones: without an optional one devledger traces, with less to say. */
+	for (size_t i = 0; i < PROBE_SYMBOLS; i++) {
+		missing += !syms[i].found && !probe_symbol_missing_means[i];
+		if (!syms[i].found && probe_symbol_missing_means[i]) {
+			char message[256];
+
+			snprintf(message, sizeof(message),
+				 "%s is missing: %s; CBs are released at Device::close instead",
+				 probe_symbols[i], probe_symbol_missing_means[i]);
+			warn(&report, message);
+		}
+	}
 	for (size_t i = 0; i < PROBE_COUNT; i++) {
 		if (syms[probes[i].symbol].found)
 			probes__site(&probes[i], library, &syms[probes[i].symbol],

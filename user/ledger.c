@@ -651,7 +651,9 @@ static int apply_cb_alloc(struct process_state *p, const struct dl_event *ev)
 	for (size_t i = 0; i < p->cb_count; i++) {
 		struct cb *cb = &p->cbs[i];
 
-		if (cb->device_id == ev->device_id && cb->program == ev->object &&
+		/* With no program known (0) every CB stands alone: two programs may share an
+		 * address. */
+		if (ev->object && cb->device_id == ev->device_id && cb->program == ev->object &&
 		    cb->address == ev->address) {
 			err = end_cb(p, cb, LEDGER_REASON_CB_REALLOCATED, false, ev->ts_ns);
 			if (err)

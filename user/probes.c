@@ -37,9 +37,15 @@ const struct probe probes[PROBE_COUNT] = {
 };
 
 /* Resolve every probed symbol of one library; name every missing one. */
+const char *const probe_symbol_missing_means[PROBE_SYMBOLS] = {
+	[SYM_ALLOCATE_CIRCULAR_BUFFERS] = "CBs cannot be tied to their programs",
+	[SYM_PROGRAM_DESTRUCTOR] = "a program's end is not seen",
+};
+
 int probes__resolve(const char *library, struct elfsym *syms)
 {
 	char missing[2048] = "";
+	bool degraded = false;
 	int err = elfsyms__resolve(library, probe_symbols, PROBE_SYMBOLS, syms);
 
 	if (err == -ENOEXEC) {
@@ -53,6 +59,10 @@ int probes__resolve(const char *library, struct elfsym *syms)
 	for (int i = 0; i < PROBE_SYMBOLS; i++) {
 		if (syms[i].found)
 			continue;
+		if (probe_symbol_missing_means[i]) {
+			degraded = true;
+			continue;
+		}
 		if (*missing)
 			strncat(missing, ", ", sizeof(missing) - strlen(missing) - 1);
 		strncat(missing, probe_symbols[i], sizeof(missing) - strlen(missing) - 1);
@@ -63,6 +73,16 @@ int probes__resolve(const char *library, struct elfsym *syms)
 			library, missing);
 		return -ENOENT;
 	}
+	/* Only once the library is known to be usable: an error stays one line. */
+	for (int i = 0; degraded && i < PROBE_SYMBOLS; i++)
+		if (!syms[i].found)
+			fprintf(stderr, "devledger: warning: %s: no %s: %s\n", library,
+				probe_symbols[i], probe_symbol_missing_means[i]);
+	if (degraded)
+		fprintf(stderr,
+			"devledger: warning: %s: circular buffers are then released when their "
+			"device closes (reason device_closed), not with their program\n",
+			library);
 	return 0;
 }
 

@@ -29,6 +29,13 @@ enum probe_symbol {
 extern const char *const probe_symbols[PROBE_SYMBOLS];
 
 /*
+ * What is lost when an optional function is missing (NULL: required).
+ * Without ProgramImpl's functions a CB cannot be tied to its program: it
+ * is released when its device closes instead.
+ */
+extern const char *const probe_symbol_missing_means[PROBE_SYMBOLS];
+
+/*
  * One uprobe: the symbol it sits on, the BPF program (by name) that runs
  * there, and the argument registers that program reads (an entry probe may
  * move past instructions that leave them alone). A return probe stays at
@@ -46,8 +53,8 @@ extern const struct probe probes[PROBE_COUNT];
 
 /*
  * Resolve every probed function of a library into syms[PROBE_SYMBOLS]. On
- * failure prints one line naming the problem (every missing symbol) and
- * returns -errno.
+ * failure prints one line naming the problem (every missing required
+ * symbol) and returns -errno; a missing optional one is a warning line.
  */
 int probes__resolve(const char *library, struct elfsym *syms);
 

@@ -104,6 +104,9 @@ static int attach_target(struct tracer *tracer, pid_t pid, const char *library,
 		struct bpf_link *link;
 		int err;
 
+		if (!sym->found)
+			continue; /* optional, and already warned about */
+
 		prog = bpf_object__find_program_by_name(tracer->skel->obj, probes[i].program);
 		if (!prog) {
 			fprintf(stderr, "devledger: no BPF program %s\n", probes[i].program);

@@ -235,6 +235,7 @@ static void test_probe_sites(void **state)
 
 static int run_check(const char *library, bool json, uid_t uid, struct harness_proc *proc,
 		     struct json_object **parsed);
+static struct json_object *probe_entry(struct json_object *check, const char *program);
 
 /* Era C (pimpl Buffer, built with clang++): found from the symbols, traced as exactly. */
 static void test_era_c(void **state)
@@ -330,6 +331,42 @@ static void test_layout_sources(void **state)
 		json_object_put(summary);
 		free(driver);
 	}
+}
+
+/*
+ * A library without ProgramImpl's functions (hidden, stripped): devledger warns, traces, and
+ * the CBs end when their device closes, as the truth of an observer blind to programs says.
+ */
+static void test_no_program_symbols(void **state)
+{
+	const char *dir = *state;
+	const char *args[] = { "remaining", NULL };
+	char *driver = strdup(harness_variant("STANDIN_NOPROG_DIR", "standin"));
+	struct json_object *summary, *out, *proc_entry;
+	struct harness_proc proc;
+
+	assert_int_equal(trace_driver(&proc, dir, driver, NULL, args), 0);
+	if (!strstr(proc.err, "CBs cannot be tied to their programs"))
+		fail_msg("no warning about the missing ProgramImpl functions: %s", proc.err);
+	summary = harness_load_json(harness_path(dir, "summary.json"));
+	harness_assert_exact(summary);
+	harness_assert_truth(summary, harness_path(dir, "truth.json"));
+	proc_entry = json_object_array_get_idx(harness_get(summary, "processes"), 0);
+	assert_int_equal(list_bytes(proc_entry, "untracked_frees", 0, "CB", "device_closed"),
+			 22 * KIB);
+	json_object_put(summary);
+	free(driver);
+
+	assert_int_equal(run_check(harness_variant("STANDIN_NOPROG_DIR", "libtt_metal.so"), true, 0,
+				   &proc, &out),
+			 0);
+	assert_true(json_object_get_boolean(harness_get(out, "resolved")));
+	assert_false(json_object_get_boolean(
+		harness_get(probe_entry(out, "allocate_circular_buffers"), "found")));
+	assert_false(json_object_get_boolean(
+		harness_get(probe_entry(out, "allocate_circular_buffers"), "required")));
+	assert_true(json_object_array_length(harness_get(out, "warnings")) >= 2);
+	json_object_put(out);
 }
 
 /* Two threads calling the probed functions flat out for 10 s, default settings: nothing lost. */
@@ -638,7 +675,7 @@ static void test_check(void **state)
 	if (access("/lib/x86_64-linux-gnu/libc.so.6", R_OK) == 0) {
 		assert_int_equal(
 			run_check("/lib/x86_64-linux-gnu/libc.so.6", false, 65534, &proc, NULL), 1);
-		assert_non_null(strstr(proc.out, "7 probed functions are missing"));
+		assert_non_null(strstr(proc.out, "5 required probed functions are missing"));
 		assert_non_null(strstr(proc.out, "MISSING"));
 	}
 }
@@ -655,6 +692,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_probe_sites, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_era_c, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_layout_sources, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_program_symbols, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_loss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loss_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_pid, setup, teardown),

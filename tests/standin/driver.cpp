@@ -107,8 +107,8 @@ void scenario_remaining()
 	{
 		Program a({ 4 * KIB, 4 * KIB, 2 * KIB });
 		Program b({ 8 * KIB, 4 * KIB });
-		a.impl().allocate_circular_buffers(d0);
-		b.impl().allocate_circular_buffers(d0);
+		a.allocate_circular_buffers(d0);
+		b.allocate_circular_buffers(d0);
 
 		// A ttnn graph capture in between: hooked, never really allocated.
 		standin::set_graph_capture_hook(true);
@@ -129,7 +129,7 @@ void scenario_leak()
 	new auto(Buffer::create(devices[1], 512, 512, BufferType::L1_SMALL, false));
 	new auto(Buffer::create(devices[1], 32 * KIB, 2048, BufferType::TRACE, true));
 	auto program = new Program({ 2 * KIB });
-	program->impl().allocate_circular_buffers(devices[1]);
+	program->allocate_circular_buffers(devices[1]);
 	// Some freed properly.
 	Buffer::create(devices[0], 1 * KIB, 1024, BufferType::L1, false).reset();
 }
@@ -336,6 +336,10 @@ int main(int argc, char **argv)
 		bad_usage("no scenario");
 
 	standin::Truth truth, attached;
+#ifdef STANDIN_NO_PROGRAM_SYMBOLS
+	truth.programs_unseen();
+	attached.programs_unseen();
+#endif
 	standin::add_observer(&truth);
 	int exit_code = 0;
 	auto need = [&](size_t n) {

@@ -53,5 +53,15 @@ $(STANDIN_STRIPPED_OUT)/standin: $(STANDIN_DRIVER) $(STANDIN_LIB)
 	$(Q)strip --strip-all -o $(STANDIN_STRIPPED_OUT)/libtt_metal.so $(STANDIN_LIB)
 	$(Q)cp $(STANDIN_DRIVER) $@
 
-standin: $(STANDIN_DRIVER) $(STANDIN_CET_OUT)/standin $(STANDIN_INLINED_OUT)/standin \
+# ProgramImpl's functions hidden and the library stripped: CBs cannot be tied to programs.
+STANDIN_NOPROG_BUILD := $(OUTPUT)/standin-noprog-build
+STANDIN_NOPROG_OUT := $(OUTPUT)/standin-noprog
+$(eval $(call standin_variant,$(STANDIN_NOPROG_BUILD),-DSTANDIN_NO_PROGRAM_SYMBOLS))
+$(STANDIN_NOPROG_OUT)/standin: $(STANDIN_NOPROG_BUILD)/standin
+	$(call msg,STRIP,$(STANDIN_NOPROG_OUT))
+	$(Q)mkdir -p $(STANDIN_NOPROG_OUT)
+	$(Q)strip --strip-all -o $(STANDIN_NOPROG_OUT)/libtt_metal.so $(STANDIN_NOPROG_BUILD)/libtt_metal.so
+	$(Q)cp $(STANDIN_NOPROG_BUILD)/standin $@
+
+standin: $(STANDIN_NOPROG_OUT)/standin $(STANDIN_DRIVER) $(STANDIN_CET_OUT)/standin $(STANDIN_INLINED_OUT)/standin \
 	$(STANDIN_ERA_C_OUT)/standin $(STANDIN_SHIFTED_OUT)/standin $(STANDIN_STRIPPED_OUT)/standin

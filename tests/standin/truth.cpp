@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <sstream>
 #include <unistd.h>
 
@@ -88,8 +89,21 @@ void Truth::cb_allocated(int device, const void *program, uint64_t address, uint
 	update_cb_union(device);
 }
 
+void Truth::device_cbs_released(int device)
+{
+	std::vector<CbKey> keys;
+
+	for (const auto &[key, size] : live_cbs_)
+		if (std::get<0>(key) == device)
+			keys.push_back(key);
+	for (const CbKey &key : keys)
+		cb_released(device, std::get<1>(key), std::get<2>(key), "device_closed");
+}
+
 void Truth::cb_released(int device, const void *program, uint64_t address, const char *reason)
 {
+	if (!programs_seen_ && !std::strcmp(reason, "program_destroyed"))
+		return;
 	auto it = live_cbs_.find(CbKey{ device, program, address });
 
 	if (it == live_cbs_.end())

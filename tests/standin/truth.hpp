@@ -25,6 +25,11 @@ public:
 	void released(int device, int type, uint64_t address, const char *reason);
 	void cb_allocated(int device, const void *program, uint64_t address, uint64_t size);
 	void cb_released(int device, const void *program, uint64_t address, const char *reason);
+	// Device::close: every CB this observer still sees live on the device goes with it.
+	void device_cbs_released(int device);
+	// An observer that cannot see programs destroyed (the library lacks those symbols) keeps
+	// their CBs live until their device closes.
+	void programs_unseen() { programs_seen_ = false; }
 	void hooked() { hooked_++; }
 	// The process ends now: what this observer still sees live is leaked.
 	void leak_everything_live();
@@ -53,6 +58,7 @@ private:
 	std::map<int, std::map<int, Stats>> devices_;
 	std::vector<Entry> untracked_, leaks_, unmatched_;
 	uint64_t hooked_ = 0;
+	bool programs_seen_ = true;
 };
 
 } // namespace standin

@@ -48,6 +48,14 @@ static_assert(offsetof(Device, id_) == 8);
 
 } // namespace tt::tt_metal
 
+#ifdef STANDIN_NO_PROGRAM_SYMBOLS
+// A build that keeps ProgramImpl's functions to itself (and is stripped): devledger cannot see
+// which program a CB belongs to, nor when a program goes.
+#define STANDIN_PROGRAM_VISIBILITY __attribute__((visibility("hidden")))
+#else
+#define STANDIN_PROGRAM_VISIBILITY
+#endif
+
 namespace standin {
 
 using namespace tt::tt_metal;
@@ -270,13 +278,10 @@ __attribute__((noinline)) bool Device::close()
 			tell([&](Truth &t) {
 				t.released(id_, type, allocation.first, "device_closed");
 			});
-	for (auto *program : standin::programs_with_cbs) {
-		if (program->device_ != this)
-			continue;
-		for (const auto &cb : program->allocated_)
-			tell([&](Truth &t) { t.cb_released(id_, program, cb.address, "device_closed"); });
-		program->allocated_.clear();
-	}
+	tell([&](Truth &t) { t.device_cbs_released(id_); });
+	for (auto *program : standin::programs_with_cbs)
+		if (program->device_ == this)
+			program->allocated_.clear();
 	delete allocator_;
 	allocator_ = nullptr;
 	initialized_ = false;
@@ -393,7 +398,7 @@ ProgramImpl::ProgramImpl(std::vector<uint64_t> cb_sizes) : cb_sizes_(std::move(c
 {
 }
 
-__attribute__((noinline)) ProgramImpl::~ProgramImpl()
+STANDIN_PROGRAM_VISIBILITY __attribute__((noinline)) ProgramImpl::~ProgramImpl()
 {
 	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
 
@@ -408,7 +413,8 @@ __attribute__((noinline)) ProgramImpl::~ProgramImpl()
 	standin::programs_with_cbs.erase(this);
 }
 
-__attribute__((noinline)) void ProgramImpl::allocate_circular_buffers(const IDevice *device)
+STANDIN_PROGRAM_VISIBILITY __attribute__((noinline)) void
+ProgramImpl::allocate_circular_buffers(const IDevice *device)
 {
 	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
 	CoreRangeSet cores;
@@ -434,5 +440,10 @@ Program::Program(std::vector<uint64_t> cb_sizes)
 }
 
 Program::~Program() = default;
+
+void Program::allocate_circular_buffers(const IDevice *device)
+{
+	pimpl_->allocate_circular_buffers(device);
+}
 
 } // namespace tt::tt_metal

@@ -198,6 +198,8 @@ public:
 	explicit Program(std::vector<uint64_t> cb_sizes);
 	~Program();
 	detail::ProgramImpl &impl() { return *pimpl_; }
+	// What the runtime calls when the program is enqueued: lays out its CBs.
+	void allocate_circular_buffers(const IDevice *device);
 
 	std::shared_ptr<detail::ProgramImpl> pimpl_;
 };
