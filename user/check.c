@@ -336,15 +336,9 @@ int check__run(const char *library, const struct check_opts *opts, FILE *out)
 	size_t missing = 0;
 	int err;
 
-	err = elfsyms__resolve(library, probe_symbols, PROBE_SYMBOLS, syms);
-	if (err == -ENOEXEC) {
-		fprintf(stderr, "devledger: %s: not an ELF file\n", library);
+	err = probes__lookup(library, syms);
+	if (err)
 		return err;
-	}
-	if (err) {
-		fprintf(stderr, "devledger: %s: %s\n", library, strerror(-err));
-		return err;
-	}
 	/* Only the required ones: without an optional one devledger traces, with less to say. */
 	for (size_t i = 0; i < PROBE_SYMBOLS; i++) {
 		missing += !syms[i].found && !probe_symbol_missing_means[i];

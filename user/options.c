@@ -161,6 +161,17 @@ static bool takes_value(const struct argp_option *options, const char *word)
 	return false;
 }
 
+/* getopt found an unknown option or a missing value: name the argument. */
+static error_t bad_option(struct parse_state *ps, const struct argp_state *state,
+			  const struct argp_option *options)
+{
+	if (state->next <= 0 || state->next > state->argc)
+		return fail(ps, "bad arguments%s", "");
+	if (state->next == state->argc && takes_value(options, state->argv[state->next - 1]))
+		return fail(ps, "%s needs a value", state->argv[state->next - 1]);
+	return fail(ps, "unknown option '%s'", state->argv[state->next - 1]);
+}
+
 /* --offset FIELD=N: the name is checked against the layout later, the number here. */
 static int parse_offset(struct parse_state *ps, const char *arg)
 {
@@ -254,13 +265,7 @@ static error_t parse_trace_option(int key, char *arg, struct argp_state *state)
 		return fail(ps, "unexpected argument '%s': put the command to launch after --",
 			    arg);
 	case ARGP_KEY_ERROR:
-		/* getopt found an unknown option or a missing value: name the argument. */
-		if (state->next <= 0 || state->next > state->argc)
-			return fail(ps, "bad arguments%s", "");
-		if (state->next == state->argc &&
-		    takes_value(trace_options, state->argv[state->next - 1]))
-			return fail(ps, "%s needs a value", state->argv[state->next - 1]);
-		return fail(ps, "unknown option '%s'", state->argv[state->next - 1]);
+		return bad_option(ps, state, trace_options);
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
@@ -333,12 +338,7 @@ static error_t parse_check_option(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_ARG:
 		return fail(ps, "unexpected argument '%s'", arg);
 	case ARGP_KEY_ERROR:
-		if (state->next <= 0 || state->next > state->argc)
-			return fail(ps, "bad arguments%s", "");
-		if (state->next == state->argc &&
-		    takes_value(check_options, state->argv[state->next - 1]))
-			return fail(ps, "%s needs a value", state->argv[state->next - 1]);
-		return fail(ps, "unknown option '%s'", state->argv[state->next - 1]);
+		return bad_option(ps, state, check_options);
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}

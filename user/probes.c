@@ -42,20 +42,25 @@ const char *const probe_symbol_missing_means[PROBE_SYMBOLS] = {
 	[SYM_PROGRAM_DESTRUCTOR] = "a program's end is not seen",
 };
 
+int probes__lookup(const char *library, struct elfsym *syms)
+{
+	int err = elfsyms__resolve(library, probe_symbols, PROBE_SYMBOLS, syms);
+
+	if (err == -ENOEXEC)
+		fprintf(stderr, "devledger: %s: not an ELF file\n", library);
+	else if (err)
+		fprintf(stderr, "devledger: %s: %s\n", library, strerror(-err));
+	return err;
+}
+
 int probes__resolve(const char *library, struct elfsym *syms)
 {
 	char missing[2048] = "";
 	bool degraded = false;
-	int err = elfsyms__resolve(library, probe_symbols, PROBE_SYMBOLS, syms);
+	int err = probes__lookup(library, syms);
 
-	if (err == -ENOEXEC) {
-		fprintf(stderr, "devledger: %s: not an ELF file\n", library);
+	if (err)
 		return err;
-	}
-	if (err) {
-		fprintf(stderr, "devledger: %s: %s\n", library, strerror(-err));
-		return err;
-	}
 	for (int i = 0; i < PROBE_SYMBOLS; i++) {
 		if (syms[i].found)
 			continue;

@@ -58,6 +58,9 @@ extern const struct probe probes[PROBE_COUNT];
  */
 int probes__resolve(const char *library, struct elfsym *syms);
 
+/* Look every probed function up, missing or not; -errno with one line on stderr if unreadable. */
+int probes__lookup(const char *library, struct elfsym *syms);
+
 /*
  * Where this probe attaches in the library: its function's cheapest safe
  * instruction, or the entry for a return probe or when entry_only.
