@@ -93,7 +93,7 @@ int elfsyms__resolve(const char *path, const char *const *names, size_t count, s
 	struct wanted *wanted = NULL;
 	Elf_Scn *scn = NULL;
 	Elf *elf = NULL;
-	size_t found = 0;
+	bool have_symtab = false;
 	int fd, err = 0;
 
 	memset(syms, 0, count * sizeof(*syms));
@@ -116,19 +116,22 @@ int elfsyms__resolve(const char *path, const char *const *names, size_t count, s
 		wanted[i] = (struct wanted){ .name = names[i], .index = i };
 	qsort(wanted, count, sizeof(*wanted), compare_wanted);
 
-	/* .symtab first: it has the local and hidden functions too; .dynsym only for what it
-	 * lacked. */
-	for (int pass = 0; pass < 2 && found < count; pass++) {
+	/*
+	 * .symtab when there is one: it holds every function, the exported
+	 * ones of .dynsym included. A stripped library has only .dynsym.
+	 */
+	for (int pass = 0; pass < 2 && !have_symtab; pass++) {
 		Elf64_Word type = pass == 0 ? SHT_SYMTAB : SHT_DYNSYM;
 
 		scn = NULL;
 		while ((scn = elf_nextscn(elf, scn))) {
 			GElf_Shdr shdr;
 
-			if (gelf_getshdr(scn, &shdr) && shdr.sh_type == type)
-				found += scan_table(elf, scn, &shdr,
-						    pass == 0 ? ELFSYM_SYMTAB : ELFSYM_DYNSYM,
-						    wanted, count, syms);
+			if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != type)
+				continue;
+			scan_table(elf, scn, &shdr, pass == 0 ? ELFSYM_SYMTAB : ELFSYM_DYNSYM,
+				   wanted, count, syms);
+			have_symtab |= pass == 0;
 		}
 	}
 cleanup:

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,14 +43,70 @@ const char *const probe_symbol_missing_means[PROBE_SYMBOLS] = {
 	[SYM_PROGRAM_DESTRUCTOR] = "a program's end is not seen",
 };
 
+/*
+ * Every name devledger looks up in a library: the probed functions, then
+ * other functions that tell its era or that a check looks into. They are
+ * found in one pass and kept for the last library asked about: a pass over
+ * tt-metal's symbol tables costs tens of milliseconds.
+ */
+#define EXTRA_NAMES 8
+
+static struct {
+	char library[PATH_MAX];
+	const char *names[PROBE_SYMBOLS + EXTRA_NAMES];
+	struct elfsym syms[PROBE_SYMBOLS + EXTRA_NAMES];
+	size_t count;
+	int err;
+	bool valid;
+} cache;
+
+static const char *const extra_names[] = {
+	"_ZN2tt8tt_metal13AllocatorImpl18deallocate_buffersEv",
+	"_ZN2tt8tt_metal6Buffer13allocate_implEv",
+	"_ZN2tt8tt_metal6Buffer15deallocate_implEv",
+};
+
+static int lookup_all(const char *library)
+{
+	if (cache.valid && !strcmp(cache.library, library))
+		return cache.err;
+	cache.count = 0;
+	for (size_t i = 0; i < PROBE_SYMBOLS; i++)
+		cache.names[cache.count++] = probe_symbols[i];
+	for (size_t i = 0; i < sizeof(extra_names) / sizeof(extra_names[0]); i++)
+		cache.names[cache.count++] = extra_names[i];
+	snprintf(cache.library, sizeof(cache.library), "%s", library);
+	cache.err = elfsyms__resolve(library, cache.names, cache.count, cache.syms);
+	cache.valid = true;
+	return cache.err;
+}
+
+int probes__lookup_name(const char *library, const char *name, struct elfsym *sym)
+{
+	int err = lookup_all(library);
+
+	if (err)
+		return err;
+	for (size_t i = 0; i < cache.count; i++) {
+		if (!strcmp(cache.names[i], name)) {
+			*sym = cache.syms[i];
+			return 0;
+		}
+	}
+	/* Not one of the names kept: a pass of its own. */
+	return elfsyms__resolve(library, &name, 1, sym);
+}
+
 int probes__lookup(const char *library, struct elfsym *syms)
 {
-	int err = elfsyms__resolve(library, probe_symbols, PROBE_SYMBOLS, syms);
+	int err = lookup_all(library);
 
 	if (err == -ENOEXEC)
 		fprintf(stderr, "devledger: %s: not an ELF file\n", library);
 	else if (err)
 		fprintf(stderr, "devledger: %s: %s\n", library, strerror(-err));
+	else
+		memcpy(syms, cache.syms, PROBE_SYMBOLS * sizeof(*syms));
 	return err;
 }
 
@@ -134,7 +191,7 @@ const struct layout_profile *probes__profile(const char *library, const char *na
 	for (size_t i = PROFILE_COUNT; i-- > 1;) {
 		struct elfsym marker;
 
-		if (!elfsyms__resolve(library, &profiles[i].marker, 1, &marker) && marker.found) {
+		if (!probes__lookup_name(library, profiles[i].marker, &marker) && marker.found) {
 			snprintf(why, why_len, "the library has %s", profiles[i].marker_name);
 			return &profiles[i];
 		}

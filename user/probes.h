@@ -61,6 +61,9 @@ int probes__resolve(const char *library, struct elfsym *syms);
 /* Look every probed function up, missing or not; -errno with one line on stderr if unreadable. */
 int probes__lookup(const char *library, struct elfsym *syms);
 
+/* Look one more function up, in the same pass when devledger knows the name ahead. */
+int probes__lookup_name(const char *library, const char *name, struct elfsym *sym);
+
 /*
  * Where this probe attaches in the library: its function's cheapest safe
  * instruction, or the entry for a return probe or when entry_only.
