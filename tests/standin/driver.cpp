@@ -18,12 +18,16 @@
 #include <unistd.h>
 
 using namespace tt::tt_metal;
+using tt::tt_metal::distributed::MeshBuffer;
+using tt::tt_metal::distributed::MeshDevice;
 
 namespace {
 
 const char usage[] =
 	"usage: standin SCENARIO [ARGS] [--truth FILE] [--attach-truth FILE]\n"
 	"  remaining            8 devices; DRAM binaries freed after close, CBs of two programs\n"
+	"  mesh                 remaining on a mesh of 8 chips, with mesh buffers and banks\n"
+	"                       emptied by the allocator\n"
 	"  leak                 buffers never freed\n"
 	"  churn N [--seed S]   N random allocations and frees on 4 devices\n"
 	"  threads T [--ops N] [--seed S]  churn from T threads at once\n"
@@ -118,6 +122,51 @@ void scenario_remaining()
 	}
 	close_devices(devices);
 	held.clear(); // freed silently: their devices are closed
+}
+
+// The original report again, on a mesh: every release the allocator makes by itself, each reason.
+void scenario_mesh()
+{
+	auto mesh = MeshDevice::create({ 0, 1, 2, 3, 4, 5, 6, 7 });
+	const std::vector<Device *> &chips = mesh->get_devices();
+	std::vector<std::shared_ptr<Buffer>> held;
+
+	{
+		// A sub-device manager removed on chip 7 (its allocator's deallocate_buffers), an
+		// allocator cleared on chip 6. The Buffer objects outlive the release and then
+		// report their frees: the memory went once. Done first, while the chips' DRAM banks
+		// hold nothing: these calls empty every bank of the chip's one allocator.
+		std::vector<std::shared_ptr<Buffer>> on_chip7, on_chip6;
+		on_chip7.push_back(Buffer::create(chips[7], 4 * KIB, 1024, BufferType::L1, false));
+		on_chip7.push_back(Buffer::create(chips[7], 2 * KIB, 1024, BufferType::L1, false));
+		chips[7]->allocator()->deallocate_buffers();
+		on_chip7.clear();
+		on_chip6.push_back(Buffer::create(chips[6], 512, 512, BufferType::L1_SMALL, false));
+		chips[6]->allocator()->clear();
+		on_chip6.clear();
+	}
+	for (Device *d : chips) {
+		// Kernel binaries: top-down, 2 KiB pages, outliving the mesh's close.
+		held.push_back(Buffer::create(d, 12 * KIB, 2048, BufferType::DRAM, false));
+		held.push_back(Buffer::create(d, 24 * KIB, 2048, BufferType::DRAM, false));
+	}
+
+	auto a = MeshBuffer::create(mesh.get(), 64 * KIB, 2048, BufferType::DRAM, true);
+	auto a2 = MeshBuffer::create(mesh.get(), 4 * KIB, 1024, BufferType::L1, true);
+	auto b = MeshBuffer::create(mesh.get(), 8 * KIB, 1024, BufferType::L1, true);
+	auto c = MeshBuffer::create(mesh.get(), 32 * KIB, 2048, BufferType::DRAM, true);
+	a->backing()->deallocate(); // tracked
+	a2->backing()->deallocate(); // tracked
+	b->deallocate(); // by the mesh allocator, unreported
+
+	{
+		Program p({ 4 * KIB, 4 * KIB, 2 * KIB });
+		Program q({ 8 * KIB, 4 * KIB });
+		p.allocate_circular_buffers(chips[0]);
+		q.allocate_circular_buffers(chips[0]);
+	}
+	mesh->close(); // c, and every chip's binaries
+	held.clear(); // freed silently: the chips are closed
 }
 
 void scenario_leak()
@@ -217,11 +266,11 @@ void scenario_double_free(standin::Truth &truth)
 	buffer->deallocate();
 	// A runtime bug: the same buffer reported freed again.
 	GraphTracker::instance().track_deallocate(buffer.get());
-	truth.freed(d->id(), standin::DRAM, buffer->state()->address_);
+	truth.freed(standin::device_key(d), standin::DRAM, buffer->state()->address_);
 	// A free of an address nothing was allocated at.
 	auto forged = Buffer::forged(d, 2 * KIB, BufferType::L1, 777 * KIB);
 	GraphTracker::instance().track_deallocate(forged.get());
-	truth.freed(d->id(), standin::L1, forged->state()->address_);
+	truth.freed(standin::device_key(d), standin::L1, forged->state()->address_);
 	close_devices(devices);
 }
 
@@ -246,9 +295,11 @@ void scenario_loop(uint64_t count, bool timed, standin::Truth &truth)
 		std::printf("ns_per_call %.1f\n", count ? ns / (2.0 * count) : 0.0);
 	}
 	// Each round reported one allocation and its free: the truth hears them after the clock.
+	standin::DeviceKey device = standin::device_key(devices[0]);
 	for (uint64_t i = 0; i < count; i++) {
-		truth.allocated(0, standin::DRAM, buffer->state()->address_, buffer->state()->size_);
-		truth.freed(0, standin::DRAM, buffer->state()->address_);
+		truth.allocated(device, standin::DRAM, buffer->state()->address_,
+				buffer->state()->size_);
+		truth.freed(device, standin::DRAM, buffer->state()->address_);
 	}
 	close_devices(devices);
 }
@@ -286,9 +337,11 @@ void scenario_hammer(uint64_t threads, double seconds, standin::Truth &truth)
 		w.join();
 	// Each round reported one allocation and its free: the truth hears them after the clock.
 	for (uint64_t t = 0; t < threads; t++) {
+		standin::DeviceKey device = standin::device_key(devices[t]);
 		for (uint64_t i = 0; i < rounds[t]; i++) {
-			truth.allocated((int)t, standin::L1, buffers[t]->state()->address_, buffers[t]->state()->size_);
-			truth.freed((int)t, standin::L1, buffers[t]->state()->address_);
+			truth.allocated(device, standin::L1, buffers[t]->state()->address_,
+					buffers[t]->state()->size_);
+			truth.freed(device, standin::L1, buffers[t]->state()->address_);
 		}
 	}
 	std::printf("rounds %llu\n", (unsigned long long)std::accumulate(rounds.begin(), rounds.end(), 0ULL));
@@ -350,6 +403,9 @@ int main(int argc, char **argv)
 	if (scenario == "remaining") {
 		need(0);
 		scenario_remaining();
+	} else if (scenario == "mesh") {
+		need(0);
+		scenario_mesh();
 	} else if (scenario == "leak") {
 		need(0);
 		scenario_leak();

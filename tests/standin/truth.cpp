@@ -11,26 +11,32 @@ namespace standin {
 
 static const char *const type_names[MEM_TYPES] = { "DRAM",     "L1",	"SYSTEM_MEMORY",
 						   "L1_SMALL", "TRACE", "CB" };
+static const char *const kind_names[] = { "chip", "mesh" };
 
-void Truth::allocated(int device, int type, uint64_t address, uint64_t size)
+void Truth::allocated(DeviceKey device, int type, uint64_t address, uint64_t size)
 {
 	Key key{ device, type, address };
 	Stats &s = stats(device, type);
 
 	live_[key] = size;
 	seen_[key] = true;
+	released_.erase(key);
 	s.allocs++;
 	s.live_count++;
 	s.live_bytes += size;
 	s.peak_bytes = std::max(s.peak_bytes, s.live_bytes);
 }
 
-void Truth::freed(int device, int type, uint64_t address)
+void Truth::freed(DeviceKey device, int type, uint64_t address)
 {
 	Key key{ device, type, address };
 	auto it = live_.find(key);
 
 	if (it == live_.end()) {
+		// The allocator released it while the device was up (a bank cleared, a MeshBuffer
+		// freed directly); the Buffer object reporting its free later frees nothing more.
+		if (released_.erase(key))
+			return;
 		stats(device, type); // the device and type saw activity
 		unmatched_.push_back({ device, type, address, 0,
 				       seen_.count(key) ? "double_free" : "unknown_address" });
@@ -43,9 +49,10 @@ void Truth::freed(int device, int type, uint64_t address)
 	live_.erase(it);
 }
 
-void Truth::released(int device, int type, uint64_t address, const char *reason)
+void Truth::released(DeviceKey device, int type, uint64_t address, const char *reason)
 {
-	auto it = live_.find(Key{ device, type, address });
+	Key key{ device, type, address };
+	auto it = live_.find(key);
 
 	if (it == live_.end())
 		return; // allocated before this observer looked: it never saw it
@@ -56,10 +63,11 @@ void Truth::released(int device, int type, uint64_t address, const char *reason)
 	s.live_bytes -= it->second;
 	untracked_.push_back({ device, type, address, it->second, reason });
 	live_.erase(it);
+	released_.insert(key);
 }
 
 // Every program lays its CBs out from the same base: L1 in use is the union of the ranges.
-void Truth::update_cb_union(int device)
+void Truth::update_cb_union(DeviceKey device)
 {
 	std::vector<std::pair<uint64_t, uint64_t>> ranges;
 	uint64_t total = 0, end = 0;
@@ -79,7 +87,7 @@ void Truth::update_cb_union(int device)
 	s.peak_bytes = std::max(s.peak_bytes, total);
 }
 
-void Truth::cb_allocated(int device, const void *program, uint64_t address, uint64_t size)
+void Truth::cb_allocated(DeviceKey device, const void *program, uint64_t address, uint64_t size)
 {
 	Stats &s = stats(device, CB);
 
@@ -89,7 +97,7 @@ void Truth::cb_allocated(int device, const void *program, uint64_t address, uint
 	update_cb_union(device);
 }
 
-void Truth::device_cbs_released(int device)
+void Truth::device_cbs_released(DeviceKey device, const char *reason)
 {
 	std::vector<CbKey> keys;
 
@@ -97,10 +105,11 @@ void Truth::device_cbs_released(int device)
 		if (std::get<0>(key) == device)
 			keys.push_back(key);
 	for (const CbKey &key : keys)
-		cb_released(device, std::get<1>(key), std::get<2>(key), "device_closed");
+		cb_released(device, std::get<1>(key), std::get<2>(key), reason);
 }
 
-void Truth::cb_released(int device, const void *program, uint64_t address, const char *reason)
+void Truth::cb_released(DeviceKey device, const void *program, uint64_t address,
+			const char *reason)
 {
 	if (!programs_seen_ && !std::strcmp(reason, "program_destroyed"))
 		return;
@@ -135,22 +144,24 @@ void Truth::leak_everything_live()
 		s.live_count--;
 		leaks_.push_back({ std::get<0>(key), CB, std::get<2>(key), size, "" });
 	}
-	std::vector<int> devices;
+	std::vector<DeviceKey> devices;
 	for (const auto &[key, size] : live_cbs_)
 		devices.push_back(std::get<0>(key));
 	live_cbs_.clear();
-	for (int device : devices)
+	for (DeviceKey device : devices)
 		update_cb_union(device);
 }
 
-static void write_entries(std::ostringstream &out, const char *name,
-			  const std::vector<std::tuple<int, int, uint64_t, uint64_t, std::string>> &rows,
+using Row = std::tuple<DeviceKey, int, uint64_t, uint64_t, std::string>;
+
+static void write_entries(std::ostringstream &out, const char *name, const std::vector<Row> &rows,
 			  bool with_size, bool with_reason)
 {
 	out << "  \"" << name << "\": [";
 	for (size_t i = 0; i < rows.size(); i++) {
 		const auto &[device, type, address, size, reason] = rows[i];
-		out << (i ? ",\n    " : "\n    ") << "{ \"device_id\": " << device << ", \"type\": \""
+		out << (i ? ",\n    " : "\n    ") << "{ \"device_id\": " << device.second
+		    << ", \"device_kind\": \"" << kind_names[device.first] << "\", \"type\": \""
 		    << type_names[type] << "\", \"address\": " << address;
 		if (with_size)
 			out << ", \"size\": " << size;
@@ -163,7 +174,6 @@ static void write_entries(std::ostringstream &out, const char *name,
 
 bool Truth::write(const std::string &path, const std::string &scenario, int exit_code) const
 {
-	using Row = std::tuple<int, int, uint64_t, uint64_t, std::string>;
 	auto rows = [](const std::vector<Entry> &entries) {
 		std::vector<Row> out;
 		for (const Entry &e : entries)
@@ -182,8 +192,8 @@ bool Truth::write(const std::string &path, const std::string &scenario, int exit
 	out << "  \"hooked_allocations\": " << hooked_ << ",\n  \"devices\": [";
 	bool first_device = true;
 	for (const auto &[device, types] : devices_) {
-		out << (first_device ? "\n    " : ",\n    ") << "{ \"device_id\": " << device
-		    << ", \"memory\": {";
+		out << (first_device ? "\n    " : ",\n    ") << "{ \"device_id\": " << device.second
+		    << ", \"kind\": \"" << kind_names[device.first] << "\", \"memory\": {";
 		first_device = false;
 		bool first_type = true;
 		for (const auto &[type, s] : types) {

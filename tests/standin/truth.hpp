@@ -3,30 +3,38 @@
 // Ground truth: what the stand-in runtime really did with memory, as an
 // observer that saw it from some moment on would have to report it. The
 // runtime calls it at the points where things really happen (an allocation
-// reported, a Device::close dropping its allocator, a program destroyed).
+// reported, an allocator releasing what a bank holds, a program destroyed).
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 namespace standin {
 
 enum MemType { DRAM, L1, SYSTEM_MEMORY, L1_SMALL, TRACE, CB, MEM_TYPES };
 
+// A chip (tt-metal's Device) or a mesh (distributed::MeshDevice): each kind numbers its own from 0.
+enum DeviceKind { CHIP, MESH };
+using DeviceKey = std::pair<DeviceKind, int>; // chips sort before meshes
+
 class Truth {
 public:
-	void allocated(int device, int type, uint64_t address, uint64_t size);
-	// A track_deallocate report.
-	void freed(int device, int type, uint64_t address);
+	void allocated(DeviceKey device, int type, uint64_t address, uint64_t size);
+	// A track_deallocate report. One of a buffer the allocator already released counts for
+	// nothing: the memory went once.
+	void freed(DeviceKey device, int type, uint64_t address);
 	// Released with no per-buffer report (reason as devledger names it).
-	void released(int device, int type, uint64_t address, const char *reason);
-	void cb_allocated(int device, const void *program, uint64_t address, uint64_t size);
-	void cb_released(int device, const void *program, uint64_t address, const char *reason);
-	// Device::close: every CB this observer still sees live on the device goes with it.
-	void device_cbs_released(int device);
+	void released(DeviceKey device, int type, uint64_t address, const char *reason);
+	void cb_allocated(DeviceKey device, const void *program, uint64_t address, uint64_t size);
+	void cb_released(DeviceKey device, const void *program, uint64_t address,
+			 const char *reason);
+	// A device close: every CB this observer still sees live on the device goes with it.
+	void device_cbs_released(DeviceKey device, const char *reason);
 	// An observer that cannot see programs destroyed (the library lacks those symbols) keeps
 	// their CBs live until their device closes.
 	void programs_unseen() { programs_seen_ = false; }
@@ -43,19 +51,22 @@ private:
 		uint64_t untracked_frees = 0, untracked_bytes = 0, leaks = 0, leaked_bytes = 0;
 	};
 	struct Entry {
-		int device, type;
+		DeviceKey device;
+		int type;
 		uint64_t address, size;
 		std::string reason;
 	};
-	Stats &stats(int device, int type) { return devices_[device][type]; }
-	void update_cb_union(int device);
+	Stats &stats(DeviceKey device, int type) { return devices_[device][type]; }
+	void update_cb_union(DeviceKey device);
 
-	using Key = std::tuple<int, int, uint64_t>; // device, type, address
-	using CbKey = std::tuple<int, const void *, uint64_t>; // device, program, address
+	using Key = std::tuple<DeviceKey, int, uint64_t>; // device, type, address
+	using CbKey = std::tuple<DeviceKey, const void *, uint64_t>; // device, program, address
 	std::map<Key, uint64_t> live_; // -> size
 	std::map<Key, bool> seen_; // every key ever allocated
+	// Released without a report and not allocated since: the Buffer object may still report it.
+	std::set<Key> released_;
 	std::map<CbKey, uint64_t> live_cbs_;
-	std::map<int, std::map<int, Stats>> devices_;
+	std::map<DeviceKey, std::map<int, Stats>> devices_;
 	std::vector<Entry> untracked_, leaks_, unmatched_;
 	uint64_t hooked_ = 0;
 	bool programs_seen_ = true;

@@ -3,13 +3,16 @@
 // The stand-in runtime's behaviour, following tt-metal's era-B call flows:
 // allocate_impl -> allocator -> track_allocate; deallocate_impl ->
 // track_deallocate -> allocator, both skipped once the device is closed;
-// CBs laid out per program from one L1 base; Device::close dropping its
-// allocator with no per-buffer report.
+// CBs laid out per program from one L1 base; bank-wide releases
+// (BankManager::deallocate_all / clear, under Device::close and
+// MeshDevice::close or on their own) and MeshBuffer::deallocate with no
+// per-buffer report.
 #include "tt_metal.hpp"
 #include "truth.hpp"
 
 #include <cstddef>
 #include <set>
+#include <type_traits>
 
 namespace tt::tt_metal {
 
@@ -23,10 +26,8 @@ static_assert(offsetof(BufferImpl, allocation_status_) == 56);
 static_assert(offsetof(BufferImpl, hooked_allocation_) == 57);
 static_assert(offsetof(BufferImpl, address_) == 64);
 static_assert(offsetof(BufferImpl, page_size_) == 72);
-
-__attribute__((noinline)) void AllocatorImpl::deallocate_buffers()
-{
-}
+// Passed by value in a register, as tt-metal's AllocatorID is.
+static_assert(std::is_trivially_copyable_v<AllocatorID> && sizeof(AllocatorID) == 4);
 #elif defined(STANDIN_SHIFTED)
 static_assert(offsetof(Buffer, size_) == 32);
 static_assert(offsetof(Buffer, address_) == 88);
@@ -45,6 +46,8 @@ static_assert(offsetof(Buffer, address_) == 80);
 static_assert(offsetof(Buffer, page_size_) == 88);
 #endif
 static_assert(offsetof(Device, id_) == 8);
+// devledger reads a bank's type from the bank manager's first word.
+static_assert(offsetof(BankManager, buffer_type_) == 0 && !std::is_polymorphic_v<BankManager>);
 
 } // namespace tt::tt_metal
 
@@ -65,6 +68,32 @@ static std::vector<Truth *> observers;
 // Programs whose CBs are allocated, so that a device close and the process end can find them.
 static std::set<detail::ProgramImpl *> programs_with_cbs;
 static std::set<Device *> open_devices;
+// The outermost device or mesh close running on this thread: it names every bank-wide release
+// under it (a chip closed by its mesh's close releases with "mesh_closed").
+static thread_local const char *close_in_progress;
+static int next_mesh_id;
+
+class CloseScope {
+public:
+	explicit CloseScope(const char *reason) : outer_(close_in_progress)
+	{
+		if (!close_in_progress)
+			close_in_progress = reason;
+	}
+	~CloseScope()
+	{
+		close_in_progress = outer_;
+	}
+
+private:
+	const char *outer_;
+};
+
+// A bank emptied outside any close: a sub-device manager removed, an allocator cleared.
+static const char *bank_release_reason()
+{
+	return close_in_progress ? close_in_progress : "allocator_clear";
+}
 
 void set_graph_capture_hook(bool on)
 {
@@ -93,6 +122,21 @@ void process_end()
 {
 	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
 	tell([](Truth &t) { t.leak_everything_live(); });
+}
+
+DeviceKey device_key(const IDevice *device)
+{
+	bool mesh = dynamic_cast<const distributed::MeshDevice *>(device) != nullptr;
+	return { mesh ? MESH : CHIP, device->id() };
+}
+
+// A closing device's CBs go with it, reported to nobody.
+static void release_device_cbs(const IDevice *device, const char *reason)
+{
+	tell([&](Truth &t) { t.device_cbs_released(device_key(device), reason); });
+	for (auto *program : programs_with_cbs)
+		if (program->device_ == device)
+			program->allocated_.clear();
 }
 
 } // namespace standin
@@ -157,83 +201,147 @@ __attribute__((noinline)) void GraphTracker::track_program(Program *program, con
 		p->track_program(program, device);
 }
 
-// ---- Allocator ----
+// ---- BankManager and Allocator ----
 
 static constexpr DeviceAddr DRAM_BANK_SIZE = 1ULL << 30;
 static constexpr unsigned int DRAM_BANKS = 12;
-
-Allocator::Allocator()
-{
-	// base, top, alignment per bank, interleaving
-	banks_[(int)BufferType::DRAM] = { 0, DRAM_BANK_SIZE, 2048, DRAM_BANKS, {}, {} };
-	banks_[(int)BufferType::L1] = { 262144, 1499136, 32, 1, {}, {} };
-	banks_[(int)BufferType::SYSTEM_MEMORY] = { 0, 1ULL << 28, 32, 1, {}, {} };
-	banks_[(int)BufferType::L1_SMALL] = { 16384, 98304, 32, 1, {}, {} };
-	banks_[(int)BufferType::TRACE] = { 0, 256ULL << 20, 2048, DRAM_BANKS, {}, {} };
-}
-
-Allocator::~Allocator() = default;
 
 static DeviceAddr round_up(DeviceAddr value, DeviceAddr align)
 {
 	return (value + align - 1) / align * align;
 }
 
-__attribute__((noinline)) DeviceAddr Allocator::allocate_buffer(Buffer *buffer, bool *ok)
+BankManager::BankManager(const IDevice *owner, BufferType type, DeviceAddr base, DeviceAddr top,
+			 DeviceAddr align, unsigned int interleave)
+	: buffer_type_(type), owner_(owner), base_(base), top_(top), align_(align),
+	  interleave_(interleave)
 {
-	auto *b = buffer->state();
-	Bank &bank = banks_[(int)b->buffer_type_];
-	DeviceAddr need = round_up((b->size_ + bank.interleave - 1) / bank.interleave, bank.align);
+}
+
+DeviceAddr BankManager::allocate_buffer(DeviceAddr size, bool bottom_up, bool *ok)
+{
+	DeviceAddr need = round_up((size + interleave_ - 1) / interleave_, align_);
 	DeviceAddr found = 0;
 
 	*ok = false;
-	if (b->bottom_up_) {
-		DeviceAddr at = bank.base;
-		for (const auto &[addr, footprint] : bank.used) {
+	if (bottom_up) {
+		DeviceAddr at = base_;
+		for (const auto &[addr, footprint] : used_) {
 			if (addr - at >= need)
 				break;
 			at = std::max(at, addr + footprint);
 		}
-		if (at + need <= bank.top) {
+		if (at + need <= top_) {
 			found = at;
 			*ok = true;
 		}
 	} else {
-		DeviceAddr end = bank.top;
-		for (auto it = bank.used.rbegin(); it != bank.used.rend(); ++it) {
+		DeviceAddr end = top_;
+		for (auto it = used_.rbegin(); it != used_.rend(); ++it) {
 			DeviceAddr top_of_used = it->first + it->second;
 			if (end >= top_of_used && end - top_of_used >= need)
 				break;
 			end = std::min(end, it->first);
 		}
-		if (end >= bank.base + need) {
+		if (end >= base_ + need) {
 			found = end - need;
 			*ok = true;
 		}
 	}
 	if (*ok) {
-		bank.used[found] = need;
-		bank.requested[found] = b->size_;
+		used_[found] = need;
+		requested_[found] = size;
 	}
 	return found;
+}
+
+#ifdef STANDIN_ERA_C
+// One allocator per bank here: the id (tt-metal's per sub-device allocators) selects nothing.
+__attribute__((noinline)) void BankManager::deallocate_buffer(DeviceAddr address, AllocatorID)
+#else
+__attribute__((noinline)) void BankManager::deallocate_buffer(DeviceAddr address)
+#endif
+{
+	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
+
+	used_.erase(address);
+	requested_.erase(address);
+}
+
+// What deallocate_all and clear share. Neither goes through deallocate_buffer (tt-metal frees
+// straight in the bank's algorithm), so a probe there never sees these addresses.
+void BankManager::release_all()
+{
+	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
+	const char *reason = standin::bank_release_reason();
+	standin::DeviceKey owner = standin::device_key(owner_);
+
+	for (const auto &allocation : requested_)
+		tell([&](Truth &t) {
+			t.released(owner, (int)buffer_type_, allocation.first, reason);
+		});
+	used_.clear();
+	requested_.clear();
+}
+
+__attribute__((noinline)) void BankManager::deallocate_all()
+{
+	release_all();
+}
+
+void BankManager::clear()
+{
+	release_all();
+}
+
+Allocator::STANDIN_ALLOCATOR(const IDevice *owner)
+{
+	// base, top, alignment per bank, interleaving
+	banks_[(int)BufferType::DRAM] = std::make_unique<BankManager>(
+		owner, BufferType::DRAM, 0, DRAM_BANK_SIZE, 2048, DRAM_BANKS);
+	banks_[(int)BufferType::L1] =
+		std::make_unique<BankManager>(owner, BufferType::L1, 262144, 1499136, 32, 1);
+	banks_[(int)BufferType::SYSTEM_MEMORY] = std::make_unique<BankManager>(
+		owner, BufferType::SYSTEM_MEMORY, 0, 1ULL << 28, 32, 1);
+	banks_[(int)BufferType::L1_SMALL] =
+		std::make_unique<BankManager>(owner, BufferType::L1_SMALL, 16384, 98304, 32, 1);
+	banks_[(int)BufferType::TRACE] = std::make_unique<BankManager>(
+		owner, BufferType::TRACE, 0, 256ULL << 20, 2048, DRAM_BANKS);
+}
+
+Allocator::~STANDIN_ALLOCATOR() = default;
+
+__attribute__((noinline)) DeviceAddr Allocator::allocate_buffer(Buffer *buffer, bool *ok)
+{
+	auto *b = buffer->state();
+	return bank(b->buffer_type_).allocate_buffer(b->size_, b->bottom_up_, ok);
 }
 
 __attribute__((noinline)) void Allocator::deallocate_buffer(Buffer *buffer)
 {
 	auto *b = buffer->state();
-	Bank &bank = banks_[(int)b->buffer_type_];
-	bank.used.erase(b->address_);
-	bank.requested.erase(b->address_);
+#ifdef STANDIN_ERA_C
+	bank(b->buffer_type_).deallocate_buffer(b->address_, AllocatorID{ 0 });
+#else
+	bank(b->buffer_type_).deallocate_buffer(b->address_);
+#endif
 }
 
-const std::map<DeviceAddr, DeviceAddr> &Allocator::allocated(BufferType type) const
+__attribute__((noinline)) void Allocator::deallocate_buffers()
 {
-	return banks_[(int)type].requested;
+	for (auto &bank : banks_)
+		bank->deallocate_all();
+}
+
+__attribute__((noinline)) void Allocator::clear()
+{
+	for (auto &bank : banks_)
+		bank->clear();
 }
 
 // ---- Device ----
 
-Device::Device(int id) : id_(id), initialized_(true), allocator_(new Allocator())
+Device::Device(int id) : id_(id), initialized_(true), allocator_(new Allocator(this))
 {
 	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
 	standin::open_devices.insert(this);
@@ -264,6 +372,7 @@ void Device::cache_program_binary(std::shared_ptr<Buffer> binary)
 __attribute__((noinline)) bool Device::close()
 {
 	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
+	standin::CloseScope scope("device_closed");
 
 	if (!initialized_)
 		return false;
@@ -272,22 +381,118 @@ __attribute__((noinline)) bool Device::close()
 		binary->deallocate();
 	program_cache_.clear();
 
-	// Then the allocator goes whole. What it still held is released without a report.
-	for (int type = 0; type <= (int)BufferType::TRACE; type++)
-		for (const auto &allocation : allocator_->allocated((BufferType)type))
-			tell([&](Truth &t) {
-				t.released(id_, type, allocation.first, "device_closed");
-			});
-	tell([&](Truth &t) { t.device_cbs_released(id_); });
-	for (auto *program : standin::programs_with_cbs)
-		if (program->device_ == this)
-			program->allocated_.clear();
+	// tt-metal: sub_device_manager_tracker_.reset() -> ~SubDeviceManager ->
+	// allocator->deallocate_buffers(). What the banks still held goes without a report.
+	allocator_->deallocate_buffers();
+	standin::release_device_cbs(this, standin::close_in_progress);
 	delete allocator_;
 	allocator_ = nullptr;
 	initialized_ = false;
 	standin::open_devices.erase(this);
 	return true;
 }
+
+// ---- MeshDevice ----
+
+namespace distributed {
+
+MeshDevice::MeshDevice(std::shared_ptr<std::vector<Device *>> chips)
+	: scoped_devices_(std::move(chips)), allocator_(new Allocator(this)), initialized_(true)
+{
+	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
+	mesh_id_ = standin::next_mesh_id++;
+	is_internal_state_initialized_ = true;
+}
+
+std::shared_ptr<MeshDevice> MeshDevice::create(const std::vector<int> &chip_ids)
+{
+	auto chips = std::make_shared<std::vector<Device *>>();
+	for (int id : chip_ids)
+		chips->push_back(new Device(id));
+	return std::make_shared<MeshDevice>(std::move(chips));
+}
+
+MeshDevice::~MeshDevice()
+{
+	close();
+	for (Device *chip : *scoped_devices_)
+		delete chip;
+	delete allocator_;
+}
+
+int MeshDevice::id() const
+{
+	return mesh_id_;
+}
+
+bool MeshDevice::is_initialized() const
+{
+	return initialized_;
+}
+
+Allocator *MeshDevice::allocator() const
+{
+	return allocator_;
+}
+
+__attribute__((noinline)) bool MeshDevice::close()
+{
+	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
+	standin::CloseScope scope("mesh_closed");
+
+	if (!initialized_)
+		return false;
+	// What the mesh allocator still holds, then each chip: all of it goes as "mesh_closed".
+	allocator_->deallocate_buffers();
+	standin::release_device_cbs(this, standin::close_in_progress);
+	for (Device *chip : *scoped_devices_)
+		chip->close();
+	initialized_ = false;
+	return true;
+}
+
+// ---- MeshBuffer ----
+
+std::shared_ptr<MeshBuffer> MeshBuffer::create(MeshDevice *mesh, DeviceAddr size,
+					       DeviceAddr page_size, BufferType type,
+					       bool bottom_up)
+{
+	// One backing buffer on the mesh: one track_allocate, its size per chip.
+	auto backing = Buffer::create(mesh, size, page_size, type, bottom_up);
+	if (!backing)
+		return nullptr;
+	return std::make_shared<MeshBuffer>(mesh, std::move(backing));
+}
+
+MeshBuffer::MeshBuffer(MeshDevice *mesh, std::shared_ptr<Buffer> backing)
+	: mesh_(mesh), backing_(std::move(backing))
+{
+}
+
+MeshBuffer::~MeshBuffer()
+{
+	deallocate();
+}
+
+void MeshBuffer::deallocate()
+{
+	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
+	auto *b = backing_->state();
+
+	if (!backing_->is_allocated())
+		return;
+	if (mesh_->is_initialized()) {
+		mesh_->allocator()->deallocate_buffer(backing_.get());
+		tell([&](Truth &t) {
+			t.released(standin::device_key(mesh_), (int)b->buffer_type_, b->address_,
+				   "allocator_free");
+		});
+	}
+	// Never through deallocate_impl: the backing buffer reports nothing.
+	backing_->mark_as_deallocated();
+}
+
+} // namespace distributed
 
 // ---- Buffer ----
 
@@ -305,7 +510,7 @@ Buffer::Buffer(IDevice *device, DeviceAddr size, DeviceAddr page_size, BufferTyp
 	b->bottom_up_ = bottom_up;
 	b->owns_data_ = true;
 	b->shard_parameters_[0] = b->shard_parameters_[1] = 0;
-	b->allocator_ = static_cast<Device *>(device)->allocator();
+	b->allocator_ = device->allocator();
 	b->allocation_status_ = AllocationStatus::ALLOCATION_REQUESTED;
 	b->hooked_allocation_ = false;
 	b->address_ = 0;
@@ -335,7 +540,7 @@ __attribute__((noinline)) void Buffer::allocate_impl()
 {
 	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
 	auto *b = state();
-	int device_id = b->device_->id();
+	standin::DeviceKey device = standin::device_key(b->device_);
 
 	if (standin::graph_capture_hook) {
 		// ttnn's NO_DISPATCH graph capture: nothing is really allocated.
@@ -347,7 +552,9 @@ __attribute__((noinline)) void Buffer::allocate_impl()
 		b->address_ = b->allocator_->allocate_buffer(this, &ok);
 		if (!ok)
 			return; // tt-metal throws; the scenarios just try something else
-		tell([&](Truth &t) { t.allocated(device_id, (int)b->buffer_type_, b->address_, b->size_); });
+		tell([&](Truth &t) {
+			t.allocated(device, (int)b->buffer_type_, b->address_, b->size_);
+		});
 	}
 	b->allocation_status_ = AllocationStatus::ALLOCATED;
 #ifdef STANDIN_INLINED_TRACKER
@@ -370,8 +577,8 @@ __attribute__((noinline)) void Buffer::deallocate_impl()
 	if (b->device_->is_initialized() && b->size_ != 0) {
 		GraphTracker::instance().track_deallocate(this);
 		if (!b->hooked_allocation_) {
-			int device_id = b->device_->id();
-			tell([&](Truth &t) { t.freed(device_id, (int)b->buffer_type_, b->address_); });
+			standin::DeviceKey device = standin::device_key(b->device_);
+			tell([&](Truth &t) { t.freed(device, (int)b->buffer_type_, b->address_); });
 			b->allocator_->deallocate_buffer(this);
 		}
 	}
@@ -382,6 +589,11 @@ __attribute__((noinline)) void Buffer::deallocate_impl()
 void Buffer::deallocate()
 {
 	deallocate_impl();
+}
+
+void Buffer::mark_as_deallocated()
+{
+	state()->allocation_status_ = AllocationStatus::DEALLOCATED;
 }
 
 Buffer::~Buffer()
@@ -404,10 +616,10 @@ STANDIN_PROGRAM_VISIBILITY __attribute__((noinline)) ProgramImpl::~ProgramImpl()
 
 	// tt-metal reports nothing here; the CBs go with the program all the same.
 	if (device_) {
-		int device_id = device_->id();
+		standin::DeviceKey device = standin::device_key(device_);
 		for (const auto &cb : allocated_)
 			tell([&](Truth &t) {
-				t.cb_released(device_id, this, cb.address, "program_destroyed");
+				t.cb_released(device, this, cb.address, "program_destroyed");
 			});
 	}
 	standin::programs_with_cbs.erase(this);
@@ -425,7 +637,9 @@ ProgramImpl::allocate_circular_buffers(const IDevice *device)
 	device_ = device;
 	for (uint64_t size : cb_sizes_) {
 		allocated_.push_back({ address, size });
-		tell([&](Truth &t) { t.cb_allocated(device->id(), this, address, size); });
+		tell([&](Truth &t) {
+			t.cb_allocated(standin::device_key(device), this, address, size);
+		});
 		GraphTracker::instance().track_allocate_cb(cores, address, size, false, device);
 		address += size;
 	}

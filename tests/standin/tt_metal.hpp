@@ -12,10 +12,39 @@
 #include <mutex>
 #include <vector>
 
+#include "truth.hpp"
+
 class CoreRangeSet {
 public:
 	uint32_t num_cores = 1;
 };
+
+#ifdef STANDIN_ERA_C
+namespace ttsl {
+// tt-metal's strong typedef: one value and nothing else, trivially copyable, so it is passed in a
+// register (AllocatorID is in edx at BankManager::deallocate_buffer's entry).
+template <typename T, typename Tag> class StrongType {
+public:
+	constexpr explicit StrongType(T value) : value_(value)
+	{
+	}
+	constexpr T operator*() const
+	{
+		return value_;
+	}
+
+private:
+	T value_;
+};
+} // namespace ttsl
+#endif
+
+// Era C renamed the allocator class: its mangled names are one way a library shows its era.
+#ifdef STANDIN_ERA_C
+#define STANDIN_ALLOCATOR AllocatorImpl
+#else
+#define STANDIN_ALLOCATOR Allocator
+#endif
 
 namespace tt::tt_metal {
 
@@ -27,13 +56,19 @@ enum class AllocationStatus : uint8_t { ALLOCATION_REQUESTED, ALLOCATED, DEALLOC
 
 class Buffer;
 class Program;
-class Allocator;
+class STANDIN_ALLOCATOR;
+#ifdef STANDIN_ERA_C
+using Allocator = AllocatorImpl;
+struct AllocatorIDTag;
+using AllocatorID = ttsl::StrongType<uint32_t, AllocatorIDTag>;
+#endif
 
 class IDevice {
 public:
 	virtual ~IDevice();
 	virtual int id() const = 0;
 	virtual bool is_initialized() const = 0;
+	virtual Allocator *allocator() const = 0;
 };
 
 // A physical chip. tt-metal's Device starts with `ChipId id_` right after the vptr.
@@ -43,10 +78,13 @@ public:
 	~Device() override;
 	int id() const override;
 	bool is_initialized() const override;
-	// Clears the program cache (its binaries are freed with tracking), then drops
-	// the allocator whole: nothing still allocated on it is reported.
+	Allocator *allocator() const override
+	{
+		return allocator_;
+	}
+	// Clears the program cache (its binaries are freed with tracking), then releases what
+	// the allocator still holds and the CBs, and drops the allocator: none of that is reported.
 	bool close();
-	Allocator *allocator() const { return allocator_; }
 	// Kernel binaries of cached programs, freed by close().
 	void cache_program_binary(std::shared_ptr<Buffer> binary);
 
@@ -56,25 +94,54 @@ public:
 	std::vector<std::shared_ptr<Buffer>> program_cache_;
 };
 
-// One bank range per buffer type; first fit upward or downward.
-class Allocator {
+// One address range of one buffer type; first fit upward or downward. No vptr: the buffer type
+// is the first word, which is how devledger tells which bank a deallocate_all empties.
+class BankManager {
 public:
-	Allocator();
-	~Allocator();
+	BankManager(const IDevice *owner, BufferType type, DeviceAddr base, DeviceAddr top,
+		    DeviceAddr align, unsigned int interleave);
+	// 0 with *ok = false when the bank is full.
+	DeviceAddr allocate_buffer(DeviceAddr size, bool bottom_up, bool *ok);
+	// An address the bank does not hold is ignored.
+#ifdef STANDIN_ERA_C
+	void deallocate_buffer(DeviceAddr address, AllocatorID allocator_id);
+#else
+	void deallocate_buffer(DeviceAddr address);
+#endif
+	// Both release everything the bank holds with no per-buffer report.
+	void deallocate_all();
+	void clear();
+
+	BufferType buffer_type_;
+	const IDevice *owner_; // whose memory it is, for the ground truth
+	DeviceAddr base_, top_, align_;
+	unsigned int interleave_; // DRAM spreads a buffer over 12 banks
+	std::map<DeviceAddr, DeviceAddr> used_; // address -> footprint per bank
+	std::map<DeviceAddr, DeviceAddr> requested_; // address -> requested size
+
+private:
+	void release_all();
+};
+
+// One bank manager per buffer type.
+class STANDIN_ALLOCATOR {
+public:
+	explicit STANDIN_ALLOCATOR(const IDevice *owner);
+	~STANDIN_ALLOCATOR();
 	// 0 with *ok = false when the bank is full.
 	DeviceAddr allocate_buffer(Buffer *buffer, bool *ok);
 	void deallocate_buffer(Buffer *buffer);
-	// address -> requested size of what is allocated in a bank, as the allocator sees it.
-	const std::map<DeviceAddr, DeviceAddr> &allocated(BufferType type) const;
+	// Every bank's deallocate_all: what ~SubDeviceManager (and so Device::close) does.
+	void deallocate_buffers();
+	// Every bank's clear.
+	void clear();
+	BankManager &bank(BufferType type) const
+	{
+		return *banks_[(int)type];
+	}
 
 private:
-	struct Bank {
-		DeviceAddr base, top, align;
-		unsigned int interleave; // DRAM spreads a buffer over 12 banks
-		std::map<DeviceAddr, DeviceAddr> used; // address -> footprint per bank
-		std::map<DeviceAddr, DeviceAddr> requested; // address -> requested size
-	};
-	Bank banks_[5];
+	std::unique_ptr<BankManager> banks_[5];
 };
 
 #ifdef STANDIN_ERA_C
@@ -107,6 +174,8 @@ public:
 	Buffer(IDevice *device, DeviceAddr size, DeviceAddr page_size, BufferType type, bool bottom_up);
 	~Buffer();
 	void deallocate();
+	// Deallocated with no report and no allocator call: the caller released the memory itself.
+	void mark_as_deallocated();
 	bool is_allocated() const
 	{
 		return state()->allocation_status_ == AllocationStatus::ALLOCATED;
@@ -142,14 +211,6 @@ private:
 	void allocate_impl();
 	void deallocate_impl();
 };
-
-#ifdef STANDIN_ERA_C
-// Era C's allocator class; its presence is how a library shows its era.
-class AllocatorImpl {
-public:
-	void deallocate_buffers();
-};
-#endif
 
 class IGraphProcessor {
 public:
@@ -204,9 +265,65 @@ public:
 	std::shared_ptr<detail::ProgramImpl> pimpl_;
 };
 
+namespace distributed {
+
+// Chips driven in lockstep, with one allocator of its own that places every MeshBuffer at the same
+// address on each chip. Its members are a subset of tt-metal's, in tt-metal's order.
+class MeshDevice final : public IDevice {
+public:
+	// Opens one Device per chip id.
+	static std::shared_ptr<MeshDevice> create(const std::vector<int> &chip_ids);
+	explicit MeshDevice(std::shared_ptr<std::vector<Device *>> chips);
+	~MeshDevice() override;
+	// A process-wide mesh counter from 0, as in tt-metal: mesh 0 is not chip 0.
+	int id() const override;
+	bool is_initialized() const override;
+	Allocator *allocator() const override;
+	// Releases what the mesh allocator still holds, then closes every chip.
+	bool close();
+	const std::vector<Device *> &get_devices() const
+	{
+		return *scoped_devices_;
+	}
+
+	std::mutex api_mutex_;
+	bool is_internal_state_initialized_ = false;
+	std::shared_ptr<std::vector<Device *>> scoped_devices_;
+	int mesh_id_;
+	Allocator *allocator_;
+	bool initialized_;
+};
+
+// A buffer allocated at one address on every chip of a mesh. Only its backing Buffer (on the
+// MeshDevice) reports anything: tt-metal's per-chip buffers are views that report nothing.
+class MeshBuffer {
+public:
+	static std::shared_ptr<MeshBuffer> create(MeshDevice *mesh, DeviceAddr size,
+						  DeviceAddr page_size, BufferType type,
+						  bool bottom_up);
+	MeshBuffer(MeshDevice *mesh, std::shared_ptr<Buffer> backing);
+	~MeshBuffer();
+	// Newer tt-metal: the mesh allocator frees the address directly, with no track_deallocate.
+	void deallocate();
+	// For freeing the backing buffer the tracked way instead.
+	const std::shared_ptr<Buffer> &backing() const
+	{
+		return backing_;
+	}
+
+private:
+	MeshDevice *mesh_;
+	std::shared_ptr<Buffer> backing_;
+};
+
+} // namespace distributed
+
 } // namespace tt::tt_metal
 
 namespace standin {
+
+// How the ground truth names a device: chips and meshes are numbered independently.
+DeviceKey device_key(const tt::tt_metal::IDevice *device);
 
 // Where every program's CBs start, as tt-metal's L1 allocator base.
 constexpr uint64_t CB_BASE = 101152;
@@ -217,7 +334,6 @@ void set_graph_capture_hook(bool on);
 // Serialises each runtime action with its report, so reports and ground truth share one order.
 std::recursive_mutex &runtime_mutex();
 
-class Truth;
 // Observers that record the ground truth; the runtime tells each what really happened.
 void add_observer(Truth *truth);
 
