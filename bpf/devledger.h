@@ -28,6 +28,32 @@ enum dl_event_kind {
 	DL_EV_DEVICE_CLOSED = 6,
 	/* the last thread of a traced process exited (struct dl_exit_event) */
 	DL_EV_PROCESS_EXIT = 7,
+	/*
+	 * Below GraphTracker: what the allocator itself releases. A tracked
+	 * free reaches BankManager::deallocate_buffer too, right after
+	 * track_deallocate on the same thread; the ledger pairs them.
+	 */
+	/* BankManager::deallocate_buffer(address[, allocator id]) */
+	DL_EV_BANK_FREE = 8,
+	/* BankManager::deallocate_all() */
+	DL_EV_BANK_FREE_ALL = 9,
+	/* Allocator(Impl)::deallocate_buffers() or clear() entered */
+	DL_EV_ALLOCATOR_CLEAR = 10,
+	/* ... and returned */
+	DL_EV_ALLOCATOR_CLEAR_END = 11,
+	/* Device::close() entered (DL_EV_DEVICE_CLOSED is its return) */
+	DL_EV_DEVICE_CLOSE = 12,
+	/* distributed::MeshDevice::close() entered, and returned */
+	DL_EV_MESH_CLOSE = 13,
+	DL_EV_MESH_CLOSED = 14,
+	DL_EV_KINDS,
+};
+
+/* What a device pointer points at, told apart by the object's vtable. */
+enum dl_device_kind {
+	DL_DEVICE_CHIP = 0, /* Device: device_id is Device::id_ */
+	DL_DEVICE_MESH = 1, /* distributed::MeshDevice: device_id is its mesh id, or -1 */
+	DL_DEVICE_KINDS,
 };
 
 /*
@@ -49,12 +75,13 @@ enum dl_mem_type {
  * read sit in tt::tt_metal::Buffer and Device. User space sets the BPF
  * side's offsets from the library's profile; `devledger check` shows them.
  */
-#define DL_ERA_B_BUFFER_DEVICE	16 /* IDevice *device_ */
-#define DL_ERA_B_BUFFER_SIZE	24 /* DeviceAddr size_ */
-#define DL_ERA_B_BUFFER_TYPE	32 /* BufferType buffer_type_ */
-#define DL_ERA_B_BUFFER_HOOKED	73 /* bool hooked_allocation_ */
-#define DL_ERA_B_BUFFER_ADDRESS 80 /* DeviceAddr address_ */
-#define DL_ERA_B_DEVICE_ID	8  /* ChipId Device::id_ */
+#define DL_ERA_B_BUFFER_DEVICE	  16 /* IDevice *device_ */
+#define DL_ERA_B_BUFFER_SIZE	  24 /* DeviceAddr size_ */
+#define DL_ERA_B_BUFFER_TYPE	  32 /* BufferType buffer_type_ */
+#define DL_ERA_B_BUFFER_HOOKED	  73 /* bool hooked_allocation_ */
+#define DL_ERA_B_BUFFER_ADDRESS	  80 /* DeviceAddr address_ */
+#define DL_ERA_B_BUFFER_ALLOCATOR 64 /* Allocator *allocator_ */
+#define DL_ERA_B_DEVICE_ID	  8  /* ChipId Device::id_ */
 
 /* Era C (late 2025 on): Buffer holds std::unique_ptr<BufferImpl>; the fields are in BufferImpl. */
 #define DL_ERA_C_BUFFER_IMPL  16 /* std::unique_ptr<BufferImpl> in Buffer */
@@ -63,17 +90,43 @@ enum dl_mem_type {
 #define DL_ERA_C_IMPL_TYPE    16
 #define DL_ERA_C_IMPL_HOOKED  57
 #define DL_ERA_C_IMPL_ADDRESS 64
+/* Right before allocation_status_, as in era B: the member order did not change. */
+#define DL_ERA_C_IMPL_ALLOCATOR 48
+
+/* A field the library does not tell and no preset knows (e.g. MeshDevice's mesh id). */
+#define DL_OFFSET_UNKNOWN 0xffffffffu
+
+/* The attach cookie: the library's index, and the probe site's address in the file. */
+#define DL_COOKIE_LIBRARY_SHIFT 48
+#define DL_COOKIE_VADDR_MASK	((1ULL << DL_COOKIE_LIBRARY_SHIFT) - 1)
+#define DL_MAX_LIBRARIES	64
+
+/*
+ * Per library: where MeshDevice's vtable is in the file (st_value), 0 when
+ * it has none. An object whose vptr is that vtable (+16, past the offset to
+ * top and the typeinfo) is a mesh; any other IDevice is a chip.
+ */
+struct dl_library {
+	__u64 mesh_vtable;
+};
 
 /* dl_event.flags */
 #define DL_FLAG_HOOKED (1u << 0) /* Buffer::hooked_allocation_: graph capture, not real */
 
 /*
- * One record for every buffer, CB, program and device event.
- *  ALLOC/FREE:        device_id, mem_type, address, size, flags
- *  CB_ALLOC:          device_id, address, size, object = program (0 if unknown)
- *  CB_FREE_ALL:       device_id
+ * One record for every buffer, CB, program, allocator and device event.
+ * A device is (device_kind, device_id, device); tid says which thread.
+ *  ALLOC:             device, mem_type, address, size, flags, object = Buffer's allocator
+ *  FREE:              device, mem_type, address, size, flags
+ *  CB_ALLOC:          device, address, size, object = program (0 if unknown)
+ *  CB_FREE_ALL:       device
  *  PROGRAM_DESTROYED: object = program
- *  DEVICE_CLOSED:     device_id
+ *  DEVICE_CLOSE:      device
+ *  DEVICE_CLOSED:     nothing: it ends the thread's DEVICE_CLOSE
+ *  BANK_FREE:         object = bank manager, mem_type = its BufferType, address
+ *  BANK_FREE_ALL:     object = bank manager, mem_type = its BufferType
+ *  ALLOCATOR_CLEAR:   object = allocator; ALLOCATOR_CLEAR_END: nothing
+ *  MESH_CLOSE:        device; MESH_CLOSED: nothing
  */
 struct dl_event {
 	__u32 kind;
@@ -82,10 +135,13 @@ struct dl_event {
 	__u64 address;
 	__u64 size;
 	__u64 object;
+	__u64 device; /* the IDevice*: tells meshes apart when their id is unknown */
 	__s32 device_id;
+	__u32 tid;
 	__u8 mem_type;
 	__u8 flags;
-	__u16 pad;
+	__u8 device_kind; /* enum dl_device_kind */
+	__u8 pad[5];
 };
 
 struct dl_exit_event {
@@ -104,7 +160,8 @@ struct dl_bpf_stats {
 	__u64 map_full;	    /* a helper map was full: attribution lost */
 };
 
-_Static_assert(sizeof(struct dl_event) == 48, "dl_event layout");
+_Static_assert(sizeof(struct dl_event) == 64, "dl_event layout");
+_Static_assert(sizeof(struct dl_library) == 8, "dl_library layout");
 _Static_assert(sizeof(struct dl_exit_event) == 40, "dl_exit_event layout");
 _Static_assert(sizeof(struct dl_bpf_stats) == 24, "dl_bpf_stats layout");
 

@@ -217,22 +217,27 @@ static bool field_used(const struct layout *layout, int field)
 }
 
 static void print_text(const char *library, const struct layout *layout, const struct elfsym *syms,
-		       const struct probesite *sites, const struct report *r, size_t missing,
-		       FILE *out)
+		       const struct probesite *sites, const struct probe_vtables *vtables,
+		       const struct report *r, size_t missing, FILE *out)
 {
 	fprintf(out, "library: %s\nprofile: %s (%s)\n\nprobes:\n", library, layout->profile->name,
 		layout->why);
 	for (size_t i = 0; i < PROBE_COUNT; i++) {
-		const struct elfsym *sym = &syms[probes[i].symbol];
+		enum probe_symbol symbol = probes[i].symbol;
+		const struct elfsym *sym = &syms[symbol];
 
-		fprintf(out, "  %-34s %s\n", probes[i].program, probe_symbols[probes[i].symbol]);
+		fprintf(out, "  %-34s %s\n", probes[i].program, probes__symbol_name(symbol, sym));
 		if (!sym->found) {
-			fprintf(out, "  %-34s MISSING: not in .symtab or .dynsym%s%s%s\n", "",
-				probe_symbol_missing_means[probes[i].symbol] ? " (optional: " : "",
-				probe_symbol_missing_means[probes[i].symbol]
-					? probe_symbol_missing_means[probes[i].symbol]
+			fprintf(out, "  %-34s MISSING: not in .symtab or .dynsym%s%s%s%s%s\n", "",
+				probe_symbol_alternatives[symbol] ? ", nor as " : "",
+				probe_symbol_alternatives[symbol]
+					? probe_symbol_alternatives[symbol]
 					: "",
-				probe_symbol_missing_means[probes[i].symbol] ? ")" : "");
+				probe_symbol_missing_means[symbol] ? " (optional: " : "",
+				probe_symbol_missing_means[symbol]
+					? probe_symbol_missing_means[symbol]
+					: "",
+				probe_symbol_missing_means[symbol] ? ")" : "");
 			continue;
 		}
 		fprintf(out, "  %-34s %s, file offset 0x%llx, %llu bytes; probe at %s\n", "",
@@ -242,10 +247,20 @@ static void print_text(const char *library, const struct layout *layout, const s
 	fprintf(out, "\nfields read%s:\n",
 		layout->has_dwarf ? "" : " (no DWARF in the library: presets)");
 	for (int f = 0; f < LAYOUT_FIELDS; f++) {
-		if (field_used(layout, f))
+		if (!field_used(layout, f))
+			continue;
+		if (layout->offset[f] == DL_OFFSET_UNKNOWN)
+			fprintf(out, "  %-30s not known: %s\n", probes__field_name(layout, f),
+				f == FIELD_MESH_ID ? "meshes are numbered in the order first seen"
+						   : "not read");
+		else
 			fprintf(out, "  %-30s offset %-4u %s\n", probes__field_name(layout, f),
 				layout->offset[f], probes__source_name(layout->source[f]));
 	}
+	fprintf(out, "\nvtables:\n  %-30s %s\n  %-30s %s\n", "Device",
+		vtables->device ? "found" : "missing", "distributed::MeshDevice",
+		vtables->mesh ? "found: a MeshDevice* is told from a Device* by its vptr"
+			      : "missing: every device is taken for a chip");
 	if (r->warning_count)
 		fprintf(out, "\nwarnings:\n");
 	for (size_t i = 0; i < r->warning_count; i++)
@@ -260,8 +275,8 @@ static void print_text(const char *library, const struct layout *layout, const s
 }
 
 static int print_json(const char *library, const struct layout *layout, const struct elfsym *syms,
-		      const struct probesite *sites, const struct report *r, size_t missing,
-		      FILE *out)
+		      const struct probesite *sites, const struct probe_vtables *vtables,
+		      const struct report *r, size_t missing, FILE *out)
 {
 	struct json_object *root = json_object_new_object(), *list, *item;
 
@@ -276,8 +291,9 @@ static int print_json(const char *library, const struct layout *layout, const st
 
 		item = json_object_new_object();
 		json_object_object_add(item, "program", json_object_new_string(probes[i].program));
-		json_object_object_add(item, "symbol",
-				       json_object_new_string(probe_symbols[probes[i].symbol]));
+		json_object_object_add(
+			item, "symbol",
+			json_object_new_string(probes__symbol_name(probes[i].symbol, sym)));
 		json_object_object_add(item, "return_probe",
 				       json_object_new_boolean(probes[i].retprobe));
 		json_object_object_add(item, "found", json_object_new_boolean(sym->found));
@@ -307,13 +323,21 @@ static int print_json(const char *library, const struct layout *layout, const st
 		item = json_object_new_object();
 		json_object_object_add(item, "name",
 				       json_object_new_string(probes__field_name(layout, f)));
-		json_object_object_add(item, "offset", json_object_new_uint64(layout->offset[f]));
+		if (layout->offset[f] == DL_OFFSET_UNKNOWN)
+			json_object_object_add(item, "offset", NULL);
+		else
+			json_object_object_add(item, "offset",
+					       json_object_new_uint64(layout->offset[f]));
 		json_object_object_add(
 			item, "source",
 			json_object_new_string(probes__source_name(layout->source[f])));
 		json_object_array_add(list, item);
 	}
 	json_object_object_add(root, "fields", list);
+	item = json_object_new_object();
+	json_object_object_add(item, "device", json_object_new_boolean(vtables->device != 0));
+	json_object_object_add(item, "mesh_device", json_object_new_boolean(vtables->mesh != 0));
+	json_object_object_add(root, "vtables", item);
 	list = json_object_new_array();
 	for (size_t i = 0; i < r->warning_count; i++)
 		json_object_array_add(list, json_object_new_string(r->warnings[i]));
@@ -331,6 +355,7 @@ int check__run(const char *library, const struct check_opts *opts, FILE *out)
 	struct probesite sites[PROBE_COUNT];
 	struct elfsym syms[PROBE_SYMBOLS];
 	struct report report = { .warning_count = 0 };
+	struct probe_vtables vtables = { 0 };
 	size_t missing = 0;
 	int err;
 
@@ -343,9 +368,8 @@ int check__run(const char *library, const struct check_opts *opts, FILE *out)
 		if (!syms[i].found && probe_symbol_missing_means[i]) {
 			char message[256];
 
-			snprintf(message, sizeof(message),
-				 "%s is missing: %s; CBs are released at Device::close instead",
-				 probe_symbols[i], probe_symbol_missing_means[i]);
+			snprintf(message, sizeof(message), "%s is missing: %s", probe_symbols[i],
+				 probe_symbol_missing_means[i]);
 			warn(&report, message);
 		}
 	}
@@ -357,10 +381,11 @@ int check__run(const char *library, const struct check_opts *opts, FILE *out)
 	check_inlining(library, syms, &report);
 	if (probes__layout(library, opts->profile, opts->overrides, opts->override_count, &layout))
 		return -EINVAL;
+	probes__vtables(library, &vtables);
 	if (opts->json)
-		print_json(library, &layout, syms, sites, &report, missing, out);
+		print_json(library, &layout, syms, sites, &vtables, &report, missing, out);
 	else
-		print_text(library, &layout, syms, sites, &report, missing, out);
+		print_text(library, &layout, syms, sites, &vtables, &report, missing, out);
 	return missing ? 1 : 0;
 }
 

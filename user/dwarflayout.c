@@ -94,6 +94,8 @@ int dwarf_layout__read(const char *library, struct dwarf_layout *layout)
 	static const char *const hooked_names[] = { "hooked_allocation_", NULL };
 	static const char *const address_names[] = { "address_", NULL };
 	static const char *const id_names[] = { "id_", NULL };
+	static const char *const allocator_names[] = { "allocator_", NULL };
+	static const char *const mesh_id_names[] = { "mesh_id_", NULL };
 	static const char *const impl_names[] = { "pimpl_", "impl_", "p_impl_", NULL };
 	/* Era B keeps them in Buffer; era C in BufferImpl: both are looked for. */
 	struct wanted_member wanted[] = {
@@ -103,12 +105,17 @@ int dwarf_layout__read(const char *library, struct dwarf_layout *layout)
 		{ "BufferImpl", type_names, &layout->impl_type, &layout->has_impl_type },
 		{ "BufferImpl", hooked_names, &layout->impl_hooked, &layout->has_impl_hooked },
 		{ "BufferImpl", address_names, &layout->impl_address, &layout->has_impl_address },
+		{ "BufferImpl", allocator_names, &layout->impl_allocator,
+		  &layout->has_impl_allocator },
 		{ "Buffer", device_names, &layout->device, &layout->has_device },
 		{ "Buffer", size_names, &layout->size, &layout->has_size },
 		{ "Buffer", type_names, &layout->type, &layout->has_type },
 		{ "Buffer", hooked_names, &layout->hooked, &layout->has_hooked },
 		{ "Buffer", address_names, &layout->address, &layout->has_address },
+		{ "Buffer", allocator_names, &layout->allocator, &layout->has_allocator },
 		{ "Device", id_names, &layout->device_id, &layout->has_device_id },
+		/* In tt::tt_metal::distributed, scanned as well. */
+		{ "MeshDevice", mesh_id_names, &layout->mesh_id, &layout->has_mesh_id },
 	};
 	size_t count = sizeof(wanted) / sizeof(wanted[0]), left = count;
 	Dwarf_Off offset = 0, next;
@@ -137,10 +144,15 @@ int dwarf_layout__read(const char *library, struct dwarf_layout *layout)
 			do {
 				const char *name = dwarf_diename(&ns);
 
-				if (dwarf_tag(&ns) == DW_TAG_namespace && name &&
-				    !strcmp(name, "tt") &&
-				    find_namespace(&ns, "tt_metal", &tt_metal))
-					scan_namespace(&tt_metal, wanted, count, &left);
+				Dwarf_Die distributed;
+
+				if (dwarf_tag(&ns) != DW_TAG_namespace || !name ||
+				    strcmp(name, "tt") ||
+				    !find_namespace(&ns, "tt_metal", &tt_metal))
+					continue;
+				scan_namespace(&tt_metal, wanted, count, &left);
+				if (left && find_namespace(&tt_metal, "distributed", &distributed))
+					scan_namespace(&distributed, wanted, count, &left);
 			} while (left && dwarf_siblingof(&ns, &ns) == 0);
 		}
 		offset = next;

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Field offsets of tt-metal's Buffer, BufferImpl and Device, as the library's DWARF states them. */
+/*
+ * Field offsets of tt-metal's Buffer, BufferImpl, Device and MeshDevice, as
+ * the library's DWARF states them.
+ */
 #ifndef DEVLEDGER_DWARFLAYOUT_H
 #define DEVLEDGER_DWARFLAYOUT_H
 
@@ -10,13 +13,16 @@ struct dwarf_layout {
 	bool has_dwarf;
 	unsigned int impl; /* Buffer's pointer to its BufferImpl (era C) */
 	bool has_impl;
-	unsigned int device, size, type, hooked, address; /* in Buffer (era B) */
-	bool has_device, has_size, has_type, has_hooked, has_address;
-	unsigned int impl_device, impl_size, impl_type, impl_hooked,
-		impl_address; /* in BufferImpl */
-	bool has_impl_device, has_impl_size, has_impl_type, has_impl_hooked, has_impl_address;
+	unsigned int device, size, type, hooked, address, allocator; /* in Buffer (era B) */
+	bool has_device, has_size, has_type, has_hooked, has_address, has_allocator;
+	unsigned int impl_device, impl_size, impl_type, impl_hooked, impl_address,
+		impl_allocator; /* in BufferImpl */
+	bool has_impl_device, has_impl_size, has_impl_type, has_impl_hooked, has_impl_address,
+		has_impl_allocator;
 	unsigned int device_id; /* Device::id_ */
 	bool has_device_id;
+	unsigned int mesh_id; /* distributed::MeshDevice::mesh_id_ */
+	bool has_mesh_id;
 };
 
 /* Returns 0 (what was found is flagged), -ENODATA without debug info, -errno. */

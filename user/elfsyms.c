@@ -68,7 +68,8 @@ static size_t scan_table(Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, enum elf
 		struct wanted key, *hit;
 		struct elfsym *sym;
 
-		if (esym->st_shndx == SHN_UNDEF || (type != STT_FUNC && type != STT_GNU_IFUNC) ||
+		if (esym->st_shndx == SHN_UNDEF ||
+		    (type != STT_FUNC && type != STT_GNU_IFUNC && type != STT_OBJECT) ||
 		    esym->st_name == 0 || esym->st_name >= strings->d_size)
 			continue;
 		key.name = (const char *)strings->d_buf + esym->st_name;
@@ -80,6 +81,7 @@ static size_t scan_table(Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, enum elf
 		if (sym->found || vaddr_to_offset(elf, esym->st_value, &sym->offset))
 			continue;
 		sym->found = true;
+		sym->name = hit->name;
 		sym->table = table;
 		sym->size = esym->st_size;
 		sym->vaddr = esym->st_value;

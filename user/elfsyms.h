@@ -18,6 +18,7 @@ enum elfsym_table {
 
 struct elfsym {
 	bool found;
+	const char *name; /* the name it was found under (one of those asked for) */
 	enum elfsym_table table;
 	uint64_t offset; /* file offset of the function's first byte */
 	uint64_t vaddr;	 /* its address in the file's own address space (st_value) */
@@ -25,9 +26,9 @@ struct elfsym {
 };
 
 /*
- * Resolve names[i] into syms[i] for every i < count: defined functions only
- * (STT_FUNC, STT_GNU_IFUNC), .symtab preferred. Returns 0, -ENOENT, -EACCES,
- * -ENOEXEC (not an ELF file), -ENOMEM.
+ * Resolve names[i] into syms[i] for every i < count: defined functions
+ * (STT_FUNC, STT_GNU_IFUNC) and data objects (STT_OBJECT: vtables), .symtab preferred. Returns 0,
+ * -ENOENT, -EACCES, -ENOEXEC (not an ELF file), -ENOMEM.
  */
 int elfsyms__resolve(const char *path, const char *const *names, size_t count, struct elfsym *syms);
 

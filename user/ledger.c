@@ -19,7 +19,12 @@
  * slot. Nothing is ever removed, so the table holds every distinct address
  * ever allocated; allocators reuse addresses, which keeps that bounded.
  */
-enum slot_state { SLOT_EMPTY = 0, SLOT_LIVE, SLOT_DEAD };
+/*
+ * DEAD: freed with a report. RELEASED: ended without one (an allocator
+ * release, a close): a report of its free that comes later is the same
+ * free, counted once.
+ */
+enum slot_state { SLOT_EMPTY = 0, SLOT_LIVE, SLOT_DEAD, SLOT_RELEASED };
 
 /* At most this many processes in one ledger: the slot keeps the process index in 24 bits. */
 #define MAX_PROCESSES (1u << 24)
@@ -30,11 +35,23 @@ struct slot {
 	uint64_t alloc_ts_ns;
 	int32_t device_id;
 	uint32_t process : 24; /* index into ledger.processes: pids are reused, indexes are not */
-	uint32_t mem_type : 4;
-	uint32_t state : 4;
+	uint32_t mem_type : 3;
+	uint32_t state : 3;
+	uint32_t device_kind : 2;
 };
 
 _Static_assert(sizeof(struct slot) == 32, "a slot is 32 bytes");
+
+/* A chip or a mesh, as the ledger keys it. */
+struct device_key {
+	int32_t id;
+	uint8_t kind;
+};
+
+static bool same_device(struct device_key a, struct device_key b)
+{
+	return a.id == b.id && a.kind == b.kind;
+}
 
 /* A live circular buffer. A process has tens of them: a plain array will do. */
 struct cb {
@@ -42,8 +59,45 @@ struct cb {
 	uint64_t address;
 	uint64_t size;
 	uint64_t alloc_ts_ns;
-	int32_t device_id;
+	struct device_key device;
 };
+
+/* Which device an allocator or a bank manager serves, as learned from the records. */
+struct owner {
+	uint64_t object;
+	struct device_key device;
+};
+
+struct owners {
+	struct owner *items;
+	size_t count;
+	size_t capacity;
+};
+
+/* A close or an allocator clear in progress on one thread, from its entry record to its return. */
+enum context_kind { CONTEXT_DEVICE_CLOSE, CONTEXT_MESH_CLOSE, CONTEXT_ALLOCATOR_CLEAR };
+
+struct context {
+	uint32_t tid;
+	uint8_t kind;	 /* enum context_kind */
+	bool has_device; /* an allocator clear may not know its device */
+	struct device_key device;
+};
+
+/*
+ * A thread's last tracked free: tt-metal's track_deallocate is followed on
+ * the same thread by the allocator's release of the same address.
+ */
+struct pending_free {
+	bool valid;
+	uint8_t mem_type;
+	uint32_t tid;
+	uint64_t address;
+	struct device_key device;
+};
+
+/* Threads a process frees from at once; an older entry is overwritten only after its pair came. */
+#define PENDING_FREES 32
 
 struct process_state {
 	struct ledger_process view;
@@ -52,6 +106,18 @@ struct process_state {
 	struct cb *cbs;
 	size_t cb_count;
 	size_t cb_capacity;
+	struct owners allocators;
+	struct owners banks;
+	struct owner last_allocator; /* the allocator seen last: allocations come in runs */
+	struct context *contexts;    /* in the order entered: a thread's outermost comes first */
+	size_t context_count;
+	size_t context_capacity;
+	struct pending_free pending[PENDING_FREES];
+	size_t pending_next;
+	size_t pending_last; /* the slot written last */
+	uint64_t *meshes;    /* MeshDevice pointers, numbered in the order first seen */
+	size_t mesh_count;
+	size_t mesh_capacity;
 };
 
 struct pid_slot {
@@ -83,6 +149,9 @@ static const char *const reason_names[LEDGER_REASONS] = {
 	[LEDGER_REASON_DEVICE_CLOSED] = "device_closed",
 	[LEDGER_REASON_CB_DEALLOCATE_ALL] = "cb_deallocate_all",
 	[LEDGER_REASON_CB_REALLOCATED] = "cb_reallocated",
+	[LEDGER_REASON_ALLOCATOR_FREE] = "allocator_free",
+	[LEDGER_REASON_ALLOCATOR_CLEAR] = "allocator_clear",
+	[LEDGER_REASON_MESH_CLOSED] = "mesh_closed",
 	[LEDGER_REASON_UNKNOWN_ADDRESS] = "unknown_address",
 	[LEDGER_REASON_DOUBLE_FREE] = "double_free",
 };
@@ -106,11 +175,17 @@ const char *ledger_mem_type_name(unsigned int mem_type)
 	return mem_type < DL_MEM_TYPES ? mem_type_names[mem_type] : NULL;
 }
 
+const char *ledger_device_kind_name(unsigned int kind)
+{
+	return kind == DL_DEVICE_CHIP ? "chip" : kind == DL_DEVICE_MESH ? "mesh" : NULL;
+}
+
 /* A 64-bit mix (murmur3's finalizer) of the key's fields. */
 static uint64_t default_hash(const struct ledger_key *key)
 {
 	uint64_t h = key->address ^ ((uint64_t)key->pid << 40) ^
-		     ((uint64_t)(uint32_t)key->device_id << 8) ^ key->mem_type;
+		     ((uint64_t)(uint32_t)key->device_id << 8) ^ ((uint64_t)key->device_kind << 4) ^
+		     key->mem_type;
 
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdULL;
@@ -175,6 +250,10 @@ static void free_process(struct process_state *p)
 	free(p->view.unmatched_frees.items);
 	free(p->view.live.items);
 	free(p->cbs);
+	free(p->allocators.items);
+	free(p->banks.items);
+	free(p->contexts);
+	free(p->meshes);
 }
 
 void ledger__free(struct ledger *ledger)
@@ -306,38 +385,48 @@ int ledger__set_comm(struct ledger *ledger, uint32_t pid, const char *comm)
 
 /* ---- devices ---- */
 
-static struct ledger_device *device_for(struct process_state *p, int32_t device_id)
+/* Chips first, then meshes; each by id. */
+static bool device_before(const struct ledger_device *d, struct device_key key)
+{
+	return d->kind != key.kind ? d->kind < key.kind : d->device_id < key.id;
+}
+
+static struct ledger_device *device_for(struct process_state *p, struct device_key key)
 {
 	struct ledger_process *v = &p->view;
 	size_t lo = 0, hi = v->device_count;
 
-	if (p->last_device < v->device_count && v->devices[p->last_device].device_id == device_id)
+	if (p->last_device < v->device_count && v->devices[p->last_device].device_id == key.id &&
+	    v->devices[p->last_device].kind == key.kind)
 		return &v->devices[p->last_device];
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 
-		if (v->devices[mid].device_id < device_id)
+		if (device_before(&v->devices[mid], key))
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (lo == v->device_count || v->devices[lo].device_id != device_id) {
+	if (lo == v->device_count || v->devices[lo].device_id != key.id ||
+	    v->devices[lo].kind != key.kind) {
 		if (grow((void **)&v->devices, &p->device_capacity, sizeof(*v->devices),
 			 v->device_count + 1))
 			return NULL;
 		memmove(&v->devices[lo + 1], &v->devices[lo],
 			(v->device_count - lo) * sizeof(*v->devices));
 		memset(&v->devices[lo], 0, sizeof(*v->devices));
-		v->devices[lo].device_id = device_id;
+		v->devices[lo].device_id = key.id;
+		v->devices[lo].kind = key.kind;
 		v->device_count++;
 	}
 	p->last_device = lo;
 	return &v->devices[lo];
 }
 
-static struct ledger_stats *stats_for(struct process_state *p, int32_t device_id, uint8_t type)
+static struct ledger_stats *stats_for(struct process_state *p, struct device_key device,
+				      uint8_t type)
 {
-	struct ledger_device *dev = device_for(p, device_id);
+	struct ledger_device *dev = device_for(p, device);
 
 	if (!dev)
 		return NULL;
@@ -366,7 +455,8 @@ static struct slot *find_slot(struct ledger *ledger, const struct ledger_key *ke
 		if (s->state == SLOT_EMPTY)
 			return s;
 		if (s->address == key->address && s->process == key->pid &&
-		    s->device_id == key->device_id && s->mem_type == key->mem_type)
+		    s->device_id == key->device_id && s->device_kind == key->device_kind &&
+		    s->mem_type == key->mem_type)
 			return s;
 	}
 }
@@ -390,6 +480,7 @@ static int grow_table(struct ledger *ledger)
 			continue;
 		key = (struct ledger_key){ .pid = old[i].process,
 					   .device_id = old[i].device_id,
+					   .device_kind = old[i].device_kind,
 					   .mem_type = old[i].mem_type,
 					   .address = old[i].address };
 		*find_slot(ledger, &key) = old[i];
@@ -399,17 +490,25 @@ static int grow_table(struct ledger *ledger)
 }
 
 /* The key's pid field holds the process index: pids are reused, indexes are not. */
-static struct ledger_key key_of(size_t process, const struct dl_event *ev)
+static struct ledger_key key_at(size_t process, struct device_key device, uint8_t mem_type,
+				uint64_t address)
 {
 	return (struct ledger_key){ .pid = (uint32_t)process,
-				    .device_id = ev->device_id,
-				    .mem_type = ev->mem_type,
-				    .address = ev->address };
+				    .device_id = device.id,
+				    .device_kind = device.kind,
+				    .mem_type = mem_type,
+				    .address = address };
+}
+
+static struct device_key slot_device(const struct slot *s)
+{
+	return (struct device_key){ .id = s->device_id, .kind = (uint8_t)s->device_kind };
 }
 
 static struct ledger_record record_of(const struct slot *s, enum ledger_reason reason, uint64_t ts)
 {
 	return (struct ledger_record){ .device_id = s->device_id,
+				       .device_kind = (uint8_t)s->device_kind,
 				       .mem_type = s->mem_type,
 				       .reason = (uint8_t)reason,
 				       .address = s->address,
@@ -418,10 +517,133 @@ static struct ledger_record record_of(const struct slot *s, enum ledger_reason r
 				       .event_ts_ns = ts };
 }
 
-static int apply_alloc(struct ledger *ledger, struct process_state *p, size_t process,
-		       const struct dl_event *ev)
+/*
+ * The device a record names. A mesh whose id the library does not tell
+ * (device_id -1) is numbered by the order its process's meshes were first
+ * seen, by their address.
+ */
+static int device_of(struct process_state *p, const struct dl_event *ev, struct device_key *key)
 {
-	struct ledger_key key = key_of(process, ev);
+	key->kind = ev->device_kind;
+	key->id = ev->device_id;
+	if (ev->device_kind != DL_DEVICE_MESH || ev->device_id >= 0)
+		return 0;
+	for (size_t i = 0; i < p->mesh_count; i++) {
+		if (p->meshes[i] == ev->device) {
+			key->id = (int32_t)i;
+			return 0;
+		}
+	}
+	if (grow((void **)&p->meshes, &p->mesh_capacity, sizeof(*p->meshes), p->mesh_count + 1))
+		return -ENOMEM;
+	p->meshes[p->mesh_count] = ev->device;
+	key->id = (int32_t)p->mesh_count++;
+	return 0;
+}
+
+/* ---- who owns an allocator or a bank manager ---- */
+
+static const struct owner *owner_find(const struct owners *owners, uint64_t object)
+{
+	for (size_t i = 0; i < owners->count; i++)
+		if (owners->items[i].object == object)
+			return &owners->items[i];
+	return NULL;
+}
+
+static int owner_set(struct owners *owners, uint64_t object, struct device_key device)
+{
+	struct owner *found = (struct owner *)owner_find(owners, object);
+	int err;
+
+	if (found) {
+		found->device = device;
+		return 0;
+	}
+	err = grow((void **)&owners->items, &owners->capacity, sizeof(*owners->items),
+		   owners->count + 1);
+	if (err)
+		return err;
+	owners->items[owners->count++] = (struct owner){ .object = object, .device = device };
+	return 0;
+}
+
+/* A closed device's allocator and banks go with it: their addresses may serve another later. */
+static void owners_forget(struct owners *owners, struct device_key device)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < owners->count; i++)
+		if (!same_device(owners->items[i].device, device))
+			owners->items[kept++] = owners->items[i];
+	owners->count = kept;
+}
+
+/* ---- what a thread is inside of ---- */
+
+static int context_push(struct process_state *p, const struct context *context)
+{
+	int err = grow((void **)&p->contexts, &p->context_capacity, sizeof(*p->contexts),
+		       p->context_count + 1);
+
+	if (err)
+		return err;
+	p->contexts[p->context_count++] = *context;
+	return 0;
+}
+
+/* The thread's innermost context of this kind, or NULL. */
+static struct context *context_innermost(struct process_state *p, uint32_t tid, int kind)
+{
+	for (size_t i = p->context_count; i-- > 0;)
+		if (p->contexts[i].tid == tid && p->contexts[i].kind == kind)
+			return &p->contexts[i];
+	return NULL;
+}
+
+/* The thread's innermost close (of a device or a mesh), or NULL. */
+static struct context *close_innermost(struct process_state *p, uint32_t tid)
+{
+	for (size_t i = p->context_count; i-- > 0;)
+		if (p->contexts[i].tid == tid && p->contexts[i].kind != CONTEXT_ALLOCATOR_CLEAR)
+			return &p->contexts[i];
+	return NULL;
+}
+
+static void context_remove(struct process_state *p, struct context *context)
+{
+	size_t i = (size_t)(context - p->contexts);
+
+	memmove(&p->contexts[i], &p->contexts[i + 1],
+		(p->context_count - i - 1) * sizeof(*p->contexts));
+	p->context_count--;
+}
+
+/*
+ * Why the allocator released something on this thread: the outermost close
+ * in progress says it best (a mesh close closes its chips too), else what
+ * the allocator was doing.
+ */
+static enum ledger_reason release_reason(const struct process_state *p, uint32_t tid,
+					 enum ledger_reason otherwise)
+{
+	for (size_t i = 0; i < p->context_count; i++) {
+		if (p->contexts[i].tid != tid)
+			continue;
+		if (p->contexts[i].kind == CONTEXT_MESH_CLOSE)
+			return LEDGER_REASON_MESH_CLOSED;
+		if (p->contexts[i].kind == CONTEXT_DEVICE_CLOSE)
+			return LEDGER_REASON_DEVICE_CLOSED;
+	}
+	return otherwise;
+}
+
+/* ---- buffers ---- */
+
+static int apply_alloc(struct ledger *ledger, struct process_state *p, size_t process,
+		       const struct dl_event *ev, struct device_key device)
+{
+	struct ledger_key key = key_at(process, device, ev->mem_type, ev->address);
 	struct ledger_stats *stats;
 	struct slot *s;
 
@@ -429,9 +651,16 @@ static int apply_alloc(struct ledger *ledger, struct process_state *p, size_t pr
 		p->view.hooked_ignored++;
 		return 0;
 	}
+	/* The Buffer's allocator serves this device: a later clear of it is this device's. */
+	if (ev->object && (ev->object != p->last_allocator.object ||
+			   !same_device(device, p->last_allocator.device))) {
+		if (owner_set(&p->allocators, ev->object, device))
+			return -ENOMEM;
+		p->last_allocator = (struct owner){ .object = ev->object, .device = device };
+	}
 	if ((ledger->used + 1) * 4 > ledger->capacity * 3 && grow_table(ledger))
 		return -ENOMEM;
-	stats = stats_for(p, ev->device_id, ev->mem_type);
+	stats = stats_for(p, device, ev->mem_type);
 	if (!stats)
 		return -ENOMEM;
 	s = find_slot(ledger, &key);
@@ -451,7 +680,8 @@ static int apply_alloc(struct ledger *ledger, struct process_state *p, size_t pr
 			    .size = ev->size,
 			    .alloc_ts_ns = ev->ts_ns,
 			    .process = (uint32_t)process,
-			    .device_id = ev->device_id,
+			    .device_id = device.id,
+			    .device_kind = device.kind,
 			    .mem_type = ev->mem_type,
 			    .state = SLOT_LIVE };
 	stats->allocs++;
@@ -459,21 +689,53 @@ static int apply_alloc(struct ledger *ledger, struct process_state *p, size_t pr
 	return 0;
 }
 
-static int apply_free(struct ledger *ledger, struct process_state *p, size_t process,
-		      const struct dl_event *ev)
+/* Remember a thread's tracked free, for the allocator's release of it that follows. */
+static void remember_free(struct process_state *p, const struct dl_event *ev,
+			  struct device_key device)
 {
-	struct ledger_key key = key_of(process, ev);
+	struct pending_free *slot = NULL;
+
+	/* Frees come in runs from one thread: its slot is likely the one used last. */
+	if (p->pending[p->pending_last].tid == ev->tid)
+		slot = &p->pending[p->pending_last];
+	for (size_t i = 0; i < PENDING_FREES && !slot; i++)
+		if (p->pending[i].valid && p->pending[i].tid == ev->tid)
+			slot = &p->pending[i];
+	for (size_t i = 0; i < PENDING_FREES && !slot; i++)
+		if (!p->pending[i].valid)
+			slot = &p->pending[i];
+	if (!slot)
+		slot = &p->pending[p->pending_next++ % PENDING_FREES];
+	p->pending_last = (size_t)(slot - p->pending);
+	*slot = (struct pending_free){ .valid = true,
+				       .mem_type = ev->mem_type,
+				       .tid = ev->tid,
+				       .address = ev->address,
+				       .device = device };
+}
+
+static int apply_free(struct ledger *ledger, struct process_state *p, size_t process,
+		      const struct dl_event *ev, struct device_key device)
+{
+	struct ledger_key key = key_at(process, device, ev->mem_type, ev->address);
 	struct ledger_stats *stats;
 	struct slot *s;
 
 	if (ev->flags & DL_FLAG_HOOKED)
 		return 0;
-	stats = stats_for(p, ev->device_id, ev->mem_type);
+	remember_free(p, ev, device);
+	stats = stats_for(p, device, ev->mem_type);
 	if (!stats)
 		return -ENOMEM;
 	s = find_slot(ledger, &key);
+	if (s->state == SLOT_RELEASED) {
+		/* Released by the allocator already: the same free, counted once. */
+		s->state = SLOT_DEAD;
+		return 0;
+	}
 	if (s->state != SLOT_LIVE) {
-		struct ledger_record r = { .device_id = ev->device_id,
+		struct ledger_record r = { .device_id = device.id,
+					   .device_kind = device.kind,
 					   .mem_type = ev->mem_type,
 					   .reason = s->state == SLOT_DEAD
 							     ? LEDGER_REASON_DOUBLE_FREE
@@ -512,29 +774,59 @@ static int count_end(struct process_state *p, struct ledger_stats *stats,
 	return 0;
 }
 
-/* Every live buffer of a process (on one device, or all when all_devices) ends with this fate. */
-static int end_buffers(struct ledger *ledger, struct process_state *p, size_t process,
-		       bool all_devices, int32_t device_id, enum ledger_reason reason, bool leak,
-		       uint64_t ts)
+/* One live buffer ends without a report. */
+static int end_buffer(struct process_state *p, struct slot *s, enum ledger_reason reason, bool leak,
+		      uint64_t ts)
 {
+	struct ledger_stats *stats = stats_for(p, slot_device(s), s->mem_type);
+	struct ledger_record r = record_of(s, reason, ts);
+	int err;
+
+	if (!stats)
+		return -ENOMEM;
+	err = count_end(p, stats, &r, leak);
+	if (err)
+		return err;
+	s->state = leak ? SLOT_DEAD : SLOT_RELEASED;
+	stats->live_bytes -= s->size;
+	return 0;
+}
+
+/* Are there live buffers of this device (and type, or any when type < 0)? */
+static bool has_live_buffers(struct process_state *p, struct device_key device, int type)
+{
+	struct ledger_device *dev = device_for(p, device);
+
+	if (!dev)
+		return true; /* cannot tell: look */
+	for (int t = 0; t < DL_MEM_CB; t++)
+		if ((type < 0 || t == type) && dev->mem[t].live_count)
+			return true;
+	return false;
+}
+
+/*
+ * Every live buffer of a process ends with this fate: on one device (NULL:
+ * all) and of one type (negative: all).
+ */
+static int end_buffers(struct ledger *ledger, struct process_state *p, size_t process,
+		       const struct device_key *device, int type, enum ledger_reason reason,
+		       bool leak, uint64_t ts)
+{
+	/* A walk of the whole table: skipped when there is nothing to find. */
+	if (device && !has_live_buffers(p, *device, type))
+		return 0;
 	for (size_t i = 0; i < ledger->capacity; i++) {
 		struct slot *s = &ledger->slots[i];
-		struct ledger_stats *stats;
-		struct ledger_record r;
 		int err;
 
 		if (s->state != SLOT_LIVE || s->process != process ||
-		    (!all_devices && s->device_id != device_id))
+		    (device && !same_device(slot_device(s), *device)) ||
+		    (type >= 0 && s->mem_type != type))
 			continue;
-		stats = stats_for(p, s->device_id, s->mem_type);
-		if (!stats)
-			return -ENOMEM;
-		r = record_of(s, reason, ts);
-		err = count_end(p, stats, &r, leak);
+		err = end_buffer(p, s, reason, leak, ts);
 		if (err)
 			return err;
-		s->state = SLOT_DEAD;
-		stats->live_bytes -= s->size;
 	}
 	return 0;
 }
@@ -549,9 +841,9 @@ static int compare_ranges(const void *a, const void *b)
 }
 
 /* Programs lay their CBs out from one L1 base: what is in use is the union of the ranges. */
-static int update_cb_union(struct process_state *p, int32_t device_id)
+static int update_cb_union(struct process_state *p, struct device_key device)
 {
-	struct ledger_stats *stats = stats_for(p, device_id, DL_MEM_CB);
+	struct ledger_stats *stats = stats_for(p, device, DL_MEM_CB);
 	uint64_t(*ranges)[2], total = 0, end = 0;
 	size_t n = 0;
 
@@ -561,7 +853,7 @@ static int update_cb_union(struct process_state *p, int32_t device_id)
 	if (!ranges)
 		return -ENOMEM;
 	for (size_t i = 0; i < p->cb_count; i++) {
-		if (p->cbs[i].device_id != device_id)
+		if (!same_device(p->cbs[i].device, device))
 			continue;
 		ranges[n][0] = p->cbs[i].address;
 		ranges[n][1] = p->cbs[i].address + p->cbs[i].size;
@@ -587,8 +879,9 @@ static int update_cb_union(struct process_state *p, int32_t device_id)
 static int end_cb(struct process_state *p, const struct cb *cb, enum ledger_reason reason,
 		  bool leak, uint64_t ts)
 {
-	struct ledger_stats *stats = stats_for(p, cb->device_id, DL_MEM_CB);
-	struct ledger_record r = { .device_id = cb->device_id,
+	struct ledger_stats *stats = stats_for(p, cb->device, DL_MEM_CB);
+	struct ledger_record r = { .device_id = cb->device.id,
+				   .device_kind = cb->device.kind,
 				   .mem_type = DL_MEM_CB,
 				   .reason = (uint8_t)reason,
 				   .address = cb->address,
@@ -601,11 +894,11 @@ static int end_cb(struct process_state *p, const struct cb *cb, enum ledger_reas
 	return count_end(p, stats, &r, leak);
 }
 
-/* End the CBs matching (device, program) filters; -1 device / ~0 program mean any. */
-static int end_cbs(struct process_state *p, bool any_device, int32_t device_id, bool any_program,
+/* End the CBs of one device (NULL: any) and one program (any_program: any). */
+static int end_cbs(struct process_state *p, const struct device_key *device, bool any_program,
 		   uint64_t program, enum ledger_reason reason, bool leak, uint64_t ts)
 {
-	uint32_t touched_devices[64];
+	struct device_key touched_devices[64];
 	size_t touched = 0, kept = 0;
 	bool overflow = false;
 	int err = 0;
@@ -614,7 +907,7 @@ static int end_cbs(struct process_state *p, bool any_device, int32_t device_id, 
 		struct cb *cb = &p->cbs[i];
 		bool seen = false;
 
-		if ((!any_device && cb->device_id != device_id) ||
+		if ((device && !same_device(cb->device, *device)) ||
 		    (!any_program && cb->program != program)) {
 			p->cbs[kept++] = *cb;
 			continue;
@@ -623,9 +916,9 @@ static int end_cbs(struct process_state *p, bool any_device, int32_t device_id, 
 		if (err)
 			return err;
 		for (size_t t = 0; t < touched; t++)
-			seen |= touched_devices[t] == (uint32_t)cb->device_id;
+			seen |= same_device(touched_devices[t], cb->device);
 		if (!seen && touched < 64)
-			touched_devices[touched++] = (uint32_t)cb->device_id;
+			touched_devices[touched++] = cb->device;
 		else if (!seen)
 			overflow = true;
 	}
@@ -634,15 +927,18 @@ static int end_cbs(struct process_state *p, bool any_device, int32_t device_id, 
 		/* More devices than the short list holds: recompute every device's union. */
 		for (size_t d = 0; d < p->view.device_count && !err; d++)
 			if (p->view.devices[d].active_types & (1u << DL_MEM_CB))
-				err = update_cb_union(p, p->view.devices[d].device_id);
+				err = update_cb_union(
+					p, (struct device_key){ .id = p->view.devices[d].device_id,
+								.kind = p->view.devices[d].kind });
 		return err;
 	}
 	for (size_t t = 0; t < touched && !err; t++)
-		err = update_cb_union(p, (int32_t)touched_devices[t]);
+		err = update_cb_union(p, touched_devices[t]);
 	return err;
 }
 
-static int apply_cb_alloc(struct process_state *p, const struct dl_event *ev)
+static int apply_cb_alloc(struct process_state *p, const struct dl_event *ev,
+			  struct device_key device)
 {
 	struct ledger_stats *stats;
 	int err;
@@ -653,7 +949,7 @@ static int apply_cb_alloc(struct process_state *p, const struct dl_event *ev)
 
 		/* With no program known (0) every CB stands alone: two programs may share an
 		 * address. */
-		if (ev->object && cb->device_id == ev->device_id && cb->program == ev->object &&
+		if (ev->object && same_device(cb->device, device) && cb->program == ev->object &&
 		    cb->address == ev->address) {
 			err = end_cb(p, cb, LEDGER_REASON_CB_REALLOCATED, false, ev->ts_ns);
 			if (err)
@@ -665,17 +961,160 @@ static int apply_cb_alloc(struct process_state *p, const struct dl_event *ev)
 	err = grow((void **)&p->cbs, &p->cb_capacity, sizeof(*p->cbs), p->cb_count + 1);
 	if (err)
 		return err;
-	stats = stats_for(p, ev->device_id, DL_MEM_CB);
+	stats = stats_for(p, device, DL_MEM_CB);
 	if (!stats)
 		return -ENOMEM;
 	p->cbs[p->cb_count++] = (struct cb){ .program = ev->object,
 					     .address = ev->address,
 					     .size = ev->size,
 					     .alloc_ts_ns = ev->ts_ns,
-					     .device_id = ev->device_id };
+					     .device = device };
 	stats->allocs++;
 	stats->live_count++;
-	return update_cb_union(p, ev->device_id);
+	return update_cb_union(p, device);
+}
+
+/* ---- below GraphTracker: the allocator's own releases ---- */
+
+/*
+ * The device of a bank manager's one release with no report before it: the
+ * bank's owner when known, else the only device with a live buffer of that
+ * type at that address.
+ */
+static bool bank_free_device(struct ledger *ledger, struct process_state *p, size_t process,
+			     const struct dl_event *ev, struct device_key *device)
+{
+	const struct owner *owner = owner_find(&p->banks, ev->object);
+	size_t candidates = 0;
+
+	if (owner) {
+		*device = owner->device;
+		return true;
+	}
+	for (size_t d = 0; d < p->view.device_count; d++) {
+		struct device_key key = { .id = p->view.devices[d].device_id,
+					  .kind = p->view.devices[d].kind };
+		struct ledger_key lkey = key_at(process, key, ev->mem_type, ev->address);
+
+		if (ev->mem_type < DL_MEM_CB && find_slot(ledger, &lkey)->state == SLOT_LIVE) {
+			*device = key;
+			candidates++;
+		}
+	}
+	return candidates == 1;
+}
+
+static int apply_bank_free(struct ledger *ledger, struct process_state *p, size_t process,
+			   const struct dl_event *ev)
+{
+	struct device_key device;
+	struct ledger_key key;
+	struct slot *s;
+
+	for (size_t i = 0; i < PENDING_FREES; i++) {
+		struct pending_free *pf = &p->pending[i];
+
+		/* The allocator's half of a tracked free: counted already; now the bank is known.
+		 */
+		if (pf->valid && pf->tid == ev->tid && pf->address == ev->address &&
+		    pf->mem_type == ev->mem_type) {
+			pf->valid = false;
+			return owner_set(&p->banks, ev->object, pf->device);
+		}
+	}
+	if (ev->mem_type >= DL_MEM_CB)
+		return 0;
+	if (!bank_free_device(ledger, p, process, ev, &device)) {
+		p->view.unattributed_frees++;
+		return 0;
+	}
+	key = key_at(process, device, ev->mem_type, ev->address);
+	s = find_slot(ledger, &key);
+	/* Not live: allocated before devledger looked, or a hooked allocation. */
+	if (s->state != SLOT_LIVE)
+		return 0;
+	return end_buffer(p, s, release_reason(p, ev->tid, LEDGER_REASON_ALLOCATOR_FREE), false,
+			  ev->ts_ns);
+}
+
+/*
+ * BankManager::deallocate_all: the bank's device is its owner, else the
+ * device of the allocator being cleared on this thread, else of the close.
+ */
+static int apply_bank_free_all(struct ledger *ledger, struct process_state *p, size_t process,
+			       const struct dl_event *ev)
+{
+	const struct owner *owner = owner_find(&p->banks, ev->object);
+	struct context *context;
+	struct device_key device;
+
+	if (ev->mem_type >= DL_MEM_CB)
+		return 0;
+	if (owner) {
+		device = owner->device;
+	} else if ((context = context_innermost(p, ev->tid, CONTEXT_ALLOCATOR_CLEAR)) &&
+		   context->has_device) {
+		device = context->device;
+		if (owner_set(&p->banks, ev->object, device))
+			return -ENOMEM;
+	} else if ((context = close_innermost(p, ev->tid))) {
+		device = context->device;
+	} else {
+		p->view.unattributed_frees++;
+		return 0;
+	}
+	return end_buffers(ledger, p, process, &device, ev->mem_type,
+			   release_reason(p, ev->tid, LEDGER_REASON_ALLOCATOR_CLEAR), false,
+			   ev->ts_ns);
+}
+
+/* Allocator::deallocate_buffers / clear: every buffer of the allocator's device. */
+static int apply_allocator_clear(struct ledger *ledger, struct process_state *p, size_t process,
+				 const struct dl_event *ev)
+{
+	const struct owner *owner = owner_find(&p->allocators, ev->object);
+	struct context *close = close_innermost(p, ev->tid);
+	struct context context = { .tid = ev->tid, .kind = CONTEXT_ALLOCATOR_CLEAR };
+	int err;
+
+	if (owner) {
+		context.device = owner->device;
+		context.has_device = true;
+	} else if (close) {
+		context.device = close->device;
+		context.has_device = true;
+	}
+	err = context_push(p, &context);
+	if (err || !context.has_device)
+		return err;
+	return end_buffers(ledger, p, process, &context.device, -1,
+			   release_reason(p, ev->tid, LEDGER_REASON_ALLOCATOR_CLEAR), false,
+			   ev->ts_ns);
+}
+
+/* A device or a mesh has closed: what is left on it was released with it. */
+static int apply_closed(struct ledger *ledger, struct process_state *p, size_t process,
+			const struct dl_event *ev, int kind)
+{
+	struct context *context = context_innermost(p, ev->tid, kind);
+	enum ledger_reason reason;
+	struct device_key device;
+	int err;
+
+	/* A close that began before devledger attached: nothing is known of it. */
+	if (!context)
+		return 0;
+	device = context->device;
+	/* Its own context still counts: the outermost close names the reason. */
+	reason = release_reason(p, ev->tid, LEDGER_REASON_DEVICE_CLOSED);
+	context_remove(p, context);
+	err = end_buffers(ledger, p, process, &device, -1, reason, false, ev->ts_ns);
+	if (!err)
+		err = end_cbs(p, &device, true, 0, reason, false, ev->ts_ns);
+	owners_forget(&p->allocators, device);
+	owners_forget(&p->banks, device);
+	p->last_allocator = (struct owner){ 0 };
+	return err;
 }
 
 /* ---- records ---- */
@@ -688,9 +1127,9 @@ static int process_exit(struct ledger *ledger, size_t process, int status, uint6
 
 	if (p->view.exited)
 		return 0;
-	err = end_buffers(ledger, p, process, true, 0, LEDGER_REASON_NONE, true, ts);
+	err = end_buffers(ledger, p, process, NULL, -1, LEDGER_REASON_NONE, true, ts);
 	if (!err)
-		err = end_cbs(p, true, 0, true, 0, LEDGER_REASON_NONE, true, ts);
+		err = end_cbs(p, NULL, true, 0, LEDGER_REASON_NONE, true, ts);
 	if (err)
 		return err;
 	if (comm && *comm)
@@ -705,6 +1144,7 @@ static int process_exit(struct ledger *ledger, size_t process, int status, uint6
 int ledger__apply(struct ledger *ledger, const void *record, size_t size)
 {
 	const struct dl_event *ev = record;
+	struct device_key device;
 	struct process_state *p;
 	size_t process;
 	int err;
@@ -726,7 +1166,8 @@ int ledger__apply(struct ledger *ledger, const void *record, size_t size)
 		comm[DL_COMM_LEN - 1] = '\0';
 		return process_exit(ledger, process, exit_ev->exit_code, exit_ev->ts_ns, comm);
 	}
-	if (size != sizeof(*ev) || ev->kind < DL_EV_ALLOC || ev->kind > DL_EV_DEVICE_CLOSED)
+	if (size != sizeof(*ev) || ev->kind < DL_EV_ALLOC || ev->kind >= DL_EV_KINDS ||
+	    ev->device_kind >= DL_DEVICE_KINDS)
 		return -EINVAL;
 	if ((ev->kind == DL_EV_ALLOC || ev->kind == DL_EV_FREE) && ev->mem_type >= DL_MEM_CB)
 		return -EINVAL;
@@ -736,27 +1177,51 @@ int ledger__apply(struct ledger *ledger, const void *record, size_t size)
 	p = &ledger->processes[process];
 	ledger->events++;
 	p->view.events++;
+	err = device_of(p, ev, &device);
+	if (err)
+		return err;
 
 	switch (ev->kind) {
 	case DL_EV_ALLOC:
-		return apply_alloc(ledger, p, process, ev);
+		return apply_alloc(ledger, p, process, ev, device);
 	case DL_EV_FREE:
-		return apply_free(ledger, p, process, ev);
+		return apply_free(ledger, p, process, ev, device);
 	case DL_EV_CB_ALLOC:
-		return apply_cb_alloc(p, ev);
+		return apply_cb_alloc(p, ev, device);
 	case DL_EV_CB_FREE_ALL:
-		return end_cbs(p, false, ev->device_id, true, 0, LEDGER_REASON_CB_DEALLOCATE_ALL,
-			       false, ev->ts_ns);
+		return end_cbs(p, &device, true, 0, LEDGER_REASON_CB_DEALLOCATE_ALL, false,
+			       ev->ts_ns);
 	case DL_EV_PROGRAM_DESTROYED:
-		return end_cbs(p, true, 0, false, ev->object, LEDGER_REASON_PROGRAM_DESTROYED,
-			       false, ev->ts_ns);
+		return end_cbs(p, NULL, false, ev->object, LEDGER_REASON_PROGRAM_DESTROYED, false,
+			       ev->ts_ns);
+	case DL_EV_DEVICE_CLOSE:
+	case DL_EV_MESH_CLOSE: {
+		struct context context = { .tid = ev->tid,
+					   .kind = ev->kind == DL_EV_MESH_CLOSE
+							   ? CONTEXT_MESH_CLOSE
+							   : CONTEXT_DEVICE_CLOSE,
+					   .has_device = true,
+					   .device = device };
+
+		return context_push(p, &context);
+	}
 	case DL_EV_DEVICE_CLOSED:
-		err = end_buffers(ledger, p, process, false, ev->device_id,
-				  LEDGER_REASON_DEVICE_CLOSED, false, ev->ts_ns);
-		if (!err)
-			err = end_cbs(p, false, ev->device_id, true, 0, LEDGER_REASON_DEVICE_CLOSED,
-				      false, ev->ts_ns);
-		return err;
+		return apply_closed(ledger, p, process, ev, CONTEXT_DEVICE_CLOSE);
+	case DL_EV_MESH_CLOSED:
+		return apply_closed(ledger, p, process, ev, CONTEXT_MESH_CLOSE);
+	case DL_EV_BANK_FREE:
+		return apply_bank_free(ledger, p, process, ev);
+	case DL_EV_BANK_FREE_ALL:
+		return apply_bank_free_all(ledger, p, process, ev);
+	case DL_EV_ALLOCATOR_CLEAR:
+		return apply_allocator_clear(ledger, p, process, ev);
+	case DL_EV_ALLOCATOR_CLEAR_END: {
+		struct context *context = context_innermost(p, ev->tid, CONTEXT_ALLOCATOR_CLEAR);
+
+		if (context)
+			context_remove(p, context);
+		return 0;
+	}
 	}
 	return -EINVAL;
 }
@@ -776,6 +1241,8 @@ static int compare_records(const void *a, const void *b)
 {
 	const struct ledger_record *x = a, *y = b;
 
+	if (x->device_kind != y->device_kind)
+		return x->device_kind < y->device_kind ? -1 : 1;
 	if (x->device_id != y->device_id)
 		return x->device_id < y->device_id ? -1 : 1;
 	if (x->mem_type != y->mem_type)
@@ -827,7 +1294,8 @@ int ledger__finish(struct ledger *ledger)
 		struct process_state *p = &ledger->processes[i];
 
 		for (size_t c = 0; c < p->cb_count; c++) {
-			struct ledger_record r = { .device_id = p->cbs[c].device_id,
+			struct ledger_record r = { .device_id = p->cbs[c].device.id,
+						   .device_kind = p->cbs[c].device.kind,
 						   .mem_type = DL_MEM_CB,
 						   .address = p->cbs[c].address,
 						   .size = p->cbs[c].size,

@@ -24,6 +24,10 @@ enum ledger_reason {
 	LEDGER_REASON_DEVICE_CLOSED,	 /* live on a device when Device::close returned */
 	LEDGER_REASON_CB_DEALLOCATE_ALL, /* CBs at track_deallocate_cb(device) */
 	LEDGER_REASON_CB_REALLOCATED,	 /* a program laid out a CB again at the same address */
+	LEDGER_REASON_ALLOCATOR_FREE,  /* BankManager::deallocate_buffer with no track_deallocate */
+	LEDGER_REASON_ALLOCATOR_CLEAR, /* Allocator::deallocate_buffers/clear,
+					  BankManager::deallocate_all */
+	LEDGER_REASON_MESH_CLOSED,     /* released inside MeshDevice::close */
 	/* unmatched frees */
 	LEDGER_REASON_UNKNOWN_ADDRESS, /* never seen allocated (e.g. allocated before attach) */
 	LEDGER_REASON_DOUBLE_FREE,     /* seen allocated, but no longer live */
@@ -34,6 +38,8 @@ enum ledger_reason {
 const char *ledger_reason_name(enum ledger_reason reason);
 /* "DRAM", "L1", "SYSTEM_MEMORY", "L1_SMALL", "TRACE", "CB"; NULL when out of range. */
 const char *ledger_mem_type_name(unsigned int mem_type);
+/* "chip", "mesh"; NULL when out of range. */
+const char *ledger_device_kind_name(unsigned int kind);
 
 /*
  * Counters of one (process, device, memory type). For every type:
@@ -61,6 +67,7 @@ struct ledger_stats {
  */
 struct ledger_record {
 	int32_t device_id;
+	uint8_t device_kind; /* enum dl_device_kind */
 	uint8_t mem_type;
 	uint8_t reason; /* enum ledger_reason; NONE for leaks and live */
 	uint64_t address;
@@ -75,8 +82,14 @@ struct ledger_list {
 	size_t capacity;
 };
 
+/*
+ * A chip (device_id is Device::id_) or a mesh (its mesh id, or when the
+ * library does not tell it, the order in which the process's meshes were
+ * first seen, from 0). The two never share an entry.
+ */
 struct ledger_device {
 	int32_t device_id;
+	uint8_t kind; /* enum dl_device_kind */
 	/* which mem[] entries ever saw activity, bit per enum dl_mem_type */
 	uint32_t active_types;
 	struct ledger_stats mem[DL_MEM_TYPES];
@@ -89,9 +102,15 @@ struct ledger_process {
 	bool exited;
 	int exit_status; /* wait(2) status, valid when exited */
 	uint64_t exit_ts_ns;
-	uint64_t events;	       /* records applied for this process */
-	uint64_t hooked_ignored;       /* hooked (graph-capture) allocations ignored */
-	struct ledger_device *devices; /* sorted by device_id */
+	uint64_t events;	 /* records applied for this process */
+	uint64_t hooked_ignored; /* hooked (graph-capture) allocations ignored */
+	/*
+	 * Allocator releases of one buffer (no track_deallocate) whose device
+	 * could not be told: their bank was never seen in a tracked free and
+	 * several devices had a live buffer at that address.
+	 */
+	uint64_t unattributed_frees;
+	struct ledger_device *devices; /* sorted by kind (chips first), then device_id */
 	size_t device_count;
 	struct ledger_list untracked_frees;
 	struct ledger_list leaks;
@@ -102,6 +121,7 @@ struct ledger_process {
 struct ledger_key {
 	uint32_t pid;
 	int32_t device_id;
+	uint8_t device_kind;
 	uint8_t mem_type;
 	uint64_t address;
 };
@@ -119,6 +139,13 @@ void ledger__free(struct ledger *ledger);
  * Apply one record (struct dl_event or struct dl_exit_event, told apart by
  * their first field). Returns 0, -EINVAL for a record of unknown kind or
  * wrong size, -ENOMEM.
+ *
+ * Records of one thread (tid) bracket what happens inside a close or an
+ * allocator clear: what the allocator releases there ends with the reason
+ * of the thread's outermost close (mesh_closed, device_closed), else
+ * allocator_clear or allocator_free. A bank manager's release right after
+ * the same thread's track_deallocate of that address is the same free,
+ * counted once; it also tells which device the bank belongs to.
  */
 int ledger__apply(struct ledger *ledger, const void *record, size_t size);
 
@@ -135,7 +162,7 @@ int ledger__process_exited(struct ledger *ledger, uint32_t pid, int exit_status,
 int ledger__add_process(struct ledger *ledger, uint32_t pid);
 
 /*
- * End of session: sorts every list by (device_id, mem_type, address) and
+ * End of session: sorts every list by (device kind, device_id, mem_type, address) and
  * fills each running process's live list. May be called more than once
  * (e.g. for periodic snapshots); the ledger can keep being fed afterwards.
  */

@@ -20,7 +20,11 @@ enum {
 
 static const char trace_doc[] =
 	"Trace device memory of tt-metal processes: live and peak bytes per device and type, and "
-	"the fate of every allocation (freed, freed without a report and why, leaked).\n"
+	"the fate of every allocation (freed, freed without a report and why, leaked). A device "
+	"is a chip or a mesh (a MeshDevice's own buffers).\n"
+	"\n"
+	"Why a free had no report: program_destroyed, device_closed, mesh_closed, allocator_free, "
+	"allocator_clear, cb_deallocate_all, cb_reallocated (see the README).\n"
 	"\n"
 	"Exactly one of: -- CMD [ARG...] (launch CMD under trace), -p PID (attach), -a "
 	"(system-wide).\v"
@@ -282,8 +286,9 @@ static const struct argp trace_argp = {
 static const char check_doc[] =
 	"Show what devledger would probe in a libtt_metal.so, without tracing: each probed "
 	"function's symbol and file offset (or that it is missing), the instruction the probe "
-	"would sit on and why, the field offsets read and their source, and warnings such as "
-	"tracker calls inlined away. Exit 0 when every probe resolves, 1 otherwise.\v"
+	"would sit on and why, the field offsets read and their source, whether MeshDevice's vtable "
+	"is there to tell meshes from chips, and warnings such as tracker calls inlined away. Exit "
+	"0 when every required probe resolves, 1 otherwise.\v"
 	"Examples:\n"
 	"  devledger check -l $TT_METAL_HOME/build/lib/libtt_metal.so\n"
 	"  devledger check -p 4242 --json";

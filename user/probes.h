@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * What devledger probes in libtt_metal.so (era-B tt-metal): the functions,
- * and for each uprobe the BPF program that runs there. Shared by the
+ * What devledger probes in libtt_metal.so: the functions (by their name in
+ * each era of tt-metal), and for each uprobe the BPF program that runs there. Shared by the
  * tracer, which attaches them, and `devledger check`, which explains them.
  */
 #ifndef DEVLEDGER_PROBES_H
@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct elfsym;
 struct probesite;
@@ -22,18 +23,30 @@ enum probe_symbol {
 	SYM_ALLOCATE_CIRCULAR_BUFFERS,
 	SYM_PROGRAM_DESTRUCTOR,
 	SYM_DEVICE_CLOSE,
+	/* Below GraphTracker: what the allocator releases without a report. */
+	SYM_BANK_DEALLOCATE,
+	SYM_BANK_DEALLOCATE_ALL,
+	SYM_ALLOCATOR_DEALLOCATE_BUFFERS,
+	SYM_ALLOCATOR_CLEAR,
+	SYM_MESH_CLOSE,
 	PROBE_SYMBOLS,
 };
 
-/* Mangled name of each probed function. */
+/* Mangled name of each probed function: era C's where the eras differ. */
 extern const char *const probe_symbols[PROBE_SYMBOLS];
 
+/* The name an older era gives the same function (NULL: the same in every era). */
+extern const char *const probe_symbol_alternatives[PROBE_SYMBOLS];
+
 /*
- * What is lost when an optional function is missing (NULL: required).
- * Without ProgramImpl's functions a CB cannot be tied to its program: it
- * is released when its device closes instead.
+ * What is lost when an optional function is missing (NULL: required), as a
+ * sentence that follows "no NAME:". Without ProgramImpl's functions a CB
+ * cannot be tied to its program: it is released when its device closes.
  */
 extern const char *const probe_symbol_missing_means[PROBE_SYMBOLS];
+
+/* The name a function was found under, or when missing its era-C name. */
+const char *probes__symbol_name(enum probe_symbol symbol, const struct elfsym *sym);
 
 /*
  * One uprobe: the symbol it sits on, the BPF program (by name) that runs
@@ -48,7 +61,7 @@ struct probe {
 	unsigned int regs_read;
 };
 
-#define PROBE_COUNT 9
+#define PROBE_COUNT 17
 extern const struct probe probes[PROBE_COUNT];
 
 /*
@@ -60,6 +73,17 @@ int probes__resolve(const char *library, struct elfsym *syms);
 
 /* Look every probed function up, missing or not; -errno with one line on stderr if unreadable. */
 int probes__lookup(const char *library, struct elfsym *syms);
+
+/*
+ * Where a library's vtables are (st_value), 0 when it has none: a MeshDevice
+ * is told from a Device by its first word.
+ */
+struct probe_vtables {
+	uint64_t device;
+	uint64_t mesh;
+};
+
+int probes__vtables(const char *library, struct probe_vtables *vtables);
 
 /* Look one more function up, in the same pass when devledger knows the name ahead. */
 int probes__lookup_name(const char *library, const char *name, struct elfsym *sym);
@@ -83,7 +107,9 @@ struct layout_profile {
 	const char *marker_name; /* the same, readable */
 	unsigned int impl;
 	unsigned int device, size, type, hooked, address; /* in Buffer, or in its state */
+	unsigned int allocator;				  /* in Buffer, or in its state */
 	unsigned int device_id;				  /* Device::id_ */
+	unsigned int mesh_id; /* MeshDevice::mesh_id_; DL_OFFSET_UNKNOWN without DWARF */
 };
 
 #define PROFILE_COUNT 2
@@ -104,7 +130,9 @@ enum layout_field {
 	FIELD_TYPE,
 	FIELD_HOOKED,
 	FIELD_ADDRESS,
+	FIELD_ALLOCATOR,
 	FIELD_DEVICE_ID,
+	FIELD_MESH_ID,
 	LAYOUT_FIELDS,
 };
 
@@ -112,6 +140,7 @@ enum layout_source {
 	SOURCE_PRESET = 0,
 	SOURCE_DWARF,
 	SOURCE_OVERRIDE,
+	SOURCE_NONE, /* not known: the field is not read (offset DL_OFFSET_UNKNOWN) */
 };
 
 /* An offset given on the command line: --offset Buffer.size_=24. */
@@ -144,7 +173,7 @@ int probes__layout(const char *library, const char *profile_name,
 /* Is this a field name some profile has ("Buffer.size_", "BufferImpl.size_", ...)? */
 bool probes__known_field(const char *name);
 
-/* "dwarf", "preset", "override". */
+/* "dwarf", "preset", "override", "none". */
 const char *probes__source_name(enum layout_source source);
 
 /* "Buffer.size_", "BufferImpl.size_", "Device.id_", ... for a field of this layout. */

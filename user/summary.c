@@ -293,7 +293,8 @@ static int json_add_devices(struct json_object *proc, const struct ledger_proces
 		const struct ledger_device *device = &p->devices[d];
 
 		dev = json_append_new(devices, json_object_new_object());
-		if (!dev || json_add_i64(dev, "device_id", device->device_id))
+		if (!dev || json_add_i64(dev, "device_id", device->device_id) ||
+		    json_add_string(dev, "kind", ledger_device_kind_name(device->kind)))
 			return -ENOMEM;
 		memory = json_add_new(dev, "memory", json_object_new_object());
 		if (!memory)
@@ -323,6 +324,7 @@ static int json_add_record(struct json_object *array, const struct ledger_record
 	struct json_object *item = json_append_new(array, json_object_new_object());
 
 	if (!item || json_add_i64(item, "device_id", r->device_id) ||
+	    json_add_string(item, "device_kind", ledger_device_kind_name(r->device_kind)) ||
 	    json_add_string(item, "type", mem_type_name(r->mem_type)) ||
 	    json_add_u64(item, "address", r->address))
 		return -ENOMEM;
@@ -393,6 +395,7 @@ static int json_add_process(struct json_object *processes, const struct ledger_p
 	if (json_add_i64(proc, "pid", p->pid) || json_add_string(proc, "comm", comm) ||
 	    json_add_exit(proc, p) || json_add_u64(proc, "events", p->events) ||
 	    json_add_u64(proc, "hooked_allocations", p->hooked_ignored) ||
+	    json_add_u64(proc, "unattributed_frees", p->unattributed_frees) ||
 	    json_add_devices(proc, p) ||
 	    json_add_records(proc, "untracked_frees", &p->untracked_frees, RECORD_UNTRACKED,
 			     start_ns) ||
@@ -568,6 +571,12 @@ static const char *reason_explanation(enum ledger_reason reason)
 		return "circular buffers released by track_deallocate_cb(device), which carries no addresses";
 	case LEDGER_REASON_CB_REALLOCATED:
 		return "a later program laid out a circular buffer at the same L1 address, replacing this one";
+	case LEDGER_REASON_ALLOCATOR_FREE:
+		return "released by the allocator (BankManager::deallocate_buffer) with no track_deallocate before it";
+	case LEDGER_REASON_ALLOCATOR_CLEAR:
+		return "released in bulk by Allocator::deallocate_buffers or clear (e.g. a sub-device manager removed), outside any close";
+	case LEDGER_REASON_MESH_CLOSED:
+		return "released while MeshDevice::close ran: the mesh's allocator and its chips' closes report no per-buffer free";
 	case LEDGER_REASON_UNKNOWN_ADDRESS:
 		return "never seen allocated: allocated before devledger attached, or its record was lost";
 	case LEDGER_REASON_DOUBLE_FREE:
@@ -584,9 +593,29 @@ static const char *unit_name(unsigned int mem_type, uint64_t n)
 	return plural(n, "buffer", "buffers");
 }
 
+/* "device 3" for a chip, as tt-metal users say it; "mesh 0" for a mesh. */
+static const char *device_word(unsigned int kind)
+{
+	return kind == DL_DEVICE_MESH ? "mesh" : "device";
+}
+
+/* A table cell naming a device: "3" for a chip, "mesh 0" for a mesh. */
+struct device_label {
+	char text[24];
+};
+
+static struct device_label device_label(unsigned int kind, int32_t id)
+{
+	struct device_label label;
+
+	snprintf(label.text, sizeof(label.text), "%s%" PRId32,
+		 kind == DL_DEVICE_MESH ? "mesh " : "", id);
+	return label;
+}
+
 static void report_device_table(FILE *out, const struct ledger_device *device)
 {
-	fprintf(out, "  device %" PRId32 "\n", device->device_id);
+	fprintf(out, "  %s %" PRId32 "\n", device_word(device->kind), device->device_id);
 	fprintf(out, "    %-13s %10s %10s %8s %8s %9s %8s\n", "TYPE", "LIVE", "PEAK", "ALLOCS",
 		"FREES", "UNTRACKED", "LEAKED");
 	for (size_t t = 0; t < ARRAY_SIZE(mem_type_order); t++) {
@@ -624,7 +653,8 @@ static size_t report_groups(FILE *out, const struct ledger_list *list, enum ledg
 		for (; i < list->count; i++) {
 			const struct ledger_record *r = &list->items[i];
 
-			if (r->device_id != first->device_id || r->mem_type != first->mem_type)
+			if (r->device_id != first->device_id ||
+			    r->device_kind != first->device_kind || r->mem_type != first->mem_type)
 				break;
 			if (r->reason != reason)
 				continue;
@@ -632,9 +662,10 @@ static size_t report_groups(FILE *out, const struct ledger_list *list, enum ledg
 			bytes += r->size;
 		}
 		matched += count;
-		fprintf(out, "    %s%" PRIu64 " %s, %s %s on device %" PRId32 "\n", prefix, count,
+		fprintf(out, "    %s%" PRIu64 " %s, %s %s on %s %" PRId32 "\n", prefix, count,
 			unit_name(first->mem_type, count), human_size(bytes).text,
-			mem_type_name(first->mem_type), first->device_id);
+			mem_type_name(first->mem_type), device_word(first->device_kind),
+			first->device_id);
 	}
 	return matched;
 }
@@ -674,8 +705,9 @@ static void report_leaks(FILE *out, const struct ledger_process *p, uint64_t sta
 	for (size_t i = 0; i < listed; i++) {
 		const struct ledger_record *r = &leaks->items[i];
 
-		fprintf(out, "    %6" PRId32 " %-13s %#18" PRIx64 " %10s %10s s\n", r->device_id,
-			mem_type_name(r->mem_type), r->address, human_size(r->size).text,
+		fprintf(out, "    %6s %-13s %#18" PRIx64 " %10s %10s s\n",
+			device_label(r->device_kind, r->device_id).text, mem_type_name(r->mem_type),
+			r->address, human_size(r->size).text,
 			seconds_text(millis_since(r->alloc_ts_ns, start_ns)).text);
 	}
 	if (leaks->count > listed)
@@ -728,6 +760,12 @@ static void report_process(FILE *out, const struct ledger_process *p, uint64_t s
 	if (p->hooked_ignored)
 		fprintf(out, "  %" PRIu64 " hooked %s ignored (graph capture: no device memory)\n",
 			p->hooked_ignored, plural(p->hooked_ignored, "allocation", "allocations"));
+	if (p->unattributed_frees)
+		fprintf(out,
+			"  %" PRIu64
+			" allocator %s not placed on a device (its bank was never seen in a tracked free and several devices held the address): those buffers stay live below\n",
+			p->unattributed_frees,
+			plural(p->unattributed_frees, "release was", "releases were"));
 	if (!p->device_count)
 		fprintf(out, "  no device memory activity\n");
 	for (size_t d = 0; d < p->device_count; d++)
@@ -851,8 +889,8 @@ int summary__print_live(const struct ledger *ledger, const struct summary_sessio
 		for (size_t d = 0; d < p->device_count; d++) {
 			const struct ledger_device *device = &p->devices[d];
 
-			fprintf(out, "%8" PRIu32 " %-16s %6" PRId32, p->pid, comm,
-				device->device_id);
+			fprintf(out, "%8" PRIu32 " %-16s %6s", p->pid, comm,
+				device_label(device->kind, device->device_id).text);
 			for (size_t t = 0; t < ARRAY_SIZE(mem_type_order); t++) {
 				unsigned int type = mem_type_order[t];
 

@@ -94,15 +94,43 @@ static uint64_t probe_offset(const struct probe *probe, const char *library,
 	return site.offset;
 }
 
-static int attach_target(struct tracer *tracer, pid_t pid, const char *library,
-			 const struct elfsym *syms, const struct tracer_opts *opts)
+/*
+ * Each uprobe's cookie: which library it is in, and where its site is in
+ * that file, so that the BPF side finds the library's load bias (the
+ * instruction pointer less the site) and with it the library's vtables.
+ */
+static uint64_t probe_cookie(size_t library_index, const struct elfsym *sym, uint64_t offset)
 {
+	return ((uint64_t)library_index << DL_COOKIE_LIBRARY_SHIFT) |
+	       ((sym->vaddr + (offset - sym->offset)) & DL_COOKIE_VADDR_MASK);
+}
+
+static int attach_target(struct tracer *tracer, size_t library_index, pid_t pid,
+			 const char *library, const struct elfsym *syms,
+			 const struct tracer_opts *opts)
+{
+	struct probe_vtables vtables = { 0 };
+	struct dl_library entry;
+	__u32 key = (__u32)library_index;
+	int err;
+
+	probes__vtables(library, &vtables);
+	entry.mesh_vtable = vtables.mesh;
+	if (opts->verbose)
+		fprintf(stderr, "devledger: %s: MeshDevice vtable %s\n", library,
+			vtables.mesh ? "found: meshes are told from chips" : "missing");
+	if (bpf_map__update_elem(tracer->skel->maps.libraries, &key, sizeof(key), &entry,
+				 sizeof(entry), BPF_ANY)) {
+		err = -errno;
+		fprintf(stderr, "devledger: %s: %s\n", library, strerror(-err));
+		return err;
+	}
 	for (size_t i = 0; i < PROBE_COUNT; i++) {
 		LIBBPF_OPTS(bpf_uprobe_opts, uprobe_opts, .retprobe = probes[i].retprobe);
 		const struct elfsym *sym = &syms[probes[i].symbol];
 		struct bpf_program *prog;
 		struct bpf_link *link;
-		int err;
+		uint64_t offset;
 
 		if (!sym->found)
 			continue; /* optional, and already warned about */
@@ -112,11 +140,10 @@ static int attach_target(struct tracer *tracer, pid_t pid, const char *library,
 			fprintf(stderr, "devledger: no BPF program %s\n", probes[i].program);
 			return -ENOENT;
 		}
-		link = bpf_program__attach_uprobe_opts(
-			prog, pid, library,
-			probe_offset(&probes[i], library, sym, opts->entry_probes, opts->verbose),
-			&uprobe_opts);
-		err = keep_link(tracer, link, probe_symbols[probes[i].symbol], library);
+		offset = probe_offset(&probes[i], library, sym, opts->entry_probes, opts->verbose);
+		uprobe_opts.bpf_cookie = probe_cookie(library_index, sym, offset);
+		link = bpf_program__attach_uprobe_opts(prog, pid, library, offset, &uprobe_opts);
+		err = keep_link(tracer, link, probes__symbol_name(probes[i].symbol, sym), library);
 		if (err)
 			return err;
 	}
@@ -177,7 +204,7 @@ static int set_layout(struct tracer *tracer, const struct tracer_opts *opts)
 
 		for (int f = 0; f < LAYOUT_FIELDS; f++)
 			seen |= (f != FIELD_IMPL || layout.profile->impl) &&
-				layout.source[f] == source;
+				layout.offset[f] != DL_OFFSET_UNKNOWN && layout.source[f] == source;
 		if (!seen)
 			continue;
 		if (tracer->layout_source[0])
@@ -190,13 +217,18 @@ static int set_layout(struct tracer *tracer, const struct tracer_opts *opts)
 	tracer->skel->rodata->buffer_off_type = layout.offset[FIELD_TYPE];
 	tracer->skel->rodata->buffer_off_hooked = layout.offset[FIELD_HOOKED];
 	tracer->skel->rodata->buffer_off_address = layout.offset[FIELD_ADDRESS];
+	tracer->skel->rodata->buffer_off_allocator = layout.offset[FIELD_ALLOCATOR];
 	tracer->skel->rodata->device_off_id = layout.offset[FIELD_DEVICE_ID];
+	tracer->skel->rodata->mesh_off_id = layout.offset[FIELD_MESH_ID];
 	/* Read up to the end of the furthest field (hooked_allocation_ is one byte, the rest 8). */
 	tracer->skel->rodata->buffer_read_bytes = 0;
-	for (int f = FIELD_DEVICE; f <= FIELD_ADDRESS; f++) {
+	for (int f = FIELD_DEVICE; f <= FIELD_ALLOCATOR; f++) {
 		unsigned int end = layout.offset[f] + (f == FIELD_HOOKED ? 1
 						       : f == FIELD_TYPE ? 4
 									 : 8);
+
+		if (layout.offset[f] == DL_OFFSET_UNKNOWN)
+			continue;
 
 		if (end > tracer->skel->rodata->buffer_read_bytes)
 			tracer->skel->rodata->buffer_read_bytes = end;
@@ -280,7 +312,7 @@ struct tracer *tracer__open(const struct tracer_opts *opts)
 		 * file. */
 		pid_t pid = opts->mode == TRACER_PIDS ? opts->targets[i].pid : -1;
 
-		err = attach_target(tracer, pid, opts->targets[i].library, syms[i], opts);
+		err = attach_target(tracer, i, pid, opts->targets[i].library, syms[i], opts);
 		if (err)
 			goto cleanup;
 	}

@@ -351,12 +351,25 @@ static const char *const stat_fields[] = { "live_bytes",      "peak_bytes", "liv
 					   "allocs",	      "frees",	    "untracked_frees",
 					   "untracked_bytes", "leaks",	    "leaked_bytes" };
 
-static struct json_object *device_entry(struct json_object *devices, long long device_id)
+/* A device's kind ("chip", "mesh"); fails the test when it has none. */
+static const char *device_kind(struct json_object *dev)
+{
+	struct json_object *kind = harness_get(dev, "kind");
+
+	if (!kind || !json_object_is_type(kind, json_type_string))
+		fail_msg("device entry without a kind: %s",
+			 json_object_to_json_string_ext(dev, JSON_C_TO_STRING_PLAIN));
+	return json_object_get_string(kind);
+}
+
+static struct json_object *device_entry(struct json_object *devices, long long device_id,
+					const char *kind)
 {
 	for (size_t i = 0; devices && i < json_object_array_length(devices); i++) {
 		struct json_object *dev = json_object_array_get_idx(devices, i);
 
-		if (harness_get_int(dev, "device_id") == device_id)
+		if (harness_get_int(dev, "device_id") == device_id &&
+		    !strcmp(device_kind(dev), kind))
 			return dev;
 	}
 	return NULL;
@@ -370,11 +383,12 @@ static void assert_devices(struct json_object *got, struct json_object *want, lo
 	for (size_t i = 0; i < json_object_array_length(want); i++) {
 		struct json_object *wdev = json_object_array_get_idx(want, i);
 		long long id = harness_get_int(wdev, "device_id");
-		struct json_object *gdev = device_entry(got, id),
+		const char *kind = device_kind(wdev);
+		struct json_object *gdev = device_entry(got, id, kind),
 				   *wmem = harness_get(wdev, "memory");
 
 		if (!gdev)
-			fail_msg("pid %ld: device %lld missing from the summary", pid, id);
+			fail_msg("pid %ld: %s %lld missing from the summary", pid, kind, id);
 		json_object_object_foreach(wmem, type, wstats)
 		{
 			char path[64];
@@ -382,16 +396,15 @@ static void assert_devices(struct json_object *got, struct json_object *want, lo
 			snprintf(path, sizeof(path), "memory.%s", type);
 			struct json_object *gstats = harness_get(gdev, path);
 			if (!gstats)
-				fail_msg("pid %ld: device %lld has no %s in the summary", pid, id,
+				fail_msg("pid %ld: %s %lld has no %s in the summary", pid, kind, id,
 					 type);
 			for (size_t f = 0; f < sizeof(stat_fields) / sizeof(stat_fields[0]); f++) {
 				long long w = harness_get_int(wstats, stat_fields[f]);
 				long long g = harness_get_int(gstats, stat_fields[f]);
 
 				if (w != g)
-					fail_msg(
-						"pid %ld device %lld %s %s: summary %lld, truth %lld",
-						pid, id, type, stat_fields[f], g, w);
+					fail_msg("pid %ld %s %lld %s %s: summary %lld, truth %lld",
+						 pid, kind, id, type, stat_fields[f], g, w);
 			}
 			want_types++;
 		}
@@ -466,10 +479,12 @@ static void assert_list(struct json_object *gproc, struct json_object *truth, co
 
 void harness_assert_truth(struct json_object *summary, const char *truth_path)
 {
-	static const char *const untracked_keys[] = { "device_id", "type", "address", "size",
+	static const char *const untracked_keys[] = { "device_id", "device_kind", "type",
+						      "address",   "size",	  "reason" };
+	static const char *const leak_keys[] = { "device_id", "device_kind", "type", "address",
+						 "size" };
+	static const char *const unmatched_keys[] = { "device_id", "device_kind", "type", "address",
 						      "reason" };
-	static const char *const leak_keys[] = { "device_id", "type", "address", "size" };
-	static const char *const unmatched_keys[] = { "device_id", "type", "address", "reason" };
 	struct json_object *truth = harness_load_json(truth_path);
 	long pid = (long)harness_get_int(truth, "pid");
 	struct json_object *proc = harness_find_process(summary, pid);
@@ -483,9 +498,11 @@ void harness_assert_truth(struct json_object *summary, const char *truth_path)
 	assert_int_equal(harness_get_int(proc, "hooked_allocations"),
 			 harness_get_int(truth, "hooked_allocations"));
 	assert_devices(harness_get(proc, "devices"), harness_get(truth, "devices"), pid);
-	assert_list(proc, truth, "untracked_frees", untracked_keys, 5, pid);
-	assert_list(proc, truth, "leaks", leak_keys, 4, pid);
-	assert_list(proc, truth, "unmatched_frees", unmatched_keys, 4, pid);
+	assert_list(proc, truth, "untracked_frees", untracked_keys, 6, pid);
+	assert_list(proc, truth, "leaks", leak_keys, 5, pid);
+	assert_list(proc, truth, "unmatched_frees", unmatched_keys, 5, pid);
+	/* Every allocator release was placed on its device. */
+	assert_int_equal(harness_get_int(proc, "unattributed_frees"), 0);
 	json_object_put(truth);
 }
 

@@ -77,9 +77,10 @@ struct json_object *harness_find_process(struct json_object *summary, long pid);
 
 /*
  * Every fact in the truth file must hold in the summary's entry for that
- * process: exit, hooked allocations, every device and type with all nine
- * counters (and no device or type the truth lacks), and the untracked frees,
- * leaks and unmatched frees as multisets. Fails the test with the first
+ * process: exit, hooked allocations, every device (chip or mesh) and type
+ * with all nine counters (and no device or type the truth lacks), the
+ * untracked frees, leaks and unmatched frees as multisets, and no
+ * allocator release left unplaced. Fails the test with the first
  * difference.
  */
 void harness_assert_truth(struct json_object *summary, const char *truth_path);

@@ -87,9 +87,12 @@ static struct json_object *trace_and_compare(const char *dir, const char *const 
 	return summary;
 }
 
-/* Sum of the sizes of a process's list entries of one device, type and reason (NULL: any). */
-static long long list_bytes(struct json_object *proc, const char *list, long long device,
-			    const char *type, const char *reason)
+/*
+ * Sum of the sizes of a process's list entries of one device (a chip, or a
+ * mesh when `kind` says so), type and reason (NULL: any).
+ */
+static long long device_list_bytes(struct json_object *proc, const char *list, const char *kind,
+				   long long device, const char *type, const char *reason)
 {
 	struct json_object *items = harness_get(proc, list);
 	long long total = 0;
@@ -98,6 +101,7 @@ static long long list_bytes(struct json_object *proc, const char *list, long lon
 		struct json_object *item = json_object_array_get_idx(items, i);
 
 		if (harness_get_int(item, "device_id") != device ||
+		    strcmp(json_object_get_string(harness_get(item, "device_kind")), kind) ||
 		    strcmp(json_object_get_string(harness_get(item, "type")), type))
 			continue;
 		if (reason && strcmp(json_object_get_string(harness_get(item, "reason")), reason))
@@ -105,6 +109,12 @@ static long long list_bytes(struct json_object *proc, const char *list, long lon
 		total += harness_get_int(item, "size");
 	}
 	return total;
+}
+
+static long long list_bytes(struct json_object *proc, const char *list, long long device,
+			    const char *type, const char *reason)
+{
+	return device_list_bytes(proc, list, "chip", device, type, reason);
 }
 
 /* The original report: 36 KiB DRAM on each of 8 chips and 22 KiB of L1 (CBs) on chip 0, none of it
@@ -237,6 +247,65 @@ static int run_check(const char *library, bool json, uid_t uid, struct harness_p
 		     struct json_object **parsed);
 static struct json_object *probe_entry(struct json_object *check, const char *program);
 
+/*
+ * The original report, on a mesh of 8 chips: 36 KiB of kernel binaries on
+ * each chip and 22 KiB of CBs on chip 0 still allocated after the test, and
+ * none of it a leak. The mesh's own buffers land on one device of kind
+ * mesh; every release below GraphTracker shows with its reason:
+ * allocator_free (a MeshBuffer released through the allocator),
+ * allocator_clear (an allocator cleared outside a close), mesh_closed.
+ * Era B and era C (BankManager::deallocate_buffer's second argument,
+ * AllocatorImpl) alike.
+ */
+static void test_mesh(void **state)
+{
+	const char *dir = *state;
+	const char *args[] = { "mesh", NULL };
+	const char *const envs[] = { "STANDIN_DIR", "STANDIN_ERA_C_DIR", "STANDIN_STRIPPED_DIR" };
+
+	for (size_t b = 0; b < sizeof(envs) / sizeof(envs[0]); b++) {
+		char *driver = strdup(harness_variant(envs[b], "standin"));
+		struct json_object *summary, *proc;
+		struct harness_proc run;
+		int code = trace_driver(&run, dir, driver, NULL, args);
+
+		if (code != 0)
+			fail_msg("%s mesh: devledger exited %d: %s", driver, code, run.err);
+		summary = harness_load_json(harness_path(dir, "summary.json"));
+		harness_assert_exact(summary);
+		harness_assert_truth(summary, harness_path(dir, "truth.json"));
+		proc = json_object_array_get_idx(harness_get(summary, "processes"), 0);
+		for (long long chip = 0; chip < 8; chip++)
+			assert_int_equal(
+				list_bytes(proc, "untracked_frees", chip, "DRAM", "mesh_closed"),
+				36 * KIB);
+		assert_int_equal(list_bytes(proc, "untracked_frees", 0, "CB", "program_destroyed"),
+				 22 * KIB);
+		assert_int_equal(device_list_bytes(proc, "untracked_frees", "mesh", 0, "DRAM",
+						   "mesh_closed"),
+				 32 * KIB);
+		assert_int_equal(device_list_bytes(proc, "untracked_frees", "mesh", 0, "L1",
+						   "allocator_free"),
+				 8 * KIB);
+		assert_int_equal(list_bytes(proc, "untracked_frees", 7, "L1", "allocator_clear"),
+				 6 * KIB);
+		assert_int_equal(
+			list_bytes(proc, "untracked_frees", 6, "L1_SMALL", "allocator_clear"), 512);
+		assert_int_equal(json_object_array_length(harness_get(proc, "leaks")), 0);
+		assert_int_equal(json_object_array_length(harness_get(proc, "unmatched_frees")), 0);
+		/* The mesh, id 0 like chip 0, is an entry of its own, after the chips. */
+		assert_string_equal(json_object_get_string(harness_get(proc, "devices.8.kind")),
+				    "mesh");
+		assert_int_equal(harness_get_int(proc, "devices.8.device_id"), 0);
+		assert_string_equal(json_object_get_string(harness_get(proc, "devices.0.kind")),
+				    "chip");
+		if (!strstr(run.err, "on mesh 0"))
+			fail_msg("the report does not name the mesh: %s", run.err);
+		json_object_put(summary);
+		free(driver);
+	}
+}
+
 /* Era C (pimpl Buffer, built with clang++): found from the symbols, traced as exactly. */
 static void test_era_c(void **state)
 {
@@ -313,6 +382,10 @@ static void test_layout_sources(void **state)
 	assert_false(json_object_get_boolean(harness_get(out, "dwarf")));
 	assert_string_equal(json_object_get_string(harness_get(out, "fields.1.source")), "preset");
 	assert_string_equal(json_object_get_string(harness_get(out, "probes.0.table")), ".dynsym");
+	/* No DWARF: the mesh id is not known (meshes are numbered), the vtables are exported. */
+	assert_string_equal(json_object_get_string(harness_get(out, "fields.7.source")), "none");
+	assert_null(harness_get(out, "fields.7.offset"));
+	assert_true(json_object_get_boolean(harness_get(out, "vtables.mesh_device")));
 	json_object_put(out);
 
 	/* --offset wins over both; traced with it (here the right value), the ledger stays exact.
@@ -640,7 +713,21 @@ static void test_check(void **state)
 	/* The plain build: everything resolved, entry probes on its push, no warning. */
 	assert_int_equal(run_check(harness_standin_lib(), true, 0, &proc, &out), 0);
 	assert_true(json_object_get_boolean(harness_get(out, "resolved")));
-	assert_int_equal(json_object_array_length(harness_get(out, "probes")), 9);
+	assert_int_equal(json_object_array_length(harness_get(out, "probes")), 17);
+	/* Era B's names: deallocate_buffer(DeviceAddr), Allocator. */
+	assert_string_equal(
+		json_object_get_string(harness_get(probe_entry(out, "bank_deallocate"), "symbol")),
+		"_ZN2tt8tt_metal11BankManager17deallocate_bufferEm");
+	assert_string_equal(
+		json_object_get_string(harness_get(probe_entry(out, "allocator_clear"), "symbol")),
+		"_ZN2tt8tt_metal9Allocator18deallocate_buffersEv");
+	assert_true(json_object_get_boolean(harness_get(out, "vtables.mesh_device")));
+	assert_string_equal(json_object_get_string(harness_get(out, "fields.5.name")),
+			    "Buffer.allocator_");
+	assert_int_equal(harness_get_int(out, "fields.5.offset"), 64);
+	assert_string_equal(json_object_get_string(harness_get(out, "fields.7.name")),
+			    "MeshDevice.mesh_id_");
+	assert_string_equal(json_object_get_string(harness_get(out, "fields.7.source")), "dwarf");
 	assert_int_equal(harness_get_int(probe_entry(out, "track_allocate"), "site_delta"), 0);
 	assert_int_equal(json_object_array_length(harness_get(out, "warnings")), 0);
 	assert_string_equal(json_object_get_string(harness_get(out, "profile")), "era-b");
@@ -669,6 +756,17 @@ static void test_check(void **state)
 			    "Buffer.pimpl");
 	assert_int_equal(harness_get_int(out, "fields.0.offset"), 16);
 	assert_int_equal(harness_get_int(out, "fields.5.offset"), 64);
+	/* Era C's names: deallocate_buffer(DeviceAddr, AllocatorID), AllocatorImpl. */
+	assert_string_equal(
+		json_object_get_string(harness_get(probe_entry(out, "bank_deallocate"), "symbol")),
+		"_ZN2tt8tt_metal11BankManager17deallocate_bufferEmN4ttsl10StrongTypeIjNS0_"
+		"14AllocatorIDTagEEE");
+	assert_string_equal(
+		json_object_get_string(harness_get(probe_entry(out, "allocator_clear"), "symbol")),
+		"_ZN2tt8tt_metal13AllocatorImpl18deallocate_buffersEv");
+	assert_string_equal(json_object_get_string(harness_get(out, "fields.6.name")),
+			    "BufferImpl.allocator_");
+	assert_string_equal(json_object_get_string(harness_get(out, "fields.6.source")), "dwarf");
 	json_object_put(out);
 
 	/* Not tt-metal: every missing function named, exit 1; no root needed. */
@@ -690,6 +788,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_double_free, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probe_sites, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mesh, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_era_c, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_layout_sources, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_program_symbols, setup, teardown),

@@ -46,11 +46,33 @@ static int teardown(void **state)
 
 static uint64_t now_ns = 1000;
 
+/* A record from thread `tid` on a device of `device_kind` (a mesh also has its pointer). */
+static int send_from(struct ledger *l, uint32_t kind, uint32_t pid, uint32_t tid,
+		     uint8_t device_kind, int32_t device, uint64_t device_pointer, uint8_t type,
+		     uint64_t address, uint64_t size, uint64_t object)
+{
+	struct dl_event ev = { .kind = kind,
+			       .pid = pid,
+			       .tid = tid,
+			       .ts_ns = now_ns++,
+			       .address = address,
+			       .size = size,
+			       .object = object,
+			       .device = device_pointer,
+			       .device_id = device,
+			       .device_kind = device_kind,
+			       .mem_type = type };
+
+	return ledger__apply(l, &ev, sizeof(ev));
+}
+
+/* A record from the process's main thread, on a chip. */
 static int send(struct ledger *l, uint32_t kind, uint32_t pid, int32_t device, uint8_t type,
 		uint64_t address, uint64_t size, uint64_t object, uint8_t flags)
 {
 	struct dl_event ev = { .kind = kind,
 			       .pid = pid,
+			       .tid = pid,
 			       .ts_ns = now_ns++,
 			       .address = address,
 			       .size = size,
@@ -60,6 +82,13 @@ static int send(struct ledger *l, uint32_t kind, uint32_t pid, int32_t device, u
 			       .flags = flags };
 
 	return ledger__apply(l, &ev, sizeof(ev));
+}
+
+/* Device::close of a chip on the process's main thread: its entry, then its return. */
+static void close_device(struct ledger *l, uint32_t pid, int32_t dev)
+{
+	assert_int_equal(send(l, DL_EV_DEVICE_CLOSE, pid, dev, 0, 0, 0, 0, 0), 0);
+	assert_int_equal(send(l, DL_EV_DEVICE_CLOSED, pid, -1, 0, 0, 0, 0, 0), 0);
 }
 
 static void alloc(struct ledger *l, uint32_t pid, int32_t dev, uint8_t type, uint64_t addr,
@@ -110,15 +139,21 @@ static size_t process_count(struct ledger *l)
 	return count;
 }
 
-static const struct ledger_stats *stats(const struct ledger_process *p, int32_t dev, uint8_t type)
+static const struct ledger_stats *stats_of(const struct ledger_process *p, uint8_t kind,
+					   int32_t dev, uint8_t type)
 {
 	for (size_t i = 0; i < p->device_count; i++)
-		if (p->devices[i].device_id == dev) {
+		if (p->devices[i].device_id == dev && p->devices[i].kind == kind) {
 			assert_true(p->devices[i].active_types & (1u << type));
 			return &p->devices[i].mem[type];
 		}
-	fail_msg("no device %d", dev);
+	fail_msg("no %s %d", ledger_device_kind_name(kind), dev);
 	return NULL;
+}
+
+static const struct ledger_stats *stats(const struct ledger_process *p, int32_t dev, uint8_t type)
+{
+	return stats_of(p, DL_DEVICE_CHIP, dev, type);
 }
 
 static void assert_stats(const struct ledger_stats *s, uint64_t live_bytes, uint64_t peak,
@@ -218,7 +253,7 @@ static void test_device_closed(void **state)
 	alloc(l, 10, 1, DL_MEM_DRAM, 1073737728, 24576);
 	cb(l, 10, 0, 0xA, 101152, 4096);
 	cb(l, 10, 1, 0xA, 101152, 4096);
-	assert_int_equal(send(l, DL_EV_DEVICE_CLOSED, 10, 0, 0, 0, 0, 0, 0), 0);
+	close_device(l, 10, 0);
 	p = proc(l, 0);
 	assert_stats(stats(p, 0, DL_MEM_DRAM), 0, 36864, 0, 2, 0, 2, 36864, 0, 0);
 	assert_stats(stats(p, 0, DL_MEM_L1), 0, 2048, 0, 1, 0, 1, 2048, 0, 0);
@@ -237,9 +272,16 @@ static void test_device_closed(void **state)
 	assert_int_equal(p->untracked_frees.items[1].address, 1073739776);
 	assert_int_equal(p->untracked_frees.items[2].mem_type, DL_MEM_L1);
 	assert_int_equal(p->untracked_frees.items[3].mem_type, DL_MEM_CB);
-	/* Freed silently afterwards: nothing arrives; a late report would be a double free. */
+	/* A late report of a free after the close is the same release, counted once. */
+	dealloc(l, 10, 0, DL_MEM_DRAM, 1073737728);
+	assert_int_equal(proc(l, 0)->unmatched_frees.count, 0);
+	assert_stats(stats(proc(l, 0), 0, DL_MEM_DRAM), 0, 36864, 0, 2, 0, 2, 36864, 0, 0);
+	/* A second one is a double free. */
 	dealloc(l, 10, 0, DL_MEM_DRAM, 1073737728);
 	assert_int_equal(proc(l, 0)->unmatched_frees.items[0].reason, LEDGER_REASON_DOUBLE_FREE);
+	/* A close whose entry was never seen (attached during it) releases nothing. */
+	assert_int_equal(send(l, DL_EV_DEVICE_CLOSED, 10, -1, 0, 0, 0, 0, 0), 0);
+	assert_stats(stats(proc(l, 0), 1, DL_MEM_DRAM), 24576, 24576, 1, 1, 0, 0, 0, 0, 0);
 }
 
 /* Program A: 101152/4096, 105248/4096, 109344/2048; program B: 101152/8192, 109344/4096. */
@@ -430,10 +472,243 @@ static void test_names(void **state)
 	assert_string_equal(ledger_reason_name(LEDGER_REASON_CB_REALLOCATED), "cb_reallocated");
 	assert_string_equal(ledger_reason_name(LEDGER_REASON_UNKNOWN_ADDRESS), "unknown_address");
 	assert_string_equal(ledger_reason_name(LEDGER_REASON_DOUBLE_FREE), "double_free");
+	assert_string_equal(ledger_reason_name(LEDGER_REASON_ALLOCATOR_FREE), "allocator_free");
+	assert_string_equal(ledger_reason_name(LEDGER_REASON_ALLOCATOR_CLEAR), "allocator_clear");
+	assert_string_equal(ledger_reason_name(LEDGER_REASON_MESH_CLOSED), "mesh_closed");
 	assert_null(ledger_reason_name(LEDGER_REASONS));
+	assert_string_equal(ledger_device_kind_name(DL_DEVICE_CHIP), "chip");
+	assert_string_equal(ledger_device_kind_name(DL_DEVICE_MESH), "mesh");
+	assert_null(ledger_device_kind_name(DL_DEVICE_KINDS));
 	assert_string_equal(ledger_mem_type_name(DL_MEM_L1_SMALL), "L1_SMALL");
 	assert_string_equal(ledger_mem_type_name(DL_MEM_CB), "CB");
 	assert_null(ledger_mem_type_name(DL_MEM_TYPES));
+}
+
+/* Two bank managers and two allocators of chips 0 and 1; a mesh and its allocator. */
+#define BANK0_DRAM  0xB00
+#define BANK0_L1    0xB01
+#define BANK1_DRAM  0xB10
+#define ALLOCATOR_0 0xA00
+#define ALLOCATOR_1 0xA10
+#define MESH	    0x5E5
+#define MESH_ALLOC  0xA50
+
+static void alloc_via(struct ledger *l, uint32_t tid, uint8_t kind, int32_t dev, uint8_t type,
+		      uint64_t addr, uint64_t size, uint64_t allocator)
+{
+	assert_int_equal(send_from(l, DL_EV_ALLOC, 10, tid, kind, dev, kind ? MESH : 0, type, addr,
+				   size, allocator),
+			 0);
+}
+
+/* A bank manager's release of one address, as its probe reports it. */
+static void bank_free(struct ledger *l, uint32_t tid, uint64_t bank, uint8_t type, uint64_t addr)
+{
+	assert_int_equal(send_from(l, DL_EV_BANK_FREE, 10, tid, 0, -1, 0, type, addr, 0, bank), 0);
+}
+
+static void tracked_free(struct ledger *l, uint32_t tid, int32_t dev, uint8_t type, uint64_t addr)
+{
+	assert_int_equal(send_from(l, DL_EV_FREE, 10, tid, 0, dev, 0, type, addr, 0, 0), 0);
+}
+
+/* track_deallocate, then the allocator's release on the same thread: one free, and the bank
+ * learned. */
+static void test_tracked_free_pairs_with_bank(void **state)
+{
+	struct ledger *l = *state;
+	const struct ledger_process *p;
+
+	alloc_via(l, 7, 0, 0, DL_MEM_DRAM, 0x1000, 4096, ALLOCATOR_0);
+	alloc_via(l, 7, 0, 1, DL_MEM_DRAM, 0x1000, 4096, ALLOCATOR_1);
+	alloc_via(l, 8, 0, 0, DL_MEM_DRAM, 0x3000, 1024, ALLOCATOR_0);
+	tracked_free(l, 7, 0, DL_MEM_DRAM, 0x1000);
+	/* Another thread's record in between does not break the pair. */
+	alloc_via(l, 8, 0, 1, DL_MEM_DRAM, 0x5000, 512, ALLOCATOR_1);
+	bank_free(l, 7, BANK0_DRAM, DL_MEM_DRAM, 0x1000);
+	p = proc(l, 0);
+	assert_stats(stats(p, 0, DL_MEM_DRAM), 1024, 5120, 1, 2, 1, 0, 0, 0, 0);
+	assert_stats(stats(p, 1, DL_MEM_DRAM), 4608, 4608, 2, 2, 0, 0, 0, 0, 0);
+	assert_int_equal(p->untracked_frees.count, 0);
+	assert_int_equal(p->unmatched_frees.count, 0);
+
+	/*
+	 * An unpaired release in the learned bank, on another thread: device 0's
+	 * buffer at 0x3000, though nothing tells it from the address alone.
+	 */
+	alloc_via(l, 8, 0, 1, DL_MEM_DRAM, 0x3000, 2048, ALLOCATOR_1);
+	bank_free(l, 9, BANK0_DRAM, DL_MEM_DRAM, 0x3000);
+	p = proc(l, 0);
+	assert_stats(stats(p, 0, DL_MEM_DRAM), 0, 5120, 0, 2, 1, 1, 1024, 0, 0);
+	assert_stats(stats(p, 1, DL_MEM_DRAM), 6656, 6656, 3, 3, 0, 0, 0, 0, 0);
+	assert_int_equal(p->untracked_frees.count, 1);
+	assert_int_equal(p->untracked_frees.items[0].reason, LEDGER_REASON_ALLOCATOR_FREE);
+	assert_int_equal(p->untracked_frees.items[0].address, 0x3000);
+	assert_int_equal(p->untracked_frees.items[0].device_id, 0);
+	/* Its Buffer reports the free later: the same free, counted once. */
+	tracked_free(l, 8, 0, DL_MEM_DRAM, 0x3000);
+	p = proc(l, 0);
+	assert_int_equal(p->unmatched_frees.count, 0);
+	assert_stats(stats(p, 0, DL_MEM_DRAM), 0, 5120, 0, 2, 1, 1, 1024, 0, 0);
+}
+
+/* A release in a bank never seen: the only device with that address live, or nobody. */
+static void test_bank_free_in_unknown_bank(void **state)
+{
+	struct ledger *l = *state;
+	const struct ledger_process *p;
+
+	alloc_via(l, 7, 0, 0, DL_MEM_L1, 0x100, 64, ALLOCATOR_0);
+	alloc_via(l, 7, 0, 0, DL_MEM_L1, 0x200, 64, ALLOCATOR_0);
+	alloc_via(l, 7, 0, 1, DL_MEM_L1, 0x200, 32, ALLOCATOR_1);
+	bank_free(l, 7, BANK0_L1, DL_MEM_L1, 0x100);
+	p = proc(l, 0);
+	assert_stats(stats(p, 0, DL_MEM_L1), 64, 128, 1, 2, 0, 1, 64, 0, 0);
+	assert_int_equal(p->unattributed_frees, 0);
+	/* Two devices hold 0x200: not told, not guessed, and counted. */
+	bank_free(l, 7, 0xB99, DL_MEM_L1, 0x200);
+	p = proc(l, 0);
+	assert_int_equal(p->unattributed_frees, 1);
+	assert_stats(stats(p, 0, DL_MEM_L1), 64, 128, 1, 2, 0, 1, 64, 0, 0);
+	assert_stats(stats(p, 1, DL_MEM_L1), 32, 32, 1, 1, 0, 0, 0, 0, 0);
+	/* An address nothing holds (allocated before devledger looked): nothing to end. */
+	bank_free(l, 7, BANK0_L1, DL_MEM_L1, 0x900);
+	assert_int_equal(proc(l, 0)->untracked_frees.count, 1);
+}
+
+/*
+ * Allocator::deallocate_buffers outside any close: the allocator's device
+ * (from its allocations) ends everything with allocator_clear; the banks
+ * cleared inside learn their device.
+ */
+static void test_allocator_clear(void **state)
+{
+	struct ledger *l = *state;
+	const struct ledger_process *p;
+
+	alloc_via(l, 7, 0, 0, DL_MEM_L1, 0x100, 64, ALLOCATOR_0);
+	alloc_via(l, 7, 0, 0, DL_MEM_DRAM, 0x100, 128, ALLOCATOR_0);
+	alloc_via(l, 7, 0, 1, DL_MEM_L1, 0x100, 32, ALLOCATOR_1);
+	assert_int_equal(send_from(l, DL_EV_ALLOCATOR_CLEAR, 10, 7, 0, -1, 0, 0, 0, 0, ALLOCATOR_0),
+			 0);
+	assert_int_equal(
+		send_from(l, DL_EV_BANK_FREE_ALL, 10, 7, 0, -1, 0, DL_MEM_L1, 0, 0, BANK0_L1), 0);
+	assert_int_equal(send_from(l, DL_EV_ALLOCATOR_CLEAR_END, 10, 7, 0, -1, 0, 0, 0, 0, 0), 0);
+	p = proc(l, 0);
+	assert_stats(stats(p, 0, DL_MEM_L1), 0, 64, 0, 1, 0, 1, 64, 0, 0);
+	assert_stats(stats(p, 0, DL_MEM_DRAM), 0, 128, 0, 1, 0, 1, 128, 0, 0);
+	assert_stats(stats(p, 1, DL_MEM_L1), 32, 32, 1, 1, 0, 0, 0, 0, 0);
+	assert_int_equal(p->untracked_frees.count, 2);
+	for (size_t i = 0; i < p->untracked_frees.count; i++)
+		assert_int_equal(p->untracked_frees.items[i].reason, LEDGER_REASON_ALLOCATOR_CLEAR);
+
+	/* The bank learned inside the clear: its deallocate_all alone now ends device 0's L1. */
+	alloc_via(l, 7, 0, 0, DL_MEM_L1, 0x300, 16, ALLOCATOR_0);
+	assert_int_equal(
+		send_from(l, DL_EV_BANK_FREE_ALL, 10, 9, 0, -1, 0, DL_MEM_L1, 0, 0, BANK0_L1), 0);
+	p = proc(l, 0);
+	assert_stats(stats(p, 0, DL_MEM_L1), 0, 64, 0, 2, 0, 2, 80, 0, 0);
+	assert_stats(stats(p, 1, DL_MEM_L1), 32, 32, 1, 1, 0, 0, 0, 0, 0);
+	/* A bank nobody can place (no clear, no close around it): counted, nothing ended. */
+	assert_int_equal(send_from(l, DL_EV_BANK_FREE_ALL, 10, 9, 0, -1, 0, DL_MEM_L1, 0, 0, 0xBAD),
+			 0);
+	assert_int_equal(proc(l, 0)->unattributed_frees, 1);
+	assert_stats(stats(proc(l, 0), 1, DL_MEM_L1), 32, 32, 1, 1, 0, 0, 0, 0, 0);
+}
+
+/* Inside Device::close the allocator's clear is the close: device_closed, as at its return. */
+static void test_clear_inside_device_close(void **state)
+{
+	struct ledger *l = *state;
+	const struct ledger_process *p;
+
+	alloc_via(l, 7, 0, 3, DL_MEM_DRAM, 0x100, 64, 0); /* allocator unknown */
+	cb(l, 10, 3, 0xA, 101152, 4096);
+	assert_int_equal(send_from(l, DL_EV_DEVICE_CLOSE, 10, 7, 0, 3, 0, 0, 0, 0, 0), 0);
+	assert_int_equal(send_from(l, DL_EV_ALLOCATOR_CLEAR, 10, 7, 0, -1, 0, 0, 0, 0, 0xA77), 0);
+	/* Released inside the clear, before the close returns. */
+	p = proc(l, 0);
+	assert_stats(stats(p, 3, DL_MEM_DRAM), 0, 64, 0, 1, 0, 1, 64, 0, 0);
+	assert_stats(stats(p, 3, DL_MEM_CB), 4096, 4096, 1, 1, 0, 0, 0, 0, 0);
+	assert_int_equal(send_from(l, DL_EV_ALLOCATOR_CLEAR_END, 10, 7, 0, -1, 0, 0, 0, 0, 0), 0);
+	assert_int_equal(send_from(l, DL_EV_DEVICE_CLOSED, 10, 7, 0, -1, 0, 0, 0, 0, 0), 0);
+	p = proc(l, 0);
+	assert_stats(stats(p, 3, DL_MEM_CB), 0, 4096, 0, 1, 0, 1, 4096, 0, 0);
+	assert_int_equal(p->untracked_frees.count, 2);
+	for (size_t i = 0; i < p->untracked_frees.count; i++)
+		assert_int_equal(p->untracked_frees.items[i].reason, LEDGER_REASON_DEVICE_CLOSED);
+}
+
+/*
+ * A mesh is its own device, apart from chip 0 although its id is 0 too.
+ * MeshDevice::close clears its allocator, then closes its chips inside
+ * it: everything released in there is mesh_closed.
+ */
+static void test_mesh_close(void **state)
+{
+	struct ledger *l = *state;
+	const struct ledger_process *p;
+
+	alloc_via(l, 7, DL_DEVICE_MESH, 0, DL_MEM_DRAM, 0x1000, 8192, MESH_ALLOC);
+	alloc_via(l, 7, DL_DEVICE_CHIP, 0, DL_MEM_DRAM, 0x1000, 4096, ALLOCATOR_0);
+	alloc_via(l, 7, DL_DEVICE_CHIP, 1, DL_MEM_DRAM, 0x1000, 4096, ALLOCATOR_1);
+	cb(l, 10, 0, 0xA, 101152, 2048);
+	p = proc(l, 0);
+	assert_int_equal(p->device_count, 3);
+	assert_int_equal(p->devices[2].kind, DL_DEVICE_MESH);
+	assert_stats(stats_of(p, DL_DEVICE_MESH, 0, DL_MEM_DRAM), 8192, 8192, 1, 1, 0, 0, 0, 0, 0);
+
+	assert_int_equal(send_from(l, DL_EV_MESH_CLOSE, 10, 7, DL_DEVICE_MESH, 0, MESH, 0, 0, 0, 0),
+			 0);
+	assert_int_equal(send_from(l, DL_EV_ALLOCATOR_CLEAR, 10, 7, 0, -1, 0, 0, 0, 0, MESH_ALLOC),
+			 0);
+	assert_int_equal(send_from(l, DL_EV_ALLOCATOR_CLEAR_END, 10, 7, 0, -1, 0, 0, 0, 0, 0), 0);
+	for (int32_t chip = 0; chip < 2; chip++) {
+		assert_int_equal(send_from(l, DL_EV_DEVICE_CLOSE, 10, 7, 0, chip, 0, 0, 0, 0, 0),
+				 0);
+		assert_int_equal(send_from(l, DL_EV_ALLOCATOR_CLEAR, 10, 7, 0, -1, 0, 0, 0, 0,
+					   chip ? ALLOCATOR_1 : ALLOCATOR_0),
+				 0);
+		assert_int_equal(
+			send_from(l, DL_EV_ALLOCATOR_CLEAR_END, 10, 7, 0, -1, 0, 0, 0, 0, 0), 0);
+		assert_int_equal(send_from(l, DL_EV_DEVICE_CLOSED, 10, 7, 0, -1, 0, 0, 0, 0, 0), 0);
+	}
+	assert_int_equal(send_from(l, DL_EV_MESH_CLOSED, 10, 7, 0, -1, 0, 0, 0, 0, 0), 0);
+	p = proc(l, 0);
+	assert_stats(stats_of(p, DL_DEVICE_MESH, 0, DL_MEM_DRAM), 0, 8192, 0, 1, 0, 1, 8192, 0, 0);
+	assert_stats(stats(p, 0, DL_MEM_DRAM), 0, 4096, 0, 1, 0, 1, 4096, 0, 0);
+	assert_stats(stats(p, 1, DL_MEM_DRAM), 0, 4096, 0, 1, 0, 1, 4096, 0, 0);
+	assert_stats(stats(p, 0, DL_MEM_CB), 0, 2048, 0, 1, 0, 1, 2048, 0, 0);
+	assert_int_equal(p->untracked_frees.count, 4);
+	for (size_t i = 0; i < p->untracked_frees.count; i++)
+		assert_int_equal(p->untracked_frees.items[i].reason, LEDGER_REASON_MESH_CLOSED);
+	/* Sorted chips first: the mesh's entry comes last. */
+	assert_int_equal(p->untracked_frees.items[3].device_kind, DL_DEVICE_MESH);
+	assert_int_equal(p->untracked_frees.items[3].size, 8192);
+}
+
+/* Meshes whose id the library does not tell are numbered by the order first seen. */
+static void test_meshes_numbered(void **state)
+{
+	struct ledger *l = *state;
+	const struct ledger_process *p;
+
+	assert_int_equal(send_from(l, DL_EV_ALLOC, 10, 7, DL_DEVICE_MESH, -1, 0x9000, DL_MEM_L1,
+				   0x10, 16, 0),
+			 0);
+	assert_int_equal(send_from(l, DL_EV_ALLOC, 10, 7, DL_DEVICE_MESH, -1, 0x8000, DL_MEM_L1,
+				   0x10, 32, 0),
+			 0);
+	assert_int_equal(
+		send_from(l, DL_EV_FREE, 10, 7, DL_DEVICE_MESH, -1, 0x9000, DL_MEM_L1, 0x10, 0, 0),
+		0);
+	p = proc(l, 0);
+	assert_stats(stats_of(p, DL_DEVICE_MESH, 0, DL_MEM_L1), 0, 16, 0, 1, 1, 0, 0, 0, 0);
+	assert_stats(stats_of(p, DL_DEVICE_MESH, 1, DL_MEM_L1), 32, 32, 1, 1, 0, 0, 0, 0, 0);
+	/* A record naming a kind that does not exist is refused. */
+	assert_int_equal(
+		send_from(l, DL_EV_ALLOC, 10, 7, DL_DEVICE_KINDS, 0, 0, DL_MEM_L1, 0x10, 16, 0),
+		-EINVAL);
 }
 
 /*
@@ -566,6 +841,12 @@ int main(void)
 		BOTH(test_pid_reuse),
 		BOTH(test_processes_sorted),
 		BOTH(test_bad_records),
+		BOTH(test_tracked_free_pairs_with_bank),
+		BOTH(test_bank_free_in_unknown_bank),
+		BOTH(test_allocator_clear),
+		BOTH(test_clear_inside_device_close),
+		BOTH(test_mesh_close),
+		BOTH(test_meshes_numbered),
 		cmocka_unit_test(test_names),
 		BOTH(test_random_against_model),
 		cmocka_unit_test_setup_teardown(test_growth, setup_default, teardown),

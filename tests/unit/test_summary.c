@@ -157,7 +157,7 @@ static void process_exit(struct fixture *f, uint32_t pid, uint64_t ts, int statu
 
 /* Records sent to pid 1000 by feed_known_process(). */
 #define KNOWN_PID     1000
-#define KNOWN_EVENTS  20
+#define KNOWN_EVENTS  21
 #define KNOWN_PROGRAM 0x5555aaaa0000ull
 
 /*
@@ -184,7 +184,8 @@ static void feed_known_process(struct fixture *f)
 	apply_event(f, DL_EV_PROGRAM_DESTROYED, pid, AT_MS(500), 0, 0, 0, 0, KNOWN_PROGRAM, 0);
 	alloc(f, pid, AT_MS(600), 3, DL_MEM_DRAM, 0x3ffff000, 24576);
 	alloc(f, pid, AT_MS(601), 3, DL_MEM_DRAM, 0x3fff9000, 12288);
-	apply_event(f, DL_EV_DEVICE_CLOSED, pid, AT_MS(700), 3, 0, 0, 0, 0, 0);
+	apply_event(f, DL_EV_DEVICE_CLOSE, pid, AT_MS(699), 3, 0, 0, 0, 0, 0);
+	apply_event(f, DL_EV_DEVICE_CLOSED, pid, AT_MS(700), -1, 0, 0, 0, 0, 0);
 	alloc(f, pid, AT_MS(800), 5, DL_MEM_TRACE, 0x100, 512);
 	dealloc(f, pid, AT_MS(810), 5, DL_MEM_TRACE, 0x100, 512);
 	alloc(f, pid, AT_MS(820), 5, DL_MEM_L1_SMALL, 0x200, 64);
@@ -476,7 +477,8 @@ static void test_exit_states(void **state)
 	assert_null(exit);
 	assert_keys_at(
 		root, "processes.2",
-		"pid,comm,exit,events,hooked_allocations,devices,untracked_frees,leaks,unmatched_frees,live");
+		"pid,comm,exit,events,hooked_allocations,unattributed_frees,devices,untracked_frees,leaks,"
+		"unmatched_frees,live");
 	assert_length_at(root, "processes.2.devices", 0);
 	json_object_put(root);
 }
@@ -500,6 +502,9 @@ static void test_known_process(void **state)
 	assert_int_at(root, "processes.0.devices.0.device_id", 0);
 	assert_int_at(root, "processes.0.devices.1.device_id", 3);
 	assert_int_at(root, "processes.0.devices.2.device_id", 5);
+	assert_keys_at(root, "processes.0.devices.0", "device_id,kind,memory");
+	assert_string_at(root, "processes.0.devices.0.kind", "chip");
+	assert_uint_at(root, "processes.0.unattributed_frees", 0);
 	/* only the types a device used, in BufferType order, CB last */
 	assert_keys_at(root, "processes.0.devices.0.memory", "DRAM,L1,CB");
 	assert_keys_at(root, "processes.0.devices.1.memory", "DRAM");
@@ -535,7 +540,8 @@ static void test_known_process(void **state)
 
 	/* lists sorted by (device, type, address) */
 	assert_length_at(root, "processes.0.untracked_frees", 5);
-	assert_keys_at(root, "processes.0.untracked_frees.0", "device_id,type,address,size,reason");
+	assert_keys_at(root, "processes.0.untracked_frees.0",
+		       "device_id,device_kind,type,address,size,reason");
 	assert_record_at(root, "processes.0.untracked_frees.0",
 			 "0,CB,101152,4096,program_destroyed");
 	assert_record_at(root, "processes.0.untracked_frees.1",
@@ -548,7 +554,8 @@ static void test_known_process(void **state)
 			 "3,DRAM,1073737728,24576,device_closed");
 
 	assert_length_at(root, "processes.0.leaks", 3);
-	assert_keys_at(root, "processes.0.leaks.0", "device_id,type,address,size,allocated_at_s");
+	assert_keys_at(root, "processes.0.leaks.0",
+		       "device_id,device_kind,type,address,size,allocated_at_s");
 	assert_record_at(root, "processes.0.leaks.0", "0,DRAM,1073737728,24576,0.300");
 	/* allocated before the session started: 0 */
 	assert_record_at(root, "processes.0.leaks.1", "0,L1,131072,2048,0.000");
@@ -557,7 +564,8 @@ static void test_known_process(void **state)
 	assert_seconds_at(root, "processes.0.leaks.1.allocated_at_s", 0, "0.000");
 
 	assert_length_at(root, "processes.0.unmatched_frees", 2);
-	assert_keys_at(root, "processes.0.unmatched_frees.0", "device_id,type,address,reason");
+	assert_keys_at(root, "processes.0.unmatched_frees.0",
+		       "device_id,device_kind,type,address,reason");
 	assert_record_at(root, "processes.0.unmatched_frees.0", "0,DRAM,4096,double_free");
 	assert_record_at(root, "processes.0.unmatched_frees.1", "0,DRAM,36864,unknown_address");
 
@@ -597,7 +605,8 @@ static void test_running_process_live(void **state)
 		       0x20000000000001ull + 1008);
 	assert_length_at(root, "processes.0.leaks", 0);
 	assert_length_at(root, "processes.0.live", 4);
-	assert_keys_at(root, "processes.0.live.0", "device_id,type,address,size,allocated_at_s");
+	assert_keys_at(root, "processes.0.live.0",
+		       "device_id,device_kind,type,address,size,allocated_at_s");
 	assert_record_at(root, "processes.0.live.0", "0,L1_SMALL,64,64,0.002");
 	assert_record_at(root, "processes.0.live.1", "1,TRACE,1280,1000,1.234");
 	assert_record_at(root, "processes.0.live.2", "1,TRACE,1536,8,0.300");
@@ -792,6 +801,46 @@ static void assert_contains(const char *text, const char *want)
 		fail_msg("expected \"%s\" in:\n%s", want, text);
 }
 
+/*
+ * A mesh and chip 0 share the id 0 but not an entry: devices carry their
+ * kind, chips first, and so does every list entry; the report says "mesh".
+ */
+static void test_mesh_device(void **state)
+{
+	struct fixture *f = *state;
+	struct dl_event mesh_alloc = { .kind = DL_EV_ALLOC,
+				       .pid = 4000,
+				       .ts_ns = AT_MS(20),
+				       .address = 0x1000,
+				       .size = 32768,
+				       .device = 0xABC0,
+				       .device_id = 0,
+				       .device_kind = DL_DEVICE_MESH,
+				       .mem_type = DL_MEM_DRAM };
+	struct json_object *root;
+	char *text;
+
+	alloc(f, 4000, AT_MS(10), 0, DL_MEM_DRAM, 0x1000, 4096);
+	assert_int_equal(ledger__apply(f->ledger, &mesh_alloc, sizeof(mesh_alloc)), 0);
+	process_exit(f, 4000, AT_MS(30), 0, "mesh_test", 0);
+	root = write_and_parse(f, NULL);
+	assert_length_at(root, "processes.0.devices", 2);
+	assert_string_at(root, "processes.0.devices.0.kind", "chip");
+	assert_string_at(root, "processes.0.devices.1.kind", "mesh");
+	assert_int_at(root, "processes.0.devices.1.device_id", 0);
+	assert_uint_at(root, "processes.0.devices.1.memory.DRAM.leaked_bytes", 32768);
+	assert_uint_at(root, "processes.0.devices.0.memory.DRAM.leaked_bytes", 4096);
+	assert_string_at(root, "processes.0.leaks.0.device_kind", "chip");
+	assert_string_at(root, "processes.0.leaks.1.device_kind", "mesh");
+	json_object_put(root);
+
+	text = capture_report(f);
+	assert_contains(text, "  mesh 0\n");
+	assert_contains(text, "    1 buffer, 32.0 KiB DRAM on mesh 0\n");
+	assert_contains(text, "    mesh 0 DRAM ");
+	free(text);
+}
+
 static void test_report_known_process(void **state)
 {
 	struct fixture *f = *state;
@@ -941,6 +990,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_stdout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_stdout_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_known_process, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mesh_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_lost_running_and_many_leaks, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_report_no_leaks, setup, teardown),
