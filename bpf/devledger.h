@@ -70,36 +70,64 @@ enum dl_mem_type {
 	DL_MEM_TYPES = 6,
 };
 
-/*
- * Era-B tt-metal layouts (x86-64, libstdc++): where the fields the probes
- * read sit in tt::tt_metal::Buffer and Device. User space sets the BPF
- * side's offsets from the library's profile; `devledger check` shows them.
- */
-#define DL_ERA_B_BUFFER_DEVICE	  16 /* IDevice *device_ */
-#define DL_ERA_B_BUFFER_SIZE	  24 /* DeviceAddr size_ */
-#define DL_ERA_B_BUFFER_TYPE	  32 /* BufferType buffer_type_ */
-#define DL_ERA_B_BUFFER_HOOKED	  73 /* bool hooked_allocation_ */
-#define DL_ERA_B_BUFFER_ADDRESS	  80 /* DeviceAddr address_ */
-#define DL_ERA_B_BUFFER_ALLOCATOR 64 /* Allocator *allocator_ */
-#define DL_ERA_B_DEVICE_ID	  8  /* ChipId Device::id_ */
-
-/* Era C (late 2025 on): Buffer holds std::unique_ptr<BufferImpl>; the fields are in BufferImpl. */
-#define DL_ERA_C_BUFFER_IMPL  16 /* std::unique_ptr<BufferImpl> in Buffer */
-#define DL_ERA_C_IMPL_DEVICE  0
-#define DL_ERA_C_IMPL_SIZE    8
-#define DL_ERA_C_IMPL_TYPE    16
-#define DL_ERA_C_IMPL_HOOKED  57
-#define DL_ERA_C_IMPL_ADDRESS 64
-/* Right before allocation_status_, as in era B: the member order did not change. */
-#define DL_ERA_C_IMPL_ALLOCATOR 48
-
 /* A field the library does not tell and no preset knows (e.g. MeshDevice's mesh id). */
 #define DL_OFFSET_UNKNOWN 0xffffffffu
 
-/* The attach cookie: the library's index, and the probe site's address in the file. */
+/*
+ * The attach cookie: which probe (its spec's index), which library, and
+ * where the probe site is in the library's file.
+ */
+#define DL_COOKIE_SPEC_SHIFT	56
 #define DL_COOKIE_LIBRARY_SHIFT 48
 #define DL_COOKIE_VADDR_MASK	((1ULL << DL_COOKIE_LIBRARY_SHIFT) - 1)
 #define DL_MAX_LIBRARIES	64
+#define DL_MAX_SPECS		64
+
+/*
+ * Probes are data: user space describes each one (struct dl_probe_spec,
+ * by the index in its cookie) and one BPF program follows the description.
+ * A value comes from an argument register, from the probe's object (an
+ * argument, followed through up to DL_MAX_HOPS pointers, e.g. Buffer ->
+ * BufferImpl, then read once), from the thread's current program, or is a
+ * constant.
+ */
+enum dl_source {
+	DL_SRC_NONE = 0,
+	DL_SRC_ARG,	/* argument `arg` (x86-64: rdi, rsi, rdx, rcx, r8, r9) */
+	DL_SRC_OBJECT,	/* `size` bytes at `offset` in the object */
+	DL_SRC_PROGRAM, /* the ProgramImpl whose CBs this thread is laying out, 0 if none */
+	DL_SRC_CONST,	/* `offset` itself */
+};
+
+struct dl_value {
+	__u8 source; /* enum dl_source */
+	__u8 arg;
+	__u8 size; /* 1, 4 or 8 */
+	__u8 pad;
+	__u32 offset;
+};
+
+/* What a probe does besides its record. */
+enum dl_action {
+	DL_ACTION_NONE = 0,
+	DL_ACTION_ENTER_PROGRAM, /* the thread lays out the CBs of the program in `object` */
+	DL_ACTION_LEAVE_PROGRAM, /* ... and is done */
+};
+
+#define DL_MAX_HOPS   2
+#define DL_OBJECT_MAX 128 /* bytes read from an object at most */
+
+struct dl_probe_spec {
+	__u32 kind;   /* enum dl_event_kind of its record; 0: no record */
+	__u32 action; /* enum dl_action */
+	/* The object: argument object_arg, through `hops` pointers at hop_offset[], object_bytes
+	 * read. */
+	__u8 object_arg;
+	__u8 hops;
+	__u16 object_bytes;
+	__u32 hop_offset[DL_MAX_HOPS];
+	struct dl_value address, size, mem_type, device, object, hooked;
+};
 
 /*
  * Per library: where MeshDevice's vtable is in the file (st_value), 0 when
@@ -162,6 +190,8 @@ struct dl_bpf_stats {
 
 _Static_assert(sizeof(struct dl_event) == 64, "dl_event layout");
 _Static_assert(sizeof(struct dl_library) == 8, "dl_library layout");
+_Static_assert(sizeof(struct dl_value) == 8, "dl_value layout");
+_Static_assert(sizeof(struct dl_probe_spec) == 68, "dl_probe_spec layout");
 _Static_assert(sizeof(struct dl_exit_event) == 40, "dl_exit_event layout");
 _Static_assert(sizeof(struct dl_bpf_stats) == 24, "dl_bpf_stats layout");
 

@@ -216,9 +216,13 @@ static bool field_used(const struct layout *layout, int field)
 	return field != FIELD_IMPL || layout->profile->impl;
 }
 
+/* What each probe reads under the layout, for people. */
+typedef char probe_reads[PROBE_COUNT][256];
+
 static void print_text(const char *library, const struct layout *layout, const struct elfsym *syms,
-		       const struct probesite *sites, const struct probe_vtables *vtables,
-		       const struct report *r, size_t missing, FILE *out)
+		       const struct probesite *sites, probe_reads reads,
+		       const struct probe_vtables *vtables, const struct report *r, size_t missing,
+		       FILE *out)
 {
 	fprintf(out, "library: %s\nprofile: %s (%s)\n\nprobes:\n", library, layout->profile->name,
 		layout->why);
@@ -243,6 +247,7 @@ static void print_text(const char *library, const struct layout *layout, const s
 		fprintf(out, "  %-34s %s, file offset 0x%llx, %llu bytes; probe at %s\n", "",
 			table_name(sym->table), (unsigned long long)sym->offset,
 			(unsigned long long)sym->size, sites[i].why);
+		fprintf(out, "  %-34s %s\n", "", reads[i]);
 	}
 	fprintf(out, "\nfields read%s:\n",
 		layout->has_dwarf ? "" : " (no DWARF in the library: presets)");
@@ -275,8 +280,9 @@ static void print_text(const char *library, const struct layout *layout, const s
 }
 
 static int print_json(const char *library, const struct layout *layout, const struct elfsym *syms,
-		      const struct probesite *sites, const struct probe_vtables *vtables,
-		      const struct report *r, size_t missing, FILE *out)
+		      const struct probesite *sites, probe_reads reads,
+		      const struct probe_vtables *vtables, const struct report *r, size_t missing,
+		      FILE *out)
 {
 	struct json_object *root = json_object_new_object(), *list, *item;
 
@@ -312,6 +318,7 @@ static int print_json(const char *library, const struct layout *layout, const st
 					       json_object_new_uint64(sites[i].delta));
 			json_object_object_add(item, "site_why",
 					       json_object_new_string(sites[i].why));
+			json_object_object_add(item, "reads", json_object_new_string(reads[i]));
 		}
 		json_object_array_add(list, item);
 	}
@@ -356,6 +363,7 @@ int check__run(const char *library, const struct check_opts *opts, FILE *out)
 	struct elfsym syms[PROBE_SYMBOLS];
 	struct report report = { .warning_count = 0 };
 	struct probe_vtables vtables = { 0 };
+	static probe_reads reads;
 	size_t missing = 0;
 	int err;
 
@@ -382,10 +390,17 @@ int check__run(const char *library, const struct check_opts *opts, FILE *out)
 	if (probes__layout(library, opts->profile, opts->overrides, opts->override_count, &layout))
 		return -EINVAL;
 	probes__vtables(library, &vtables);
+	for (size_t i = 0; i < PROBE_COUNT; i++) {
+		struct dl_probe_spec spec;
+
+		if (probes__spec(&probes[i], &layout, &spec))
+			return -EINVAL;
+		probes__describe(&spec, reads[i], sizeof(reads[i]));
+	}
 	if (opts->json)
-		print_json(library, &layout, syms, sites, &vtables, &report, missing, out);
+		print_json(library, &layout, syms, sites, reads, &vtables, &report, missing, out);
 	else
-		print_text(library, &layout, syms, sites, &vtables, &report, missing, out);
+		print_text(library, &layout, syms, sites, reads, &vtables, &report, missing, out);
 	return missing ? 1 : 0;
 }
 

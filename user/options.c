@@ -67,7 +67,8 @@ static const struct argp_option trace_options[] = {
 	  "Buffer.size_=24",
 	  0 },
 	{ "quiet", 'q', NULL, 0, "No report on stderr", 0 },
-	{ "verbose", 'v', NULL, 0, "Print libbpf's debug log", 0 },
+	{ "verbose", 'v', NULL, 0,
+	  "Print libbpf's debug log, each probe's site and what it reads, the time to attach", 0 },
 	{ "help", 'h', NULL, 0, "Give this help list", -1 },
 	{ NULL, 0, NULL, 0, NULL, 0 },
 };

@@ -10,6 +10,29 @@
 #include "probesite.h"
 #include "../bpf/devledger.h"
 
+/*
+ * Era-B tt-metal layouts (x86-64, libstdc++): where the fields the probes
+ * read sit in tt::tt_metal::Buffer and Device. The library's DWARF, when it
+ * has some, replaces them; `devledger check` shows which were used.
+ */
+#define ERA_B_BUFFER_DEVICE    16 /* IDevice *device_ */
+#define ERA_B_BUFFER_SIZE      24 /* DeviceAddr size_ */
+#define ERA_B_BUFFER_TYPE      32 /* BufferType buffer_type_ */
+#define ERA_B_BUFFER_ALLOCATOR 64 /* Allocator *allocator_ */
+#define ERA_B_BUFFER_HOOKED    73 /* bool hooked_allocation_ */
+#define ERA_B_BUFFER_ADDRESS   80 /* DeviceAddr address_ */
+#define ERA_B_DEVICE_ID	       8  /* ChipId Device::id_ */
+
+/* Era C (late 2025 on): Buffer holds std::unique_ptr<BufferImpl>; the fields are in BufferImpl. */
+#define ERA_C_BUFFER_IMPL 16 /* std::unique_ptr<BufferImpl> in Buffer */
+#define ERA_C_IMPL_DEVICE 0
+#define ERA_C_IMPL_SIZE	  8
+#define ERA_C_IMPL_TYPE	  16
+/* Right before allocation_status_, as in era B: the member order did not change. */
+#define ERA_C_IMPL_ALLOCATOR 48
+#define ERA_C_IMPL_HOOKED    57
+#define ERA_C_IMPL_ADDRESS   64
+
 /* tt-metal's names (era C where they differ; the era-B name is the alternative). */
 const char *const probe_symbols[PROBE_SYMBOLS] = {
 	[SYM_TRACK_ALLOCATE] = "_ZN2tt8tt_metal12GraphTracker14track_allocateEPKNS0_6BufferE",
@@ -38,26 +61,238 @@ const char *const probe_symbol_alternatives[PROBE_SYMBOLS] = {
 	[SYM_ALLOCATOR_CLEAR] = "_ZN2tt8tt_metal9Allocator5clearEv",
 };
 
+/* Values of a spec, as the probe table writes them. */
+/* clang-format off */
+#define ARG(n)		{ .source = DL_SRC_ARG, .arg = (n) }
+#define FIELD(f, bytes)	{ .source = DL_SRC_OBJECT, .size = (bytes), .offset = (f) }
+#define AT(at, bytes)	{ .source = DL_SRC_OBJECT, .size = (bytes), .offset = (at) }
+#define CONST(v)	{ .source = DL_SRC_CONST, .offset = (v) }
+#define PROGRAM		{ .source = DL_SRC_PROGRAM }
+#define RECORD(kind_)	{ .kind = (kind_) }
+/* clang-format on */
+
+/*
+ * What each probe reports, from tt-metal's signatures (`this` is argument 0):
+ * track_allocate(const Buffer*) has the Buffer in rsi; track_allocate_cb's
+ * address, size and device are rdx, rcx and r9; a BankManager's type is its
+ * first word.
+ */
 const struct probe probes[PROBE_COUNT] = {
-	{ SYM_TRACK_ALLOCATE, false, "track_allocate", PROBESITE_RSI },
-	{ SYM_TRACK_DEALLOCATE, false, "track_deallocate", PROBESITE_RSI },
-	{ SYM_TRACK_ALLOCATE_CB, false, "track_allocate_cb",
-	  PROBESITE_RDX | PROBESITE_RCX | PROBESITE_R9 },
-	{ SYM_TRACK_DEALLOCATE_CB, false, "track_deallocate_cb", PROBESITE_RSI },
-	{ SYM_ALLOCATE_CIRCULAR_BUFFERS, false, "allocate_circular_buffers", PROBESITE_RDI },
-	{ SYM_ALLOCATE_CIRCULAR_BUFFERS, true, "allocate_circular_buffers_return", 0 },
-	{ SYM_PROGRAM_DESTRUCTOR, false, "program_destroyed", PROBESITE_RDI },
-	{ SYM_DEVICE_CLOSE, false, "device_close", PROBESITE_RDI },
-	{ SYM_DEVICE_CLOSE, true, "device_close_return", 0 },
-	{ SYM_BANK_DEALLOCATE, false, "bank_deallocate", PROBESITE_RDI | PROBESITE_RSI },
-	{ SYM_BANK_DEALLOCATE_ALL, false, "bank_deallocate_all", PROBESITE_RDI },
-	{ SYM_ALLOCATOR_DEALLOCATE_BUFFERS, false, "allocator_clear", PROBESITE_RDI },
-	{ SYM_ALLOCATOR_DEALLOCATE_BUFFERS, true, "allocator_clear_return", 0 },
-	{ SYM_ALLOCATOR_CLEAR, false, "allocator_clear", PROBESITE_RDI },
-	{ SYM_ALLOCATOR_CLEAR, true, "allocator_clear_return", 0 },
-	{ SYM_MESH_CLOSE, false, "mesh_close", PROBESITE_RDI },
-	{ SYM_MESH_CLOSE, true, "mesh_close_return", 0 },
+	{ SYM_TRACK_ALLOCATE,
+	  false,
+	  "track_allocate",
+	  OBJECT_BUFFER,
+	  { .kind = DL_EV_ALLOC,
+	    .object_arg = 1,
+	    .address = FIELD(FIELD_ADDRESS, 8),
+	    .size = FIELD(FIELD_SIZE, 8),
+	    .mem_type = FIELD(FIELD_TYPE, 4),
+	    .device = FIELD(FIELD_DEVICE, 8),
+	    .object = FIELD(FIELD_ALLOCATOR, 8),
+	    .hooked = FIELD(FIELD_HOOKED, 1) } },
+	{ SYM_TRACK_DEALLOCATE,
+	  false,
+	  "track_deallocate",
+	  OBJECT_BUFFER,
+	  { .kind = DL_EV_FREE,
+	    .object_arg = 1,
+	    .address = FIELD(FIELD_ADDRESS, 8),
+	    .size = FIELD(FIELD_SIZE, 8),
+	    .mem_type = FIELD(FIELD_TYPE, 4),
+	    .device = FIELD(FIELD_DEVICE, 8),
+	    .hooked = FIELD(FIELD_HOOKED, 1) } },
+	{ SYM_TRACK_ALLOCATE_CB,
+	  false,
+	  "track_allocate_cb",
+	  OBJECT_NONE,
+	  { .kind = DL_EV_CB_ALLOC,
+	    .address = ARG(2),
+	    .size = ARG(3),
+	    .mem_type = CONST(DL_MEM_CB),
+	    .device = ARG(5),
+	    .object = PROGRAM } },
+	{ SYM_TRACK_DEALLOCATE_CB,
+	  false,
+	  "track_deallocate_cb",
+	  OBJECT_NONE,
+	  { .kind = DL_EV_CB_FREE_ALL, .mem_type = CONST(DL_MEM_CB), .device = ARG(1) } },
+	{ SYM_ALLOCATE_CIRCULAR_BUFFERS,
+	  false,
+	  "allocate_circular_buffers",
+	  OBJECT_NONE,
+	  { .action = DL_ACTION_ENTER_PROGRAM, .object_arg = 0 } },
+	{ SYM_ALLOCATE_CIRCULAR_BUFFERS,
+	  true,
+	  "allocate_circular_buffers_return",
+	  OBJECT_NONE,
+	  { .action = DL_ACTION_LEAVE_PROGRAM } },
+	{ SYM_PROGRAM_DESTRUCTOR,
+	  false,
+	  "program_destroyed",
+	  OBJECT_NONE,
+	  { .kind = DL_EV_PROGRAM_DESTROYED, .object = ARG(0) } },
+	{ SYM_DEVICE_CLOSE,
+	  false,
+	  "device_close",
+	  OBJECT_NONE,
+	  { .kind = DL_EV_DEVICE_CLOSE, .device = ARG(0) } },
+	{ SYM_DEVICE_CLOSE, true, "device_close_return", OBJECT_NONE, RECORD(DL_EV_DEVICE_CLOSED) },
+	{ SYM_BANK_DEALLOCATE,
+	  false,
+	  "bank_deallocate",
+	  OBJECT_BANK,
+	  { .kind = DL_EV_BANK_FREE,
+	    .object_arg = 0,
+	    .address = ARG(1),
+	    .mem_type = AT(0, 4),
+	    .object = ARG(0) } },
+	{ SYM_BANK_DEALLOCATE_ALL,
+	  false,
+	  "bank_deallocate_all",
+	  OBJECT_BANK,
+	  { .kind = DL_EV_BANK_FREE_ALL,
+	    .object_arg = 0,
+	    .mem_type = AT(0, 4),
+	    .object = ARG(0) } },
+	{ SYM_ALLOCATOR_DEALLOCATE_BUFFERS,
+	  false,
+	  "allocator_clear",
+	  OBJECT_NONE,
+	  { .kind = DL_EV_ALLOCATOR_CLEAR, .object = ARG(0) } },
+	{ SYM_ALLOCATOR_DEALLOCATE_BUFFERS, true, "allocator_clear_return", OBJECT_NONE,
+	  RECORD(DL_EV_ALLOCATOR_CLEAR_END) },
+	{ SYM_ALLOCATOR_CLEAR,
+	  false,
+	  "allocator_clear",
+	  OBJECT_NONE,
+	  { .kind = DL_EV_ALLOCATOR_CLEAR, .object = ARG(0) } },
+	{ SYM_ALLOCATOR_CLEAR, true, "allocator_clear_return", OBJECT_NONE,
+	  RECORD(DL_EV_ALLOCATOR_CLEAR_END) },
+	{ SYM_MESH_CLOSE,
+	  false,
+	  "mesh_close",
+	  OBJECT_NONE,
+	  { .kind = DL_EV_MESH_CLOSE, .device = ARG(0) } },
+	{ SYM_MESH_CLOSE, true, "mesh_close_return", OBJECT_NONE, RECORD(DL_EV_MESH_CLOSED) },
 };
+
+/* A spec's values, in one order, for the loops below. */
+static const struct dl_value *spec_values(const struct dl_probe_spec *spec, size_t i)
+{
+	const struct dl_value *values[] = { &spec->address, &spec->size,   &spec->mem_type,
+					    &spec->device,  &spec->object, &spec->hooked };
+
+	return i < sizeof(values) / sizeof(values[0]) ? values[i] : NULL;
+}
+
+static const char *const value_names[] = {
+	"address", "size", "type", "device", "object", "hooked"
+};
+
+int probes__spec(const struct probe *probe, const struct layout *layout, struct dl_probe_spec *spec)
+{
+	unsigned int end = 0;
+
+	*spec = probe->spec;
+	for (size_t i = 0; spec_values(spec, i); i++) {
+		struct dl_value *v = (struct dl_value *)spec_values(spec, i);
+
+		if (v->source != DL_SRC_OBJECT)
+			continue;
+		if (probe->object == OBJECT_BUFFER) {
+			unsigned int field = v->offset;
+
+			/* A field the library does not tell is not read (the Buffer's allocator).
+			 */
+			if (layout->offset[field] == DL_OFFSET_UNKNOWN) {
+				*v = (struct dl_value){ .source = DL_SRC_NONE };
+				continue;
+			}
+			v->offset = layout->offset[field];
+		}
+		if (v->offset + v->size > end)
+			end = v->offset + v->size;
+	}
+	if (end > DL_OBJECT_MAX) {
+		fprintf(stderr,
+			"devledger: %s: the fields it reads end at byte %u, past the %u one read "
+			"covers: check the --offset values\n",
+			probe->program, end, DL_OBJECT_MAX);
+		return -ERANGE;
+	}
+	spec->object_bytes = (__u16)end;
+	/* Era C: the Buffer holds a pointer to its state, where the fields are. */
+	if (probe->object == OBJECT_BUFFER && layout->profile->impl) {
+		spec->hops = 1;
+		spec->hop_offset[0] = layout->offset[FIELD_IMPL];
+	}
+	return 0;
+}
+
+static const unsigned int arg_regs[] = { PROBESITE_RDI, PROBESITE_RSI, PROBESITE_RDX,
+					 PROBESITE_RCX, PROBESITE_R8,  PROBESITE_R9 };
+
+unsigned int probes__regs_read(const struct probe *probe)
+{
+	const struct dl_probe_spec *spec = &probe->spec;
+	unsigned int regs = 0;
+
+	if (probe->object != OBJECT_NONE || spec->action == DL_ACTION_ENTER_PROGRAM)
+		regs |= arg_regs[spec->object_arg];
+	for (size_t i = 0; spec_values(spec, i); i++)
+		if (spec_values(spec, i)->source == DL_SRC_ARG)
+			regs |= arg_regs[spec_values(spec, i)->arg];
+	return regs;
+}
+
+static const char *const arg_names[] = { "rdi", "rsi", "rdx", "rcx", "r8", "r9" };
+
+void probes__describe(const struct dl_probe_spec *spec, char *buf, size_t len)
+{
+	size_t n = 0;
+
+#define PUT(...)                                                                                   \
+	do {                                                                                       \
+		if (n < len)                                                                       \
+			n += (size_t)snprintf(buf + n, len - n, __VA_ARGS__);                      \
+	} while (0)
+	buf[0] = '\0';
+	if (spec->object_bytes) {
+		PUT("reads from ");
+		for (unsigned int h = 0; h < spec->hops; h++)
+			PUT("*(");
+		PUT("%s", arg_names[spec->object_arg]);
+		for (unsigned int h = 0; h < spec->hops; h++)
+			PUT("+%u)", spec->hop_offset[h]);
+		PUT(", %u bytes:", spec->object_bytes);
+	}
+	if (spec->action == DL_ACTION_ENTER_PROGRAM)
+		PUT("sets the thread's program to %s", arg_names[spec->object_arg]);
+	else if (spec->action == DL_ACTION_LEAVE_PROGRAM)
+		PUT("ends the thread's program");
+	for (size_t i = 0, first = 1; spec_values(spec, i); i++) {
+		const struct dl_value *v = spec_values(spec, i);
+
+		if (v->source == DL_SRC_NONE)
+			continue;
+		PUT("%s%s ", first ? (n ? " " : "reads ") : ", ", value_names[i]);
+		first = 0;
+		if (v->source == DL_SRC_ARG)
+			PUT("%s", arg_names[v->arg]);
+		else if (v->source == DL_SRC_OBJECT)
+			PUT("+%u", v->offset);
+		else if (v->source == DL_SRC_CONST && v == &spec->mem_type &&
+			 v->offset == DL_MEM_CB)
+			PUT("CB");
+		else if (v->source == DL_SRC_CONST)
+			PUT("%u", v->offset);
+		else
+			PUT("the thread's program");
+	}
+	if (!n)
+		PUT("reads nothing: the thread is the record");
+#undef PUT
+}
 
 /* Resolve every probed symbol of one library; name every missing one. */
 const char *const probe_symbol_missing_means[PROBE_SYMBOLS] = {
@@ -219,18 +454,18 @@ int probes__site(const struct probe *probe, const char *library, const struct el
 		snprintf(site->why, sizeof(site->why), "entry (--entry-probes)");
 		return 0;
 	}
-	return probesite__choose(library, sym->offset, sym->size, probe->regs_read, site);
+	return probesite__choose(library, sym->offset, sym->size, probes__regs_read(probe), site);
 }
 
 /* MeshDevice's layout changed within eras (api_mutex_ came first later): no preset for its id. */
 const struct layout_profile profiles[PROFILE_COUNT] = {
-	{ "era-b", NULL, NULL, 0, DL_ERA_B_BUFFER_DEVICE, DL_ERA_B_BUFFER_SIZE,
-	  DL_ERA_B_BUFFER_TYPE, DL_ERA_B_BUFFER_HOOKED, DL_ERA_B_BUFFER_ADDRESS,
-	  DL_ERA_B_BUFFER_ALLOCATOR, DL_ERA_B_DEVICE_ID, DL_OFFSET_UNKNOWN },
+	{ "era-b", NULL, NULL, 0, ERA_B_BUFFER_DEVICE, ERA_B_BUFFER_SIZE, ERA_B_BUFFER_TYPE,
+	  ERA_B_BUFFER_HOOKED, ERA_B_BUFFER_ADDRESS, ERA_B_BUFFER_ALLOCATOR, ERA_B_DEVICE_ID,
+	  DL_OFFSET_UNKNOWN },
 	{ "era-c", "_ZN2tt8tt_metal13AllocatorImpl18deallocate_buffersEv",
-	  "AllocatorImpl::deallocate_buffers", DL_ERA_C_BUFFER_IMPL, DL_ERA_C_IMPL_DEVICE,
-	  DL_ERA_C_IMPL_SIZE, DL_ERA_C_IMPL_TYPE, DL_ERA_C_IMPL_HOOKED, DL_ERA_C_IMPL_ADDRESS,
-	  DL_ERA_C_IMPL_ALLOCATOR, DL_ERA_B_DEVICE_ID, DL_OFFSET_UNKNOWN },
+	  "AllocatorImpl::deallocate_buffers", ERA_C_BUFFER_IMPL, ERA_C_IMPL_DEVICE,
+	  ERA_C_IMPL_SIZE, ERA_C_IMPL_TYPE, ERA_C_IMPL_HOOKED, ERA_C_IMPL_ADDRESS,
+	  ERA_C_IMPL_ALLOCATOR, ERA_B_DEVICE_ID, DL_OFFSET_UNKNOWN },
 };
 
 const struct layout_profile *probes__profile(const char *library, const char *name, char *why,

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../bpf/devledger.h"
+
 struct elfsym;
 struct probesite;
 
@@ -48,17 +50,26 @@ extern const char *const probe_symbol_missing_means[PROBE_SYMBOLS];
 /* The name a function was found under, or when missing its era-C name. */
 const char *probes__symbol_name(enum probe_symbol symbol, const struct elfsym *sym);
 
+/* The object a probe reads, whose layout decides where its fields are. */
+enum probe_object {
+	OBJECT_NONE,
+	OBJECT_BUFFER, /* a Buffer: field offsets from the layout, behind its pimpl in era C */
+	OBJECT_BANK,   /* a BankManager: its BufferType is its first word */
+};
+
 /*
- * One uprobe: the symbol it sits on, the BPF program (by name) that runs
- * there, and the argument registers that program reads (an entry probe may
- * move past instructions that leave them alone). A return probe stays at
- * the entry: it finds the return address on top of the stack.
+ * One uprobe: the symbol it sits on, a name for people, and what it
+ * reports, as the BPF side's spec. For a Buffer the spec's object values
+ * name layout fields (enum layout_field) that probes__spec turns into
+ * offsets. A return probe stays at the entry: it finds the return address
+ * on top of the stack.
  */
 struct probe {
 	enum probe_symbol symbol;
 	bool retprobe;
 	const char *program;
-	unsigned int regs_read;
+	enum probe_object object;
+	struct dl_probe_spec spec;
 };
 
 #define PROBE_COUNT 17
@@ -160,6 +171,19 @@ struct layout {
 	unsigned int offset[LAYOUT_FIELDS]; /* FIELD_IMPL 0: the fields are in Buffer itself */
 	enum layout_source source[LAYOUT_FIELDS];
 };
+
+/*
+ * What the BPF side follows for this probe under this layout. Returns 0,
+ * or -ERANGE when a field lies beyond what one read covers.
+ */
+int probes__spec(const struct probe *probe, const struct layout *layout,
+		 struct dl_probe_spec *spec);
+
+/* The argument registers a probe reads (PROBESITE_RDI, ...): its site must leave them alone. */
+unsigned int probes__regs_read(const struct probe *probe);
+
+/* What a spec reads, for people: "reads from *(rsi+16), 72 bytes: address +64, size +8, ...". */
+void probes__describe(const struct dl_probe_spec *spec, char *buf, size_t len);
 
 /*
  * Fill `layout` for a library (profile by name, or NULL to choose). Returns

@@ -18,6 +18,8 @@
 
 #define DEFAULT_RING_BYTES (16u << 20)
 
+_Static_assert(PROBE_COUNT <= DL_MAX_SPECS, "every probe has a spec slot");
+
 struct tracer {
 	struct devledger_bpf *skel;
 	struct ring_buffer *ring;
@@ -28,6 +30,7 @@ struct tracer {
 	void *ctx;
 	const char *profile;
 	char layout_source[32];
+	struct layout layout; /* one for every library traced */
 };
 
 static int libbpf_print(enum libbpf_print_level level, const char *format, va_list args)
@@ -95,14 +98,46 @@ static uint64_t probe_offset(const struct probe *probe, const char *library,
 }
 
 /*
- * Each uprobe's cookie: which library it is in, and where its site is in
- * that file, so that the BPF side finds the library's load bias (the
- * instruction pointer less the site) and with it the library's vtables.
+ * Each uprobe's cookie: its spec (what it reports), which library it is in,
+ * and where its site is in that file, so that the BPF side finds the
+ * library's load bias (the instruction pointer less the site) and with it
+ * the library's vtables.
  */
-static uint64_t probe_cookie(size_t library_index, const struct elfsym *sym, uint64_t offset)
+static uint64_t probe_cookie(size_t probe_index, size_t library_index, const struct elfsym *sym,
+			     uint64_t offset)
 {
-	return ((uint64_t)library_index << DL_COOKIE_LIBRARY_SHIFT) |
+	return ((uint64_t)probe_index << DL_COOKIE_SPEC_SHIFT) |
+	       ((uint64_t)library_index << DL_COOKIE_LIBRARY_SHIFT) |
 	       ((sym->vaddr + (offset - sym->offset)) & DL_COOKIE_VADDR_MASK);
+}
+
+/* What each probe reports under the session's layout, for the BPF side; then frozen. */
+static int set_specs(struct tracer *tracer, bool verbose)
+{
+	struct bpf_map *map = tracer->skel->maps.specs;
+	int err;
+
+	for (__u32 i = 0; i < PROBE_COUNT; i++) {
+		struct dl_probe_spec spec;
+
+		err = probes__spec(&probes[i], &tracer->layout, &spec);
+		if (err)
+			return err;
+		if (bpf_map__update_elem(map, &i, sizeof(i), &spec, sizeof(spec), BPF_ANY))
+			goto failed;
+		if (verbose) {
+			char text[256];
+
+			probes__describe(&spec, text, sizeof(text));
+			fprintf(stderr, "devledger: %s %s\n", probes[i].program, text);
+		}
+	}
+	if (!bpf_map_freeze(bpf_map__fd(map)))
+		return 0;
+failed:
+	err = -errno;
+	fprintf(stderr, "devledger: probe specs: %s\n", strerror(-err));
+	return err;
 }
 
 static int attach_target(struct tracer *tracer, size_t library_index, pid_t pid,
@@ -128,20 +163,15 @@ static int attach_target(struct tracer *tracer, size_t library_index, pid_t pid,
 	for (size_t i = 0; i < PROBE_COUNT; i++) {
 		LIBBPF_OPTS(bpf_uprobe_opts, uprobe_opts, .retprobe = probes[i].retprobe);
 		const struct elfsym *sym = &syms[probes[i].symbol];
-		struct bpf_program *prog;
+		struct bpf_program *prog = tracer->skel->progs.probe;
 		struct bpf_link *link;
 		uint64_t offset;
 
 		if (!sym->found)
 			continue; /* optional, and already warned about */
 
-		prog = bpf_object__find_program_by_name(tracer->skel->obj, probes[i].program);
-		if (!prog) {
-			fprintf(stderr, "devledger: no BPF program %s\n", probes[i].program);
-			return -ENOENT;
-		}
 		offset = probe_offset(&probes[i], library, sym, opts->entry_probes, opts->verbose);
-		uprobe_opts.bpf_cookie = probe_cookie(library_index, sym, offset);
+		uprobe_opts.bpf_cookie = probe_cookie(i, library_index, sym, offset);
 		link = bpf_program__attach_uprobe_opts(prog, pid, library, offset, &uprobe_opts);
 		err = keep_link(tracer, link, probes__symbol_name(probes[i].symbol, sym), library);
 		if (err)
@@ -211,28 +241,16 @@ static int set_layout(struct tracer *tracer, const struct tracer_opts *opts)
 			strcat(tracer->layout_source, "+");
 		strcat(tracer->layout_source, probes__source_name(source));
 	}
-	tracer->skel->rodata->buffer_off_impl = layout.offset[FIELD_IMPL];
-	tracer->skel->rodata->buffer_off_device = layout.offset[FIELD_DEVICE];
-	tracer->skel->rodata->buffer_off_size = layout.offset[FIELD_SIZE];
-	tracer->skel->rodata->buffer_off_type = layout.offset[FIELD_TYPE];
-	tracer->skel->rodata->buffer_off_hooked = layout.offset[FIELD_HOOKED];
-	tracer->skel->rodata->buffer_off_address = layout.offset[FIELD_ADDRESS];
-	tracer->skel->rodata->buffer_off_allocator = layout.offset[FIELD_ALLOCATOR];
+	/* A field past what one read covers is a wrong --offset: said before anything loads. */
+	for (size_t i = 0; i < PROBE_COUNT; i++) {
+		struct dl_probe_spec spec;
+
+		if (probes__spec(&probes[i], &layout, &spec))
+			return -EINVAL;
+	}
+	tracer->layout = layout;
 	tracer->skel->rodata->device_off_id = layout.offset[FIELD_DEVICE_ID];
 	tracer->skel->rodata->mesh_off_id = layout.offset[FIELD_MESH_ID];
-	/* Read up to the end of the furthest field (hooked_allocation_ is one byte, the rest 8). */
-	tracer->skel->rodata->buffer_read_bytes = 0;
-	for (int f = FIELD_DEVICE; f <= FIELD_ALLOCATOR; f++) {
-		unsigned int end = layout.offset[f] + (f == FIELD_HOOKED ? 1
-						       : f == FIELD_TYPE ? 4
-									 : 8);
-
-		if (layout.offset[f] == DL_OFFSET_UNKNOWN)
-			continue;
-
-		if (end > tracer->skel->rodata->buffer_read_bytes)
-			tracer->skel->rodata->buffer_read_bytes = end;
-	}
 	return 0;
 }
 
@@ -296,6 +314,9 @@ struct tracer *tracer__open(const struct tracer_opts *opts)
 		goto cleanup;
 	}
 
+	err = set_specs(tracer, opts->verbose);
+	if (err)
+		goto cleanup;
 	for (size_t i = 0; opts->mode != TRACER_SYSTEM && i < opts->target_count; i++) {
 		__u32 tgid = (__u32)opts->targets[i].pid;
 

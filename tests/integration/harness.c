@@ -180,14 +180,14 @@ static bool pump(struct harness_proc *proc, int timeout_ms)
 			continue;
 		}
 		/* Keep the newest output when it overflows: the end says why something failed. */
-		size_t room = 8191 - *lens[i];
+		size_t room = sizeof(proc->out) - 1 - *lens[i];
 		if ((size_t)n > room) {
 			size_t drop = (size_t)n - room;
 			if (drop > *lens[i])
 				drop = *lens[i];
 			memmove(bufs[i], bufs[i] + drop, *lens[i] - drop);
 			*lens[i] -= drop;
-			room = 8191 - *lens[i];
+			room = sizeof(proc->out) - 1 - *lens[i];
 		}
 		if ((size_t)n > room)
 			n = (ssize_t)room;

@@ -42,9 +42,9 @@ struct harness_proc {
 	pid_t pid;
 	int out_fd; /* read end of its stdout, or -1 */
 	int err_fd; /* read end of its stderr, or -1 */
-	char out[8192]; /* what was read so far */
+	char out[65536]; /* what was read so far (the newest, when more came) */
 	size_t out_len;
-	char err[8192];
+	char err[65536];
 	size_t err_len;
 };
 
