@@ -26,18 +26,26 @@
  */
 enum slot_state { SLOT_EMPTY = 0, SLOT_LIVE, SLOT_DEAD, SLOT_RELEASED };
 
-/* At most this many processes in one ledger: the slot keeps the process index in 24 bits. */
-#define MAX_PROCESSES (1u << 24)
+/* At most this many processes in one ledger: the slot keeps the process index in 20 bits. */
+#define MAX_PROCESSES (1u << 20)
+
+/*
+ * A slot keeps which of its device's allocators it came from in 4 bits:
+ * 1 to 15 in the order the device's allocators were first seen, 0 unknown.
+ * A device has its own allocator and one per sub-device manager.
+ */
+#define MAX_ALLOCATORS 15
 
 struct slot {
 	uint64_t address;
 	uint64_t size;
 	uint64_t alloc_ts_ns;
 	int32_t device_id;
-	uint32_t process : 24; /* index into ledger.processes: pids are reused, indexes are not */
+	uint32_t process : 20; /* index into ledger.processes: pids are reused, indexes are not */
 	uint32_t mem_type : 3;
 	uint32_t state : 3;
 	uint32_t device_kind : 2;
+	uint32_t allocator : 4; /* which of the device's allocators: 1.., 0 unknown */
 };
 
 _Static_assert(sizeof(struct slot) == 32, "a slot is 32 bytes");
@@ -62,10 +70,14 @@ struct cb {
 	struct device_key device;
 };
 
-/* Which device an allocator or a bank manager serves, as learned from the records. */
+/*
+ * Which device an allocator or a bank manager serves, as learned from the
+ * records, and which of that device's allocators it is (or belongs to).
+ */
 struct owner {
 	uint64_t object;
 	struct device_key device;
+	uint8_t allocator; /* 1..MAX_ALLOCATORS; 0 unknown */
 };
 
 struct owners {
@@ -79,8 +91,9 @@ enum context_kind { CONTEXT_DEVICE_CLOSE, CONTEXT_MESH_CLOSE, CONTEXT_ALLOCATOR_
 
 struct context {
 	uint32_t tid;
-	uint8_t kind;	 /* enum context_kind */
-	bool has_device; /* an allocator clear may not know its device */
+	uint8_t kind;	   /* enum context_kind */
+	bool has_device;   /* an allocator clear may not know its device */
+	uint8_t allocator; /* an allocator clear's allocator, 0 unknown */
 	struct device_key device;
 };
 
@@ -91,6 +104,7 @@ struct context {
 struct pending_free {
 	bool valid;
 	uint8_t mem_type;
+	uint8_t allocator; /* of the buffer freed */
 	uint32_t tid;
 	uint64_t address;
 	struct device_key device;
@@ -551,20 +565,46 @@ static const struct owner *owner_find(const struct owners *owners, uint64_t obje
 	return NULL;
 }
 
-static int owner_set(struct owners *owners, uint64_t object, struct device_key device)
+static int owner_set(struct owners *owners, uint64_t object, struct device_key device,
+		     uint8_t allocator)
 {
 	struct owner *found = (struct owner *)owner_find(owners, object);
 	int err;
 
 	if (found) {
 		found->device = device;
+		found->allocator = allocator;
 		return 0;
 	}
 	err = grow((void **)&owners->items, &owners->capacity, sizeof(*owners->items),
 		   owners->count + 1);
 	if (err)
 		return err;
-	owners->items[owners->count++] = (struct owner){ .object = object, .device = device };
+	owners->items[owners->count++] =
+		(struct owner){ .object = object, .device = device, .allocator = allocator };
+	return 0;
+}
+
+/* An allocator of this device, numbered from 1 in the order first seen (0 past MAX_ALLOCATORS). */
+static int allocator_set(struct owners *allocators, uint64_t object, struct device_key device,
+			 struct owner *out)
+{
+	const struct owner *found = owner_find(allocators, object);
+	unsigned int mine = 1;
+	int err;
+
+	if (found && same_device(found->device, device)) {
+		*out = *found;
+		return 0;
+	}
+	for (size_t i = 0; i < allocators->count; i++)
+		if (same_device(allocators->items[i].device, device) &&
+		    allocators->items[i].object != object)
+			mine++;
+	err = owner_set(allocators, object, device, mine <= MAX_ALLOCATORS ? (uint8_t)mine : 0);
+	if (err)
+		return err;
+	*out = *owner_find(allocators, object);
 	return 0;
 }
 
@@ -654,9 +694,8 @@ static int apply_alloc(struct ledger *ledger, struct process_state *p, size_t pr
 	/* The Buffer's allocator serves this device: a later clear of it is this device's. */
 	if (ev->object && (ev->object != p->last_allocator.object ||
 			   !same_device(device, p->last_allocator.device))) {
-		if (owner_set(&p->allocators, ev->object, device))
+		if (allocator_set(&p->allocators, ev->object, device, &p->last_allocator))
 			return -ENOMEM;
-		p->last_allocator = (struct owner){ .object = ev->object, .device = device };
 	}
 	if ((ledger->used + 1) * 4 > ledger->capacity * 3 && grow_table(ledger))
 		return -ENOMEM;
@@ -683,6 +722,7 @@ static int apply_alloc(struct ledger *ledger, struct process_state *p, size_t pr
 			    .device_id = device.id,
 			    .device_kind = device.kind,
 			    .mem_type = ev->mem_type,
+			    .allocator = ev->object ? p->last_allocator.allocator : 0,
 			    .state = SLOT_LIVE };
 	stats->allocs++;
 	add_live(stats, ev->size);
@@ -691,7 +731,7 @@ static int apply_alloc(struct ledger *ledger, struct process_state *p, size_t pr
 
 /* Remember a thread's tracked free, for the allocator's release of it that follows. */
 static void remember_free(struct process_state *p, const struct dl_event *ev,
-			  struct device_key device)
+			  struct device_key device, uint8_t allocator)
 {
 	struct pending_free *slot = NULL;
 
@@ -709,6 +749,7 @@ static void remember_free(struct process_state *p, const struct dl_event *ev,
 	p->pending_last = (size_t)(slot - p->pending);
 	*slot = (struct pending_free){ .valid = true,
 				       .mem_type = ev->mem_type,
+				       .allocator = allocator,
 				       .tid = ev->tid,
 				       .address = ev->address,
 				       .device = device };
@@ -723,11 +764,11 @@ static int apply_free(struct ledger *ledger, struct process_state *p, size_t pro
 
 	if (ev->flags & DL_FLAG_HOOKED)
 		return 0;
-	remember_free(p, ev, device);
 	stats = stats_for(p, device, ev->mem_type);
 	if (!stats)
 		return -ENOMEM;
 	s = find_slot(ledger, &key);
+	remember_free(p, ev, device, s->state == SLOT_EMPTY ? 0 : (uint8_t)s->allocator);
 	if (s->state == SLOT_RELEASED) {
 		/* Released by the allocator already: the same free, counted once. */
 		s->state = SLOT_DEAD;
@@ -807,11 +848,12 @@ static bool has_live_buffers(struct process_state *p, struct device_key device, 
 
 /*
  * Every live buffer of a process ends with this fate: on one device (NULL:
- * all) and of one type (negative: all).
+ * all), of one type (negative: all), from one of the device's allocators
+ * (0: any; a buffer whose allocator is unknown goes with any).
  */
 static int end_buffers(struct ledger *ledger, struct process_state *p, size_t process,
-		       const struct device_key *device, int type, enum ledger_reason reason,
-		       bool leak, uint64_t ts)
+		       const struct device_key *device, int type, uint8_t allocator,
+		       enum ledger_reason reason, bool leak, uint64_t ts)
 {
 	/* A walk of the whole table: skipped when there is nothing to find. */
 	if (device && !has_live_buffers(p, *device, type))
@@ -822,7 +864,8 @@ static int end_buffers(struct ledger *ledger, struct process_state *p, size_t pr
 
 		if (s->state != SLOT_LIVE || s->process != process ||
 		    (device && !same_device(slot_device(s), *device)) ||
-		    (type >= 0 && s->mem_type != type))
+		    (type >= 0 && s->mem_type != type) ||
+		    (allocator && s->allocator && s->allocator != allocator))
 			continue;
 		err = end_buffer(p, s, reason, leak, ts);
 		if (err)
@@ -1019,7 +1062,7 @@ static int apply_bank_free(struct ledger *ledger, struct process_state *p, size_
 		if (pf->valid && pf->tid == ev->tid && pf->address == ev->address &&
 		    pf->mem_type == ev->mem_type) {
 			pf->valid = false;
-			return owner_set(&p->banks, ev->object, pf->device);
+			return owner_set(&p->banks, ev->object, pf->device, pf->allocator);
 		}
 	}
 	if (ev->mem_type >= DL_MEM_CB)
@@ -1047,15 +1090,18 @@ static int apply_bank_free_all(struct ledger *ledger, struct process_state *p, s
 	const struct owner *owner = owner_find(&p->banks, ev->object);
 	struct context *context;
 	struct device_key device;
+	uint8_t allocator = 0;
 
 	if (ev->mem_type >= DL_MEM_CB)
 		return 0;
 	if (owner) {
 		device = owner->device;
+		allocator = owner->allocator;
 	} else if ((context = context_innermost(p, ev->tid, CONTEXT_ALLOCATOR_CLEAR)) &&
 		   context->has_device) {
 		device = context->device;
-		if (owner_set(&p->banks, ev->object, device))
+		allocator = context->allocator;
+		if (owner_set(&p->banks, ev->object, device, allocator))
 			return -ENOMEM;
 	} else if ((context = close_innermost(p, ev->tid))) {
 		device = context->device;
@@ -1063,7 +1109,7 @@ static int apply_bank_free_all(struct ledger *ledger, struct process_state *p, s
 		p->view.unattributed_frees++;
 		return 0;
 	}
-	return end_buffers(ledger, p, process, &device, ev->mem_type,
+	return end_buffers(ledger, p, process, &device, ev->mem_type, allocator,
 			   release_reason(p, ev->tid, LEDGER_REASON_ALLOCATOR_CLEAR), false,
 			   ev->ts_ns);
 }
@@ -1079,6 +1125,7 @@ static int apply_allocator_clear(struct ledger *ledger, struct process_state *p,
 
 	if (owner) {
 		context.device = owner->device;
+		context.allocator = owner->allocator;
 		context.has_device = true;
 	} else if (close) {
 		context.device = close->device;
@@ -1087,7 +1134,7 @@ static int apply_allocator_clear(struct ledger *ledger, struct process_state *p,
 	err = context_push(p, &context);
 	if (err || !context.has_device)
 		return err;
-	return end_buffers(ledger, p, process, &context.device, -1,
+	return end_buffers(ledger, p, process, &context.device, -1, context.allocator,
 			   release_reason(p, ev->tid, LEDGER_REASON_ALLOCATOR_CLEAR), false,
 			   ev->ts_ns);
 }
@@ -1108,7 +1155,7 @@ static int apply_closed(struct ledger *ledger, struct process_state *p, size_t p
 	/* Its own context still counts: the outermost close names the reason. */
 	reason = release_reason(p, ev->tid, LEDGER_REASON_DEVICE_CLOSED);
 	context_remove(p, context);
-	err = end_buffers(ledger, p, process, &device, -1, reason, false, ev->ts_ns);
+	err = end_buffers(ledger, p, process, &device, -1, 0, reason, false, ev->ts_ns);
 	if (!err)
 		err = end_cbs(p, &device, true, 0, reason, false, ev->ts_ns);
 	owners_forget(&p->allocators, device);
@@ -1127,7 +1174,7 @@ static int process_exit(struct ledger *ledger, size_t process, int status, uint6
 
 	if (p->view.exited)
 		return 0;
-	err = end_buffers(ledger, p, process, NULL, -1, LEDGER_REASON_NONE, true, ts);
+	err = end_buffers(ledger, p, process, NULL, -1, 0, LEDGER_REASON_NONE, true, ts);
 	if (!err)
 		err = end_cbs(p, NULL, true, 0, LEDGER_REASON_NONE, true, ts);
 	if (err)

@@ -566,7 +566,7 @@ static const char *reason_explanation(enum ledger_reason reason)
 	case LEDGER_REASON_PROGRAM_DESTROYED:
 		return "circular buffers released with their program (~ProgramImpl): tt-metal reports no per-CB free";
 	case LEDGER_REASON_DEVICE_CLOSED:
-		return "still allocated when Device::close returned: released with the device's allocator, which reports no per-buffer free";
+		return "released while Device::close ran (its allocators' deallocate_buffers) or still allocated when it returned: tt-metal reports no per-buffer free";
 	case LEDGER_REASON_CB_DEALLOCATE_ALL:
 		return "circular buffers released by track_deallocate_cb(device), which carries no addresses";
 	case LEDGER_REASON_CB_REALLOCATED:

@@ -306,6 +306,36 @@ static void test_mesh(void **state)
 	}
 }
 
+/*
+ * A sub-device manager removed: its allocator's buffers are released
+ * (allocator_clear), the device's own allocator's are not, whichever era.
+ */
+static void test_subdevice(void **state)
+{
+	const char *dir = *state;
+	const char *args[] = { "subdevice", NULL };
+	const char *const envs[] = { "STANDIN_DIR", "STANDIN_ERA_C_DIR" };
+
+	for (size_t b = 0; b < sizeof(envs) / sizeof(envs[0]); b++) {
+		char *driver = strdup(harness_variant(envs[b], "standin"));
+		struct json_object *summary, *proc;
+		struct harness_proc run;
+		int code = trace_driver(&run, dir, driver, NULL, args);
+
+		if (code != 0)
+			fail_msg("%s subdevice: devledger exited %d: %s", driver, code, run.err);
+		summary = harness_load_json(harness_path(dir, "summary.json"));
+		harness_assert_exact(summary);
+		harness_assert_truth(summary, harness_path(dir, "truth.json"));
+		proc = json_object_array_get_idx(harness_get(summary, "processes"), 0);
+		assert_int_equal(list_bytes(proc, "untracked_frees", 0, "L1", "allocator_clear"),
+				 3 * KIB);
+		assert_int_equal(harness_get_int(proc, "devices.0.memory.L1.frees"), 1);
+		json_object_put(summary);
+		free(driver);
+	}
+}
+
 /* Era C (pimpl Buffer, built with clang++): found from the symbols, traced as exactly. */
 static void test_era_c(void **state)
 {
@@ -789,6 +819,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probe_sites, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mesh, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_subdevice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_era_c, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_layout_sources, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_program_symbols, setup, teardown),

@@ -27,6 +27,7 @@ const char usage[] =
 	"usage: standin SCENARIO [ARGS] [--truth FILE] [--attach-truth FILE]\n"
 	"  remaining            8 devices; DRAM binaries freed after close, CBs of two programs\n"
 	"  mesh                 remaining on a mesh of 8 chips, with mesh buffers and banks\n"
+	"  subdevice            a sub-device manager removed: only its allocator's buffers go\n"
 	"                       emptied by the allocator\n"
 	"  leak                 buffers never freed\n"
 	"  churn N [--seed S]   N random allocations and frees on 4 devices\n"
@@ -167,6 +168,27 @@ void scenario_mesh()
 	}
 	mesh->close(); // c, and every chip's binaries
 	held.clear(); // freed silently: the chips are closed
+}
+
+// A device with two allocators: removing the sub-device manager releases its allocator's buffers
+// (allocator_clear) and none of the device's own.
+void scenario_subdevice()
+{
+	auto devices = open_devices(1);
+	Device *d = devices[0];
+
+	auto kept = Buffer::create(d, 4 * KIB, 1024, BufferType::L1, false);
+	auto binary = Buffer::create(d, 8 * KIB, 2048, BufferType::DRAM, false);
+	Allocator *local = d->create_sub_device_manager();
+	auto local_a = Buffer::create(d, 2 * KIB, 1024, BufferType::L1, false, local);
+	auto local_b = Buffer::create(d, 1 * KIB, 1024, BufferType::L1, true, local);
+	d->remove_sub_device_manager();
+	// Their Buffers report the free afterwards: the same release, counted once.
+	local_a.reset();
+	local_b.reset();
+	kept->deallocate();
+	close_devices(devices);
+	binary.reset(); // released at close (device_closed), freed silently now
 }
 
 void scenario_leak()
@@ -403,6 +425,9 @@ int main(int argc, char **argv)
 	if (scenario == "remaining") {
 		need(0);
 		scenario_remaining();
+	} else if (scenario == "subdevice") {
+		need(0);
+		scenario_subdevice();
 	} else if (scenario == "mesh") {
 		need(0);
 		scenario_mesh();

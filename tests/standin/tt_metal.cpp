@@ -294,8 +294,17 @@ void BankManager::clear()
 	release_all();
 }
 
-Allocator::STANDIN_ALLOCATOR(const IDevice *owner)
+Allocator::STANDIN_ALLOCATOR(const IDevice *owner, bool sub_device)
 {
+	if (sub_device) {
+		// Local L1 only: the other banks are empty ranges.
+		for (int type = 0; type <= (int)BufferType::TRACE; type++)
+			banks_[type] = std::make_unique<BankManager>(owner, (BufferType)type, 0, 0, 32,
+								     1);
+		banks_[(int)BufferType::L1] = std::make_unique<BankManager>(
+			owner, BufferType::L1, 1499136, 1499136 + 131072, 32, 1);
+		return;
+	}
 	// base, top, alignment per bank, interleaving
 	banks_[(int)BufferType::DRAM] = std::make_unique<BankManager>(
 		owner, BufferType::DRAM, 0, DRAM_BANK_SIZE, 2048, DRAM_BANKS);
@@ -369,6 +378,23 @@ void Device::cache_program_binary(std::shared_ptr<Buffer> binary)
 	program_cache_.push_back(std::move(binary));
 }
 
+Allocator *Device::create_sub_device_manager()
+{
+	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
+
+	if (!sub_device_allocator_)
+		sub_device_allocator_ = new Allocator(this, true);
+	return sub_device_allocator_;
+}
+
+void Device::remove_sub_device_manager()
+{
+	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
+
+	if (sub_device_allocator_)
+		sub_device_allocator_->deallocate_buffers();
+}
+
 __attribute__((noinline)) bool Device::close()
 {
 	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
@@ -384,9 +410,13 @@ __attribute__((noinline)) bool Device::close()
 	// tt-metal: sub_device_manager_tracker_.reset() -> ~SubDeviceManager ->
 	// allocator->deallocate_buffers(). What the banks still held goes without a report.
 	allocator_->deallocate_buffers();
+	if (sub_device_allocator_)
+		sub_device_allocator_->deallocate_buffers();
 	standin::release_device_cbs(this, standin::close_in_progress);
 	delete allocator_;
 	allocator_ = nullptr;
+	delete sub_device_allocator_;
+	sub_device_allocator_ = nullptr;
 	initialized_ = false;
 	standin::open_devices.erase(this);
 	return true;
@@ -497,7 +527,7 @@ void MeshBuffer::deallocate()
 // ---- Buffer ----
 
 Buffer::Buffer(IDevice *device, DeviceAddr size, DeviceAddr page_size, BufferType type,
-	       bool bottom_up)
+	       bool bottom_up, Allocator *allocator)
 {
 #ifdef STANDIN_ERA_C
 	impl_ = std::make_unique<BufferImpl>();
@@ -510,7 +540,7 @@ Buffer::Buffer(IDevice *device, DeviceAddr size, DeviceAddr page_size, BufferTyp
 	b->bottom_up_ = bottom_up;
 	b->owns_data_ = true;
 	b->shard_parameters_[0] = b->shard_parameters_[1] = 0;
-	b->allocator_ = device->allocator();
+	b->allocator_ = allocator ? allocator : device->allocator();
 	b->allocation_status_ = AllocationStatus::ALLOCATION_REQUESTED;
 	b->hooked_allocation_ = false;
 	b->address_ = 0;
@@ -518,9 +548,9 @@ Buffer::Buffer(IDevice *device, DeviceAddr size, DeviceAddr page_size, BufferTyp
 }
 
 std::shared_ptr<Buffer> Buffer::create(IDevice *device, DeviceAddr size, DeviceAddr page_size,
-				       BufferType type, bool bottom_up)
+				       BufferType type, bool bottom_up, Allocator *allocator)
 {
-	auto buffer = std::make_shared<Buffer>(device, size, page_size, type, bottom_up);
+	auto buffer = std::make_shared<Buffer>(device, size, page_size, type, bottom_up, allocator);
 	buffer->allocate_impl();
 	if (!buffer->is_allocated())
 		return nullptr;

@@ -87,11 +87,17 @@ public:
 	bool close();
 	// Kernel binaries of cached programs, freed by close().
 	void cache_program_binary(std::shared_ptr<Buffer> binary);
+	// A sub-device manager with local L1: its own allocator, over an L1 range of its own.
+	Allocator *create_sub_device_manager();
+	// ~SubDeviceManager: its allocator's deallocate_buffers, nothing else touched. The
+	// allocator object stays until close, for Buffers that still point at it.
+	void remove_sub_device_manager();
 
 	int id_;
 	bool initialized_;
 	Allocator *allocator_;
 	std::vector<std::shared_ptr<Buffer>> program_cache_;
+	Allocator *sub_device_allocator_ = nullptr;
 };
 
 // One address range of one buffer type; first fit upward or downward. No vptr: the buffer type
@@ -126,7 +132,8 @@ private:
 // One bank manager per buffer type.
 class STANDIN_ALLOCATOR {
 public:
-	explicit STANDIN_ALLOCATOR(const IDevice *owner);
+	// A sub-device's allocator manages only an L1 range above the default one.
+	explicit STANDIN_ALLOCATOR(const IDevice *owner, bool sub_device = false);
 	~STANDIN_ALLOCATOR();
 	// 0 with *ok = false when the bank is full.
 	DeviceAddr allocate_buffer(Buffer *buffer, bool *ok);
@@ -166,12 +173,15 @@ public:
 
 class Buffer final : public std::enable_shared_from_this<Buffer> {
 public:
+	// With an allocator: from that one (a sub-device's) instead of the device's own.
 	static std::shared_ptr<Buffer> create(IDevice *device, DeviceAddr size, DeviceAddr page_size,
-					      BufferType type, bool bottom_up);
+					      BufferType type, bool bottom_up,
+					      Allocator *allocator = nullptr);
 	// A Buffer object that was never allocated (for modelling a runtime bug).
 	static std::shared_ptr<Buffer> forged(IDevice *device, DeviceAddr size, BufferType type,
 					      DeviceAddr address);
-	Buffer(IDevice *device, DeviceAddr size, DeviceAddr page_size, BufferType type, bool bottom_up);
+	Buffer(IDevice *device, DeviceAddr size, DeviceAddr page_size, BufferType type, bool bottom_up,
+	       Allocator *allocator = nullptr);
 	~Buffer();
 	void deallocate();
 	// Deallocated with no report and no allocator call: the caller released the memory itself.

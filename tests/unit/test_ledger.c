@@ -616,6 +616,39 @@ static void test_allocator_clear(void **state)
 	assert_stats(stats(proc(l, 0), 1, DL_MEM_L1), 32, 32, 1, 1, 0, 0, 0, 0, 0);
 }
 
+/*
+ * A device with two allocators (its own and a sub-device manager's): a clear
+ * of one ends its buffers only, and a bank cleared inside it belongs to it.
+ */
+static void test_clear_of_one_allocator(void **state)
+{
+	struct ledger *l = *state;
+	const struct ledger_process *p;
+
+	alloc_via(l, 7, 0, 0, DL_MEM_L1, 0x100, 64, ALLOCATOR_0);
+	alloc_via(l, 7, 0, 0, DL_MEM_L1, 0x900, 16, 0xA0B); /* the sub-device's */
+	alloc_via(l, 7, 0, 0, DL_MEM_L1, 0x980, 8, 0xA0B);
+	alloc_via(l, 7, 0, 0, DL_MEM_L1, 0x200, 32, ALLOCATOR_0);
+	assert_int_equal(send_from(l, DL_EV_ALLOCATOR_CLEAR, 10, 7, 0, -1, 0, 0, 0, 0, 0xA0B), 0);
+	assert_int_equal(send_from(l, DL_EV_BANK_FREE_ALL, 10, 7, 0, -1, 0, DL_MEM_L1, 0, 0, 0xB0B),
+			 0);
+	assert_int_equal(send_from(l, DL_EV_ALLOCATOR_CLEAR_END, 10, 7, 0, -1, 0, 0, 0, 0, 0), 0);
+	p = proc(l, 0);
+	assert_stats(stats(p, 0, DL_MEM_L1), 96, 120, 2, 4, 0, 2, 24, 0, 0);
+	assert_int_equal(p->untracked_frees.items[0].address, 0x900);
+	assert_int_equal(p->untracked_frees.items[1].address, 0x980);
+
+	/* Its bank, cleared again later on its own, still ends only that allocator's buffers. */
+	alloc_via(l, 7, 0, 0, DL_MEM_L1, 0x900, 4, 0xA0B);
+	assert_int_equal(send_from(l, DL_EV_BANK_FREE_ALL, 10, 9, 0, -1, 0, DL_MEM_L1, 0, 0, 0xB0B),
+			 0);
+	assert_stats(stats(proc(l, 0), 0, DL_MEM_L1), 96, 120, 2, 5, 0, 3, 28, 0, 0);
+	/* The device's own allocator cleared: the rest. */
+	assert_int_equal(send_from(l, DL_EV_ALLOCATOR_CLEAR, 10, 7, 0, -1, 0, 0, 0, 0, ALLOCATOR_0),
+			 0);
+	assert_stats(stats(proc(l, 0), 0, DL_MEM_L1), 0, 120, 0, 5, 0, 5, 124, 0, 0);
+}
+
 /* Inside Device::close the allocator's clear is the close: device_closed, as at its return. */
 static void test_clear_inside_device_close(void **state)
 {
@@ -844,6 +877,7 @@ int main(void)
 		BOTH(test_tracked_free_pairs_with_bank),
 		BOTH(test_bank_free_in_unknown_bank),
 		BOTH(test_allocator_clear),
+		BOTH(test_clear_of_one_allocator),
 		BOTH(test_clear_inside_device_close),
 		BOTH(test_mesh_close),
 		BOTH(test_meshes_numbered),
