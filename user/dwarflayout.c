@@ -86,7 +86,18 @@ static bool find_namespace(Dwarf_Die *parent, const char *name, Dwarf_Die *out)
 	return false;
 }
 
-int dwarf_layout__read(const char *library, struct dwarf_layout *layout)
+/* Has the walk found what one era needs? */
+static bool complete(const struct dwarf_layout *l, bool want_mesh)
+{
+	bool era_b = l->has_device && l->has_size && l->has_type && l->has_hooked &&
+		     l->has_address && l->has_allocator;
+	bool era_c = l->has_impl && l->has_impl_device && l->has_impl_size && l->has_impl_type &&
+		     l->has_impl_hooked && l->has_impl_address && l->has_impl_allocator;
+
+	return (era_b || era_c) && l->has_device_id && (l->has_mesh_id || !want_mesh);
+}
+
+int dwarf_layout__read(const char *library, bool want_mesh, struct dwarf_layout *layout)
 {
 	static const char *const device_names[] = { "device_", NULL };
 	static const char *const size_names[] = { "size_", NULL };
@@ -156,6 +167,8 @@ int dwarf_layout__read(const char *library, struct dwarf_layout *layout)
 			} while (left && dwarf_siblingof(&ns, &ns) == 0);
 		}
 		offset = next;
+		if (complete(layout, want_mesh))
+			break;
 	}
 	dwarf_end(dwarf);
 	close(fd);

@@ -25,7 +25,12 @@ struct dwarf_layout {
 	bool has_mesh_id;
 };
 
-/* Returns 0 (what was found is flagged), -ENODATA without debug info, -errno. */
-int dwarf_layout__read(const char *library, struct dwarf_layout *layout);
+/*
+ * Returns 0 (what was found is flagged), -ENODATA without debug info, -errno.
+ * The walk ends as soon as one era's Buffer fields, Device::id_ and (when
+ * want_mesh) MeshDevice::mesh_id_ are all found: a full walk of tt-metal's
+ * debug info takes about a second.
+ */
+int dwarf_layout__read(const char *library, bool want_mesh, struct dwarf_layout *layout);
 
 #endif /* DEVLEDGER_DWARFLAYOUT_H */

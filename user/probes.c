@@ -560,6 +560,7 @@ int probes__layout(const char *library, const char *profile_name,
 		   const struct layout_override *overrides, size_t override_count,
 		   struct layout *layout)
 {
+	struct probe_vtables vtables;
 	struct dwarf_layout dwarf;
 	const struct layout_profile *p;
 	bool dwarf_era_c, dwarf_era_b;
@@ -568,7 +569,11 @@ int probes__layout(const char *library, const char *profile_name,
 	p = probes__profile(library, profile_name, layout->why, sizeof(layout->why));
 	if (!p)
 		return -EINVAL;
-	layout->has_dwarf = !dwarf_layout__read(library, &dwarf) && dwarf.has_dwarf;
+	/* A library without MeshDevice's vtable has no MeshDevice to look for. */
+	if (probes__vtables(library, &vtables))
+		vtables.mesh = 0;
+	layout->has_dwarf =
+		!dwarf_layout__read(library, vtables.mesh != 0, &dwarf) && dwarf.has_dwarf;
 	/* The debug info can tell the era on its own: a pimpl Buffer, or the fields in Buffer. */
 	dwarf_era_c = layout->has_dwarf && dwarf.has_impl && dwarf.has_impl_size;
 	dwarf_era_b = layout->has_dwarf && dwarf.has_size && !dwarf.has_impl;
