@@ -69,7 +69,7 @@ symbols=${SYMBOLS:-500000}
 OUTPUT=$out bench/biglib.sh "$work/big/libtt_metal.so" "$symbols"
 for ((r = 1; r <= 5; r++)); do
 	"$out/devledger" trace -a -l "$work/big/libtt_metal.so" -d 0.1 -q -v 2>&1 |
-		sed -n 's/.* probes attached in \([0-9.]*\) ms.*/\1/p' >> "$work/startup"
+		sed -n 's/.* probes attached .* in \([0-9.]*\) ms$/\1/p' >> "$work/startup"
 done
 printf '\nStart-up on a %s MB library with %d more symbols: all probes attached in %s ms (median of 5)\n' \
 	"$(( $(stat -c %s "$work/big/libtt_metal.so") / 1000000 ))" "$symbols" "$(median < "$work/startup")"

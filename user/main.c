@@ -386,6 +386,7 @@ int main(int argc, char **argv)
 	topts.ring_bytes = s.opts.ring_bytes;
 	topts.verbose = s.opts.verbose;
 	topts.entry_probes = s.opts.entry_probes;
+	topts.perf_uprobes = s.opts.perf_uprobes;
 	topts.profile = s.opts.profile;
 	topts.overrides = overrides;
 	topts.override_count = s.opts.offset_count;

@@ -13,6 +13,7 @@ enum {
 	OPT_FAIL_ON_LEAK = 0x100,
 	OPT_RING_SIZE,
 	OPT_ENTRY_PROBES,
+	OPT_PERF_UPROBES,
 	OPT_JSON,
 	OPT_PROFILE,
 	OPT_OFFSET,
@@ -57,6 +58,10 @@ static const struct argp_option trace_options[] = {
 	{ "entry-probes", OPT_ENTRY_PROBES, NULL, 0,
 	  "Probe every function at its first instruction (default: at the cheapest safe "
 	  "instruction of its prologue; -v shows which)",
+	  0 },
+	{ "perf-uprobes", OPT_PERF_UPROBES, NULL, 0,
+	  "Attach each probe as its own perf-event uprobe, as before Linux 6.6 (default: all "
+	  "of a library's probes in two uprobe_multi links, which detach at once)",
 	  0 },
 	{ "profile", OPT_PROFILE, "NAME", 0,
 	  "Where the Buffer's fields are: era-b or era-c (default: chosen from the library's "
@@ -250,6 +255,9 @@ static error_t parse_trace_option(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_ENTRY_PROBES:
 		opts->entry_probes = true;
+		break;
+	case OPT_PERF_UPROBES:
+		opts->perf_uprobes = true;
 		break;
 	case OPT_PROFILE:
 		opts->profile = arg;

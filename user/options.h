@@ -37,6 +37,7 @@ struct options {
 	bool quiet;
 	bool verbose;
 	bool entry_probes;
+	bool perf_uprobes;   /* one perf-event uprobe per probe */
 	bool json;	     /* check --json */
 	const char *profile; /* --profile NAME; NULL: from the library's symbols */
 	/* --offset NAME=N, repeatable */

@@ -15,6 +15,7 @@
 #include "probes.h"
 #include "probesite.h"
 #include "tracer.h"
+#include "uprobemulti.h"
 
 #define DEFAULT_RING_BYTES (16u << 20)
 
@@ -26,6 +27,10 @@ struct tracer {
 	struct bpf_link **links;
 	size_t link_count;
 	size_t link_capacity;
+	bool multi;    /* uprobes in uprobe_multi links (link_fds), not perf-event links */
+	int *link_fds; /* uprobe_multi links */
+	size_t link_fd_count;
+	size_t probe_count; /* uprobes attached, either way */
 	tracer_record_fn on_record;
 	void *ctx;
 	const char *profile;
@@ -81,6 +86,19 @@ static int keep_link(struct tracer *tracer, struct bpf_link *link, const char *w
 		tracer->link_capacity = capacity;
 	}
 	tracer->links[tracer->link_count++] = link;
+	return 0;
+}
+
+static int keep_fd(struct tracer *tracer, int fd)
+{
+	int *fds = realloc(tracer->link_fds, (tracer->link_fd_count + 1) * sizeof(*fds));
+
+	if (!fds) {
+		close(fd);
+		return -ENOMEM;
+	}
+	tracer->link_fds = fds;
+	tracer->link_fds[tracer->link_fd_count++] = fd;
 	return 0;
 }
 
@@ -140,11 +158,19 @@ failed:
 	return err;
 }
 
+/*
+ * Every probe of one library: in two uprobe_multi links (entries, returns),
+ * or one perf-event link each. A uprobe_multi failure is -EOPNOTSUPP,
+ * unsaid: the caller then tries perf-event links, which say what is wrong.
+ */
 static int attach_target(struct tracer *tracer, size_t library_index, pid_t pid,
 			 const char *library, const struct elfsym *syms,
 			 const struct tracer_opts *opts)
 {
+	struct bpf_program *prog = tracer->skel->progs.probe;
+	uint64_t offsets[2][PROBE_COUNT], cookies[2][PROBE_COUNT];
 	struct probe_vtables vtables = { 0 };
+	size_t count[2] = { 0, 0 };
 	struct dl_library entry;
 	__u32 key = (__u32)library_index;
 	int err;
@@ -163,17 +189,39 @@ static int attach_target(struct tracer *tracer, size_t library_index, pid_t pid,
 	for (size_t i = 0; i < PROBE_COUNT; i++) {
 		LIBBPF_OPTS(bpf_uprobe_opts, uprobe_opts, .retprobe = probes[i].retprobe);
 		const struct elfsym *sym = &syms[probes[i].symbol];
-		struct bpf_program *prog = tracer->skel->progs.probe;
+		int r = probes[i].retprobe;
 		struct bpf_link *link;
 		uint64_t offset;
 
 		if (!sym->found)
 			continue; /* optional, and already warned about */
-
 		offset = probe_offset(&probes[i], library, sym, opts->entry_probes, opts->verbose);
 		uprobe_opts.bpf_cookie = probe_cookie(i, library_index, sym, offset);
+		tracer->probe_count++;
+		if (tracer->multi) {
+			offsets[r][count[r]] = offset;
+			cookies[r][count[r]++] = uprobe_opts.bpf_cookie;
+			continue;
+		}
 		link = bpf_program__attach_uprobe_opts(prog, pid, library, offset, &uprobe_opts);
 		err = keep_link(tracer, link, probes__symbol_name(probes[i].symbol, sym), library);
+		if (err)
+			return err;
+	}
+	for (int r = 0; tracer->multi && r < 2; r++) {
+		int fd;
+
+		if (!count[r])
+			continue;
+		fd = uprobe_multi__attach(bpf_program__fd(prog), library, offsets[r], cookies[r],
+					  count[r], r, pid);
+		if (fd < 0) {
+			if (opts->verbose)
+				fprintf(stderr, "devledger: uprobe_multi link in %s: %s\n", library,
+					strerror(-fd));
+			return -EOPNOTSUPP;
+		}
+		err = keep_fd(tracer, fd);
 		if (err)
 			return err;
 	}
@@ -254,34 +302,27 @@ static int set_layout(struct tracer *tracer, const struct tracer_opts *opts)
 	return 0;
 }
 
-struct tracer *tracer__open(const struct tracer_opts *opts)
+/*
+ * Load and attach everything, with uprobe_multi links or perf-event ones.
+ * With multi, a failure that only says the kernel lacks uprobe_multi (at
+ * load or at the first link) is -EOPNOTSUPP, unsaid.
+ */
+static struct tracer *open_tracer(const struct tracer_opts *opts,
+				  struct elfsym (*syms)[PROBE_SYMBOLS], bool multi,
+				  const struct timespec *start)
 {
-	struct timespec start;
-	double resolved_ms;
-	struct elfsym(*syms)[PROBE_SYMBOLS] = NULL;
 	struct tracer *tracer;
 	__u8 one = 1;
 	int err;
 
-	libbpf_set_print(opts->verbose ? libbpf_print : libbpf_quiet);
 	tracer = calloc(1, sizeof(*tracer));
-	syms = calloc(opts->target_count ? opts->target_count : 1, sizeof(*syms));
-	if (!tracer || !syms) {
+	if (!tracer) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
 	tracer->on_record = opts->on_record;
 	tracer->ctx = opts->ctx;
-
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	/* Symbols first: a wrong library is the likeliest mistake, and costs no BPF load. */
-	for (size_t i = 0; i < opts->target_count; i++) {
-		err = probes__resolve(opts->targets[i].library, syms[i]);
-		if (err)
-			goto cleanup;
-	}
-
-	resolved_ms = elapsed_ms(&start);
+	tracer->multi = multi;
 	tracer->skel = devledger_bpf__open();
 	if (!tracer->skel) {
 		err = -errno;
@@ -299,7 +340,14 @@ struct tracer *tracer__open(const struct tracer_opts *opts)
 		fprintf(stderr, "devledger: ring buffer size: %s\n", strerror(-err));
 		goto cleanup;
 	}
+	if (multi)
+		bpf_program__set_expected_attach_type(tracer->skel->progs.probe,
+						      UPROBE_MULTI_ATTACH_TYPE);
 	err = devledger_bpf__load(tracer->skel);
+	if (err && multi) {
+		err = -EOPNOTSUPP;
+		goto cleanup;
+	}
 	if (err) {
 		if (err == -EPERM || err == -EACCES)
 			fprintf(stderr,
@@ -341,9 +389,10 @@ struct tracer *tracer__open(const struct tracer_opts *opts)
 	if (err)
 		goto cleanup;
 	if (opts->verbose)
-		fprintf(stderr,
-			"devledger: %zu probes attached in %.1f ms (symbols resolved in %.1f ms)\n",
-			tracer->link_count, elapsed_ms(&start), resolved_ms);
+		fprintf(stderr, "devledger: %zu probes attached %s in %.1f ms\n",
+			tracer->probe_count,
+			multi ? "in uprobe_multi links" : "as perf-event uprobes",
+			elapsed_ms(start));
 
 	tracer->ring = ring_buffer__new(bpf_map__fd(tracer->skel->maps.events), handle_record,
 					tracer, NULL);
@@ -352,14 +401,48 @@ struct tracer *tracer__open(const struct tracer_opts *opts)
 		fprintf(stderr, "devledger: ring buffer: %s\n", strerror(-err));
 		goto cleanup;
 	}
-	free(syms);
 	return tracer;
 
 cleanup:
-	free(syms);
 	tracer__free(tracer);
 	errno = -err;
 	return NULL;
+}
+
+struct tracer *tracer__open(const struct tracer_opts *opts)
+{
+	struct elfsym(*syms)[PROBE_SYMBOLS];
+	struct tracer *tracer = NULL;
+	struct timespec start;
+	int err = 0;
+
+	libbpf_set_print(opts->verbose ? libbpf_print : libbpf_quiet);
+	syms = calloc(opts->target_count ? opts->target_count : 1, sizeof(*syms));
+	if (!syms) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	/* Symbols first: a wrong library is the likeliest mistake, and costs no BPF load. */
+	for (size_t i = 0; i < opts->target_count && !err; i++)
+		err = probes__resolve(opts->targets[i].library, syms[i]);
+	if (!err && opts->verbose)
+		fprintf(stderr, "devledger: symbols resolved in %.1f ms\n", elapsed_ms(&start));
+	if (!err && !opts->perf_uprobes) {
+		tracer = open_tracer(opts, syms, true, &start);
+		if (!tracer && errno == EOPNOTSUPP && opts->verbose)
+			fprintf(stderr, "devledger: no uprobe_multi (Linux 6.6 on): one "
+					"perf-event uprobe per probe\n");
+		err = tracer || errno == EOPNOTSUPP ? 0 : -errno;
+	}
+	/* Before 6.6, or asked for: each probe its own perf-event uprobe. */
+	if (!err && !tracer) {
+		tracer = open_tracer(opts, syms, false, &start);
+		err = tracer ? 0 : -errno;
+	}
+	free(syms);
+	errno = -err;
+	return tracer;
 }
 
 int tracer__poll(struct tracer *tracer, int timeout_ms)
@@ -406,6 +489,9 @@ void tracer__free(struct tracer *tracer)
 	if (!tracer)
 		return;
 	ring_buffer__free(tracer->ring);
+	for (size_t i = 0; i < tracer->link_fd_count; i++)
+		close(tracer->link_fds[i]);
+	free(tracer->link_fds);
 	for (size_t i = 0; i < tracer->link_count; i++)
 		bpf_link__destroy(tracer->links[i]);
 	free(tracer->links);

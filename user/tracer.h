@@ -40,6 +40,7 @@ struct tracer_opts {
 	size_t ring_bytes;   /* 0: default; otherwise a power of 2, multiple of the page size */
 	bool verbose;	     /* libbpf's debug log, and the probe sites chosen, on stderr */
 	bool entry_probes;   /* probe each function at its entry, not at its cheapest site */
+	bool perf_uprobes;   /* one perf-event uprobe per probe, even where uprobe_multi exists */
 	const char *profile; /* layout profile by name; NULL: chosen from each library's symbols */
 	const struct layout_override *overrides; /* --offset NAME=N */
 	size_t override_count;

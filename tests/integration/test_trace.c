@@ -205,8 +205,9 @@ static void test_crash(void **state)
 
 /*
  * Whichever instruction the probes sit on (the entry, or the cheapest one of
- * the prologue), on a plain build and a CET build, the ledger is the same:
- * the truth.
+ * the prologue), on a plain build and a CET build, and however they are
+ * attached (uprobe_multi links, or a perf-event uprobe each), the ledger is
+ * the same: the truth.
  */
 static void test_probe_sites(void **state)
 {
@@ -215,14 +216,15 @@ static void test_probe_sites(void **state)
 	/* Copies: harness paths live in a few rotating buffers. */
 	char *drivers[] = { strdup(harness_standin_driver()),
 			    strdup(harness_standin_cet_driver()) };
-	const char *entry[] = { "-v", "--entry-probes", NULL }, *chosen[] = { "-v", NULL };
+	const char *chosen[] = { "-v", NULL }, *entry[] = { "-v", "--entry-probes", NULL },
+		   *perf[] = { "-v", "--perf-uprobes", NULL };
+	const char *const *modes[] = { chosen, entry, perf };
 
 	for (int d = 0; d < 2; d++) {
-		for (int mode = 0; mode < 2; mode++) {
+		for (int mode = 0; mode < 3; mode++) {
 			struct harness_proc proc;
 			struct json_object *summary;
-			int code =
-				trace_driver(&proc, dir, drivers[d], mode ? entry : chosen, args);
+			int code = trace_driver(&proc, dir, drivers[d], modes[mode], args);
 
 			if (code != 0)
 				fail_msg("%s: devledger exited %d: %s", drivers[d], code, proc.err);
@@ -231,12 +233,16 @@ static void test_probe_sites(void **state)
 			harness_assert_truth(summary, harness_path(dir, "truth.json"));
 			json_object_put(summary);
 			/* On the CET build the chosen site is the push after endbr64. */
-			if (d == 1 && mode == 0 &&
+			if (d == 1 && mode != 1 &&
 			    !strstr(proc.err, "track_allocate: probe at +4 (push"))
 				fail_msg("CET build: track_allocate not probed past endbr64: %s",
 					 proc.err);
 			if (mode == 1 && strstr(proc.err, "probe at"))
 				fail_msg("--entry-probes still chose sites: %s", proc.err);
+			/* This kernel has uprobe_multi: used unless told otherwise. */
+			if (!strstr(proc.err, mode == 2 ? "probes attached as perf-event uprobes"
+							: "probes attached in uprobe_multi links"))
+				fail_msg("not attached as expected: %s", proc.err);
 		}
 	}
 	free(drivers[0]);

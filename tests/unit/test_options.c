@@ -60,9 +60,10 @@ static void test_pid_mode(void **state)
 {
 	(void)state;
 	assert_int_equal(parse("trace", "-p", "42", "--pid", "4242", "-l", "/x/libtt_metal.so",
-			       "-q", "-v", "--entry-probes", NULL),
+			       "-q", "-v", "--entry-probes", "--perf-uprobes", NULL),
 			 0);
 	assert_true(opts.entry_probes);
+	assert_true(opts.perf_uprobes);
 	assert_int_equal(opts.mode, MODE_PIDS);
 	assert_int_equal(opts.pid_count, 2);
 	assert_int_equal(opts.pids[0], 42);
@@ -98,7 +99,8 @@ static void test_defaults(void **state)
 	assert_true(opts.duration_s == 0);
 	assert_true(opts.interval_s == 0);
 	assert_int_equal(opts.ring_bytes, 0);
-	assert_false(opts.fail_on_leak || opts.quiet || opts.verbose || opts.entry_probes);
+	assert_false(opts.fail_on_leak || opts.quiet || opts.verbose || opts.entry_probes ||
+		     opts.perf_uprobes);
 }
 
 static void test_mode_errors(void **state)
