@@ -59,22 +59,6 @@ struct {
 	__type(value, struct dl_library);
 } libraries SEC(".maps");
 
-/*
- * Where a probe's object is copied: fields are then read at offsets only
- * known at run time, which the verifier allows in a map value (not on the
- * stack, where they would be misaligned).
- */
-struct object_copy {
-	__u8 bytes[DL_OBJECT_MAX];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct object_copy);
-} object_copies SEC(".maps");
-
 /* Per thread: the program whose CBs are being laid out. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -155,10 +139,22 @@ static __always_inline __u64 value_of(const struct args *args, const struct dl_v
 	case DL_SRC_CONST:
 		return off;
 	case DL_SRC_OBJECT:
-		if (v->size == 8 && off <= DL_OBJECT_MAX - 8)
-			return *(const __u64 *)(raw + off);
-		if (v->size == 4 && off <= DL_OBJECT_MAX - 4)
-			return *(const __u32 *)(raw + off);
+		/*
+		 * A field's offset is known only at run time: copied byte by byte,
+		 * as the verifier takes no misaligned read of the stack.
+		 */
+		if (v->size == 8 && off <= DL_OBJECT_MAX - 8) {
+			__u64 value;
+
+			__builtin_memcpy(&value, raw + off, sizeof(value));
+			return value;
+		}
+		if (v->size == 4 && off <= DL_OBJECT_MAX - 4) {
+			__u32 value;
+
+			__builtin_memcpy(&value, raw + off, sizeof(value));
+			return value;
+		}
 		if (v->size == 1 && off <= DL_OBJECT_MAX - 1)
 			return raw[off];
 	}
@@ -264,18 +260,15 @@ int probe(struct pt_regs *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	const struct dl_probe_spec *spec;
 	struct device_ref device = { .id = -1 };
-	struct object_copy *copy;
+	/* On the stack: a uprobe's program may be preempted, so no per-CPU scratch would do. */
+	__u8 raw[DL_OBJECT_MAX];
 	struct dl_event *ev;
 	struct args args;
-	__u32 zero = 0;
 	__u64 program;
-	__u8 *raw;
 
 	spec = bpf_map_lookup_elem(&specs, &index);
-	copy = bpf_map_lookup_elem(&object_copies, &zero);
-	if (!spec || !copy || !wanted(id >> 32))
+	if (!spec || !wanted(id >> 32))
 		return 0;
-	raw = copy->bytes;
 	read_args(ctx, &args);
 	program = act(&args, spec, id);
 	if (!spec->kind)
