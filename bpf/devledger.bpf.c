@@ -59,6 +59,14 @@ struct {
 	__type(value, struct dl_library);
 } libraries SEC(".maps");
 
+/* Per thread: the object a probed call's entry kept for its return (DL_ACTION_SAVE_OBJECT). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, __u64);
+} saved_objects SEC(".maps");
+
 /* Per thread: the program whose CBs are being laid out. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -207,12 +215,25 @@ static __always_inline int read_device(struct pt_regs *ctx, __u64 cookie, const 
 	return 0;
 }
 
-/* The probe's object: an argument, followed through its pointers, then read once. */
+/*
+ * The probe's object: an argument (or what the call's entry kept), followed
+ * through its pointers, then read once. 1: no object (a return whose entry
+ * came before devledger attached).
+ */
 static __always_inline int read_object(const struct args *args, const struct dl_probe_spec *spec,
-				       __u8 *raw)
+				       __u64 id, __u8 *raw)
 {
 	const void *base = (const void *)argument(args, spec->object_arg);
 	__u32 bytes = spec->object_bytes;
+
+	if (spec->object_arg == DL_ARG_SAVED) {
+		__u64 *saved = bpf_map_lookup_elem(&saved_objects, &id);
+
+		if (!saved)
+			return 1;
+		base = (const void *)*saved;
+		bpf_map_delete_elem(&saved_objects, &id);
+	}
 
 	for (int i = 0; i < DL_MAX_HOPS; i++) {
 		if (i >= spec->hops)
@@ -239,6 +260,13 @@ static __always_inline __u64 act(const struct args *args, const struct dl_probe_
 	}
 	if (spec->action == DL_ACTION_LEAVE_PROGRAM) {
 		bpf_map_delete_elem(&current_program, &id);
+		return 0;
+	}
+	if (spec->action == DL_ACTION_SAVE_OBJECT) {
+		__u64 object = argument(args, spec->object_arg);
+
+		if (bpf_map_update_elem(&saved_objects, &id, &object, BPF_ANY))
+			__sync_fetch_and_add(&stats.map_full, 1);
 		return 0;
 	}
 	if (spec->object.source != DL_SRC_PROGRAM)
@@ -273,10 +301,17 @@ int probe(struct pt_regs *ctx)
 	program = act(&args, spec, id);
 	if (!spec->kind)
 		return 0;
-	if (spec->object_bytes && read_object(&args, spec, raw)) {
-		read_failed();
-		return 0;
+	if (spec->object_bytes) {
+		int err = read_object(&args, spec, id, raw);
+
+		if (err < 0)
+			read_failed();
+		if (err)
+			return 0;
 	}
+	if (spec->only_if.source != DL_SRC_NONE &&
+	    value_of(&args, &spec->only_if, raw, program) != spec->only_if_equals)
+		return 0;
 	if (spec->device.source != DL_SRC_NONE &&
 	    read_device(ctx, cookie, (const void *)value_of(&args, &spec->device, raw, program),
 			&device))

@@ -112,7 +112,11 @@ enum dl_action {
 	DL_ACTION_NONE = 0,
 	DL_ACTION_ENTER_PROGRAM, /* the thread lays out the CBs of the program in `object` */
 	DL_ACTION_LEAVE_PROGRAM, /* ... and is done */
+	DL_ACTION_SAVE_OBJECT,	 /* keep argument object_arg for this call's return probe */
 };
+
+/* object_arg of a return probe: the argument its entry kept (DL_ACTION_SAVE_OBJECT). */
+#define DL_ARG_SAVED 0xff
 
 #define DL_MAX_HOPS   2
 #define DL_OBJECT_MAX 128 /* bytes read from an object at most */
@@ -127,6 +131,9 @@ struct dl_probe_spec {
 	__u16 object_bytes;
 	__u32 hop_offset[DL_MAX_HOPS];
 	struct dl_value address, size, mem_type, device, object, hooked;
+	/* No record unless this value equals only_if_equals (source NONE: always). */
+	struct dl_value only_if;
+	__u64 only_if_equals;
 };
 
 /*
@@ -191,7 +198,7 @@ struct dl_bpf_stats {
 _Static_assert(sizeof(struct dl_event) == 64, "dl_event layout");
 _Static_assert(sizeof(struct dl_library) == 8, "dl_library layout");
 _Static_assert(sizeof(struct dl_value) == 8, "dl_value layout");
-_Static_assert(sizeof(struct dl_probe_spec) == 68, "dl_probe_spec layout");
+_Static_assert(sizeof(struct dl_probe_spec) == 88, "dl_probe_spec layout");
 _Static_assert(sizeof(struct dl_exit_event) == 40, "dl_exit_event layout");
 _Static_assert(sizeof(struct dl_bpf_stats) == 24, "dl_bpf_stats layout");
 

@@ -31,10 +31,12 @@ static const struct {
 	const char *caller;
 	const char *caller_name;
 	enum probe_symbol callee;
+	const char *then; /* what devledger does about it */
 } expected_calls[] = {
-	{ "_ZN2tt8tt_metal6Buffer13allocate_implEv", "Buffer::allocate_impl", SYM_TRACK_ALLOCATE },
+	{ "_ZN2tt8tt_metal6Buffer13allocate_implEv", "Buffer::allocate_impl", SYM_TRACK_ALLOCATE,
+	  "devledger reports allocations at Buffer::allocate_impl's return instead" },
 	{ "_ZN2tt8tt_metal6Buffer15deallocate_implEv", "Buffer::deallocate_impl",
-	  SYM_TRACK_DEALLOCATE },
+	  SYM_TRACK_DEALLOCATE, "its probe would never fire" },
 };
 
 #define MAX_WARNINGS	 8
@@ -156,8 +158,13 @@ static bool calls_any(Elf *elf, const struct elfsym *caller, const uint64_t *tar
 	return found;
 }
 
-static void check_inlining(const char *library, const struct elfsym *syms, struct report *r)
+/*
+ * Warn about tracker calls that look inlined away; true when the one in
+ * Buffer::allocate_impl is (its return then reports allocations).
+ */
+static bool check_inlining(const char *library, const struct elfsym *syms, struct report *r)
 {
+	bool allocate_inlined = false;
 	struct elfsym found[sizeof(expected_calls) / sizeof(expected_calls[0])];
 	size_t n = sizeof(expected_calls) / sizeof(expected_calls[0]);
 	char message[256];
@@ -166,13 +173,13 @@ static void check_inlining(const char *library, const struct elfsym *syms, struc
 
 	for (size_t i = 0; i < n; i++)
 		if (probes__lookup_name(library, expected_calls[i].caller, &found[i]))
-			return;
+			return false;
 	fd = open(library, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || elf_version(EV_CURRENT) == EV_NONE ||
 	    !(elf = elf_begin(fd, ELF_C_READ_MMAP, NULL))) {
 		if (fd >= 0)
 			close(fd);
-		return;
+		return false;
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct elfsym *callee = &syms[expected_calls[i].callee];
@@ -192,17 +199,28 @@ static void check_inlining(const char *library, const struct elfsym *syms, struc
 		targets[0] = callee->vaddr;
 		targets[1] = plt_stub(elf, probe_symbols[expected_calls[i].callee]);
 		if (!calls_any(elf, &found[i], targets, 2)) {
-			snprintf(
-				message, sizeof(message),
-				"%s no longer calls %s: it looks inlined, and its probe would never "
-				"fire",
-				expected_calls[i].caller_name,
-				probe_symbols[expected_calls[i].callee]);
+			snprintf(message, sizeof(message),
+				 "%s no longer calls %s: it looks inlined; %s",
+				 expected_calls[i].caller_name,
+				 probe_symbols[expected_calls[i].callee], expected_calls[i].then);
 			warn(r, message);
+			allocate_inlined |= expected_calls[i].callee == SYM_TRACK_ALLOCATE;
 		}
 	}
 	elf_end(elf);
 	close(fd);
+	return allocate_inlined;
+}
+
+bool check__tracker_inlined(const char *library)
+{
+	struct elfsym syms[PROBE_SYMBOLS];
+	struct report report = { .warning_count = 0 };
+
+	for (size_t i = 0; i < PROBE_SYMBOLS; i++)
+		if (probes__lookup_name(library, probe_symbols[i], &syms[i]))
+			return false;
+	return check_inlining(library, syms, &report);
 }
 
 static const char *table_name(enum elfsym_table table)
@@ -220,7 +238,7 @@ static bool field_used(const struct layout *layout, int field)
 typedef char probe_reads[PROBE_COUNT][256];
 
 static void print_text(const char *library, const struct layout *layout, const struct elfsym *syms,
-		       const struct probesite *sites, probe_reads reads,
+		       const struct probesite *sites, probe_reads reads, bool inlined,
 		       const struct probe_vtables *vtables, const struct report *r, size_t missing,
 		       FILE *out)
 {
@@ -248,6 +266,10 @@ static void print_text(const char *library, const struct layout *layout, const s
 			table_name(sym->table), (unsigned long long)sym->offset,
 			(unsigned long long)sym->size, sites[i].why);
 		fprintf(out, "  %-34s %s\n", "", reads[i]);
+		if (!probes__attached(&probes[i], inlined))
+			fprintf(out, "  %-34s not attached: %s\n", "",
+				inlined ? "track_allocate looks inlined into Buffer::allocate_impl"
+					: "only where track_allocate is inlined into Buffer::allocate_impl");
 	}
 	fprintf(out, "\nfields read%s:\n",
 		layout->has_dwarf ? "" : " (no DWARF in the library: presets)");
@@ -280,7 +302,7 @@ static void print_text(const char *library, const struct layout *layout, const s
 }
 
 static int print_json(const char *library, const struct layout *layout, const struct elfsym *syms,
-		      const struct probesite *sites, probe_reads reads,
+		      const struct probesite *sites, probe_reads reads, bool inlined,
 		      const struct probe_vtables *vtables, const struct report *r, size_t missing,
 		      FILE *out)
 {
@@ -303,6 +325,10 @@ static int print_json(const char *library, const struct layout *layout, const st
 		json_object_object_add(item, "return_probe",
 				       json_object_new_boolean(probes[i].retprobe));
 		json_object_object_add(item, "found", json_object_new_boolean(sym->found));
+		json_object_object_add(
+			item, "attached",
+			json_object_new_boolean(sym->found &&
+						probes__attached(&probes[i], inlined)));
 		json_object_object_add(
 			item, "required",
 			json_object_new_boolean(!probe_symbol_missing_means[probes[i].symbol]));
@@ -364,6 +390,7 @@ int check__run(const char *library, const struct check_opts *opts, FILE *out)
 	struct report report = { .warning_count = 0 };
 	struct probe_vtables vtables = { 0 };
 	static probe_reads reads;
+	bool inlined;
 	size_t missing = 0;
 	int err;
 
@@ -373,7 +400,10 @@ int check__run(const char *library, const struct check_opts *opts, FILE *out)
 	/* Only the required ones: without an optional one devledger traces, with less to say. */
 	for (size_t i = 0; i < PROBE_SYMBOLS; i++) {
 		missing += !syms[i].found && !probe_symbol_missing_means[i];
-		if (!syms[i].found && probe_symbol_missing_means[i]) {
+		/* allocate_impl matters only where the tracker is inlined: the check says so then.
+		 */
+		if (!syms[i].found && probe_symbol_missing_means[i] &&
+		    i != SYM_BUFFER_ALLOCATE_IMPL) {
 			char message[256];
 
 			snprintf(message, sizeof(message), "%s is missing: %s", probe_symbols[i],
@@ -386,7 +416,7 @@ int check__run(const char *library, const struct check_opts *opts, FILE *out)
 			probes__site(&probes[i], library, &syms[probes[i].symbol],
 				     opts->entry_probes, &sites[i]);
 	}
-	check_inlining(library, syms, &report);
+	inlined = check_inlining(library, syms, &report);
 	if (probes__layout(library, opts->profile, opts->overrides, opts->override_count, &layout))
 		return -EINVAL;
 	probes__vtables(library, &vtables);
@@ -398,9 +428,11 @@ int check__run(const char *library, const struct check_opts *opts, FILE *out)
 		probes__describe(&spec, reads[i], sizeof(reads[i]));
 	}
 	if (opts->json)
-		print_json(library, &layout, syms, sites, reads, &vtables, &report, missing, out);
+		print_json(library, &layout, syms, sites, reads, inlined, &vtables, &report,
+			   missing, out);
 	else
-		print_text(library, &layout, syms, sites, reads, &vtables, &report, missing, out);
+		print_text(library, &layout, syms, sites, reads, inlined, &vtables, &report,
+			   missing, out);
 	return missing ? 1 : 0;
 }
 

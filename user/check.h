@@ -26,6 +26,12 @@ struct check_opts {
 
 int check__run(const char *library, const struct check_opts *opts, FILE *out);
 
+/*
+ * Does Buffer::allocate_impl no longer call GraphTracker::track_allocate (a
+ * unity build inlined it)? Then its return reports allocations instead.
+ */
+bool check__tracker_inlined(const char *library);
+
 /* Print check's warnings for a library ("devledger: warning: ..."); returns how many. */
 int check__warn(const char *library, FILE *out);
 

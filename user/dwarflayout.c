@@ -90,9 +90,10 @@ static bool find_namespace(Dwarf_Die *parent, const char *name, Dwarf_Die *out)
 static bool complete(const struct dwarf_layout *l, bool want_mesh)
 {
 	bool era_b = l->has_device && l->has_size && l->has_type && l->has_hooked &&
-		     l->has_address && l->has_allocator;
+		     l->has_address && l->has_allocator && l->has_status;
 	bool era_c = l->has_impl && l->has_impl_device && l->has_impl_size && l->has_impl_type &&
-		     l->has_impl_hooked && l->has_impl_address && l->has_impl_allocator;
+		     l->has_impl_hooked && l->has_impl_address && l->has_impl_allocator &&
+		     l->has_impl_status;
 
 	return (era_b || era_c) && l->has_device_id && (l->has_mesh_id || !want_mesh);
 }
@@ -107,6 +108,7 @@ int dwarf_layout__read(const char *library, bool want_mesh, struct dwarf_layout 
 	static const char *const id_names[] = { "id_", NULL };
 	static const char *const allocator_names[] = { "allocator_", NULL };
 	static const char *const mesh_id_names[] = { "mesh_id_", NULL };
+	static const char *const status_names[] = { "allocation_status_", NULL };
 	static const char *const impl_names[] = { "pimpl_", "impl_", "p_impl_", NULL };
 	/* Era B keeps them in Buffer; era C in BufferImpl: both are looked for. */
 	struct wanted_member wanted[] = {
@@ -118,12 +120,14 @@ int dwarf_layout__read(const char *library, bool want_mesh, struct dwarf_layout 
 		{ "BufferImpl", address_names, &layout->impl_address, &layout->has_impl_address },
 		{ "BufferImpl", allocator_names, &layout->impl_allocator,
 		  &layout->has_impl_allocator },
+		{ "BufferImpl", status_names, &layout->impl_status, &layout->has_impl_status },
 		{ "Buffer", device_names, &layout->device, &layout->has_device },
 		{ "Buffer", size_names, &layout->size, &layout->has_size },
 		{ "Buffer", type_names, &layout->type, &layout->has_type },
 		{ "Buffer", hooked_names, &layout->hooked, &layout->has_hooked },
 		{ "Buffer", address_names, &layout->address, &layout->has_address },
 		{ "Buffer", allocator_names, &layout->allocator, &layout->has_allocator },
+		{ "Buffer", status_names, &layout->status, &layout->has_status },
 		{ "Device", id_names, &layout->device_id, &layout->has_device_id },
 		/* In tt::tt_metal::distributed, scanned as well. */
 		{ "MeshDevice", mesh_id_names, &layout->mesh_id, &layout->has_mesh_id },

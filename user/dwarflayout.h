@@ -23,6 +23,8 @@ struct dwarf_layout {
 	bool has_device_id;
 	unsigned int mesh_id; /* distributed::MeshDevice::mesh_id_ */
 	bool has_mesh_id;
+	unsigned int status, impl_status; /* allocation_status_ in Buffer, in BufferImpl */
+	bool has_status, has_impl_status;
 };
 
 /*

@@ -358,6 +358,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; !s.opts.quiet && i < s.target_count; i++)
 		if (i == 0 || strcmp(s.libraries[i], s.libraries[0]))
 			check__warn(s.libraries[i], stderr);
+	for (size_t i = 0; i < s.target_count; i++)
+		s.targets[i].tracker_inlined = check__tracker_inlined(s.libraries[i]);
 
 	s.ledger = ledger__new(NULL);
 	if (!s.ledger) {

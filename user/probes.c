@@ -19,9 +19,13 @@
 #define ERA_B_BUFFER_SIZE      24 /* DeviceAddr size_ */
 #define ERA_B_BUFFER_TYPE      32 /* BufferType buffer_type_ */
 #define ERA_B_BUFFER_ALLOCATOR 64 /* Allocator *allocator_ */
+#define ERA_B_BUFFER_STATUS    72 /* AllocationStatus allocation_status_ */
 #define ERA_B_BUFFER_HOOKED    73 /* bool hooked_allocation_ */
 #define ERA_B_BUFFER_ADDRESS   80 /* DeviceAddr address_ */
 #define ERA_B_DEVICE_ID	       8  /* ChipId Device::id_ */
+
+/* enum class AllocationStatus : uint8_t { ALLOCATION_REQUESTED, ALLOCATED, DEALLOCATED } */
+#define ALLOCATION_STATUS_ALLOCATED 1
 
 /* Era C (late 2025 on): Buffer holds std::unique_ptr<BufferImpl>; the fields are in BufferImpl. */
 #define ERA_C_BUFFER_IMPL 16 /* std::unique_ptr<BufferImpl> in Buffer */
@@ -30,6 +34,7 @@
 #define ERA_C_IMPL_TYPE	  16
 /* Right before allocation_status_, as in era B: the member order did not change. */
 #define ERA_C_IMPL_ALLOCATOR 48
+#define ERA_C_IMPL_STATUS    56
 #define ERA_C_IMPL_HOOKED    57
 #define ERA_C_IMPL_ADDRESS   64
 
@@ -52,6 +57,7 @@ const char *const probe_symbols[PROBE_SYMBOLS] = {
 	[SYM_ALLOCATOR_DEALLOCATE_BUFFERS] = "_ZN2tt8tt_metal13AllocatorImpl18deallocate_buffersEv",
 	[SYM_ALLOCATOR_CLEAR] = "_ZN2tt8tt_metal13AllocatorImpl5clearEv",
 	[SYM_MESH_CLOSE] = "_ZN2tt8tt_metal11distributed10MeshDevice5closeEv",
+	[SYM_BUFFER_ALLOCATE_IMPL] = "_ZN2tt8tt_metal6Buffer13allocate_implEv",
 };
 
 /* Era B: deallocate_buffer(DeviceAddr) without an AllocatorID; Allocator before AllocatorImpl. */
@@ -71,6 +77,12 @@ const char *const probe_symbol_alternatives[PROBE_SYMBOLS] = {
 #define RECORD(kind_)	{ .kind = (kind_) }
 /* clang-format on */
 
+/* What a Buffer tells at its allocation and its free, wherever it is read. */
+#define BUFFER_VALUES                                                                              \
+	.address = FIELD(FIELD_ADDRESS, 8), .size = FIELD(FIELD_SIZE, 8),                          \
+	.mem_type = FIELD(FIELD_TYPE, 4), .device = FIELD(FIELD_DEVICE, 8),                        \
+	.hooked = FIELD(FIELD_HOOKED, 1)
+
 /*
  * What each probe reports, from tt-metal's signatures (`this` is argument 0):
  * track_allocate(const Buffer*) has the Buffer in rsi; track_allocate_cb's
@@ -78,116 +90,123 @@ const char *const probe_symbol_alternatives[PROBE_SYMBOLS] = {
  * first word.
  */
 const struct probe probes[PROBE_COUNT] = {
-	{ SYM_TRACK_ALLOCATE,
-	  false,
-	  "track_allocate",
-	  OBJECT_BUFFER,
-	  { .kind = DL_EV_ALLOC,
-	    .object_arg = 1,
-	    .address = FIELD(FIELD_ADDRESS, 8),
-	    .size = FIELD(FIELD_SIZE, 8),
-	    .mem_type = FIELD(FIELD_TYPE, 4),
-	    .device = FIELD(FIELD_DEVICE, 8),
-	    .object = FIELD(FIELD_ALLOCATOR, 8),
-	    .hooked = FIELD(FIELD_HOOKED, 1) } },
-	{ SYM_TRACK_DEALLOCATE,
-	  false,
-	  "track_deallocate",
-	  OBJECT_BUFFER,
-	  { .kind = DL_EV_FREE,
-	    .object_arg = 1,
-	    .address = FIELD(FIELD_ADDRESS, 8),
-	    .size = FIELD(FIELD_SIZE, 8),
-	    .mem_type = FIELD(FIELD_TYPE, 4),
-	    .device = FIELD(FIELD_DEVICE, 8),
-	    .hooked = FIELD(FIELD_HOOKED, 1) } },
-	{ SYM_TRACK_ALLOCATE_CB,
-	  false,
-	  "track_allocate_cb",
-	  OBJECT_NONE,
-	  { .kind = DL_EV_CB_ALLOC,
-	    .address = ARG(2),
-	    .size = ARG(3),
-	    .mem_type = CONST(DL_MEM_CB),
-	    .device = ARG(5),
-	    .object = PROGRAM } },
-	{ SYM_TRACK_DEALLOCATE_CB,
-	  false,
-	  "track_deallocate_cb",
-	  OBJECT_NONE,
-	  { .kind = DL_EV_CB_FREE_ALL, .mem_type = CONST(DL_MEM_CB), .device = ARG(1) } },
-	{ SYM_ALLOCATE_CIRCULAR_BUFFERS,
-	  false,
-	  "allocate_circular_buffers",
-	  OBJECT_NONE,
-	  { .action = DL_ACTION_ENTER_PROGRAM, .object_arg = 0 } },
-	{ SYM_ALLOCATE_CIRCULAR_BUFFERS,
-	  true,
-	  "allocate_circular_buffers_return",
-	  OBJECT_NONE,
-	  { .action = DL_ACTION_LEAVE_PROGRAM } },
-	{ SYM_PROGRAM_DESTRUCTOR,
-	  false,
-	  "program_destroyed",
-	  OBJECT_NONE,
-	  { .kind = DL_EV_PROGRAM_DESTROYED, .object = ARG(0) } },
-	{ SYM_DEVICE_CLOSE,
-	  false,
-	  "device_close",
-	  OBJECT_NONE,
-	  { .kind = DL_EV_DEVICE_CLOSE, .device = ARG(0) } },
-	{ SYM_DEVICE_CLOSE, true, "device_close_return", OBJECT_NONE, RECORD(DL_EV_DEVICE_CLOSED) },
-	{ SYM_BANK_DEALLOCATE,
-	  false,
-	  "bank_deallocate",
-	  OBJECT_BANK,
-	  { .kind = DL_EV_BANK_FREE,
-	    .object_arg = 0,
-	    .address = ARG(1),
-	    .mem_type = AT(0, 4),
-	    .object = ARG(0) } },
-	{ SYM_BANK_DEALLOCATE_ALL,
-	  false,
-	  "bank_deallocate_all",
-	  OBJECT_BANK,
-	  { .kind = DL_EV_BANK_FREE_ALL,
-	    .object_arg = 0,
-	    .mem_type = AT(0, 4),
-	    .object = ARG(0) } },
-	{ SYM_ALLOCATOR_DEALLOCATE_BUFFERS,
-	  false,
-	  "allocator_clear",
-	  OBJECT_NONE,
-	  { .kind = DL_EV_ALLOCATOR_CLEAR, .object = ARG(0) } },
-	{ SYM_ALLOCATOR_DEALLOCATE_BUFFERS, true, "allocator_clear_return", OBJECT_NONE,
-	  RECORD(DL_EV_ALLOCATOR_CLEAR_END) },
-	{ SYM_ALLOCATOR_CLEAR,
-	  false,
-	  "allocator_clear",
-	  OBJECT_NONE,
-	  { .kind = DL_EV_ALLOCATOR_CLEAR, .object = ARG(0) } },
-	{ SYM_ALLOCATOR_CLEAR, true, "allocator_clear_return", OBJECT_NONE,
-	  RECORD(DL_EV_ALLOCATOR_CLEAR_END) },
-	{ SYM_MESH_CLOSE,
-	  false,
-	  "mesh_close",
-	  OBJECT_NONE,
-	  { .kind = DL_EV_MESH_CLOSE, .device = ARG(0) } },
-	{ SYM_MESH_CLOSE, true, "mesh_close_return", OBJECT_NONE, RECORD(DL_EV_MESH_CLOSED) },
+	{ .symbol = SYM_TRACK_ALLOCATE,
+	  .program = "track_allocate",
+	  .object = OBJECT_BUFFER,
+	  .spec = { .kind = DL_EV_ALLOC,
+		    .object_arg = 1,
+		    BUFFER_VALUES,
+		    .object = FIELD(FIELD_ALLOCATOR, 8) },
+	  .when = PROBE_TRACKER_CALLED },
+	{ .symbol = SYM_TRACK_DEALLOCATE,
+	  .program = "track_deallocate",
+	  .object = OBJECT_BUFFER,
+	  .spec = { .kind = DL_EV_FREE, .object_arg = 1, BUFFER_VALUES } },
+	{ .symbol = SYM_TRACK_ALLOCATE_CB,
+	  .program = "track_allocate_cb",
+	  .spec = { .kind = DL_EV_CB_ALLOC,
+		    .address = ARG(2),
+		    .size = ARG(3),
+		    .mem_type = CONST(DL_MEM_CB),
+		    .device = ARG(5),
+		    .object = PROGRAM } },
+	{ .symbol = SYM_TRACK_DEALLOCATE_CB,
+	  .program = "track_deallocate_cb",
+	  .spec = { .kind = DL_EV_CB_FREE_ALL, .mem_type = CONST(DL_MEM_CB), .device = ARG(1) } },
+	{ .symbol = SYM_ALLOCATE_CIRCULAR_BUFFERS,
+	  .program = "allocate_circular_buffers",
+	  .spec = { .action = DL_ACTION_ENTER_PROGRAM, .object_arg = 0 } },
+	{ .symbol = SYM_ALLOCATE_CIRCULAR_BUFFERS,
+	  .retprobe = true,
+	  .program = "allocate_circular_buffers_return",
+	  .spec = { .action = DL_ACTION_LEAVE_PROGRAM } },
+	{ .symbol = SYM_PROGRAM_DESTRUCTOR,
+	  .program = "program_destroyed",
+	  .spec = { .kind = DL_EV_PROGRAM_DESTROYED, .object = ARG(0) } },
+	{ .symbol = SYM_DEVICE_CLOSE,
+	  .program = "device_close",
+	  .spec = { .kind = DL_EV_DEVICE_CLOSE, .device = ARG(0) } },
+	{ .symbol = SYM_DEVICE_CLOSE,
+	  .retprobe = true,
+	  .program = "device_close_return",
+	  .spec = RECORD(DL_EV_DEVICE_CLOSED) },
+	{ .symbol = SYM_BANK_DEALLOCATE,
+	  .program = "bank_deallocate",
+	  .object = OBJECT_BANK,
+	  .spec = { .kind = DL_EV_BANK_FREE,
+		    .object_arg = 0,
+		    .address = ARG(1),
+		    .mem_type = AT(0, 4),
+		    .object = ARG(0) } },
+	{ .symbol = SYM_BANK_DEALLOCATE_ALL,
+	  .program = "bank_deallocate_all",
+	  .object = OBJECT_BANK,
+	  .spec = { .kind = DL_EV_BANK_FREE_ALL,
+		    .object_arg = 0,
+		    .mem_type = AT(0, 4),
+		    .object = ARG(0) } },
+	{ .symbol = SYM_ALLOCATOR_DEALLOCATE_BUFFERS,
+	  .program = "allocator_clear",
+	  .spec = { .kind = DL_EV_ALLOCATOR_CLEAR, .object = ARG(0) } },
+	{ .symbol = SYM_ALLOCATOR_DEALLOCATE_BUFFERS,
+	  .retprobe = true,
+	  .program = "allocator_clear_return",
+	  .spec = RECORD(DL_EV_ALLOCATOR_CLEAR_END) },
+	{ .symbol = SYM_ALLOCATOR_CLEAR,
+	  .program = "allocator_clear",
+	  .spec = { .kind = DL_EV_ALLOCATOR_CLEAR, .object = ARG(0) } },
+	{ .symbol = SYM_ALLOCATOR_CLEAR,
+	  .retprobe = true,
+	  .program = "allocator_clear_return",
+	  .spec = RECORD(DL_EV_ALLOCATOR_CLEAR_END) },
+	{ .symbol = SYM_MESH_CLOSE,
+	  .program = "mesh_close",
+	  .spec = { .kind = DL_EV_MESH_CLOSE, .device = ARG(0) } },
+	{ .symbol = SYM_MESH_CLOSE,
+	  .retprobe = true,
+	  .program = "mesh_close_return",
+	  .spec = RECORD(DL_EV_MESH_CLOSED) },
+	/*
+	 * Where track_allocate was inlined into Buffer::allocate_impl: its entry
+	 * keeps the Buffer, its return reports it once allocated (allocation_status_
+	 * ALLOCATED; a failed allocation leaves it requested). Its fields are
+	 * final by then, as at track_allocate.
+	 */
+	{ .symbol = SYM_BUFFER_ALLOCATE_IMPL,
+	  .program = "allocate_impl",
+	  .spec = { .action = DL_ACTION_SAVE_OBJECT, .object_arg = 0 },
+	  .when = PROBE_TRACKER_INLINED },
+	{ .symbol = SYM_BUFFER_ALLOCATE_IMPL,
+	  .retprobe = true,
+	  .program = "allocate_impl_return",
+	  .object = OBJECT_BUFFER,
+	  .spec = { .kind = DL_EV_ALLOC,
+		    .object_arg = DL_ARG_SAVED,
+		    BUFFER_VALUES,
+		    .object = FIELD(FIELD_ALLOCATOR, 8),
+		    .only_if = FIELD(FIELD_STATUS, 1),
+		    .only_if_equals = ALLOCATION_STATUS_ALLOCATED },
+	  .when = PROBE_TRACKER_INLINED },
 };
+
+bool probes__attached(const struct probe *probe, bool tracker_inlined)
+{
+	return probe->when == PROBE_ALWAYS ||
+	       (probe->when == PROBE_TRACKER_INLINED) == tracker_inlined;
+}
 
 /* A spec's values, in one order, for the loops below. */
 static const struct dl_value *spec_values(const struct dl_probe_spec *spec, size_t i)
 {
 	const struct dl_value *values[] = { &spec->address, &spec->size,   &spec->mem_type,
-					    &spec->device,  &spec->object, &spec->hooked };
+					    &spec->device,  &spec->object, &spec->hooked,
+					    &spec->only_if };
 
 	return i < sizeof(values) / sizeof(values[0]) ? values[i] : NULL;
 }
 
-static const char *const value_names[] = {
-	"address", "size", "type", "device", "object", "hooked"
-};
+static const char *const value_names[] = { "address", "size",	"type",	  "device",
+					   "object",  "hooked", "only if" };
 
 int probes__spec(const struct probe *probe, const struct layout *layout, struct dl_probe_spec *spec)
 {
@@ -236,8 +255,12 @@ unsigned int probes__regs_read(const struct probe *probe)
 {
 	const struct dl_probe_spec *spec = &probe->spec;
 	unsigned int regs = 0;
+	bool reads_object = probe->object != OBJECT_NONE ||
+			    spec->action == DL_ACTION_ENTER_PROGRAM ||
+			    spec->action == DL_ACTION_SAVE_OBJECT;
 
-	if (probe->object != OBJECT_NONE || spec->action == DL_ACTION_ENTER_PROGRAM)
+	/* A return probe's object is what its entry kept (DL_ARG_SAVED): no register. */
+	if (reads_object && spec->object_arg < sizeof(arg_regs) / sizeof(arg_regs[0]))
 		regs |= arg_regs[spec->object_arg];
 	for (size_t i = 0; spec_values(spec, i); i++)
 		if (spec_values(spec, i)->source == DL_SRC_ARG)
@@ -261,13 +284,16 @@ void probes__describe(const struct dl_probe_spec *spec, char *buf, size_t len)
 		PUT("reads from ");
 		for (unsigned int h = 0; h < spec->hops; h++)
 			PUT("*(");
-		PUT("%s", arg_names[spec->object_arg]);
+		PUT("%s", spec->object_arg == DL_ARG_SAVED ? "the rdi its entry kept"
+							   : arg_names[spec->object_arg]);
 		for (unsigned int h = 0; h < spec->hops; h++)
 			PUT("+%u)", spec->hop_offset[h]);
 		PUT(", %u bytes:", spec->object_bytes);
 	}
 	if (spec->action == DL_ACTION_ENTER_PROGRAM)
 		PUT("sets the thread's program to %s", arg_names[spec->object_arg]);
+	else if (spec->action == DL_ACTION_SAVE_OBJECT)
+		PUT("keeps %s for its return", arg_names[spec->object_arg]);
 	else if (spec->action == DL_ACTION_LEAVE_PROGRAM)
 		PUT("ends the thread's program");
 	for (size_t i = 0, first = 1; spec_values(spec, i); i++) {
@@ -279,6 +305,8 @@ void probes__describe(const struct dl_probe_spec *spec, char *buf, size_t len)
 		first = 0;
 		if (v->source == DL_SRC_ARG)
 			PUT("%s", arg_names[v->arg]);
+		else if (v->source == DL_SRC_OBJECT && v == &spec->only_if)
+			PUT("+%u is %llu", v->offset, (unsigned long long)spec->only_if_equals);
 		else if (v->source == DL_SRC_OBJECT)
 			PUT("+%u", v->offset);
 		else if (v->source == DL_SRC_CONST && v == &spec->mem_type &&
@@ -307,6 +335,8 @@ const char *const probe_symbol_missing_means[PROBE_SYMBOLS] = {
 	[SYM_ALLOCATOR_CLEAR] = "an allocator's clear outside a close is not seen",
 	[SYM_MESH_CLOSE] = "a mesh's close is not seen: what a mesh still holds then ends as a "
 			   "leak",
+	[SYM_BUFFER_ALLOCATE_IMPL] = "where track_allocate is inlined into it, allocations are not "
+				     "seen",
 };
 
 const char *probes__symbol_name(enum probe_symbol symbol, const struct elfsym *sym)
@@ -335,7 +365,6 @@ static struct {
 #define MESH_VTABLE   "_ZTVN2tt8tt_metal11distributed10MeshDeviceE"
 
 static const char *const extra_names[] = {
-	"_ZN2tt8tt_metal6Buffer13allocate_implEv",
 	"_ZN2tt8tt_metal6Buffer15deallocate_implEv",
 	DEVICE_VTABLE,
 	MESH_VTABLE,
@@ -433,8 +462,10 @@ int probes__resolve(const char *library, struct elfsym *syms)
 		return -ENOENT;
 	}
 	/* Only once the library is known to be usable: an error stays one line. */
+	/* allocate_impl matters only where the tracker is inlined: the check says so then. */
 	for (int i = 0; degraded && i < PROBE_SYMBOLS; i++)
-		if (!syms[i].found && probe_symbol_missing_means[i])
+		if (!syms[i].found && probe_symbol_missing_means[i] &&
+		    i != SYM_BUFFER_ALLOCATE_IMPL)
 			fprintf(stderr, "devledger: warning: %s: no %s: %s\n", library,
 				probe_symbols[i], probe_symbol_missing_means[i]);
 	return 0;
@@ -461,11 +492,11 @@ int probes__site(const struct probe *probe, const char *library, const struct el
 const struct layout_profile profiles[PROFILE_COUNT] = {
 	{ "era-b", NULL, NULL, 0, ERA_B_BUFFER_DEVICE, ERA_B_BUFFER_SIZE, ERA_B_BUFFER_TYPE,
 	  ERA_B_BUFFER_HOOKED, ERA_B_BUFFER_ADDRESS, ERA_B_BUFFER_ALLOCATOR, ERA_B_DEVICE_ID,
-	  DL_OFFSET_UNKNOWN },
+	  DL_OFFSET_UNKNOWN, ERA_B_BUFFER_STATUS },
 	{ "era-c", "_ZN2tt8tt_metal13AllocatorImpl18deallocate_buffersEv",
 	  "AllocatorImpl::deallocate_buffers", ERA_C_BUFFER_IMPL, ERA_C_IMPL_DEVICE,
 	  ERA_C_IMPL_SIZE, ERA_C_IMPL_TYPE, ERA_C_IMPL_HOOKED, ERA_C_IMPL_ADDRESS,
-	  ERA_C_IMPL_ALLOCATOR, ERA_B_DEVICE_ID, DL_OFFSET_UNKNOWN },
+	  ERA_C_IMPL_ALLOCATOR, ERA_B_DEVICE_ID, DL_OFFSET_UNKNOWN, ERA_C_IMPL_STATUS },
 };
 
 const struct layout_profile *probes__profile(const char *library, const char *name, char *why,
@@ -503,6 +534,7 @@ static const char *const names_in_buffer[LAYOUT_FIELDS] = {
 	"Buffer.allocator_",
 	"Device.id_",
 	"MeshDevice.mesh_id_",
+	"Buffer.allocation_status_",
 };
 static const char *const names_in_impl[LAYOUT_FIELDS] = {
 	"Buffer.pimpl",
@@ -514,6 +546,7 @@ static const char *const names_in_impl[LAYOUT_FIELDS] = {
 	"BufferImpl.allocator_",
 	"Device.id_",
 	"MeshDevice.mesh_id_",
+	"BufferImpl.allocation_status_",
 };
 
 bool probes__known_field(const char *name)
@@ -595,6 +628,7 @@ int probes__layout(const char *library, const char *profile_name,
 	layout->offset[FIELD_ALLOCATOR] = p->allocator;
 	layout->offset[FIELD_DEVICE_ID] = p->device_id;
 	layout->offset[FIELD_MESH_ID] = p->mesh_id;
+	layout->offset[FIELD_STATUS] = p->status;
 	for (int f = 0; f < LAYOUT_FIELDS; f++)
 		if (layout->offset[f] == DL_OFFSET_UNKNOWN)
 			layout->source[f] = SOURCE_NONE;
@@ -616,6 +650,7 @@ int probes__layout(const char *library, const char *profile_name,
 		FROM_DWARF(FIELD_HOOKED, dwarf.has_impl_hooked, dwarf.impl_hooked);
 		FROM_DWARF(FIELD_ADDRESS, dwarf.has_impl_address, dwarf.impl_address);
 		FROM_DWARF(FIELD_ALLOCATOR, dwarf.has_impl_allocator, dwarf.impl_allocator);
+		FROM_DWARF(FIELD_STATUS, dwarf.has_impl_status, dwarf.impl_status);
 	} else {
 		FROM_DWARF(FIELD_DEVICE, dwarf.has_device, dwarf.device);
 		FROM_DWARF(FIELD_SIZE, dwarf.has_size, dwarf.size);
@@ -623,6 +658,7 @@ int probes__layout(const char *library, const char *profile_name,
 		FROM_DWARF(FIELD_HOOKED, dwarf.has_hooked, dwarf.hooked);
 		FROM_DWARF(FIELD_ADDRESS, dwarf.has_address, dwarf.address);
 		FROM_DWARF(FIELD_ALLOCATOR, dwarf.has_allocator, dwarf.allocator);
+		FROM_DWARF(FIELD_STATUS, dwarf.has_status, dwarf.status);
 	}
 	FROM_DWARF(FIELD_DEVICE_ID, dwarf.has_device_id, dwarf.device_id);
 	FROM_DWARF(FIELD_MESH_ID, dwarf.has_mesh_id, dwarf.mesh_id);

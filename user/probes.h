@@ -31,6 +31,8 @@ enum probe_symbol {
 	SYM_ALLOCATOR_DEALLOCATE_BUFFERS,
 	SYM_ALLOCATOR_CLEAR,
 	SYM_MESH_CLOSE,
+	/* Probed instead of track_allocate where that call was inlined into it. */
+	SYM_BUFFER_ALLOCATE_IMPL,
 	PROBE_SYMBOLS,
 };
 
@@ -58,6 +60,17 @@ enum probe_object {
 };
 
 /*
+ * When a probe is attached: always, or depending on whether the library's
+ * Buffer::allocate_impl still calls GraphTracker::track_allocate (a unity
+ * build can inline it; then allocate_impl's return reports allocations).
+ */
+enum probe_when {
+	PROBE_ALWAYS,
+	PROBE_TRACKER_CALLED,
+	PROBE_TRACKER_INLINED,
+};
+
+/*
  * One uprobe: the symbol it sits on, a name for people, and what it
  * reports, as the BPF side's spec. For a Buffer the spec's object values
  * name layout fields (enum layout_field) that probes__spec turns into
@@ -70,9 +83,13 @@ struct probe {
 	const char *program;
 	enum probe_object object;
 	struct dl_probe_spec spec;
+	enum probe_when when;
 };
 
-#define PROBE_COUNT 17
+/* Is this probe attached, given whether track_allocate is inlined into Buffer::allocate_impl? */
+bool probes__attached(const struct probe *probe, bool tracker_inlined);
+
+#define PROBE_COUNT 19
 extern const struct probe probes[PROBE_COUNT];
 
 /*
@@ -121,6 +138,7 @@ struct layout_profile {
 	unsigned int allocator;				  /* in Buffer, or in its state */
 	unsigned int device_id;				  /* Device::id_ */
 	unsigned int mesh_id; /* MeshDevice::mesh_id_; DL_OFFSET_UNKNOWN without DWARF */
+	unsigned int status;  /* allocation_status_, in Buffer or in its state */
 };
 
 #define PROFILE_COUNT 2
@@ -144,6 +162,7 @@ enum layout_field {
 	FIELD_ALLOCATOR,
 	FIELD_DEVICE_ID,
 	FIELD_MESH_ID,
+	FIELD_STATUS, /* allocation_status_: read where allocate_impl's return reports */
 	LAYOUT_FIELDS,
 };
 

@@ -164,7 +164,7 @@ failed:
  * unsaid: the caller then tries perf-event links, which say what is wrong.
  */
 static int attach_target(struct tracer *tracer, size_t library_index, pid_t pid,
-			 const char *library, const struct elfsym *syms,
+			 const char *library, bool tracker_inlined, const struct elfsym *syms,
 			 const struct tracer_opts *opts)
 {
 	struct bpf_program *prog = tracer->skel->progs.probe;
@@ -193,8 +193,9 @@ static int attach_target(struct tracer *tracer, size_t library_index, pid_t pid,
 		struct bpf_link *link;
 		uint64_t offset;
 
-		if (!sym->found)
-			continue; /* optional, and already warned about */
+		/* Missing and optional (already warned about), or not for this library's build. */
+		if (!sym->found || !probes__attached(&probes[i], tracker_inlined))
+			continue;
 		offset = probe_offset(&probes[i], library, sym, opts->entry_probes, opts->verbose);
 		uprobe_opts.bpf_cookie = probe_cookie(i, library_index, sym, offset);
 		tracer->probe_count++;
@@ -381,7 +382,8 @@ static struct tracer *open_tracer(const struct tracer_opts *opts,
 		 * file. */
 		pid_t pid = opts->mode == TRACER_PIDS ? opts->targets[i].pid : -1;
 
-		err = attach_target(tracer, i, pid, opts->targets[i].library, syms[i], opts);
+		err = attach_target(tracer, i, pid, opts->targets[i].library,
+				    opts->targets[i].tracker_inlined, syms[i], opts);
 		if (err)
 			goto cleanup;
 	}

@@ -28,6 +28,8 @@ enum tracer_mode {
 struct tracer_target {
 	pid_t pid;	     /* ignored in TRACER_SYSTEM */
 	const char *library; /* path to libtt_metal.so as this process maps it */
+	/* track_allocate inlined into Buffer::allocate_impl: probe allocate_impl's return */
+	bool tracker_inlined;
 };
 
 /* Returns 0 to go on, or a negative errno to stop polling (returned by tracer__poll). */

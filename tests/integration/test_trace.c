@@ -342,6 +342,36 @@ static void test_subdevice(void **state)
 	}
 }
 
+/*
+ * A build whose Buffer::allocate_impl has the tracker call inlined (a unity
+ * build can do that): track_allocate never fires there, so allocate_impl's
+ * return reports each allocation, and the ledger is the truth all the same.
+ */
+static void test_inlined_tracker(void **state)
+{
+	const char *dir = *state;
+	const char *scenarios[][6] = { { "remaining", NULL },
+				       { "churn", "3000", "--seed", "8", NULL } };
+	char *driver = strdup(harness_variant("STANDIN_INLINED_DIR", "standin"));
+
+	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
+		struct harness_proc proc;
+		struct json_object *summary;
+		int code = trace_driver(&proc, dir, driver, NULL, scenarios[i]);
+
+		if (code != 0)
+			fail_msg("inlined %s: devledger exited %d: %s", scenarios[i][0], code,
+				 proc.err);
+		if (!strstr(proc.err, "reports allocations at Buffer::allocate_impl's return"))
+			fail_msg("no word of the inlined tracker: %s", proc.err);
+		summary = harness_load_json(harness_path(dir, "summary.json"));
+		harness_assert_exact(summary);
+		harness_assert_truth(summary, harness_path(dir, "truth.json"));
+		json_object_put(summary);
+	}
+	free(driver);
+}
+
 /* Era C (pimpl Buffer, built with clang++): found from the symbols, traced as exactly. */
 static void test_era_c(void **state)
 {
@@ -749,7 +779,12 @@ static void test_check(void **state)
 	/* The plain build: everything resolved, entry probes on its push, no warning. */
 	assert_int_equal(run_check(harness_standin_lib(), true, 0, &proc, &out), 0);
 	assert_true(json_object_get_boolean(harness_get(out, "resolved")));
-	assert_int_equal(json_object_array_length(harness_get(out, "probes")), 17);
+	assert_int_equal(json_object_array_length(harness_get(out, "probes")), 19);
+	/* track_allocate is called: allocate_impl is not probed. */
+	assert_true(json_object_get_boolean(
+		harness_get(probe_entry(out, "track_allocate"), "attached")));
+	assert_false(json_object_get_boolean(
+		harness_get(probe_entry(out, "allocate_impl_return"), "attached")));
 	/* Era B's names: deallocate_buffer(DeviceAddr), Allocator. */
 	assert_string_equal(
 		json_object_get_string(harness_get(probe_entry(out, "bank_deallocate"), "symbol")),
@@ -783,6 +818,10 @@ static void test_check(void **state)
 	assert_int_equal(json_object_array_length(harness_get(out, "warnings")), 1);
 	assert_non_null(strstr(json_object_get_string(harness_get(out, "warnings.0")),
 			       "Buffer::allocate_impl no longer calls"));
+	assert_false(json_object_get_boolean(
+		harness_get(probe_entry(out, "track_allocate"), "attached")));
+	assert_true(json_object_get_boolean(
+		harness_get(probe_entry(out, "allocate_impl_return"), "attached")));
 	json_object_put(out);
 
 	/* Era C: the profile comes from its symbols, and places the fields behind the pimpl. */
@@ -826,6 +865,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_probe_sites, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mesh, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subdevice, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inlined_tracker, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_era_c, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_layout_sources, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_program_symbols, setup, teardown),

@@ -36,6 +36,7 @@ static struct layout preset_layout(const char *profile_name)
 	layout.offset[FIELD_ALLOCATOR] = p->allocator;
 	layout.offset[FIELD_DEVICE_ID] = p->device_id;
 	layout.offset[FIELD_MESH_ID] = p->mesh_id;
+	layout.offset[FIELD_STATUS] = p->status;
 	return layout;
 }
 
@@ -165,6 +166,40 @@ static void test_regs_read(void **state)
 	assert_int_equal(probes__regs_read(probe_named("mesh_close_return", true)), 0);
 }
 
+/*
+ * Where track_allocate is inlined into Buffer::allocate_impl: its entry keeps
+ * the Buffer, its return reads it through the pimpl and reports it only once
+ * allocation_status_ says ALLOCATED; track_allocate itself is then not probed.
+ */
+static void test_allocate_impl_fallback(void **state)
+{
+	struct layout layout = preset_layout("era-c");
+	const struct probe *entry = probe_named("allocate_impl", false);
+	const struct probe *ret = probe_named("allocate_impl_return", true);
+	struct dl_probe_spec spec;
+	char text[256];
+
+	(void)state;
+	assert_int_equal(probes__spec(ret, &layout, &spec), 0);
+	assert_int_equal(spec.kind, DL_EV_ALLOC);
+	assert_int_equal(spec.object_arg, DL_ARG_SAVED);
+	assert_int_equal(spec.hops, 1);
+	assert_value(&spec.only_if, DL_SRC_OBJECT, 56, 1);
+	assert_int_equal(spec.only_if_equals, 1);
+	probes__describe(&spec, text, sizeof(text));
+	assert_string_equal(text, "reads from *(the rdi its entry kept+16), 72 bytes: address +64, "
+				  "size +8, type +16, device +0, object +48, hooked +57, only if "
+				  "+56 is 1");
+	assert_int_equal(probes__regs_read(entry), PROBESITE_RDI);
+	assert_int_equal(probes__regs_read(ret), 0);
+
+	assert_true(probes__attached(entry, true));
+	assert_false(probes__attached(entry, false));
+	assert_false(probes__attached(probe_named("track_allocate", false), true));
+	assert_true(probes__attached(probe_named("track_allocate", false), false));
+	assert_true(probes__attached(probe_named("track_deallocate", false), true));
+}
+
 /* Every probe sends a record or keeps the thread's program; each fits a spec slot. */
 static void test_every_probe_does_something(void **state)
 {
@@ -192,6 +227,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_and_far_fields),
 		cmocka_unit_test(test_register_specs),
 		cmocka_unit_test(test_regs_read),
+		cmocka_unit_test(test_allocate_impl_fallback),
 		cmocka_unit_test(test_every_probe_does_something),
 	};
 
