@@ -18,7 +18,7 @@ VMLINUX := vmlinux/$(ARCH)/vmlinux.h
 
 # Debian packages devledger needs to build and test (make deps installs them).
 DEB_PACKAGES := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libjson-c-dev \
-	libcmocka-dev libcapstone-dev libdw-dev pkg-config g++ make
+	libcmocka-dev libcapstone-dev libdw-dev libzstd-dev pkg-config g++ make
 
 WARNINGS := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
@@ -27,7 +27,7 @@ override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARNINGS) -MMD -MP -I$(OUTPUT) -Iuse
 # The BPF_KPROBE macros name parameters a program may not use.
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARNINGS) -Wno-unused-parameter -MMD -MP \
 	-I$(dir $(VMLINUX)) -Ibpf
-LDLIBS := -lbpf -lelf -ldw -lz -ljson-c -lcapstone
+LDLIBS := -lbpf -lelf -ldw -lz -lzstd -ljson-c -lcapstone
 
 ifeq ($(V),1)
 Q =

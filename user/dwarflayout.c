@@ -9,10 +9,14 @@
 #include <elfutils/libdw.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "dwarflayout.h"
 
@@ -86,6 +90,72 @@ static bool find_namespace(Dwarf_Die *parent, const char *name, Dwarf_Die *out)
 	return false;
 }
 
+#ifndef ELFCOMPRESS_ZSTD
+#define ELFCOMPRESS_ZSTD 2
+#endif
+
+/* Section data devledger decompressed itself, freed with the Elf. */
+struct inflated {
+	void **buffers;
+	size_t count;
+};
+
+/*
+ * Debian 12's libdw (0.188) reads zlib-compressed debug sections but not
+ * zstd ones, which newer linkers write (clang's among them). Those are
+ * decompressed here, in the process's private copy of the file: the
+ * section's data is replaced and its SHF_COMPRESSED flag cleared, so libdw
+ * reads them as plain sections. Returns 0 or -errno.
+ */
+static int inflate_zstd_sections(Elf *elf, struct inflated *inflated)
+{
+	Elf_Scn *scn = NULL;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		const Elf64_Chdr *header;
+		Elf_Data *data;
+		GElf_Shdr shdr;
+		void **buffers;
+		size_t got;
+		void *out;
+
+		if (!gelf_getshdr(scn, &shdr) || !(shdr.sh_flags & SHF_COMPRESSED) ||
+		    gelf_getclass(elf) != ELFCLASS64)
+			continue;
+		/* The data libdw will ask for: replaced in place, it is what libdw then reads. */
+		data = elf_getdata(scn, NULL);
+		if (!data || data->d_size < sizeof(*header))
+			continue;
+		header = data->d_buf;
+		if (header->ch_type != ELFCOMPRESS_ZSTD)
+			continue; /* zlib: libdw's own */
+		buffers = realloc(inflated->buffers, (inflated->count + 1) * sizeof(*buffers));
+		out = malloc(header->ch_size ? header->ch_size : 1);
+		if (!buffers || !out) {
+			free(out);
+			if (buffers)
+				inflated->buffers = buffers;
+			return -ENOMEM;
+		}
+		inflated->buffers = buffers;
+		inflated->buffers[inflated->count++] = out;
+		got = ZSTD_decompress(out, header->ch_size,
+				      (const char *)data->d_buf + sizeof(*header),
+				      data->d_size - sizeof(*header));
+		if (ZSTD_isError(got) || got != header->ch_size)
+			return -EBADMSG;
+		data->d_buf = out;
+		data->d_size = got;
+		data->d_type = ELF_T_BYTE;
+		data->d_align = 1;
+		shdr.sh_flags &= ~(GElf_Xword)SHF_COMPRESSED;
+		shdr.sh_size = got;
+		if (!gelf_update_shdr(scn, &shdr))
+			return -EINVAL;
+	}
+	return 0;
+}
+
 /* Has the walk found what one era needs? */
 static bool complete(const struct dwarf_layout *l, bool want_mesh)
 {
@@ -133,20 +203,25 @@ int dwarf_layout__read(const char *library, bool want_mesh, struct dwarf_layout 
 		{ "MeshDevice", mesh_id_names, &layout->mesh_id, &layout->has_mesh_id },
 	};
 	size_t count = sizeof(wanted) / sizeof(wanted[0]), left = count;
+	struct inflated inflated = { NULL, 0 };
 	Dwarf_Off offset = 0, next;
 	size_t header_size;
-	Dwarf *dwarf;
-	int fd;
+	Dwarf *dwarf = NULL;
+	Elf *elf = NULL;
+	int fd, err = -ENODATA; /* no debug info */
 
 	memset(layout, 0, sizeof(*layout));
 	fd = open(library, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	dwarf = dwarf_begin(fd, DWARF_C_READ);
-	if (!dwarf) {
-		close(fd);
-		return -ENODATA; /* no debug info */
-	}
+	/* A private mapping: zstd sections are decompressed in it, never in the file. */
+	if (elf_version(EV_CURRENT) != EV_NONE)
+		elf = elf_begin(fd, ELF_C_READ_MMAP_PRIVATE, NULL);
+	if (elf && !inflate_zstd_sections(elf, &inflated))
+		dwarf = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
+	if (!dwarf)
+		goto out;
+	err = 0;
 	layout->has_dwarf = true;
 	while (left && dwarf_nextcu(dwarf, offset, &next, &header_size, NULL, NULL, NULL) == 0) {
 		Dwarf_Die cu, tt, tt_metal;
@@ -175,6 +250,11 @@ int dwarf_layout__read(const char *library, bool want_mesh, struct dwarf_layout 
 			break;
 	}
 	dwarf_end(dwarf);
+out:
+	elf_end(elf);
+	for (size_t i = 0; i < inflated.count; i++)
+		free(inflated.buffers[i]);
+	free(inflated.buffers);
 	close(fd);
-	return 0;
+	return err;
 }

@@ -442,6 +442,18 @@ static void test_layout_sources(void **state)
 	assert_int_equal(harness_get_int(out, "fields.1.offset"), 32);
 	assert_string_equal(json_object_get_string(harness_get(out, "fields.1.source")), "dwarf");
 	json_object_put(out);
+	/* The same offsets from compressed debug sections: zlib (libdw's own) and zstd (ours). */
+	for (int c = 0; c < 2; c++) {
+		const char *file = c ? "libtt_metal-zstd.so" : "libtt_metal-zlib.so";
+
+		assert_int_equal(run_check(harness_variant("STANDIN_SHIFTED_DIR", file), true, 0,
+					   &proc, &out),
+				 0);
+		if (harness_get_int(out, "fields.1.offset") != 32 ||
+		    strcmp(json_object_get_string(harness_get(out, "fields.1.source")), "dwarf"))
+			fail_msg("%s: Buffer.size_ not read from its DWARF: %s", file, proc.out);
+		json_object_put(out);
+	}
 	assert_int_equal(run_check(harness_variant("STANDIN_STRIPPED_DIR", "libtt_metal.so"), true,
 				   0, &proc, &out),
 			 0);

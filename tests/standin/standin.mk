@@ -45,6 +45,12 @@ $(eval $(call standin_variant,$(STANDIN_ERA_C_OUT),-DSTANDIN_ERA_C,clang++))
 STANDIN_SHIFTED_OUT := $(OUTPUT)/standin-shifted
 $(eval $(call standin_variant,$(STANDIN_SHIFTED_OUT),-DSTANDIN_SHIFTED))
 
+# Its debug sections compressed, with zlib and with zstd (as newer linkers write them; Debian 12's libdw
+# reads only zlib): devledger must find the same offsets in both.
+$(STANDIN_SHIFTED_OUT)/libtt_metal-%.so: $(STANDIN_SHIFTED_OUT)/libtt_metal.so
+	$(call msg,OBJCOPY,$@)
+	$(Q)objcopy --compress-debug-sections=$* $< $@
+
 # The plain build stripped of DWARF and .symtab: only exported symbols and the presets are left.
 STANDIN_STRIPPED_OUT := $(OUTPUT)/standin-stripped
 $(STANDIN_STRIPPED_OUT)/standin: $(STANDIN_DRIVER) $(STANDIN_LIB)
@@ -64,4 +70,5 @@ $(STANDIN_NOPROG_OUT)/standin: $(STANDIN_NOPROG_BUILD)/standin
 	$(Q)cp $(STANDIN_NOPROG_BUILD)/standin $@
 
 standin: $(STANDIN_NOPROG_OUT)/standin $(STANDIN_DRIVER) $(STANDIN_CET_OUT)/standin $(STANDIN_INLINED_OUT)/standin \
-	$(STANDIN_ERA_C_OUT)/standin $(STANDIN_SHIFTED_OUT)/standin $(STANDIN_STRIPPED_OUT)/standin
+	$(STANDIN_ERA_C_OUT)/standin $(STANDIN_SHIFTED_OUT)/standin $(STANDIN_STRIPPED_OUT)/standin \
+	$(STANDIN_SHIFTED_OUT)/libtt_metal-zlib.so $(STANDIN_SHIFTED_OUT)/libtt_metal-zstd.so
