@@ -246,7 +246,11 @@ static __always_inline int read_object(const struct args *args, const struct dl_
 	return bpf_probe_read_user(raw, bytes, base) ? -1 : 0;
 }
 
-/* The thread's current program, set and cleared around allocate_circular_buffers. */
+/*
+ * What a probe does besides its record: set or clear the thread's current
+ * program (around allocate_circular_buffers), or keep an argument for the
+ * call's return. Returns the thread's current program when the spec reads it.
+ */
 static __always_inline __u64 act(const struct args *args, const struct dl_probe_spec *spec,
 				 __u64 id)
 {

@@ -212,17 +212,6 @@ static bool check_inlining(const char *library, const struct elfsym *syms, struc
 	return allocate_inlined;
 }
 
-bool check__tracker_inlined(const char *library)
-{
-	struct elfsym syms[PROBE_SYMBOLS];
-	struct report report = { .warning_count = 0 };
-
-	for (size_t i = 0; i < PROBE_SYMBOLS; i++)
-		if (probes__lookup_name(library, probe_symbols[i], &syms[i]))
-			return false;
-	return check_inlining(library, syms, &report);
-}
-
 static const char *table_name(enum elfsym_table table)
 {
 	return table == ELFSYM_SYMTAB ? ".symtab" : table == ELFSYM_DYNSYM ? ".dynsym" : "-";
@@ -400,10 +389,7 @@ int check__run(const char *library, const struct check_opts *opts, FILE *out)
 	/* Only the required ones: without an optional one devledger traces, with less to say. */
 	for (size_t i = 0; i < PROBE_SYMBOLS; i++) {
 		missing += !syms[i].found && !probe_symbol_missing_means[i];
-		/* allocate_impl matters only where the tracker is inlined: the check says so then.
-		 */
-		if (!syms[i].found && probe_symbol_missing_means[i] &&
-		    i != SYM_BUFFER_ALLOCATE_IMPL) {
+		if (!syms[i].found && probes__warn_if_missing(i)) {
 			char message[256];
 
 			snprintf(message, sizeof(message), "%s is missing: %s", probe_symbols[i],
@@ -436,17 +422,18 @@ int check__run(const char *library, const struct check_opts *opts, FILE *out)
 	return missing ? 1 : 0;
 }
 
-int check__warn(const char *library, FILE *out)
+bool check__inlining(const char *library, FILE *warnings)
 {
 	struct elfsym syms[PROBE_SYMBOLS];
 	struct report report = { .warning_count = 0 };
+	bool inlined;
 
 	/* Quietly: an unreadable library is reported once, by whoever traces it. */
 	for (size_t i = 0; i < PROBE_SYMBOLS; i++)
 		if (probes__lookup_name(library, probe_symbols[i], &syms[i]))
-			return 0;
-	check_inlining(library, syms, &report);
-	for (size_t i = 0; i < report.warning_count; i++)
-		fprintf(out, "devledger: warning: %s\n", report.warnings[i]);
-	return (int)report.warning_count;
+			return false;
+	inlined = check_inlining(library, syms, &report);
+	for (size_t i = 0; warnings && i < report.warning_count; i++)
+		fprintf(warnings, "devledger: warning: %s\n", report.warnings[i]);
+	return inlined;
 }

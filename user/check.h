@@ -27,12 +27,11 @@ struct check_opts {
 int check__run(const char *library, const struct check_opts *opts, FILE *out);
 
 /*
- * Does Buffer::allocate_impl no longer call GraphTracker::track_allocate (a
- * unity build inlined it)? Then its return reports allocations instead.
+ * Print check's warnings for a library ("devledger: warning: ..."; none when
+ * `warnings` is NULL), and say whether Buffer::allocate_impl no longer calls
+ * GraphTracker::track_allocate (a unity build inlined it): its return then
+ * reports allocations instead.
  */
-bool check__tracker_inlined(const char *library);
-
-/* Print check's warnings for a library ("devledger: warning: ..."); returns how many. */
-int check__warn(const char *library, FILE *out);
+bool check__inlining(const char *library, FILE *warnings);
 
 #endif /* DEVLEDGER_CHECK_H */

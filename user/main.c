@@ -49,6 +49,8 @@ struct session {
 	struct timespec started_at;
 	uint64_t records;
 	int apply_error;
+	struct layout layout; /* where the probes find the fields, in every library */
+	char layout_source[32];
 };
 
 static uint64_t monotonic_ns(void)
@@ -281,6 +283,31 @@ static int trace_loop(struct session *s, int *child_status, bool *child_done)
 /* --offset values, as the layout takes them. */
 static struct layout_override overrides[OPTIONS_MAX_OFFSETS];
 
+/*
+ * One layout for every library traced: the profile named or chosen, DWARF
+ * offsets, overrides. -EINVAL for options that do not fit a library (said in
+ * one line), -EMLINK when two libraries differ.
+ */
+static int choose_layout(struct session *s)
+{
+	struct layout other;
+
+	for (size_t i = 0; i < s->target_count; i++) {
+		if (probes__layout(s->libraries[i], s->opts.profile, overrides,
+				   s->opts.offset_count, i ? &other : &s->layout))
+			return -EINVAL;
+		if (i && memcmp(other.offset, s->layout.offset, sizeof(other.offset))) {
+			fprintf(stderr,
+				"devledger: %s and %s lay the Buffer out differently: trace them in "
+				"separate sessions\n",
+				s->libraries[0], s->libraries[i]);
+			return -EMLINK;
+		}
+	}
+	probes__layout_sources(&s->layout, s->layout_source, sizeof(s->layout_source));
+	return 0;
+}
+
 /* devledger check: needs no BPF and no root; 0 when every probe resolves, else 1. */
 static int run_check(const struct options *o)
 {
@@ -301,7 +328,9 @@ static int run_check(const struct options *o)
 				    .json = o->json,
 				    .entry_probes = o->entry_probes };
 
-	return check__run(library, &copts, stdout) ? EXIT_RUNTIME : 0;
+	err = check__run(library, &copts, stdout);
+	/* -EINVAL: the --profile or --offset values do not fit this library. */
+	return err == -EINVAL ? EXIT_USAGE : err ? EXIT_RUNTIME : 0;
 }
 
 int main(int argc, char **argv)
@@ -353,13 +382,23 @@ int main(int argc, char **argv)
 	if (check_output(s.opts.output) || find_libraries(&s))
 		return EXIT_RUNTIME;
 
-	/* What check would warn about (tracker calls inlined away) is worth knowing before tracing.
+	/* A --profile or --offset that does not fit the library is a usage error. */
+	err = choose_layout(&s);
+	if (err)
+		return err == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+	/*
+	 * What check would warn about (tracker calls inlined away) is worth knowing
+	 * before tracing, once per library; it also decides what is probed.
 	 */
-	for (size_t i = 0; !s.opts.quiet && i < s.target_count; i++)
-		if (i == 0 || strcmp(s.libraries[i], s.libraries[0]))
-			check__warn(s.libraries[i], stderr);
-	for (size_t i = 0; i < s.target_count; i++)
-		s.targets[i].tracker_inlined = check__tracker_inlined(s.libraries[i]);
+	for (size_t i = 0; i < s.target_count; i++) {
+		size_t same = 0;
+
+		while (same < i && strcmp(s.libraries[same], s.libraries[i]))
+			same++;
+		s.targets[i].tracker_inlined =
+			same < i ? s.targets[same].tracker_inlined
+				 : check__inlining(s.libraries[i], s.opts.quiet ? NULL : stderr);
+	}
 
 	s.ledger = ledger__new(NULL);
 	if (!s.ledger) {
@@ -389,9 +428,7 @@ int main(int argc, char **argv)
 	topts.verbose = s.opts.verbose;
 	topts.entry_probes = s.opts.entry_probes;
 	topts.perf_uprobes = s.opts.perf_uprobes;
-	topts.profile = s.opts.profile;
-	topts.overrides = overrides;
-	topts.override_count = s.opts.offset_count;
+	topts.layout = &s.layout;
 	topts.on_record = on_record;
 	topts.ctx = &s;
 	s.tracer = tracer__open(&topts);
@@ -425,8 +462,8 @@ int main(int argc, char **argv)
 	ledger__finish(s.ledger);
 
 	view.mode = mode_name(s.opts.mode);
-	view.profile = tracer__profile(s.tracer);
-	view.layout_source = tracer__layout_source(s.tracer);
+	view.profile = s.layout.profile->name;
+	view.layout_source = s.layout_source;
 	view.libraries = s.library_list;
 	view.library_count = s.target_count;
 	view.started_at = s.started_at;

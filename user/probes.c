@@ -284,7 +284,7 @@ void probes__describe(const struct dl_probe_spec *spec, char *buf, size_t len)
 		PUT("reads from ");
 		for (unsigned int h = 0; h < spec->hops; h++)
 			PUT("*(");
-		PUT("%s", spec->object_arg == DL_ARG_SAVED ? "the rdi its entry kept"
+		PUT("%s", spec->object_arg == DL_ARG_SAVED ? "what its entry kept"
 							   : arg_names[spec->object_arg]);
 		for (unsigned int h = 0; h < spec->hops; h++)
 			PUT("+%u)", spec->hop_offset[h]);
@@ -462,10 +462,8 @@ int probes__resolve(const char *library, struct elfsym *syms)
 		return -ENOENT;
 	}
 	/* Only once the library is known to be usable: an error stays one line. */
-	/* allocate_impl matters only where the tracker is inlined: the check says so then. */
 	for (int i = 0; degraded && i < PROBE_SYMBOLS; i++)
-		if (!syms[i].found && probe_symbol_missing_means[i] &&
-		    i != SYM_BUFFER_ALLOCATE_IMPL)
+		if (!syms[i].found && probes__warn_if_missing(i))
 			fprintf(stderr, "devledger: warning: %s: no %s: %s\n", library,
 				probe_symbols[i], probe_symbol_missing_means[i]);
 	return 0;
@@ -663,7 +661,45 @@ int probes__layout(const char *library, const char *profile_name,
 	FROM_DWARF(FIELD_DEVICE_ID, dwarf.has_device_id, dwarf.device_id);
 	FROM_DWARF(FIELD_MESH_ID, dwarf.has_mesh_id, dwarf.mesh_id);
 #undef FROM_DWARF
-	return apply_overrides(layout, overrides, override_count);
+	if (apply_overrides(layout, overrides, override_count))
+		return -EINVAL;
+	/* A field past what one read covers (a wrong --offset) is said now, before any tracing. */
+	for (size_t i = 0; i < PROBE_COUNT; i++) {
+		struct dl_probe_spec spec;
+
+		if (probes__spec(&probes[i], layout, &spec))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+void probes__layout_sources(const struct layout *layout, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (enum layout_source source = SOURCE_PRESET; source <= SOURCE_OVERRIDE; source++) {
+		bool seen = false;
+
+		for (int f = 0; f < LAYOUT_FIELDS; f++)
+			seen |= (f != FIELD_IMPL || layout->profile->impl) &&
+				layout->offset[f] != DL_OFFSET_UNKNOWN &&
+				layout->source[f] == source;
+		if (seen && n < len)
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? "+" : "",
+					      probes__source_name(source));
+	}
+}
+
+bool probes__warn_if_missing(enum probe_symbol symbol)
+{
+	if (!probe_symbol_missing_means[symbol])
+		return false;
+	/* A function probed only in some builds is worth a word only there (check says it). */
+	for (size_t i = 0; i < PROBE_COUNT; i++)
+		if (probes[i].symbol == symbol && probes[i].when != PROBE_TRACKER_INLINED)
+			return true;
+	return false;
 }
 
 const char *probes__field_name(const struct layout *layout, enum layout_field field)

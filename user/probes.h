@@ -206,12 +206,19 @@ void probes__describe(const struct dl_probe_spec *spec, char *buf, size_t len);
 
 /*
  * Fill `layout` for a library (profile by name, or NULL to choose). Returns
- * 0, or -EINVAL for an unknown profile or an override naming no field of
- * the chosen profile (one line on stderr).
+ * 0, or -EINVAL for an unknown profile, an override naming no field of the
+ * chosen profile, or fields past what a probe reads at once (one line on
+ * stderr): all mistakes in the command line.
  */
 int probes__layout(const char *library, const char *profile_name,
 		   const struct layout_override *overrides, size_t override_count,
 		   struct layout *layout);
+
+/* Where a layout's offsets came from: "dwarf", "preset", "override", or several joined by '+'. */
+void probes__layout_sources(const struct layout *layout, char *buf, size_t len);
+
+/* Is a missing function worth a warning (optional, and probed in every build)? */
+bool probes__warn_if_missing(enum probe_symbol symbol);
 
 /* Is this a field name some profile has ("Buffer.size_", "BufferImpl.size_", ...)? */
 bool probes__known_field(const char *name);

@@ -33,8 +33,6 @@ struct tracer {
 	size_t probe_count; /* uprobes attached, either way */
 	tracer_record_fn on_record;
 	void *ctx;
-	const char *profile;
-	char layout_source[32];
 	struct layout layout; /* one for every library traced */
 };
 
@@ -252,55 +250,19 @@ static double elapsed_ms(const struct timespec *since)
 	return (now.tv_sec - since->tv_sec) * 1e3 + (now.tv_nsec - since->tv_nsec) / 1e6;
 }
 
-/* Where the probes find the Buffer's fields: one layout for every library traced. */
-static int set_layout(struct tracer *tracer, const struct tracer_opts *opts)
+/* Where the probes find the fields: one layout for every library traced. */
+static void set_layout(struct tracer *tracer, const struct tracer_opts *opts)
 {
-	struct layout layout, other;
+	const struct layout *layout = opts->layout;
 
-	for (size_t i = 0; i < opts->target_count; i++) {
-		if (probes__layout(opts->targets[i].library, opts->profile, opts->overrides,
-				   opts->override_count, i ? &other : &layout))
-			return -EINVAL;
-		if (i && memcmp(other.offset, layout.offset, sizeof(layout.offset))) {
-			fprintf(stderr,
-				"devledger: %s and %s lay the Buffer out differently: trace them in "
-				"separate sessions\n",
-				opts->targets[0].library, opts->targets[i].library);
-			return -EINVAL;
-		}
-	}
-	if (!opts->target_count)
-		return -EINVAL;
 	if (opts->verbose)
 		fprintf(stderr, "devledger: profile %s (%s); offsets from %s\n",
-			layout.profile->name, layout.why,
-			layout.has_dwarf ? "the library's DWARF where it has them" : "the presets");
-	tracer->profile = layout.profile->name;
-	/* Every source the used fields came from, e.g. "dwarf", "preset+override". */
-	tracer->layout_source[0] = '\0';
-	for (enum layout_source source = SOURCE_PRESET; source <= SOURCE_OVERRIDE; source++) {
-		bool seen = false;
-
-		for (int f = 0; f < LAYOUT_FIELDS; f++)
-			seen |= (f != FIELD_IMPL || layout.profile->impl) &&
-				layout.offset[f] != DL_OFFSET_UNKNOWN && layout.source[f] == source;
-		if (!seen)
-			continue;
-		if (tracer->layout_source[0])
-			strcat(tracer->layout_source, "+");
-		strcat(tracer->layout_source, probes__source_name(source));
-	}
-	/* A field past what one read covers is a wrong --offset: said before anything loads. */
-	for (size_t i = 0; i < PROBE_COUNT; i++) {
-		struct dl_probe_spec spec;
-
-		if (probes__spec(&probes[i], &layout, &spec))
-			return -EINVAL;
-	}
-	tracer->layout = layout;
-	tracer->skel->rodata->device_off_id = layout.offset[FIELD_DEVICE_ID];
-	tracer->skel->rodata->mesh_off_id = layout.offset[FIELD_MESH_ID];
-	return 0;
+			layout->profile->name, layout->why,
+			layout->has_dwarf ? "the library's DWARF where it has them"
+					  : "the presets");
+	tracer->layout = *layout;
+	tracer->skel->rodata->device_off_id = layout->offset[FIELD_DEVICE_ID];
+	tracer->skel->rodata->mesh_off_id = layout->offset[FIELD_MESH_ID];
 }
 
 /*
@@ -330,9 +292,7 @@ static struct tracer *open_tracer(const struct tracer_opts *opts,
 		fprintf(stderr, "devledger: opening BPF programs: %s\n", strerror(-err));
 		goto cleanup;
 	}
-	err = set_layout(tracer, opts);
-	if (err)
-		goto cleanup;
+	set_layout(tracer, opts);
 	tracer->skel->rodata->filter_pids = opts->mode != TRACER_SYSTEM;
 	tracer->skel->rodata->follow_children = opts->mode == TRACER_COMMAND;
 	err = bpf_map__set_max_entries(tracer->skel->maps.events,
@@ -474,16 +434,6 @@ int tracer__stats(const struct tracer *tracer, struct dl_bpf_stats *stats)
 {
 	*stats = tracer->skel->bss->stats;
 	return 0;
-}
-
-const char *tracer__profile(const struct tracer *tracer)
-{
-	return tracer->profile;
-}
-
-const char *tracer__layout_source(const struct tracer *tracer)
-{
-	return tracer->layout_source;
 }
 
 void tracer__free(struct tracer *tracer)

@@ -14,7 +14,7 @@
 
 struct tracer;
 struct dl_bpf_stats;
-struct layout_override;
+struct layout;
 
 enum tracer_mode {
 	/* -p: each target's pid, in the library that pid maps; only those processes */
@@ -39,13 +39,11 @@ struct tracer_opts {
 	enum tracer_mode mode;
 	const struct tracer_target *targets;
 	size_t target_count;
-	size_t ring_bytes;   /* 0: default; otherwise a power of 2, multiple of the page size */
-	bool verbose;	     /* libbpf's debug log, and the probe sites chosen, on stderr */
-	bool entry_probes;   /* probe each function at its entry, not at its cheapest site */
-	bool perf_uprobes;   /* one perf-event uprobe per probe, even where uprobe_multi exists */
-	const char *profile; /* layout profile by name; NULL: chosen from each library's symbols */
-	const struct layout_override *overrides; /* --offset NAME=N */
-	size_t override_count;
+	size_t ring_bytes; /* 0: default; otherwise a power of 2, multiple of the page size */
+	bool verbose;	   /* libbpf's debug log, and the probe sites chosen, on stderr */
+	bool entry_probes; /* probe each function at its entry, not at its cheapest site */
+	bool perf_uprobes; /* one perf-event uprobe per probe, even where uprobe_multi exists */
+	const struct layout *layout; /* where the probes find the fields, for every library */
 	tracer_record_fn on_record;
 	void *ctx;
 };
@@ -66,12 +64,6 @@ int tracer__drain(struct tracer *tracer);
 
 /* Counters of what the BPF side could not deliver. */
 int tracer__stats(const struct tracer *tracer, struct dl_bpf_stats *stats);
-
-/* The name of the layout profile the probes read the Buffer with ("era-b", "era-c"). */
-const char *tracer__profile(const struct tracer *tracer);
-
-/* Where its offsets came from: "dwarf", "preset", "override", or several joined by '+'. */
-const char *tracer__layout_source(const struct tracer *tracer);
 
 void tracer__free(struct tracer *tracer);
 

@@ -51,11 +51,6 @@ const char *harness_standin_cet_lib(void)
 	return harness_path(env_or_fail("STANDIN_CET_DIR"), "libtt_metal.so");
 }
 
-const char *harness_standin_era_c_driver(void)
-{
-	return harness_path(env_or_fail("STANDIN_ERA_C_DIR"), "standin");
-}
-
 const char *harness_standin_era_c_lib(void)
 {
 	return harness_path(env_or_fail("STANDIN_ERA_C_DIR"), "libtt_metal.so");

@@ -21,7 +21,6 @@ const char *harness_standin_lib(void);
 const char *harness_standin_cet_driver(void);
 const char *harness_standin_cet_lib(void);
 /* Built as era C, a pimpl Buffer (STANDIN_ERA_C_DIR). */
-const char *harness_standin_era_c_driver(void);
 const char *harness_standin_era_c_lib(void);
 /*
  * A variant's driver or library by the environment variable naming its folder:

@@ -70,6 +70,27 @@ static int trace_command(struct harness_proc *proc, const char *dir, const char 
 	return trace_driver(proc, dir, harness_standin_driver(), extra, args);
 }
 
+/*
+ * Trace a scenario on one build of the stand-in (its folder named by the
+ * environment variable `env`), expect exit 0, and compare with its truth.
+ * Returns the summary; proc keeps what devledger printed.
+ */
+static struct json_object *trace_build(struct harness_proc *proc, const char *dir, const char *env,
+				       const char *const *extra, const char *const *args)
+{
+	char *driver = strdup(harness_variant(env, "standin"));
+	int code = trace_driver(proc, dir, driver, extra, args);
+	struct json_object *summary;
+
+	if (code != 0)
+		fail_msg("%s %s: devledger exited %d: %s", driver, args[0], code, proc->err);
+	free(driver);
+	summary = harness_load_json(harness_path(dir, "summary.json"));
+	harness_assert_exact(summary);
+	harness_assert_truth(summary, harness_path(dir, "truth.json"));
+	return summary;
+}
+
 /* Trace a scenario in launch mode, expect `code`, and compare with its truth. */
 static struct json_object *trace_and_compare(const char *dir, const char *const *args, int code)
 {
@@ -270,17 +291,11 @@ static void test_mesh(void **state)
 	const char *const envs[] = { "STANDIN_DIR", "STANDIN_ERA_C_DIR", "STANDIN_STRIPPED_DIR" };
 
 	for (size_t b = 0; b < sizeof(envs) / sizeof(envs[0]); b++) {
-		char *driver = strdup(harness_variant(envs[b], "standin"));
-		struct json_object *summary, *proc;
 		struct harness_proc run;
-		int code = trace_driver(&run, dir, driver, NULL, args);
+		struct json_object *summary = trace_build(&run, dir, envs[b], NULL, args);
+		struct json_object *proc =
+			json_object_array_get_idx(harness_get(summary, "processes"), 0);
 
-		if (code != 0)
-			fail_msg("%s mesh: devledger exited %d: %s", driver, code, run.err);
-		summary = harness_load_json(harness_path(dir, "summary.json"));
-		harness_assert_exact(summary);
-		harness_assert_truth(summary, harness_path(dir, "truth.json"));
-		proc = json_object_array_get_idx(harness_get(summary, "processes"), 0);
 		for (long long chip = 0; chip < 8; chip++)
 			assert_int_equal(
 				list_bytes(proc, "untracked_frees", chip, "DRAM", "mesh_closed"),
@@ -308,7 +323,6 @@ static void test_mesh(void **state)
 		if (!strstr(run.err, "on mesh 0"))
 			fail_msg("the report does not name the mesh: %s", run.err);
 		json_object_put(summary);
-		free(driver);
 	}
 }
 
@@ -323,22 +337,15 @@ static void test_subdevice(void **state)
 	const char *const envs[] = { "STANDIN_DIR", "STANDIN_ERA_C_DIR" };
 
 	for (size_t b = 0; b < sizeof(envs) / sizeof(envs[0]); b++) {
-		char *driver = strdup(harness_variant(envs[b], "standin"));
-		struct json_object *summary, *proc;
 		struct harness_proc run;
-		int code = trace_driver(&run, dir, driver, NULL, args);
+		struct json_object *summary = trace_build(&run, dir, envs[b], NULL, args);
+		struct json_object *proc =
+			json_object_array_get_idx(harness_get(summary, "processes"), 0);
 
-		if (code != 0)
-			fail_msg("%s subdevice: devledger exited %d: %s", driver, code, run.err);
-		summary = harness_load_json(harness_path(dir, "summary.json"));
-		harness_assert_exact(summary);
-		harness_assert_truth(summary, harness_path(dir, "truth.json"));
-		proc = json_object_array_get_idx(harness_get(summary, "processes"), 0);
 		assert_int_equal(list_bytes(proc, "untracked_frees", 0, "L1", "allocator_clear"),
 				 3 * KIB);
 		assert_int_equal(harness_get_int(proc, "devices.0.memory.L1.frees"), 1);
 		json_object_put(summary);
-		free(driver);
 	}
 }
 
@@ -352,24 +359,13 @@ static void test_inlined_tracker(void **state)
 	const char *dir = *state;
 	const char *scenarios[][6] = { { "remaining", NULL },
 				       { "churn", "3000", "--seed", "8", NULL } };
-	char *driver = strdup(harness_variant("STANDIN_INLINED_DIR", "standin"));
-
 	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
 		struct harness_proc proc;
-		struct json_object *summary;
-		int code = trace_driver(&proc, dir, driver, NULL, scenarios[i]);
 
-		if (code != 0)
-			fail_msg("inlined %s: devledger exited %d: %s", scenarios[i][0], code,
-				 proc.err);
+		json_object_put(trace_build(&proc, dir, "STANDIN_INLINED_DIR", NULL, scenarios[i]));
 		if (!strstr(proc.err, "reports allocations at Buffer::allocate_impl's return"))
 			fail_msg("no word of the inlined tracker: %s", proc.err);
-		summary = harness_load_json(harness_path(dir, "summary.json"));
-		harness_assert_exact(summary);
-		harness_assert_truth(summary, harness_path(dir, "truth.json"));
-		json_object_put(summary);
 	}
-	free(driver);
 }
 
 /* Era C (pimpl Buffer, built with clang++): found from the symbols, traced as exactly. */
@@ -379,25 +375,16 @@ static void test_era_c(void **state)
 	const char *scenarios[][6] = { { "remaining", NULL },
 				       { "churn", "3000", "--seed", "3", NULL },
 				       { "double-free", NULL } };
-	char *driver = strdup(harness_standin_era_c_driver());
-
 	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
 		struct harness_proc proc;
-		struct json_object *summary;
-		int code = trace_driver(&proc, dir, driver, NULL, scenarios[i]);
+		struct json_object *summary =
+			trace_build(&proc, dir, "STANDIN_ERA_C_DIR", NULL, scenarios[i]);
 
-		if (code != 0)
-			fail_msg("era C %s: devledger exited %d: %s", scenarios[i][0], code,
-				 proc.err);
-		summary = harness_load_json(harness_path(dir, "summary.json"));
 		/* Found from its symbols: AllocatorImpl is era C's. */
 		assert_string_equal(json_object_get_string(harness_get(summary, "session.profile")),
 				    "era-c");
-		harness_assert_exact(summary);
-		harness_assert_truth(summary, harness_path(dir, "truth.json"));
 		json_object_put(summary);
 	}
-	free(driver);
 }
 
 /*
@@ -415,20 +402,12 @@ static void test_layout_sources(void **state)
 	struct harness_proc proc;
 
 	for (int i = 0; i < 2; i++) {
-		char *driver = strdup(harness_variant(envs[i], "standin"));
-		struct json_object *summary;
-		int code = trace_driver(&proc, dir, driver, NULL, args);
+		struct json_object *summary = trace_build(&proc, dir, envs[i], NULL, args);
 
-		if (code != 0)
-			fail_msg("%s: devledger exited %d: %s", driver, code, proc.err);
-		summary = harness_load_json(harness_path(dir, "summary.json"));
 		assert_string_equal(
 			json_object_get_string(harness_get(summary, "session.layout_source")),
 			sources[i]);
-		harness_assert_exact(summary);
-		harness_assert_truth(summary, harness_path(dir, "truth.json"));
 		json_object_put(summary);
-		free(driver);
 	}
 	if (!strstr(proc.err, "offsets from presets"))
 		fail_msg("the report does not say the offsets are presets: %s", proc.err);
@@ -687,8 +666,18 @@ static void test_usage_errors(void **state)
 	char *bad_number[] = { dl, "trace", "-a", "-d", "5x", NULL };
 	char *nothing[] = { dl, "trace", NULL };
 	char *two_modes[] = { dl, "trace", "-a", "-p", "1", NULL };
+	char *lib = (char *)harness_standin_lib();
+	/* Offsets that cannot fit the library: past what a probe reads, or another era's field. */
+	char *far_offset[] = { dl, "trace", "-a", "-l", lib, "--offset", "Buffer.size_=200", NULL };
+	char *other_era[] = {
+		dl, "trace", "-a", "-l", lib, "--offset", "BufferImpl.size_=8", NULL
+	};
+	char *check_far[] = { dl, "check", "-l", lib, "--offset", "Buffer.size_=200", NULL };
 
 	(void)state;
+	expect_error(far_offset, 2, "check the --offset values");
+	expect_error(other_era, 2, "the era-b layout has no such field");
+	expect_error(check_far, 2, "check the --offset values");
 	expect_error(unknown, 2, "devledger:");
 	expect_error(bad_number, 2, "5x");
 	expect_error(nothing, 2, "devledger:");

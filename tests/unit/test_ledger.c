@@ -47,9 +47,9 @@ static int teardown(void **state)
 static uint64_t now_ns = 1000;
 
 /* A record from thread `tid` on a device of `device_kind` (a mesh also has its pointer). */
-static int send_from(struct ledger *l, uint32_t kind, uint32_t pid, uint32_t tid,
+static int send_full(struct ledger *l, uint32_t kind, uint32_t pid, uint32_t tid,
 		     uint8_t device_kind, int32_t device, uint64_t device_pointer, uint8_t type,
-		     uint64_t address, uint64_t size, uint64_t object)
+		     uint64_t address, uint64_t size, uint64_t object, uint8_t flags)
 {
 	struct dl_event ev = { .kind = kind,
 			       .pid = pid,
@@ -61,27 +61,26 @@ static int send_from(struct ledger *l, uint32_t kind, uint32_t pid, uint32_t tid
 			       .device = device_pointer,
 			       .device_id = device,
 			       .device_kind = device_kind,
-			       .mem_type = type };
+			       .mem_type = type,
+			       .flags = flags };
 
 	return ledger__apply(l, &ev, sizeof(ev));
+}
+
+static int send_from(struct ledger *l, uint32_t kind, uint32_t pid, uint32_t tid,
+		     uint8_t device_kind, int32_t device, uint64_t device_pointer, uint8_t type,
+		     uint64_t address, uint64_t size, uint64_t object)
+{
+	return send_full(l, kind, pid, tid, device_kind, device, device_pointer, type, address,
+			 size, object, 0);
 }
 
 /* A record from the process's main thread, on a chip. */
 static int send(struct ledger *l, uint32_t kind, uint32_t pid, int32_t device, uint8_t type,
 		uint64_t address, uint64_t size, uint64_t object, uint8_t flags)
 {
-	struct dl_event ev = { .kind = kind,
-			       .pid = pid,
-			       .tid = pid,
-			       .ts_ns = now_ns++,
-			       .address = address,
-			       .size = size,
-			       .object = object,
-			       .device_id = device,
-			       .mem_type = type,
-			       .flags = flags };
-
-	return ledger__apply(l, &ev, sizeof(ev));
+	return send_full(l, kind, pid, pid, DL_DEVICE_CHIP, device, 0, type, address, size, object,
+			 flags);
 }
 
 /* Device::close of a chip on the process's main thread: its entry, then its return. */

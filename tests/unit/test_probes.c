@@ -187,7 +187,7 @@ static void test_allocate_impl_fallback(void **state)
 	assert_value(&spec.only_if, DL_SRC_OBJECT, 56, 1);
 	assert_int_equal(spec.only_if_equals, 1);
 	probes__describe(&spec, text, sizeof(text));
-	assert_string_equal(text, "reads from *(the rdi its entry kept+16), 72 bytes: address +64, "
+	assert_string_equal(text, "reads from *(what its entry kept+16), 72 bytes: address +64, "
 				  "size +8, type +16, device +0, object +48, hooked +57, only if "
 				  "+56 is 1");
 	assert_int_equal(probes__regs_read(entry), PROBESITE_RDI);
