@@ -84,7 +84,7 @@ test_ledger_MODULES := ledger
 test_summary_MODULES := summary ledger
 test_options_MODULES := options
 test_probesite_MODULES := probesite
-test_probes_MODULES := probes elfsyms probesite dwarflayout
+test_probes_MODULES := probes probesite eras
 test_elfsyms_MODULES := elfsyms
 test_libfind_MODULES := libfind
 

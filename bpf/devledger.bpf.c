@@ -19,11 +19,13 @@ const volatile __u32 filter_pids = 0;	  /* only tgids in `tracked` */
 const volatile __u32 follow_children = 0; /* a tracked process's new children are tracked */
 
 /*
- * Where a device's id is: Device::id_ for a chip, MeshDevice::mesh_id_ for
- * a mesh (DL_OFFSET_UNKNOWN: the ledger numbers meshes itself). The rest of
- * every layout is in the probe specs.
+ * Where a device's id is: Device::id_ for a chip; for a mesh,
+ * MeshDevice::mesh_id_, or behind MeshDevice::pimpl_ (mesh_off_impl) in
+ * MeshDeviceImpl::mesh_id_ (DL_OFFSET_UNKNOWN: the ledger numbers meshes
+ * itself). The rest of every layout is in the probe specs.
  */
 const volatile __u32 device_off_id = 8;
+const volatile __u32 mesh_off_impl = DL_OFFSET_UNKNOWN;
 const volatile __u32 mesh_off_id = DL_OFFSET_UNKNOWN;
 
 /* One read covers a device's vptr and, at the usual offset 8, Device::id_. */
@@ -59,12 +61,21 @@ struct {
 	__type(value, struct dl_library);
 } libraries SEC(".maps");
 
-/* Per thread: the object a probed call's entry kept for its return (DL_ACTION_SAVE_OBJECT). */
+/*
+ * Per thread and probed function: what a call's entry kept for its return
+ * (DL_ACTION_SAVE_OBJECT). LRU: a call that never returns (an exception
+ * unwound through it) must not fill the map for good.
+ */
+struct saved_key {
+	__u64 pid_tgid;
+	__u64 slot;
+};
+
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
-	__type(key, __u64); /* pid_tgid */
-	__type(value, __u64);
+	__type(key, struct saved_key);
+	__type(value, struct dl_saved);
 } saved_objects SEC(".maps");
 
 /* Per thread: the program whose CBs are being laid out. */
@@ -133,9 +144,15 @@ static __always_inline __u64 argument(const struct args *args, __u8 n)
 	return n < ARGS ? args->value[n] : 0;
 }
 
+/* What one hit knows besides its arguments: the thread's program, what the entry kept. */
+struct hit {
+	__u64 program;
+	struct dl_saved saved; /* object 0: nothing was kept */
+};
+
 /* One value as its spec says; the bounds keep every access inside raw[] for the verifier. */
 static __always_inline __u64 value_of(const struct args *args, const struct dl_value *v,
-				      const __u8 *raw, __u64 program)
+				      const __u8 *raw, const struct hit *hit)
 {
 	__u32 off = v->offset;
 
@@ -143,7 +160,9 @@ static __always_inline __u64 value_of(const struct args *args, const struct dl_v
 	case DL_SRC_ARG:
 		return argument(args, v->arg);
 	case DL_SRC_PROGRAM:
-		return program;
+		return hit->program;
+	case DL_SRC_SAVED:
+		return hit->saved.arg;
 	case DL_SRC_CONST:
 		return off;
 	case DL_SRC_OBJECT:
@@ -177,17 +196,17 @@ struct device_ref {
 };
 
 /*
- * Chip or mesh, by the object's vtable: the library's load bias is where
- * this probe fires (the instruction pointer) less where its site is in the
- * file (the cookie). Then the chip's Device::id_, or the mesh's id when
- * its offset is known.
+ * Chip or mesh, by the object's vtable: `bias` is the library's load bias
+ * (where its file's address 0 is in this process). Then the chip's
+ * Device::id_, or the mesh's id when its place is known.
  */
-static __always_inline int read_device(struct pt_regs *ctx, __u64 cookie, const void *device,
+static __always_inline int read_device(__u64 cookie, __u64 bias, const void *device,
 				       struct device_ref *ref)
 {
 	__u32 library = (cookie >> DL_COOKIE_LIBRARY_SHIFT) & 0xff;
 	struct dl_library *lib = bpf_map_lookup_elem(&libraries, &library);
 	__u8 head[DEVICE_HEAD_BYTES];
+	const void *base = device;
 	__u32 off;
 
 	if (bpf_probe_read_user(head, sizeof(head), device)) {
@@ -196,19 +215,23 @@ static __always_inline int read_device(struct pt_regs *ctx, __u64 cookie, const 
 	}
 	ref->pointer = (__u64)device;
 	ref->kind = DL_DEVICE_CHIP;
-	if (lib && lib->mesh_vtable &&
-	    *(__u64 *)head ==
-		    PT_REGS_IP(ctx) - (cookie & DL_COOKIE_VADDR_MASK) + lib->mesh_vtable + 16)
+	if (lib && lib->mesh_vtable && *(__u64 *)head == bias + lib->mesh_vtable + 16)
 		ref->kind = DL_DEVICE_MESH;
 	off = ref->kind == DL_DEVICE_MESH ? mesh_off_id : device_off_id;
 	ref->id = -1;
 	if (off == DL_OFFSET_UNKNOWN)
 		return 0;
-	if (off <= DEVICE_HEAD_BYTES - 4) {
+	/* Newest tt-metal: the mesh id is in MeshDeviceImpl, behind MeshDevice::pimpl_. */
+	if (ref->kind == DL_DEVICE_MESH && mesh_off_impl != DL_OFFSET_UNKNOWN) {
+		if (bpf_probe_read_user(&base, sizeof(base), device + mesh_off_impl)) {
+			read_failed();
+			return -1;
+		}
+	} else if (off <= DEVICE_HEAD_BYTES - 4) {
 		ref->id = *(__s32 *)(head + off);
 		return 0;
 	}
-	if (bpf_probe_read_user(&ref->id, sizeof(ref->id), device + off)) {
+	if (bpf_probe_read_user(&ref->id, sizeof(ref->id), base + off)) {
 		read_failed();
 		return -1;
 	}
@@ -217,22 +240,20 @@ static __always_inline int read_device(struct pt_regs *ctx, __u64 cookie, const 
 
 /*
  * The probe's object: an argument (or what the call's entry kept), followed
- * through its pointers, then read once. 1: no object (a return whose entry
- * came before devledger attached).
+ * through its pointers, then object_bytes read from object_start on. 1: no
+ * object (a return whose entry came before devledger attached, or whose
+ * entry kept nothing).
  */
 static __always_inline int read_object(const struct args *args, const struct dl_probe_spec *spec,
-				       __u64 id, __u8 *raw)
+				       const struct hit *hit, __u8 *raw)
 {
 	const void *base = (const void *)argument(args, spec->object_arg);
 	__u32 bytes = spec->object_bytes;
 
 	if (spec->object_arg == DL_ARG_SAVED) {
-		__u64 *saved = bpf_map_lookup_elem(&saved_objects, &id);
-
-		if (!saved)
+		if (!hit->saved.object)
 			return 1;
-		base = (const void *)*saved;
-		bpf_map_delete_elem(&saved_objects, &id);
+		base = (const void *)hit->saved.object;
 	}
 
 	for (int i = 0; i < DL_MAX_HOPS; i++) {
@@ -243,40 +264,61 @@ static __always_inline int read_object(const struct args *args, const struct dl_
 	}
 	if (bytes > DL_OBJECT_MAX)
 		return -1;
-	return bpf_probe_read_user(raw, bytes, base) ? -1 : 0;
+	return bpf_probe_read_user(raw, bytes, base + spec->object_start) ? -1 : 0;
+}
+
+/* A return probe's saved entry: found (and taken) once, before anything is read. */
+static __always_inline void take_saved(const struct dl_probe_spec *spec, __u64 id, struct hit *hit)
+{
+	struct saved_key key = { .pid_tgid = id, .slot = spec->save_slot };
+	struct dl_saved *saved;
+
+	if (spec->object_arg != DL_ARG_SAVED)
+		return;
+	saved = bpf_map_lookup_elem(&saved_objects, &key);
+	if (!saved)
+		return;
+	hit->saved = *saved;
+	bpf_map_delete_elem(&saved_objects, &key);
 }
 
 /*
  * What a probe does besides its record: set or clear the thread's current
- * program (around allocate_circular_buffers), or keep an argument for the
- * call's return. Returns the thread's current program when the spec reads it.
+ * program (around allocate_circular_buffers), or keep an argument, one more
+ * and the load bias for the call's return.
  */
-static __always_inline __u64 act(const struct args *args, const struct dl_probe_spec *spec,
-				 __u64 id)
+static __always_inline void act(const struct args *args, const struct dl_probe_spec *spec, __u64 id,
+				__u64 bias)
 {
-	__u64 program, *current;
-
 	if (spec->action == DL_ACTION_ENTER_PROGRAM) {
-		program = argument(args, spec->object_arg);
+		__u64 program = argument(args, spec->object_arg);
+
 		if (bpf_map_update_elem(&current_program, &id, &program, BPF_ANY))
 			__sync_fetch_and_add(&stats.map_full, 1);
-		return program;
-	}
-	if (spec->action == DL_ACTION_LEAVE_PROGRAM) {
+	} else if (spec->action == DL_ACTION_LEAVE_PROGRAM) {
 		bpf_map_delete_elem(&current_program, &id);
-		return 0;
-	}
-	if (spec->action == DL_ACTION_SAVE_OBJECT) {
-		__u64 object = argument(args, spec->object_arg);
+	} else if (spec->action == DL_ACTION_SAVE_OBJECT) {
+		struct saved_key key = { .pid_tgid = id, .slot = spec->save_slot };
+		struct dl_saved saved = { .object = argument(args, spec->object_arg),
+					  .arg = argument(args, spec->save_arg),
+					  .bias = bias };
 
-		if (bpf_map_update_elem(&saved_objects, &id, &object, BPF_ANY))
+		if (bpf_map_update_elem(&saved_objects, &key, &saved, BPF_ANY))
 			__sync_fetch_and_add(&stats.map_full, 1);
-		return 0;
 	}
-	if (spec->object.source != DL_SRC_PROGRAM)
-		return 0;
-	current = bpf_map_lookup_elem(&current_program, &id);
-	return current ? *current : 0;
+}
+
+/*
+ * The library's load bias: at an entry probe the instruction pointer is the
+ * probe site, whose place in the file the cookie carries; a return probe's
+ * is its caller's, so a return uses what its entry kept.
+ */
+static __always_inline __u64 load_bias(struct pt_regs *ctx, __u64 cookie, const struct hit *hit,
+				       const struct dl_probe_spec *spec)
+{
+	if (spec->object_arg == DL_ARG_SAVED)
+		return hit->saved.bias;
+	return PT_REGS_IP(ctx) - (cookie & DL_COOKIE_VADDR_MASK);
 }
 
 /*
@@ -294,19 +336,18 @@ int probe(struct pt_regs *ctx)
 	struct device_ref device = { .id = -1 };
 	/* On the stack: a uprobe's program may be preempted, so no per-CPU scratch would do. */
 	__u8 raw[DL_OBJECT_MAX];
+	struct hit hit = {};
 	struct dl_event *ev;
 	struct args args;
-	__u64 program;
+	__u64 bias;
 
 	spec = bpf_map_lookup_elem(&specs, &index);
 	if (!spec || !wanted(id >> 32))
 		return 0;
 	read_args(ctx, &args);
-	program = act(&args, spec, id);
-	if (!spec->kind)
-		return 0;
+	take_saved(spec, id, &hit);
 	if (spec->object_bytes) {
-		int err = read_object(&args, spec, id, raw);
+		int err = read_object(&args, spec, &hit, raw);
 
 		if (err < 0)
 			read_failed();
@@ -314,10 +355,19 @@ int probe(struct pt_regs *ctx)
 			return 0;
 	}
 	if (spec->only_if.source != DL_SRC_NONE &&
-	    value_of(&args, &spec->only_if, raw, program) != spec->only_if_equals)
+	    value_of(&args, &spec->only_if, raw, &hit) != spec->only_if_equals)
 		return 0;
+	bias = load_bias(ctx, cookie, &hit, spec);
+	act(&args, spec, id, bias);
+	if (!spec->kind)
+		return 0;
+	if (spec->object.source == DL_SRC_PROGRAM) {
+		__u64 *current = bpf_map_lookup_elem(&current_program, &id);
+
+		hit.program = current ? *current : 0;
+	}
 	if (spec->device.source != DL_SRC_NONE &&
-	    read_device(ctx, cookie, (const void *)value_of(&args, &spec->device, raw, program),
+	    read_device(cookie, bias, (const void *)value_of(&args, &spec->device, raw, &hit),
 			&device))
 		return 0;
 
@@ -330,16 +380,147 @@ int probe(struct pt_regs *ctx)
 	ev->pid = id >> 32;
 	ev->tid = (__u32)id;
 	ev->ts_ns = bpf_ktime_get_ns();
-	ev->address = value_of(&args, &spec->address, raw, program);
-	ev->size = value_of(&args, &spec->size, raw, program);
-	ev->object = value_of(&args, &spec->object, raw, program);
-	ev->mem_type = (__u8)value_of(&args, &spec->mem_type, raw, program);
-	ev->flags = value_of(&args, &spec->hooked, raw, program) & 0xff ? DL_FLAG_HOOKED : 0;
+	ev->address = value_of(&args, &spec->address, raw, &hit);
+	ev->size = value_of(&args, &spec->size, raw, &hit);
+	ev->object = value_of(&args, &spec->object, raw, &hit);
+	ev->mem_type = (__u8)value_of(&args, &spec->mem_type, raw, &hit);
+	ev->flags = value_of(&args, &spec->hooked, raw, &hit) & 0xff ? DL_FLAG_HOOKED : 0;
 	ev->device = device.pointer;
 	ev->device_id = device.id;
 	ev->device_kind = device.kind;
 	__builtin_memset(ev->pad, 0, sizeof(ev->pad));
 	bpf_ringbuf_submit(ev, submit_flags());
+	return 0;
+}
+
+/* A value that needs no object: an argument, what the entry kept, a constant. */
+static __always_inline __u64 plain_value(const struct args *args, const struct dl_value *v,
+					 const struct hit *hit)
+{
+	switch (v->source) {
+	case DL_SRC_ARG:
+		return argument(args, v->arg);
+	case DL_SRC_SAVED:
+		return hit->saved.arg;
+	case DL_SRC_CONST:
+		return v->offset;
+	}
+	return 0;
+}
+
+/* One field of an element, at most 8 bytes; 0 when it cannot be read. */
+static __always_inline int read_field(const void *object, const struct dl_value *v, __u64 *value)
+{
+	__u32 size = v->size;
+
+	*value = 0;
+	if (v->source != DL_SRC_OBJECT)
+		return 0;
+	if (size > sizeof(*value))
+		return -1;
+	return bpf_probe_read_user(value, size & 0xf, object + v->offset) ? -1 : 0;
+}
+
+struct element_ctx {
+	const struct dl_probe_spec *spec;
+	const void *begin;
+	__u64 count;
+	__u64 object; /* the program whose buffers these are */
+	__u64 pid_tgid;
+	struct device_ref device;
+	__u8 mem_type;
+};
+
+/* One element of the vector: the pointer it holds, its fields, its record. */
+static long emit_element(__u32 index, void *data)
+{
+	struct element_ctx *c = data;
+	const struct dl_array *a;
+	const void *object;
+	__u64 address, size, flag;
+	struct dl_event *ev;
+
+	if (index >= c->count)
+		return 1;
+	a = &c->spec->array;
+	if (bpf_probe_read_user(&object, sizeof(object), c->begin + (__u64)index * a->stride) ||
+	    !object || read_field(object, &a->address, &address) ||
+	    read_field(object, &a->size, &size) || read_field(object, &a->only_if, &flag)) {
+		read_failed();
+		return 0;
+	}
+	if (a->only_if.source != DL_SRC_NONE && flag != a->only_if_equals)
+		return 0;
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		__sync_fetch_and_add(&stats.ringbuf_full, 1);
+		return 0;
+	}
+	ev->kind = c->spec->kind;
+	ev->pid = c->pid_tgid >> 32;
+	ev->tid = (__u32)c->pid_tgid;
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->address = address;
+	ev->size = size;
+	ev->object = c->object;
+	ev->mem_type = c->mem_type;
+	ev->flags = 0;
+	ev->device = c->device.pointer;
+	ev->device_id = c->device.id;
+	ev->device_kind = c->device.kind;
+	__builtin_memset(ev->pad, 0, sizeof(ev->pad));
+	bpf_ringbuf_submit(ev, submit_flags());
+	return 0;
+}
+
+/*
+ * The return of a function that laid out a program's buffers without a
+ * tracker report (track_allocate_cb inlined away, or Metal 2.0's dataflow
+ * buffers, which have no hook at all): one record per buffer, read from the
+ * program's own objects through what the entry kept. bpf_loop keeps the
+ * verifier's work to one pass over the element.
+ */
+SEC("uprobe")
+int probe_array(struct pt_regs *ctx)
+{
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u32 index = cookie >> DL_COOKIE_SPEC_SHIFT;
+	__u64 id = bpf_get_current_pid_tgid();
+	const struct dl_probe_spec *spec;
+	struct element_ctx c = { .pid_tgid = id, .device = { .id = -1 } };
+	struct hit hit = {};
+	__u64 vector[2];
+	struct args args;
+
+	spec = bpf_map_lookup_elem(&specs, &index);
+	if (!spec || !wanted(id >> 32) || !spec->array.stride)
+		return 0;
+	read_args(ctx, &args);
+	take_saved(spec, id, &hit);
+	if (spec->object_arg == DL_ARG_SAVED && !hit.saved.object)
+		return 0;
+	c.object = spec->object_arg == DL_ARG_SAVED ? hit.saved.object
+						    : argument(&args, spec->object_arg);
+	if (bpf_probe_read_user(vector, sizeof(vector),
+				(const void *)c.object + spec->array.vector)) {
+		read_failed();
+		return 0;
+	}
+	if (vector[1] <= vector[0])
+		return 0;
+	c.begin = (const void *)vector[0];
+	c.count = (vector[1] - vector[0]) / spec->array.stride;
+	if (c.count > DL_MAX_ELEMENTS) {
+		__sync_fetch_and_add(&stats.elements_dropped, c.count - DL_MAX_ELEMENTS);
+		c.count = DL_MAX_ELEMENTS;
+	}
+	c.spec = spec;
+	c.mem_type = (__u8)plain_value(&args, &spec->mem_type, &hit);
+	if (spec->device.source != DL_SRC_NONE &&
+	    read_device(cookie, load_bias(ctx, cookie, &hit, spec),
+			(const void *)plain_value(&args, &spec->device, &hit), &c.device))
+		return 0;
+	bpf_loop(DL_MAX_ELEMENTS, emit_element, &c, 0);
 	return 0;
 }
 

@@ -18,7 +18,11 @@ enum dl_event_kind {
 	DL_EV_ALLOC = 1,
 	/* GraphTracker::track_deallocate(Buffer*) */
 	DL_EV_FREE = 2,
-	/* GraphTracker::track_allocate_cb(ranges, addr, size, global, device) */
+	/*
+	 * GraphTracker::track_allocate_cb(ranges, addr, size, global, device), or
+	 * one program-scope L1 buffer (CB or DFB, by mem_type) read from the
+	 * program's own objects where no tracker reports it
+	 */
 	DL_EV_CB_ALLOC = 3,
 	/* GraphTracker::track_deallocate_cb(const IDevice*) */
 	DL_EV_CB_FREE_ALL = 4,
@@ -46,6 +50,12 @@ enum dl_event_kind {
 	/* distributed::MeshDevice::close() entered, and returned */
 	DL_EV_MESH_CLOSE = 13,
 	DL_EV_MESH_CLOSED = 14,
+	/*
+	 * A function ran that laid out memory devledger cannot read in this
+	 * library (its layout is unknown): object = which (enum probe_symbol).
+	 * Not for the ledger: it makes the session inexact.
+	 */
+	DL_EV_UNSEEN = 15,
 	DL_EV_KINDS,
 };
 
@@ -57,8 +67,9 @@ enum dl_device_kind {
 };
 
 /*
- * tt-metal's enum class BufferType, in its order, plus CB for circular
- * buffers, which tt-metal does not allocate as Buffers.
+ * tt-metal's enum class BufferType, in its order, plus the program-scope L1
+ * that tt-metal does not allocate as Buffers: circular buffers (CB) and
+ * Metal 2.0's dataflow buffers (DFB).
  */
 enum dl_mem_type {
 	DL_MEM_DRAM = 0,
@@ -67,7 +78,8 @@ enum dl_mem_type {
 	DL_MEM_L1_SMALL = 3,
 	DL_MEM_TRACE = 4,
 	DL_MEM_CB = 5,
-	DL_MEM_TYPES = 6,
+	DL_MEM_DFB = 6,
+	DL_MEM_TYPES = 7,
 };
 
 /* A field the library does not tell and no preset knows (e.g. MeshDevice's mesh id). */
@@ -88,8 +100,8 @@ enum dl_mem_type {
  * by the index in its cookie) and one BPF program follows the description.
  * A value comes from an argument register, from the probe's object (an
  * argument, followed through up to DL_MAX_HOPS pointers, e.g. Buffer ->
- * BufferImpl, then read once), from the thread's current program, or is a
- * constant.
+ * BufferImpl, then read once), from the thread's current program, from what
+ * the call's entry kept for its return, or is a constant.
  */
 enum dl_source {
 	DL_SRC_NONE = 0,
@@ -97,6 +109,7 @@ enum dl_source {
 	DL_SRC_OBJECT,	/* `size` bytes at `offset` in the object */
 	DL_SRC_PROGRAM, /* the ProgramImpl whose CBs this thread is laying out, 0 if none */
 	DL_SRC_CONST,	/* `offset` itself */
+	DL_SRC_SAVED,	/* the argument the call's entry kept beside its object (struct dl_saved) */
 };
 
 struct dl_value {
@@ -112,7 +125,7 @@ enum dl_action {
 	DL_ACTION_NONE = 0,
 	DL_ACTION_ENTER_PROGRAM, /* the thread lays out the CBs of the program in `object` */
 	DL_ACTION_LEAVE_PROGRAM, /* ... and is done */
-	DL_ACTION_SAVE_OBJECT,	 /* keep argument object_arg for this call's return probe */
+	DL_ACTION_SAVE_OBJECT, /* keep argument object_arg (and save_arg) for this call's return */
 };
 
 /* object_arg of a return probe: the argument its entry kept (DL_ACTION_SAVE_OBJECT). */
@@ -121,19 +134,58 @@ enum dl_action {
 #define DL_MAX_HOPS   2
 #define DL_OBJECT_MAX 128 /* bytes read from an object at most */
 
+/*
+ * What an entry keeps for its return, per thread and probed function: the
+ * object, one more argument, and the library's load bias, which a return
+ * probe cannot compute (its instruction pointer is the caller's return
+ * address, not the probe site).
+ */
+struct dl_saved {
+	__u64 object;
+	__u64 arg;
+	__u64 bias;
+};
+
+/*
+ * A std::vector of pointers to objects in the probe's object (a program's
+ * circular or dataflow buffers), each element followed and read field by
+ * field: one record per element, at most DL_MAX_ELEMENTS (more are counted as
+ * lost). Values are DL_SRC_OBJECT offsets in the pointed-to object; an element
+ * is skipped unless `only_if` equals only_if_equals (source NONE: never).
+ */
+#define DL_MAX_ELEMENTS 64
+
+struct dl_array {
+	__u32 vector; /* offset of the vector's begin pointer (its end follows) in the object */
+	__u16 stride; /* bytes per element (16 for a std::shared_ptr) */
+	__u16 pad;
+	struct dl_value address, size, only_if;
+	__u64 only_if_equals;
+};
+
 struct dl_probe_spec {
 	__u32 kind;   /* enum dl_event_kind of its record; 0: no record */
 	__u32 action; /* enum dl_action */
-	/* The object: argument object_arg, through `hops` pointers at hop_offset[], object_bytes
-	 * read. */
+	/*
+	 * The object: argument object_arg, through `hops` pointers at hop_offset[],
+	 * then object_bytes read from object_start on; DL_SRC_OBJECT offsets count
+	 * from object_start, so that a field deep in a large object costs a small read.
+	 */
 	__u8 object_arg;
 	__u8 hops;
 	__u16 object_bytes;
 	__u32 hop_offset[DL_MAX_HOPS];
+	__u32 object_start;
+	__u8 save_arg;	/* DL_ACTION_SAVE_OBJECT: the argument kept beside the object */
+	__u8 save_slot; /* what an entry keeps, its return finds under the same slot */
+	__u8 pad[2];
 	struct dl_value address, size, mem_type, device, object, hooked;
-	/* No record unless this value equals only_if_equals (source NONE: always). */
+	/* No record (and no action) unless this value equals only_if_equals (source NONE: always).
+	 */
 	struct dl_value only_if;
 	__u64 only_if_equals;
+	/* array.stride != 0: one record per element of this vector (the probe_array program) */
+	struct dl_array array;
 };
 
 /*
@@ -153,7 +205,8 @@ struct dl_library {
  * A device is (device_kind, device_id, device); tid says which thread.
  *  ALLOC:             device, mem_type, address, size, flags, object = Buffer's allocator
  *  FREE:              device, mem_type, address, size, flags
- *  CB_ALLOC:          device, address, size, object = program (0 if unknown)
+ *  CB_ALLOC:          device, mem_type (CB or DFB), address, size, object = program (0 if
+ *                     unknown)
  *  CB_FREE_ALL:       device
  *  PROGRAM_DESTROYED: object = program
  *  DEVICE_CLOSE:      device
@@ -190,16 +243,19 @@ struct dl_exit_event {
 
 /* Failures on the BPF side, read by user space from .bss; each is reported. */
 struct dl_bpf_stats {
-	__u64 ringbuf_full; /* records lost: bpf_ringbuf_reserve failed */
-	__u64 read_failed;  /* bpf_probe_read_user failed: record lost */
-	__u64 map_full;	    /* a helper map was full: attribution lost */
+	__u64 ringbuf_full;	/* records lost: bpf_ringbuf_reserve failed */
+	__u64 read_failed;	/* bpf_probe_read_user failed: record lost */
+	__u64 map_full;		/* a helper map was full: attribution lost */
+	__u64 elements_dropped; /* program-scope buffers past DL_MAX_ELEMENTS: records lost */
 };
 
 _Static_assert(sizeof(struct dl_event) == 64, "dl_event layout");
 _Static_assert(sizeof(struct dl_library) == 8, "dl_library layout");
 _Static_assert(sizeof(struct dl_value) == 8, "dl_value layout");
-_Static_assert(sizeof(struct dl_probe_spec) == 88, "dl_probe_spec layout");
+_Static_assert(sizeof(struct dl_array) == 40, "dl_array layout");
+_Static_assert(sizeof(struct dl_saved) == 24, "dl_saved layout");
+_Static_assert(sizeof(struct dl_probe_spec) == 136, "dl_probe_spec layout");
 _Static_assert(sizeof(struct dl_exit_event) == 40, "dl_exit_event layout");
-_Static_assert(sizeof(struct dl_bpf_stats) == 24, "dl_bpf_stats layout");
+_Static_assert(sizeof(struct dl_bpf_stats) == 32, "dl_bpf_stats layout");
 
 #endif /* DEVLEDGER_H */

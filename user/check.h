@@ -4,34 +4,19 @@
 #define DEVLEDGER_CHECK_H
 
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdio.h>
 
-/*
- * For every probe: the symbol found (.symtab or .dynsym) and its file
- * offset, or that it is missing; the probe site chosen and why; the layout
- * profile (named, or chosen from the symbols) and the field offsets it gives; warnings (tracker
- * calls that look inlined away). As text or JSON on `out`. Returns 0 when every probed function is
- * resolved, 1 when some are missing, -errno when the library cannot be read (one line on stderr).
- */
-struct layout_override;
-
-struct check_opts {
-	const char *profile; /* NULL: chosen from the library */
-	const struct layout_override *overrides;
-	size_t override_count;
-	bool json;
-	bool entry_probes;
-};
-
-int check__run(const char *library, const struct check_opts *opts, FILE *out);
+struct library;
 
 /*
- * Print check's warnings for a library ("devledger: warning: ..."; none when
- * `warnings` is NULL), and say whether Buffer::allocate_impl no longer calls
- * GraphTracker::track_allocate (a unity build inlined it): its return then
- * reports allocations instead.
+ * For every probe: the function found (.symtab or .dynsym) and its file
+ * offset, or that it is missing; whether it is attached in this library and
+ * why not; the probe site and why; what it reads. Then the era (named, or
+ * how it was chosen), each field the probes read with its offset and where
+ * that came from, every tracker call and whether it was inlined (and what
+ * devledger does about it), the vtables, and warnings. As text or JSON.
+ * Returns 0 when every required function is there, else 1.
  */
-bool check__inlining(const char *library, FILE *warnings);
+int check__print(const struct library *library, bool json, FILE *out);
 
 #endif /* DEVLEDGER_CHECK_H */

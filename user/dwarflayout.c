@@ -2,8 +2,9 @@
 /*
  * The offsets of the fields devledger reads, from the library's own DWARF
  * (tt-metal builds RelWithDebInfo by default). libdw reads compressed debug
- * sections too. Only the tt::tt_metal namespace is walked, and the walk
- * stops once every class was found: tt-metal's debug info is large.
+ * sections too. Only the tt::tt_metal namespace (and those below it) is
+ * walked, and the walk stops once every question is settled: tt-metal's
+ * debug info is large.
  */
 #include <dwarf.h>
 #include <elfutils/libdw.h>
@@ -20,60 +21,160 @@
 
 #include "dwarflayout.h"
 
-struct wanted_member {
-	const char *class_name;
-	const char *const *members; /* names to try, in order */
-	unsigned int *offset;
-	bool *found;
-};
+#include "../bpf/devledger.h"
 
-static bool member_offset(Dwarf_Die *class_die, const char *const *names, unsigned int *offset)
+/* A type with its typedefs and qualifiers peeled off. */
+static bool peel_type(Dwarf_Die *die, Dwarf_Die *type)
 {
-	for (const char *const *name = names; *name; name++) {
-		Dwarf_Die child;
+	Dwarf_Attribute attr;
+	Dwarf_Die cur;
 
-		if (dwarf_child(class_die, &child) != 0)
+	if (!dwarf_attr_integrate(die, DW_AT_type, &attr) || !dwarf_formref_die(&attr, &cur))
+		return false;
+	for (int depth = 0; depth < 16; depth++) {
+		int tag = dwarf_tag(&cur);
+
+		if (tag != DW_TAG_typedef && tag != DW_TAG_const_type &&
+		    tag != DW_TAG_volatile_type)
+			break;
+		if (!dwarf_attr_integrate(&cur, DW_AT_type, &attr) ||
+		    !dwarf_formref_die(&attr, &cur))
 			return false;
-		do {
-			Dwarf_Attribute attr;
-			Dwarf_Word value;
-			const char *member = dwarf_diename(&child);
+	}
+	*type = cur;
+	return true;
+}
 
-			if (dwarf_tag(&child) != DW_TAG_member || !member || strcmp(member, *name))
-				continue;
-			if (!dwarf_attr_integrate(&child, DW_AT_data_member_location, &attr) ||
-			    dwarf_formudata(&attr, &value))
-				continue;
-			*offset = (unsigned int)value;
-			return true;
-		} while (dwarf_siblingof(&child, &child) == 0);
+static bool member_location(Dwarf_Die *die, unsigned int *offset)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Word value;
+
+	/* A union's members, and a first member, may carry no location: offset 0. */
+	if (!dwarf_attr_integrate(die, DW_AT_data_member_location, &attr)) {
+		*offset = 0;
+		return true;
+	}
+	if (dwarf_formudata(&attr, &value))
+		return false;
+	*offset = (unsigned int)value;
+	return true;
+}
+
+/*
+ * Member `name` (`len` bytes) of a class, union or struct, or of one of its
+ * base classes: its offset and DIE. Bounded in depth: a base is a class too.
+ */
+static bool find_member(Dwarf_Die *type, const char *name, size_t len, int depth,
+			unsigned int *offset, Dwarf_Die *member)
+{
+	Dwarf_Die child;
+
+	if (depth > 8 || dwarf_child(type, &child) != 0)
+		return false;
+	do {
+		int tag = dwarf_tag(&child);
+		const char *n = dwarf_diename(&child);
+		unsigned int at;
+
+		if (tag == DW_TAG_member && n && strlen(n) == len && !strncmp(n, name, len))
+			return member_location(&child, offset) && (*member = child, true);
+		if (tag == DW_TAG_inheritance) {
+			Dwarf_Die base;
+			unsigned int inner;
+
+			if (member_location(&child, &at) && peel_type(&child, &base) &&
+			    find_member(&base, name, len, depth + 1, &inner, member)) {
+				*offset = at + inner;
+				return true;
+			}
+		}
+	} while (dwarf_siblingof(&child, &child) == 0);
+	return false;
+}
+
+/* A path "a.b.c" of members from class_die, each looked up in the type of the one before. */
+static bool resolve_path(Dwarf_Die *class_die, const char *path, unsigned int *offset)
+{
+	Dwarf_Die type = *class_die;
+	unsigned int total = 0;
+
+	for (const char *p = path; *p;) {
+		size_t len = strcspn(p, ".");
+		unsigned int at;
+		Dwarf_Die member;
+
+		if (!find_member(&type, p, len, 0, &at, &member))
+			return false;
+		total += at;
+		p += len;
+		if (*p == '.') {
+			p++;
+			if (!peel_type(&member, &type))
+				return false;
+		}
+	}
+	*offset = total;
+	return true;
+}
+
+/* The first alternative ("a|b|c") that resolves. */
+static bool resolve_member(Dwarf_Die *class_die, const char *member, unsigned int *offset)
+{
+	char alternative[256];
+
+	for (const char *p = member; *p;) {
+		size_t len = strcspn(p, "|");
+
+		if (len < sizeof(alternative)) {
+			memcpy(alternative, p, len);
+			alternative[len] = '\0';
+			if (resolve_path(class_die, alternative, offset))
+				return true;
+		}
+		p += len + (p[len] == '|');
 	}
 	return false;
 }
 
-/* A class's definition (not a declaration) directly in this namespace DIE. */
-static void scan_namespace(Dwarf_Die *ns, struct wanted_member *wanted, size_t count, size_t *left)
+struct walk {
+	const struct dwarf_query *queries;
+	size_t count;
+	unsigned int *offsets;
+	unsigned char *settled;
+	size_t left;
+};
+
+/* A class's definition (not a declaration): settle every query about it. */
+static void settle_class(Dwarf_Die *die, const char *name, struct walk *w)
+{
+	for (size_t i = 0; i < w->count; i++) {
+		if (w->settled[i] || strcmp(name, w->queries[i].class_name))
+			continue;
+		if (!resolve_member(die, w->queries[i].member, &w->offsets[i]))
+			w->offsets[i] = DL_OFFSET_UNKNOWN;
+		w->settled[i] = 1;
+		w->left--;
+	}
+}
+
+/* Classes defined in a namespace and in the namespaces below it (tt_metal's detail, ...). */
+static void scan_namespace(Dwarf_Die *ns, struct walk *w, int depth)
 {
 	Dwarf_Die child;
 
-	if (dwarf_child(ns, &child) != 0)
+	if (depth > 3 || dwarf_child(ns, &child) != 0)
 		return;
 	do {
 		int tag = dwarf_tag(&child);
 		const char *name = dwarf_diename(&child);
 
-		if ((tag != DW_TAG_class_type && tag != DW_TAG_structure_type) || !name ||
-		    dwarf_hasattr(&child, DW_AT_declaration))
-			continue;
-		for (size_t i = 0; i < count; i++) {
-			if (*wanted[i].found || strcmp(name, wanted[i].class_name))
-				continue;
-			if (member_offset(&child, wanted[i].members, wanted[i].offset)) {
-				*wanted[i].found = true;
-				(*left)--;
-			}
-		}
-	} while (*left && dwarf_siblingof(&child, &child) == 0);
+		if (tag == DW_TAG_namespace)
+			scan_namespace(&child, w, depth + 1);
+		else if ((tag == DW_TAG_class_type || tag == DW_TAG_structure_type) && name &&
+			 !dwarf_hasattr(&child, DW_AT_declaration))
+			settle_class(&child, name, w);
+	} while (w->left && dwarf_siblingof(&child, &child) == 0);
 }
 
 /* The DIE of namespace `name` directly under `parent`, searching from its first child. */
@@ -156,64 +257,27 @@ static int inflate_zstd_sections(Elf *elf, struct inflated *inflated)
 	return 0;
 }
 
-/* Has the walk found what one era needs? */
-static bool complete(const struct dwarf_layout *l, bool want_mesh)
+int dwarf_layout__read(const char *library, const struct dwarf_query *queries, size_t count,
+		       unsigned int *offsets)
 {
-	bool era_b = l->has_device && l->has_size && l->has_type && l->has_hooked &&
-		     l->has_address && l->has_allocator && l->has_status;
-	bool era_c = l->has_impl && l->has_impl_device && l->has_impl_size && l->has_impl_type &&
-		     l->has_impl_hooked && l->has_impl_address && l->has_impl_allocator &&
-		     l->has_impl_status;
-
-	return (era_b || era_c) && l->has_device_id && (l->has_mesh_id || !want_mesh);
-}
-
-int dwarf_layout__read(const char *library, bool want_mesh, struct dwarf_layout *layout)
-{
-	static const char *const device_names[] = { "device_", NULL };
-	static const char *const size_names[] = { "size_", NULL };
-	static const char *const type_names[] = { "buffer_type_", NULL };
-	static const char *const hooked_names[] = { "hooked_allocation_", NULL };
-	static const char *const address_names[] = { "address_", NULL };
-	static const char *const id_names[] = { "id_", NULL };
-	static const char *const allocator_names[] = { "allocator_", NULL };
-	static const char *const mesh_id_names[] = { "mesh_id_", NULL };
-	static const char *const status_names[] = { "allocation_status_", NULL };
-	static const char *const impl_names[] = { "pimpl_", "impl_", "p_impl_", NULL };
-	/* Era B keeps them in Buffer; era C in BufferImpl: both are looked for. */
-	struct wanted_member wanted[] = {
-		{ "Buffer", impl_names, &layout->impl, &layout->has_impl },
-		{ "BufferImpl", device_names, &layout->impl_device, &layout->has_impl_device },
-		{ "BufferImpl", size_names, &layout->impl_size, &layout->has_impl_size },
-		{ "BufferImpl", type_names, &layout->impl_type, &layout->has_impl_type },
-		{ "BufferImpl", hooked_names, &layout->impl_hooked, &layout->has_impl_hooked },
-		{ "BufferImpl", address_names, &layout->impl_address, &layout->has_impl_address },
-		{ "BufferImpl", allocator_names, &layout->impl_allocator,
-		  &layout->has_impl_allocator },
-		{ "BufferImpl", status_names, &layout->impl_status, &layout->has_impl_status },
-		{ "Buffer", device_names, &layout->device, &layout->has_device },
-		{ "Buffer", size_names, &layout->size, &layout->has_size },
-		{ "Buffer", type_names, &layout->type, &layout->has_type },
-		{ "Buffer", hooked_names, &layout->hooked, &layout->has_hooked },
-		{ "Buffer", address_names, &layout->address, &layout->has_address },
-		{ "Buffer", allocator_names, &layout->allocator, &layout->has_allocator },
-		{ "Buffer", status_names, &layout->status, &layout->has_status },
-		{ "Device", id_names, &layout->device_id, &layout->has_device_id },
-		/* In tt::tt_metal::distributed, scanned as well. */
-		{ "MeshDevice", mesh_id_names, &layout->mesh_id, &layout->has_mesh_id },
-	};
-	size_t count = sizeof(wanted) / sizeof(wanted[0]), left = count;
 	struct inflated inflated = { NULL, 0 };
+	struct walk w = { queries, count, offsets, NULL, count };
 	Dwarf_Off offset = 0, next;
 	size_t header_size;
 	Dwarf *dwarf = NULL;
 	Elf *elf = NULL;
 	int fd, err = -ENODATA; /* no debug info */
 
-	memset(layout, 0, sizeof(*layout));
+	for (size_t i = 0; i < count; i++)
+		offsets[i] = DL_OFFSET_UNKNOWN;
+	w.settled = calloc(count ? count : 1, 1);
+	if (!w.settled)
+		return -ENOMEM;
 	fd = open(library, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		free(w.settled);
 		return -errno;
+	}
 	/* A private mapping: zstd sections are decompressed in it, never in the file. */
 	if (elf_version(EV_CURRENT) != EV_NONE)
 		elf = elf_begin(fd, ELF_C_READ_MMAP_PRIVATE, NULL);
@@ -222,32 +286,31 @@ int dwarf_layout__read(const char *library, bool want_mesh, struct dwarf_layout 
 	if (!dwarf)
 		goto out;
 	err = 0;
-	layout->has_dwarf = true;
-	while (left && dwarf_nextcu(dwarf, offset, &next, &header_size, NULL, NULL, NULL) == 0) {
-		Dwarf_Die cu, tt, tt_metal;
+	while (w.left && dwarf_nextcu(dwarf, offset, &next, &header_size, NULL, NULL, NULL) == 0) {
+		Dwarf_Die cu, ns, tt_metal;
 
 		if (dwarf_offdie(dwarf, offset + header_size, &cu) &&
-		    find_namespace(&cu, "tt", &tt)) {
+		    find_namespace(&cu, "tt", &ns)) {
 			/* A CU may open the namespace several times: scan each. */
-			Dwarf_Die ns = tt;
-
 			do {
 				const char *name = dwarf_diename(&ns);
 
-				Dwarf_Die distributed;
+				if (dwarf_tag(&ns) == DW_TAG_namespace && name &&
+				    !strcmp(name, "tt") &&
+				    find_namespace(&ns, "tt_metal", &tt_metal)) {
+					/* And tt_metal too may be opened several times in it. */
+					do {
+						const char *inner = dwarf_diename(&tt_metal);
 
-				if (dwarf_tag(&ns) != DW_TAG_namespace || !name ||
-				    strcmp(name, "tt") ||
-				    !find_namespace(&ns, "tt_metal", &tt_metal))
-					continue;
-				scan_namespace(&tt_metal, wanted, count, &left);
-				if (left && find_namespace(&tt_metal, "distributed", &distributed))
-					scan_namespace(&distributed, wanted, count, &left);
-			} while (left && dwarf_siblingof(&ns, &ns) == 0);
+						if (dwarf_tag(&tt_metal) == DW_TAG_namespace &&
+						    inner && !strcmp(inner, "tt_metal"))
+							scan_namespace(&tt_metal, &w, 0);
+					} while (w.left &&
+						 dwarf_siblingof(&tt_metal, &tt_metal) == 0);
+				}
+			} while (w.left && dwarf_siblingof(&ns, &ns) == 0);
 		}
 		offset = next;
-		if (complete(layout, want_mesh))
-			break;
 	}
 	dwarf_end(dwarf);
 out:
@@ -255,6 +318,7 @@ out:
 	for (size_t i = 0; i < inflated.count; i++)
 		free(inflated.buffers[i]);
 	free(inflated.buffers);
+	free(w.settled);
 	close(fd);
 	return err;
 }

@@ -1,38 +1,33 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Field offsets of tt-metal's Buffer, BufferImpl, Device and MeshDevice, as
- * the library's DWARF states them.
+ * Field offsets of tt-metal's classes, as the library's DWARF states them.
+ * Knows nothing of which fields devledger wants: callers ask by class and
+ * member name.
  */
 #ifndef DEVLEDGER_DWARFLAYOUT_H
 #define DEVLEDGER_DWARFLAYOUT_H
 
-#include <stdbool.h>
+#include <stddef.h>
 
-/* Each offset is valid only when its has_ flag is set. */
-struct dwarf_layout {
-	bool has_dwarf;
-	unsigned int impl; /* Buffer's pointer to its BufferImpl (era C) */
-	bool has_impl;
-	unsigned int device, size, type, hooked, address, allocator; /* in Buffer (era B) */
-	bool has_device, has_size, has_type, has_hooked, has_address, has_allocator;
-	unsigned int impl_device, impl_size, impl_type, impl_hooked, impl_address,
-		impl_allocator; /* in BufferImpl */
-	bool has_impl_device, has_impl_size, has_impl_type, has_impl_hooked, has_impl_address,
-		has_impl_allocator;
-	unsigned int device_id; /* Device::id_ */
-	bool has_device_id;
-	unsigned int mesh_id; /* distributed::MeshDevice::mesh_id_ */
-	bool has_mesh_id;
-	unsigned int status, impl_status; /* allocation_status_ in Buffer, in BufferImpl */
-	bool has_status, has_impl_status;
+/*
+ * One field: a class defined in namespace tt::tt_metal or one below it (by
+ * its own name, e.g. "MeshDevice"), and a member: "size_"; alternatives
+ * "pimpl_|impl_" (the first found); or a path "config_.total_size_" that
+ * follows each member's type, base classes included.
+ */
+struct dwarf_query {
+	const char *class_name;
+	const char *member;
 };
 
 /*
- * Returns 0 (what was found is flagged), -ENODATA without debug info, -errno.
- * The walk ends as soon as one era's Buffer fields, Device::id_ and (when
- * want_mesh) MeshDevice::mesh_id_ are all found: a full walk of tt-metal's
- * debug info takes about a second.
+ * offsets[i] is queries[i]'s offset from the start of its class, or
+ * DL_OFFSET_UNKNOWN where the DWARF lacks it. Returns 0, -ENODATA without
+ * debug info, or -errno. The walk over the compile units ends once every
+ * query is settled (found, or its class seen defined without it): tt-metal's
+ * debug info is large.
  */
-int dwarf_layout__read(const char *library, bool want_mesh, struct dwarf_layout *layout);
+int dwarf_layout__read(const char *library, const struct dwarf_query *queries, size_t count,
+		       unsigned int *offsets);
 
 #endif /* DEVLEDGER_DWARFLAYOUT_H */

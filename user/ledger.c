@@ -61,14 +61,24 @@ static bool same_device(struct device_key a, struct device_key b)
 	return a.id == b.id && a.kind == b.kind;
 }
 
-/* A live circular buffer. A process has tens of them: a plain array will do. */
+/*
+ * A live program-scope L1 buffer: a circular buffer, or a Metal 2.0 dataflow
+ * buffer (mem_type). A process has tens of them: a plain array will do.
+ */
 struct cb {
 	uint64_t program; /* ProgramImpl*, 0 when unknown */
 	uint64_t address;
 	uint64_t size;
 	uint64_t alloc_ts_ns;
 	struct device_key device;
+	uint8_t mem_type; /* DL_MEM_CB or DL_MEM_DFB */
 };
+
+/* Is this memory type program-scope L1, laid out per program from one base? */
+static bool program_scope(unsigned int mem_type)
+{
+	return mem_type == DL_MEM_CB || mem_type == DL_MEM_DFB;
+}
 
 /*
  * Which device an allocator or a bank manager serves, as learned from the
@@ -177,6 +187,7 @@ static const char *const mem_type_names[DL_MEM_TYPES] = {
 	[DL_MEM_L1_SMALL] = "L1_SMALL",
 	[DL_MEM_TRACE] = "TRACE",
 	[DL_MEM_CB] = "CB",
+	[DL_MEM_DFB] = "DFB",
 };
 
 const char *ledger_reason_name(enum ledger_reason reason)
@@ -883,10 +894,13 @@ static int compare_ranges(const void *a, const void *b)
 	return x[0] < y[0] ? -1 : x[0] > y[0];
 }
 
-/* Programs lay their CBs out from one L1 base: what is in use is the union of the ranges. */
-static int update_cb_union(struct process_state *p, struct device_key device)
+/*
+ * Programs lay their CBs (or DFBs) out from one L1 base: what is in use is the
+ * union of the ranges, per type.
+ */
+static int update_cb_union(struct process_state *p, struct device_key device, uint8_t mem_type)
 {
-	struct ledger_stats *stats = stats_for(p, device, DL_MEM_CB);
+	struct ledger_stats *stats = stats_for(p, device, mem_type);
 	uint64_t(*ranges)[2], total = 0, end = 0;
 	size_t n = 0;
 
@@ -896,7 +910,7 @@ static int update_cb_union(struct process_state *p, struct device_key device)
 	if (!ranges)
 		return -ENOMEM;
 	for (size_t i = 0; i < p->cb_count; i++) {
-		if (!same_device(p->cbs[i].device, device))
+		if (!same_device(p->cbs[i].device, device) || p->cbs[i].mem_type != mem_type)
 			continue;
 		ranges[n][0] = p->cbs[i].address;
 		ranges[n][1] = p->cbs[i].address + p->cbs[i].size;
@@ -922,10 +936,10 @@ static int update_cb_union(struct process_state *p, struct device_key device)
 static int end_cb(struct process_state *p, const struct cb *cb, enum ledger_reason reason,
 		  bool leak, uint64_t ts)
 {
-	struct ledger_stats *stats = stats_for(p, cb->device, DL_MEM_CB);
+	struct ledger_stats *stats = stats_for(p, cb->device, cb->mem_type);
 	struct ledger_record r = { .device_id = cb->device.id,
 				   .device_kind = cb->device.kind,
-				   .mem_type = DL_MEM_CB,
+				   .mem_type = cb->mem_type,
 				   .reason = (uint8_t)reason,
 				   .address = cb->address,
 				   .size = cb->size,
@@ -942,6 +956,7 @@ static int end_cbs(struct process_state *p, const struct device_key *device, boo
 		   uint64_t program, enum ledger_reason reason, bool leak, uint64_t ts)
 {
 	struct device_key touched_devices[64];
+	uint8_t touched_types[64];
 	size_t touched = 0, kept = 0;
 	bool overflow = false;
 	int err = 0;
@@ -959,24 +974,30 @@ static int end_cbs(struct process_state *p, const struct device_key *device, boo
 		if (err)
 			return err;
 		for (size_t t = 0; t < touched; t++)
-			seen |= same_device(touched_devices[t], cb->device);
-		if (!seen && touched < 64)
+			seen |= same_device(touched_devices[t], cb->device) &&
+				touched_types[t] == cb->mem_type;
+		if (!seen && touched < 64) {
+			touched_types[touched] = cb->mem_type;
 			touched_devices[touched++] = cb->device;
-		else if (!seen)
+		} else if (!seen)
 			overflow = true;
 	}
 	p->cb_count = kept;
 	if (overflow) {
 		/* More devices than the short list holds: recompute every device's union. */
 		for (size_t d = 0; d < p->view.device_count && !err; d++)
-			if (p->view.devices[d].active_types & (1u << DL_MEM_CB))
-				err = update_cb_union(
-					p, (struct device_key){ .id = p->view.devices[d].device_id,
-								.kind = p->view.devices[d].kind });
+			for (uint8_t type = DL_MEM_CB; type <= DL_MEM_DFB && !err; type++)
+				if (p->view.devices[d].active_types & (1u << type))
+					err = update_cb_union(
+						p,
+						(struct device_key){
+							.id = p->view.devices[d].device_id,
+							.kind = p->view.devices[d].kind },
+						type);
 		return err;
 	}
 	for (size_t t = 0; t < touched && !err; t++)
-		err = update_cb_union(p, touched_devices[t]);
+		err = update_cb_union(p, touched_devices[t], touched_types[t]);
 	return err;
 }
 
@@ -986,6 +1007,8 @@ static int apply_cb_alloc(struct process_state *p, const struct dl_event *ev,
 	struct ledger_stats *stats;
 	int err;
 
+	if (!program_scope(ev->mem_type))
+		return -EINVAL;
 	/* The same program laying a CB out again at the same place replaces the old one. */
 	for (size_t i = 0; i < p->cb_count; i++) {
 		struct cb *cb = &p->cbs[i];
@@ -993,7 +1016,7 @@ static int apply_cb_alloc(struct process_state *p, const struct dl_event *ev,
 		/* With no program known (0) every CB stands alone: two programs may share an
 		 * address. */
 		if (ev->object && same_device(cb->device, device) && cb->program == ev->object &&
-		    cb->address == ev->address) {
+		    cb->address == ev->address && cb->mem_type == ev->mem_type) {
 			err = end_cb(p, cb, LEDGER_REASON_CB_REALLOCATED, false, ev->ts_ns);
 			if (err)
 				return err;
@@ -1004,17 +1027,18 @@ static int apply_cb_alloc(struct process_state *p, const struct dl_event *ev,
 	err = grow((void **)&p->cbs, &p->cb_capacity, sizeof(*p->cbs), p->cb_count + 1);
 	if (err)
 		return err;
-	stats = stats_for(p, device, DL_MEM_CB);
+	stats = stats_for(p, device, ev->mem_type);
 	if (!stats)
 		return -ENOMEM;
 	p->cbs[p->cb_count++] = (struct cb){ .program = ev->object,
 					     .address = ev->address,
 					     .size = ev->size,
 					     .alloc_ts_ns = ev->ts_ns,
-					     .device = device };
+					     .device = device,
+					     .mem_type = ev->mem_type };
 	stats->allocs++;
 	stats->live_count++;
-	return update_cb_union(p, device);
+	return update_cb_union(p, device, ev->mem_type);
 }
 
 /* ---- below GraphTracker: the allocator's own releases ---- */
@@ -1343,7 +1367,7 @@ int ledger__finish(struct ledger *ledger)
 		for (size_t c = 0; c < p->cb_count; c++) {
 			struct ledger_record r = { .device_id = p->cbs[c].device.id,
 						   .device_kind = p->cbs[c].device.kind,
-						   .mem_type = DL_MEM_CB,
+						   .mem_type = p->cbs[c].mem_type,
 						   .address = p->cbs[c].address,
 						   .size = p->cbs[c].size,
 						   .alloc_ts_ns = p->cbs[c].alloc_ts_ns };

@@ -4,6 +4,7 @@
  * at the end write what it found. Exit codes are decided here only.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
@@ -18,11 +19,12 @@
 
 #include "../bpf/devledger.h"
 #include "check.h"
+#include "eras.h"
 #include "launch.h"
 #include "ledger.h"
 #include "libfind.h"
+#include "library.h"
 #include "options.h"
-#include "probes.h"
 #include "summary.h"
 #include "tracer.h"
 
@@ -44,13 +46,20 @@ struct session {
 	struct tracer_target targets[OPTIONS_MAX_PIDS];
 	char libraries[OPTIONS_MAX_PIDS][PATH_MAX];
 	const char *library_list[OPTIONS_MAX_PIDS];
+	/* Each library read once, however many processes map it. */
+	struct library *opened[OPTIONS_MAX_PIDS];
+	size_t opened_count;
 	size_t target_count;
 	uint64_t start_ns;
 	struct timespec started_at;
 	uint64_t records;
 	int apply_error;
-	struct layout layout; /* where the probes find the fields, in every library */
 	char layout_source[32];
+	/* Functions that ran and laid out memory devledger cannot read, by enum probe_symbol. */
+	uint64_t unseen[PROBE_SYMBOLS];
+	char warning_text[PROBE_SYMBOLS][256];
+	const char *warnings[PROBE_SYMBOLS];
+	size_t warning_count;
 };
 
 static uint64_t monotonic_ns(void)
@@ -86,9 +95,17 @@ static void install_signals(void)
 static int on_record(void *ctx, const void *record, size_t size)
 {
 	struct session *s = ctx;
-	int err = ledger__apply(s->ledger, record, size);
+	const struct dl_event *ev = record;
+	int err;
 
 	s->records++;
+	/* Not the ledger's: a record that says devledger could not see something. */
+	if (size == sizeof(*ev) && ev->kind == DL_EV_UNSEEN) {
+		if (ev->object < PROBE_SYMBOLS)
+			s->unseen[ev->object]++;
+		return 0;
+	}
+	err = ledger__apply(s->ledger, record, size);
 	/* A record the ledger does not know is counted, not fatal; running out of room is. */
 	if (err == -ENOMEM || err == -ENOSPC) {
 		s->apply_error = err;
@@ -143,7 +160,6 @@ static int find_libraries(struct session *s)
 			err = -ESRCH;
 		}
 		s->targets[i].pid = o->mode == MODE_PIDS ? o->pids[i] : 0;
-		s->targets[i].library = lib;
 		s->library_list[i] = lib;
 	}
 	s->target_count = count;
@@ -283,54 +299,84 @@ static int trace_loop(struct session *s, int *child_status, bool *child_done)
 /* --offset values, as the layout takes them. */
 static struct layout_override overrides[OPTIONS_MAX_OFFSETS];
 
-/*
- * One layout for every library traced: the profile named or chosen, DWARF
- * offsets, overrides. -EINVAL for options that do not fit a library (said in
- * one line), -EMLINK when two libraries differ.
- */
-static int choose_layout(struct session *s)
+static struct library_opts library_options(const struct options *o)
 {
-	struct layout other;
+	return (struct library_opts){ .era = o->profile,
+				      .overrides = overrides,
+				      .override_count = o->offset_count,
+				      .entry_probes = o->entry_probes };
+}
+
+/*
+ * Read every library once: era, layout, inlining, probes. -EINVAL for
+ * options that do not fit a library (said in one line), else -errno. Its
+ * warnings are said once, before tracing.
+ */
+static int open_libraries(struct session *s)
+{
+	struct library_opts lopts = library_options(&s->opts);
 
 	for (size_t i = 0; i < s->target_count; i++) {
-		if (probes__layout(s->libraries[i], s->opts.profile, overrides,
-				   s->opts.offset_count, i ? &other : &s->layout))
-			return -EINVAL;
-		if (i && memcmp(other.offset, s->layout.offset, sizeof(other.offset))) {
-			fprintf(stderr,
-				"devledger: %s and %s lay the Buffer out differently: trace them in "
-				"separate sessions\n",
-				s->libraries[0], s->libraries[i]);
-			return -EMLINK;
+		struct library *lib = NULL;
+
+		for (size_t j = 0; j < s->opened_count && !lib; j++)
+			if (!strcmp(s->opened[j]->path, s->libraries[i]))
+				lib = s->opened[j];
+		if (!lib) {
+			lib = library__open(s->libraries[i], &lopts, false);
+			if (!lib)
+				return -errno;
+			s->opened[s->opened_count++] = lib;
+			if (!s->opts.quiet)
+				library__print_warnings(lib, stderr);
 		}
+		s->targets[i].library = lib;
 	}
-	probes__layout_sources(&s->layout, s->layout_source, sizeof(s->layout_source));
+	library__layout_sources(s->targets[0].library, s->layout_source, sizeof(s->layout_source));
 	return 0;
+}
+
+/* What the session could not see, for the summary and the report. */
+static void collect_warnings(struct session *s)
+{
+	for (int sym = 0; sym < PROBE_SYMBOLS; sym++) {
+		if (!s->unseen[sym])
+			continue;
+		snprintf(s->warning_text[s->warning_count], sizeof(s->warning_text[0]),
+			 "%s ran %" PRIu64 " time%s, and what it laid out could not be read in "
+			 "this library (see devledger check)",
+			 sym == SYM_ALLOCATE_DATAFLOW_BUFFERS
+				 ? "ProgramImpl::allocate_dataflow_buffers"
+				 : "ProgramImpl::allocate_circular_buffers",
+			 s->unseen[sym], s->unseen[sym] == 1 ? "" : "s");
+		s->warnings[s->warning_count] = s->warning_text[s->warning_count];
+		s->warning_count++;
+	}
 }
 
 /* devledger check: needs no BPF and no root; 0 when every probe resolves, else 1. */
 static int run_check(const struct options *o)
 {
-	char library[PATH_MAX];
+	struct library_opts lopts = library_options(o);
+	char path[PATH_MAX];
+	struct library *lib;
 	int err;
 
 	if (o->library)
-		err = libfind__check(o->library, library, sizeof(library));
+		err = libfind__check(o->library, path, sizeof(path));
 	else if (o->pid_count)
-		err = libfind__from_pid(o->pids[0], NULL, library, sizeof(library));
+		err = libfind__from_pid(o->pids[0], NULL, path, sizeof(path));
 	else
-		err = libfind__default(library, sizeof(library));
+		err = libfind__default(path, sizeof(path));
 	if (err)
 		return EXIT_RUNTIME;
-	struct check_opts copts = { .profile = o->profile,
-				    .overrides = overrides,
-				    .override_count = o->offset_count,
-				    .json = o->json,
-				    .entry_probes = o->entry_probes };
-
-	err = check__run(library, &copts, stdout);
-	/* -EINVAL: the --profile or --offset values do not fit this library. */
-	return err == -EINVAL ? EXIT_USAGE : err ? EXIT_RUNTIME : 0;
+	lib = library__open(path, &lopts, true);
+	/* EINVAL: the --profile or --offset values do not fit this library. */
+	if (!lib)
+		return errno == EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+	err = check__print(lib, o->json, stdout);
+	library__free(lib);
+	return err ? EXIT_RUNTIME : 0;
 }
 
 int main(int argc, char **argv)
@@ -350,13 +396,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "devledger: %s\n", error);
 		return EXIT_USAGE;
 	}
-	if (s.opts.profile && !probes__profile(NULL, s.opts.profile, error, sizeof(error))) {
-		fprintf(stderr, "devledger: unknown profile '%s'; known: era-b, era-c\n",
-			s.opts.profile);
+	if (s.opts.profile && !eras__find(s.opts.profile)) {
+		fprintf(stderr, "devledger: unknown profile '%s'; known: %s\n", s.opts.profile,
+			eras__names());
 		return EXIT_USAGE;
 	}
 	for (size_t i = 0; i < s.opts.offset_count; i++) {
-		if (!probes__known_field(s.opts.offset_names[i])) {
+		if (!eras__known_field(s.opts.offset_names[i])) {
 			fprintf(stderr,
 				"devledger: --offset %s: no such field (Buffer.size_, BufferImpl.size_, "
 				"Buffer.pimpl, Device.id_, ...; see devledger check)\n",
@@ -383,27 +429,17 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 
 	/* A --profile or --offset that does not fit the library is a usage error. */
-	err = choose_layout(&s);
-	if (err)
-		return err == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
-	/*
-	 * What check would warn about (tracker calls inlined away) is worth knowing
-	 * before tracing, once per library; it also decides what is probed.
-	 */
-	for (size_t i = 0; i < s.target_count; i++) {
-		size_t same = 0;
-
-		while (same < i && strcmp(s.libraries[same], s.libraries[i]))
-			same++;
-		s.targets[i].tracker_inlined =
-			same < i ? s.targets[same].tracker_inlined
-				 : check__inlining(s.libraries[i], s.opts.quiet ? NULL : stderr);
+	err = open_libraries(&s);
+	if (err) {
+		exit_code = err == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+		goto cleanup;
 	}
 
 	s.ledger = ledger__new(NULL);
 	if (!s.ledger) {
 		fprintf(stderr, "devledger: %s\n", strerror(errno));
-		return EXIT_RUNTIME;
+		exit_code = EXIT_RUNTIME;
+		goto cleanup;
 	}
 	if (s.opts.mode == MODE_COMMAND) {
 		err = launch__start(&s.launch, s.opts.command);
@@ -426,9 +462,7 @@ int main(int argc, char **argv)
 	topts.target_count = s.target_count;
 	topts.ring_bytes = s.opts.ring_bytes;
 	topts.verbose = s.opts.verbose;
-	topts.entry_probes = s.opts.entry_probes;
 	topts.perf_uprobes = s.opts.perf_uprobes;
-	topts.layout = &s.layout;
 	topts.on_record = on_record;
 	topts.ctx = &s;
 	s.tracer = tracer__open(&topts);
@@ -461,8 +495,11 @@ int main(int argc, char **argv)
 	name_running_processes(s.ledger);
 	ledger__finish(s.ledger);
 
+	collect_warnings(&s);
 	view.mode = mode_name(s.opts.mode);
-	view.profile = s.layout.profile->name;
+	view.profile = s.targets[0].library->era->name;
+	view.warnings = s.warnings;
+	view.warning_count = s.warning_count;
 	view.layout_source = s.layout_source;
 	view.libraries = s.library_list;
 	view.library_count = s.target_count;
@@ -472,7 +509,8 @@ int main(int argc, char **argv)
 	view.events = s.records;
 	/* A full helper map loses facts too (a process's exit, a CB's program): not exact either.
 	 */
-	view.lost_events = stats.ringbuf_full + stats.read_failed + stats.map_full;
+	view.lost_events =
+		stats.ringbuf_full + stats.read_failed + stats.map_full + stats.elements_dropped;
 	own_usage(&view.cpu_s, &view.peak_rss_kib);
 	if (s.opts.output) {
 		err = summary__write_json(s.ledger, &view, s.opts.output);
@@ -497,5 +535,7 @@ int main(int argc, char **argv)
 cleanup:
 	tracer__free(s.tracer);
 	ledger__free(s.ledger);
+	for (size_t i = 0; i < s.opened_count; i++)
+		library__free(s.opened[i]);
 	return exit_code;
 }

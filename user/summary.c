@@ -28,9 +28,13 @@
 /* How many leaked allocations the report lists one by one per process. */
 #define REPORT_LEAKS_LISTED 10
 
-/* Order of the memory types in the JSON and the tables: tt-metal's BufferType order, then CB. */
+/*
+ * Order of the memory types in the JSON and the tables: tt-metal's BufferType
+ * order, then program-scope L1 (CB, DFB).
+ */
 static const unsigned int mem_type_order[] = {
-	DL_MEM_DRAM, DL_MEM_L1, DL_MEM_SYSTEM_MEMORY, DL_MEM_L1_SMALL, DL_MEM_TRACE, DL_MEM_CB,
+	DL_MEM_DRAM,  DL_MEM_L1, DL_MEM_SYSTEM_MEMORY, DL_MEM_L1_SMALL,
+	DL_MEM_TRACE, DL_MEM_CB, DL_MEM_DFB,
 };
 
 static const char *mem_type_name(unsigned int mem_type)
@@ -410,7 +414,7 @@ static int json_add_process(struct json_object *processes, const struct ledger_p
 
 static int json_add_session(struct json_object *root, const struct summary_session *s)
 {
-	struct json_object *session, *libraries;
+	struct json_object *session, *libraries, *warnings;
 	char started[32], duration[32], cpu[32];
 	struct tm tm;
 
@@ -438,12 +442,20 @@ static int json_add_session(struct json_object *root, const struct summary_sessi
 			      : json_object_object_add_ex(session, "layout_source", NULL,
 							  JSON_C_OBJECT_KEY_IS_CONSTANT)))
 		return -ENOMEM;
+	warnings = json_add_new(session, "warnings", json_object_new_array());
+	if (!warnings)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->warning_count; i++) {
+		if (json_append(warnings, json_object_new_string(s->warnings[i])))
+			return -ENOMEM;
+	}
 	if (json_add_string(session, "started_at", started) ||
 	    json_add(session, "duration_s",
 		     json_object_new_double_s(strtod(duration, NULL), duration)) ||
 	    json_add_u64(session, "events", s->events) ||
 	    json_add_u64(session, "lost_events", s->lost_events) ||
-	    json_add(session, "exact", json_object_new_boolean(s->lost_events == 0)) ||
+	    json_add(session, "exact",
+		     json_object_new_boolean(s->lost_events == 0 && s->warning_count == 0)) ||
 	    json_add(session, "cpu_s", json_object_new_double_s(s->cpu_s, cpu)) ||
 	    json_add_u64(session, "peak_rss_kib", s->peak_rss_kib))
 		return -ENOMEM;
@@ -590,6 +602,8 @@ static const char *unit_name(unsigned int mem_type, uint64_t n)
 {
 	if (mem_type == DL_MEM_CB)
 		return plural(n, "CB", "CBs");
+	if (mem_type == DL_MEM_DFB)
+		return plural(n, "DFB", "DFBs");
 	return plural(n, "buffer", "buffers");
 }
 
@@ -803,6 +817,8 @@ int summary__print_report(const struct ledger *ledger, const struct summary_sess
 				? ", offsets from presets: no or incomplete DWARF"
 				: "",
 			session->profile ? ")" : "");
+	for (size_t i = 0; i < session->warning_count; i++)
+		fprintf(out, "WARNING: %s: the totals below are inexact.\n", session->warnings[i]);
 	if (session->lost_events) {
 		fprintf(out, "WARNING: %" PRIu64 " %s lost: the totals below are inexact.\n",
 			session->lost_events,
@@ -845,14 +861,20 @@ int summary__print_report(const struct ledger *ledger, const struct summary_sess
 			plural(running, "process", "processes"));
 	if (session->lost_events)
 		fprintf(out, " (inexact: %" PRIu64 " lost)", session->lost_events);
+	else if (session->warning_count)
+		fprintf(out, " (inexact: see the warnings above)");
 	fputc('\n', out);
 	return ferror(out) ? -EIO : 0;
 }
 
-/* A column in the live table; SYSTEM_MEMORY only when used, as tt-metal rarely allocates it. */
+/*
+ * A column in the live table; SYSTEM_MEMORY and DFB only when used, as
+ * tt-metal rarely allocates the one and only Metal 2.0 programs the other.
+ */
 static bool live_column_shown(unsigned int type, uint32_t active_types)
 {
-	return type != DL_MEM_SYSTEM_MEMORY || (active_types & (1u << type));
+	return (type != DL_MEM_SYSTEM_MEMORY && type != DL_MEM_DFB) ||
+	       (active_types & (1u << type));
 }
 
 int summary__print_live(const struct ledger *ledger, const struct summary_session *session,

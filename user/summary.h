@@ -23,6 +23,9 @@ struct summary_session {
 	double duration_s;
 	uint64_t events;       /* records consumed */
 	uint64_t lost_events;  /* records the BPF side could not deliver */
+	/* What the session could not see, one sentence each: any makes it inexact. */
+	const char *const *warnings;
+	size_t warning_count;
 	double cpu_s;	       /* devledger's own CPU time, user + system */
 	uint64_t peak_rss_kib; /* devledger's own peak resident memory */
 };

@@ -12,6 +12,7 @@
 #include "../bpf/devledger.h"
 #include "devledger.skel.h"
 #include "elfsyms.h"
+#include "library.h"
 #include "probes.h"
 #include "probesite.h"
 #include "tracer.h"
@@ -33,7 +34,6 @@ struct tracer {
 	size_t probe_count; /* uprobes attached, either way */
 	tracer_record_fn on_record;
 	void *ctx;
-	struct layout layout; /* one for every library traced */
 };
 
 static int libbpf_print(enum libbpf_print_level level, const char *format, va_list args)
@@ -100,19 +100,6 @@ static int keep_fd(struct tracer *tracer, int fd)
 	return 0;
 }
 
-/* Where to attach: the entry, or the function's cheapest safe instruction. */
-static uint64_t probe_offset(const struct probe *probe, const char *library,
-			     const struct elfsym *sym, bool entry_only, bool verbose)
-{
-	struct probesite site;
-
-	if (probes__site(probe, library, sym, entry_only, &site))
-		return sym->offset;
-	if (verbose && !probe->retprobe && !entry_only)
-		fprintf(stderr, "devledger: %s: probe at %s\n", probe->program, site.why);
-	return site.offset;
-}
-
 /*
  * Each uprobe's cookie: its spec (what it reports), which library it is in,
  * and where its site is in that file, so that the BPF side finds the
@@ -127,25 +114,23 @@ static uint64_t probe_cookie(size_t probe_index, size_t library_index, const str
 	       ((sym->vaddr + (offset - sym->offset)) & DL_COOKIE_VADDR_MASK);
 }
 
-/* What each probe reports under the session's layout, for the BPF side; then frozen. */
-static int set_specs(struct tracer *tracer, bool verbose)
+/* What each probe reports in the session's libraries, for the BPF side; then frozen. */
+static int set_specs(struct tracer *tracer, const struct library *lib, bool verbose)
 {
 	struct bpf_map *map = tracer->skel->maps.specs;
 	int err;
 
 	for (__u32 i = 0; i < PROBE_COUNT; i++) {
-		struct dl_probe_spec spec;
-
-		err = probes__spec(&probes[i], &tracer->layout, &spec);
-		if (err)
-			return err;
-		if (bpf_map__update_elem(map, &i, sizeof(i), &spec, sizeof(spec), BPF_ANY))
+		if (!lib->attached[i])
+			continue;
+		if (bpf_map__update_elem(map, &i, sizeof(i), &lib->specs[i], sizeof(lib->specs[i]),
+					 BPF_ANY))
 			goto failed;
 		if (verbose) {
 			char text[256];
 
-			probes__describe(&spec, text, sizeof(text));
-			fprintf(stderr, "devledger: %s %s\n", probes[i].program, text);
+			probes__describe(&lib->specs[i], text, sizeof(text));
+			fprintf(stderr, "devledger: %s %s\n", probes[i].name, text);
 		}
 	}
 	if (!bpf_map_freeze(bpf_map__fd(map)))
@@ -156,73 +141,93 @@ failed:
 	return err;
 }
 
+/* One uprobe_multi link per BPF program and kind (entries, returns). */
+struct multi_group {
+	uint64_t offsets[PROBE_COUNT];
+	uint64_t cookies[PROBE_COUNT];
+	size_t count;
+};
+
+static struct bpf_program *program_of(struct tracer *tracer, const struct probe *probe)
+{
+	return probe->program == PROGRAM_ARRAY ? tracer->skel->progs.probe_array
+					       : tracer->skel->progs.probe;
+}
+
 /*
- * Every probe of one library: in two uprobe_multi links (entries, returns),
- * or one perf-event link each. A uprobe_multi failure is -EOPNOTSUPP,
- * unsaid: the caller then tries perf-event links, which say what is wrong.
+ * Every probe of one library: in uprobe_multi links (by program, entries and
+ * returns apart), or one perf-event link each. A uprobe_multi failure is
+ * -EOPNOTSUPP, unsaid: the caller then tries perf-event links, which say
+ * what is wrong.
  */
 static int attach_target(struct tracer *tracer, size_t library_index, pid_t pid,
-			 const char *library, bool tracker_inlined, const struct elfsym *syms,
-			 const struct tracer_opts *opts)
+			 const struct library *lib, const struct tracer_opts *opts)
 {
-	struct bpf_program *prog = tracer->skel->progs.probe;
-	uint64_t offsets[2][PROBE_COUNT], cookies[2][PROBE_COUNT];
-	struct probe_vtables vtables = { 0 };
-	size_t count[2] = { 0, 0 };
-	struct dl_library entry;
+	static struct multi_group groups[2][2]; /* [program][return] */
+	struct dl_library entry = { .mesh_vtable = lib->mesh_vtable };
 	__u32 key = (__u32)library_index;
 	int err;
 
-	probes__vtables(library, &vtables);
-	entry.mesh_vtable = vtables.mesh;
+	memset(groups, 0, sizeof(groups));
 	if (opts->verbose)
-		fprintf(stderr, "devledger: %s: MeshDevice vtable %s\n", library,
-			vtables.mesh ? "found: meshes are told from chips" : "missing");
+		fprintf(stderr, "devledger: %s: MeshDevice vtable %s\n", lib->path,
+			lib->mesh_vtable ? "found: meshes are told from chips" : "missing");
 	if (bpf_map__update_elem(tracer->skel->maps.libraries, &key, sizeof(key), &entry,
 				 sizeof(entry), BPF_ANY)) {
 		err = -errno;
-		fprintf(stderr, "devledger: %s: %s\n", library, strerror(-err));
+		fprintf(stderr, "devledger: %s: %s\n", lib->path, strerror(-err));
 		return err;
 	}
 	for (size_t i = 0; i < PROBE_COUNT; i++) {
 		LIBBPF_OPTS(bpf_uprobe_opts, uprobe_opts, .retprobe = probes[i].retprobe);
-		const struct elfsym *sym = &syms[probes[i].symbol];
-		int r = probes[i].retprobe;
+		const struct elfsym *sym = &lib->syms[probes[i].symbol];
+		uint64_t offset = lib->sites[i].offset;
+		struct multi_group *group;
 		struct bpf_link *link;
-		uint64_t offset;
 
-		/* Missing and optional (already warned about), or not for this library's build. */
-		if (!sym->found || !probes__attached(&probes[i], tracker_inlined))
+		if (!lib->attached[i])
 			continue;
-		offset = probe_offset(&probes[i], library, sym, opts->entry_probes, opts->verbose);
+		/* With --entry-probes there is no site to speak of. */
+		if (opts->verbose && !probes[i].retprobe &&
+		    !strstr(lib->sites[i].why, "--entry-probes"))
+			fprintf(stderr, "devledger: %s: probe at %s\n", probes[i].name,
+				lib->sites[i].why);
 		uprobe_opts.bpf_cookie = probe_cookie(i, library_index, sym, offset);
 		tracer->probe_count++;
 		if (tracer->multi) {
-			offsets[r][count[r]] = offset;
-			cookies[r][count[r]++] = uprobe_opts.bpf_cookie;
+			group = &groups[probes[i].program == PROGRAM_ARRAY][probes[i].retprobe];
+			group->offsets[group->count] = offset;
+			group->cookies[group->count++] = uprobe_opts.bpf_cookie;
 			continue;
 		}
-		link = bpf_program__attach_uprobe_opts(prog, pid, library, offset, &uprobe_opts);
-		err = keep_link(tracer, link, probes__symbol_name(probes[i].symbol, sym), library);
+		link = bpf_program__attach_uprobe_opts(program_of(tracer, &probes[i]), pid,
+						       lib->path, offset, &uprobe_opts);
+		err = keep_link(tracer, link, sym->name, lib->path);
 		if (err)
 			return err;
 	}
-	for (int r = 0; tracer->multi && r < 2; r++) {
-		int fd;
+	for (int p = 0; tracer->multi && p < 2; p++) {
+		struct bpf_program *prog =
+			p ? tracer->skel->progs.probe_array : tracer->skel->progs.probe;
 
-		if (!count[r])
-			continue;
-		fd = uprobe_multi__attach(bpf_program__fd(prog), library, offsets[r], cookies[r],
-					  count[r], r, pid);
-		if (fd < 0) {
-			if (opts->verbose)
-				fprintf(stderr, "devledger: uprobe_multi link in %s: %s\n", library,
-					strerror(-fd));
-			return -EOPNOTSUPP;
+		for (int r = 0; r < 2; r++) {
+			struct multi_group *group = &groups[p][r];
+			int fd;
+
+			if (!group->count)
+				continue;
+			fd = uprobe_multi__attach(bpf_program__fd(prog), lib->path, group->offsets,
+						  group->cookies, group->count, r, pid);
+			if (fd < 0) {
+				if (opts->verbose)
+					fprintf(stderr, "devledger: uprobe_multi link in %s: %s\n",
+						lib->path, strerror(-fd));
+				return -EOPNOTSUPP;
+			}
+			err = keep_fd(tracer, fd);
+			if (err)
+				return err;
 		}
-		err = keep_fd(tracer, fd);
-		if (err)
-			return err;
 	}
 	return 0;
 }
@@ -250,19 +255,21 @@ static double elapsed_ms(const struct timespec *since)
 	return (now.tv_sec - since->tv_sec) * 1e3 + (now.tv_nsec - since->tv_nsec) / 1e6;
 }
 
-/* Where the probes find the fields: one layout for every library traced. */
-static void set_layout(struct tracer *tracer, const struct tracer_opts *opts)
+/* Where the probes find a device's id: the same in every library traced. */
+static void set_layout(struct tracer *tracer, const struct library *lib, bool verbose)
 {
-	const struct layout *layout = opts->layout;
+	bool pimpl = lib->offset[FIELD_MESH_IMPL] != DL_OFFSET_UNKNOWN &&
+		     lib->offset[FIELD_MESH_IMPL_ID] != DL_OFFSET_UNKNOWN;
 
-	if (opts->verbose)
-		fprintf(stderr, "devledger: profile %s (%s); offsets from %s\n",
-			layout->profile->name, layout->why,
-			layout->has_dwarf ? "the library's DWARF where it has them"
-					  : "the presets");
-	tracer->layout = *layout;
-	tracer->skel->rodata->device_off_id = layout->offset[FIELD_DEVICE_ID];
-	tracer->skel->rodata->mesh_off_id = layout->offset[FIELD_MESH_ID];
+	if (verbose)
+		fprintf(stderr, "devledger: profile %s (%s); offsets from %s\n", lib->era->name,
+			lib->era_why,
+			lib->has_dwarf ? "the library's DWARF where it has them" : "the presets");
+	tracer->skel->rodata->device_off_id = lib->offset[FIELD_DEVICE_ID];
+	tracer->skel->rodata->mesh_off_impl =
+		pimpl ? lib->offset[FIELD_MESH_IMPL] : DL_OFFSET_UNKNOWN;
+	tracer->skel->rodata->mesh_off_id =
+		pimpl ? lib->offset[FIELD_MESH_IMPL_ID] : lib->offset[FIELD_MESH_ID];
 }
 
 /*
@@ -270,8 +277,7 @@ static void set_layout(struct tracer *tracer, const struct tracer_opts *opts)
  * With multi, a failure that only says the kernel lacks uprobe_multi (at
  * load or at the first link) is -EOPNOTSUPP, unsaid.
  */
-static struct tracer *open_tracer(const struct tracer_opts *opts,
-				  struct elfsym (*syms)[PROBE_SYMBOLS], bool multi,
+static struct tracer *open_tracer(const struct tracer_opts *opts, bool multi,
 				  const struct timespec *start)
 {
 	struct tracer *tracer;
@@ -292,7 +298,7 @@ static struct tracer *open_tracer(const struct tracer_opts *opts,
 		fprintf(stderr, "devledger: opening BPF programs: %s\n", strerror(-err));
 		goto cleanup;
 	}
-	set_layout(tracer, opts);
+	set_layout(tracer, opts->targets[0].library, opts->verbose);
 	tracer->skel->rodata->filter_pids = opts->mode != TRACER_SYSTEM;
 	tracer->skel->rodata->follow_children = opts->mode == TRACER_COMMAND;
 	err = bpf_map__set_max_entries(tracer->skel->maps.events,
@@ -323,7 +329,7 @@ static struct tracer *open_tracer(const struct tracer_opts *opts,
 		goto cleanup;
 	}
 
-	err = set_specs(tracer, opts->verbose);
+	err = set_specs(tracer, opts->targets[0].library, opts->verbose);
 	if (err)
 		goto cleanup;
 	for (size_t i = 0; opts->mode != TRACER_SYSTEM && i < opts->target_count; i++) {
@@ -342,8 +348,7 @@ static struct tracer *open_tracer(const struct tracer_opts *opts,
 		 * file. */
 		pid_t pid = opts->mode == TRACER_PIDS ? opts->targets[i].pid : -1;
 
-		err = attach_target(tracer, i, pid, opts->targets[i].library,
-				    opts->targets[i].tracker_inlined, syms[i], opts);
+		err = attach_target(tracer, i, pid, opts->targets[i].library, opts);
 		if (err)
 			goto cleanup;
 	}
@@ -371,27 +376,40 @@ cleanup:
 	return NULL;
 }
 
+/* One set of specs serves every library: they must agree on what each probe reads. */
+static bool same_specs(const struct library *a, const struct library *b)
+{
+	if (memcmp(a->attached, b->attached, sizeof(a->attached)))
+		return false;
+	for (size_t i = 0; i < PROBE_COUNT; i++)
+		if (a->attached[i] && memcmp(&a->specs[i], &b->specs[i], sizeof(a->specs[i])))
+			return false;
+	return a->offset[FIELD_DEVICE_ID] == b->offset[FIELD_DEVICE_ID] &&
+	       a->offset[FIELD_MESH_ID] == b->offset[FIELD_MESH_ID] &&
+	       a->offset[FIELD_MESH_IMPL] == b->offset[FIELD_MESH_IMPL] &&
+	       a->offset[FIELD_MESH_IMPL_ID] == b->offset[FIELD_MESH_IMPL_ID];
+}
+
 struct tracer *tracer__open(const struct tracer_opts *opts)
 {
-	struct elfsym(*syms)[PROBE_SYMBOLS];
 	struct tracer *tracer = NULL;
 	struct timespec start;
 	int err = 0;
 
 	libbpf_set_print(opts->verbose ? libbpf_print : libbpf_quiet);
-	syms = calloc(opts->target_count ? opts->target_count : 1, sizeof(*syms));
-	if (!syms) {
-		errno = ENOMEM;
-		return NULL;
-	}
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	/* Symbols first: a wrong library is the likeliest mistake, and costs no BPF load. */
-	for (size_t i = 0; i < opts->target_count && !err; i++)
-		err = probes__resolve(opts->targets[i].library, syms[i]);
-	if (!err && opts->verbose)
-		fprintf(stderr, "devledger: symbols resolved in %.1f ms\n", elapsed_ms(&start));
-	if (!err && !opts->perf_uprobes) {
-		tracer = open_tracer(opts, syms, true, &start);
+	for (size_t i = 1; i < opts->target_count; i++) {
+		if (!same_specs(opts->targets[0].library, opts->targets[i].library)) {
+			fprintf(stderr,
+				"devledger: %s and %s lay their objects out differently: trace them "
+				"in separate sessions\n",
+				opts->targets[0].library->path, opts->targets[i].library->path);
+			errno = EMLINK;
+			return NULL;
+		}
+	}
+	if (!opts->perf_uprobes) {
+		tracer = open_tracer(opts, true, &start);
 		if (!tracer && errno == EOPNOTSUPP && opts->verbose)
 			fprintf(stderr, "devledger: no uprobe_multi (Linux 6.6 on): one "
 					"perf-event uprobe per probe\n");
@@ -399,10 +417,9 @@ struct tracer *tracer__open(const struct tracer_opts *opts)
 	}
 	/* Before 6.6, or asked for: each probe its own perf-event uprobe. */
 	if (!err && !tracer) {
-		tracer = open_tracer(opts, syms, false, &start);
+		tracer = open_tracer(opts, false, &start);
 		err = tracer ? 0 : -errno;
 	}
-	free(syms);
 	errno = -err;
 	return tracer;
 }

@@ -14,7 +14,7 @@
 
 struct tracer;
 struct dl_bpf_stats;
-struct layout;
+struct library;
 
 enum tracer_mode {
 	/* -p: each target's pid, in the library that pid maps; only those processes */
@@ -26,10 +26,9 @@ enum tracer_mode {
 };
 
 struct tracer_target {
-	pid_t pid;	     /* ignored in TRACER_SYSTEM */
-	const char *library; /* path to libtt_metal.so as this process maps it */
-	/* track_allocate inlined into Buffer::allocate_impl: probe allocate_impl's return */
-	bool tracker_inlined;
+	pid_t pid; /* ignored in TRACER_SYSTEM */
+	/* libtt_metal.so as this process maps it: what to probe where, and what each reports */
+	const struct library *library;
 };
 
 /* Returns 0 to go on, or a negative errno to stop polling (returned by tracer__poll). */
@@ -41,17 +40,15 @@ struct tracer_opts {
 	size_t target_count;
 	size_t ring_bytes; /* 0: default; otherwise a power of 2, multiple of the page size */
 	bool verbose;	   /* libbpf's debug log, and the probe sites chosen, on stderr */
-	bool entry_probes; /* probe each function at its entry, not at its cheapest site */
 	bool perf_uprobes; /* one perf-event uprobe per probe, even where uprobe_multi exists */
-	const struct layout *layout; /* where the probes find the fields, for every library */
 	tracer_record_fn on_record;
 	void *ctx;
 };
 
 /*
- * Open, load and attach everything. On failure prints one line naming the
- * problem (missing symbols by name, not root, ...) to stderr, returns NULL
- * and sets errno.
+ * Open, load and attach everything. Every library must lay its fields out
+ * alike (one set of specs for all). On failure prints one line naming the
+ * problem (not root, ...) to stderr, returns NULL and sets errno.
  */
 struct tracer *tracer__open(const struct tracer_opts *opts);
 

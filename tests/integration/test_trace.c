@@ -273,6 +273,7 @@ static void test_probe_sites(void **state)
 static int run_check(const char *library, bool json, uid_t uid, struct harness_proc *proc,
 		     struct json_object **parsed);
 static struct json_object *probe_entry(struct json_object *check, const char *program);
+static struct json_object *field_entry(struct json_object *check, const char *name);
 
 /*
  * The original report, on a mesh of 8 chips: 36 KiB of kernel binaries on
@@ -288,7 +289,8 @@ static void test_mesh(void **state)
 {
 	const char *dir = *state;
 	const char *args[] = { "mesh", NULL };
-	const char *const envs[] = { "STANDIN_DIR", "STANDIN_ERA_C_DIR", "STANDIN_STRIPPED_DIR" };
+	const char *const envs[] = { "STANDIN_DIR", "STANDIN_ERA_C_DIR", "STANDIN_STRIPPED_DIR",
+				     "STANDIN_INLINED_DIR" };
 
 	for (size_t b = 0; b < sizeof(envs) / sizeof(envs[0]); b++) {
 		struct harness_proc run;
@@ -770,6 +772,20 @@ static struct json_object *probe_entry(struct json_object *check, const char *pr
 	return NULL;
 }
 
+static struct json_object *field_entry(struct json_object *check, const char *name)
+{
+	struct json_object *list = harness_get(check, "fields");
+
+	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+		struct json_object *field = json_object_array_get_idx(list, i);
+
+		if (!strcmp(json_object_get_string(harness_get(field, "name")), name))
+			return field;
+	}
+	fail_msg("no field %s in check's output", name);
+	return NULL;
+}
+
 /* check explains each build: symbols, sites, fields, and the inlined tracker call. */
 static void test_check(void **state)
 {
@@ -780,7 +796,15 @@ static void test_check(void **state)
 	/* The plain build: everything resolved, entry probes on its push, no warning. */
 	assert_int_equal(run_check(harness_standin_lib(), true, 0, &proc, &out), 0);
 	assert_true(json_object_get_boolean(harness_get(out, "resolved")));
-	assert_int_equal(json_object_array_length(harness_get(out, "probes")), 19);
+	assert_int_equal(json_object_array_length(harness_get(out, "probes")), 24);
+	assert_string_equal(json_object_get_string(harness_get(out, "schema")), "devledger.check.v1");
+	/* Every tracker call still there. */
+	for (int c = 0; c < 3; c++)
+		assert_string_equal(json_object_get_string(harness_get(
+					    json_object_array_get_idx(harness_get(out, "tracker_calls"),
+								      c),
+					    "state")),
+				    "called");
 	/* track_allocate is called: allocate_impl is not probed. */
 	assert_true(json_object_get_boolean(
 		harness_get(probe_entry(out, "track_allocate"), "attached")));
@@ -794,18 +818,14 @@ static void test_check(void **state)
 		json_object_get_string(harness_get(probe_entry(out, "allocator_clear"), "symbol")),
 		"_ZN2tt8tt_metal9Allocator18deallocate_buffersEv");
 	assert_true(json_object_get_boolean(harness_get(out, "vtables.mesh_device")));
-	assert_string_equal(json_object_get_string(harness_get(out, "fields.5.name")),
-			    "Buffer.allocator_");
-	assert_int_equal(harness_get_int(out, "fields.5.offset"), 64);
-	assert_string_equal(json_object_get_string(harness_get(out, "fields.7.name")),
-			    "MeshDevice.mesh_id_");
-	assert_string_equal(json_object_get_string(harness_get(out, "fields.7.source")), "dwarf");
+	assert_int_equal(harness_get_int(field_entry(out, "Buffer.allocator_"), "offset"), 64);
+	assert_string_equal(
+		json_object_get_string(harness_get(field_entry(out, "MeshDevice.mesh_id_"), "source")),
+		"dwarf");
 	assert_int_equal(harness_get_int(probe_entry(out, "track_allocate"), "site_delta"), 0);
 	assert_int_equal(json_object_array_length(harness_get(out, "warnings")), 0);
 	assert_string_equal(json_object_get_string(harness_get(out, "profile")), "era-b");
-	assert_int_equal(harness_get_int(out, "fields.4.offset"), 80);
-	assert_string_equal(json_object_get_string(harness_get(out, "fields.4.name")),
-			    "Buffer.address_");
+	assert_int_equal(harness_get_int(field_entry(out, "Buffer.address_"), "offset"), 80);
 	json_object_put(out);
 
 	/* The CET build: past endbr64, except the return probes. */
@@ -828,10 +848,8 @@ static void test_check(void **state)
 	/* Era C: the profile comes from its symbols, and places the fields behind the pimpl. */
 	assert_int_equal(run_check(harness_standin_era_c_lib(), true, 0, &proc, &out), 0);
 	assert_string_equal(json_object_get_string(harness_get(out, "profile")), "era-c");
-	assert_string_equal(json_object_get_string(harness_get(out, "fields.0.name")),
-			    "Buffer.pimpl");
-	assert_int_equal(harness_get_int(out, "fields.0.offset"), 16);
-	assert_int_equal(harness_get_int(out, "fields.5.offset"), 64);
+	assert_int_equal(harness_get_int(field_entry(out, "Buffer.pimpl"), "offset"), 16);
+	assert_int_equal(harness_get_int(field_entry(out, "BufferImpl.address_"), "offset"), 64);
 	/* Era C's names: deallocate_buffer(DeviceAddr, AllocatorID), AllocatorImpl. */
 	assert_string_equal(
 		json_object_get_string(harness_get(probe_entry(out, "bank_deallocate"), "symbol")),
@@ -840,9 +858,9 @@ static void test_check(void **state)
 	assert_string_equal(
 		json_object_get_string(harness_get(probe_entry(out, "allocator_clear"), "symbol")),
 		"_ZN2tt8tt_metal13AllocatorImpl18deallocate_buffersEv");
-	assert_string_equal(json_object_get_string(harness_get(out, "fields.6.name")),
-			    "BufferImpl.allocator_");
-	assert_string_equal(json_object_get_string(harness_get(out, "fields.6.source")), "dwarf");
+	assert_string_equal(json_object_get_string(
+				    harness_get(field_entry(out, "BufferImpl.allocator_"), "source")),
+			    "dwarf");
 	json_object_put(out);
 
 	/* Not tt-metal: every missing function named, exit 1; no root needed. */

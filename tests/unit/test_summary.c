@@ -408,8 +408,9 @@ static void test_session(void **state)
 	assert_string_at(root, "schema", "devledger.summary.v1");
 	assert_string_at(root, "devledger_version", DEVLEDGER_VERSION);
 	assert_keys_at(root, "session",
-		       "mode,libraries,profile,layout_source,started_at,duration_s,events,"
-		       "lost_events,exact,cpu_s,peak_rss_kib");
+		       "mode,libraries,profile,layout_source,warnings,started_at,duration_s,"
+		       "events,lost_events,exact,cpu_s,peak_rss_kib");
+	assert_length_at(root, "session.warnings", 0);
 	assert_string_equal(json_object_get_string(get(root, "session.layout_source")), "dwarf");
 	assert_string_equal(json_object_get_string(get(root, "session.profile")), "era-b");
 	assert_string_at(root, "session.mode", "command");
@@ -451,6 +452,32 @@ static void test_session_inexact(void **state)
 	assert_false(json_object_get_boolean(get(root, "session.exact")));
 	assert_length_at(root, "processes", 0);
 	json_object_put(root);
+}
+
+static char *capture_report(struct fixture *f);
+static void assert_contains(const char *text, const char *want);
+
+/* What the session could not see makes it inexact with nothing lost, and is said. */
+static void test_session_warnings(void **state)
+{
+	static const char *const warnings[] = { "ProgramImpl::allocate_dataflow_buffers ran 2 "
+						"times, and what it laid out could not be read" };
+	struct fixture *f = *state;
+	struct json_object *root;
+	char *text;
+
+	f->session.warnings = warnings;
+	f->session.warning_count = 1;
+	root = write_and_parse(f, NULL);
+	assert_uint_at(root, "session.lost_events", 0);
+	assert_false(json_object_get_boolean(get(root, "session.exact")));
+	assert_length_at(root, "session.warnings", 1);
+	assert_string_at(root, "session.warnings.0", warnings[0]);
+	json_object_put(root);
+	text = capture_report(f);
+	assert_contains(text, "WARNING: ProgramImpl::allocate_dataflow_buffers ran 2 times");
+	assert_contains(text, "(inexact: see the warnings above)");
+	free(text);
 }
 
 static void test_exit_states(void **state)
@@ -981,6 +1008,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_inexact, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_session_warnings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exit_states, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_known_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_running_process_live, setup, teardown),
