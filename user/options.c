@@ -64,8 +64,8 @@ static const struct argp_option trace_options[] = {
 	  "of a library's probes in two uprobe_multi links, which detach at once)",
 	  0 },
 	{ "profile", OPT_PROFILE, "NAME", 0,
-	  "Where the Buffer's fields are: era-b or era-c (default: chosen from the library's "
-	  "symbols)",
+	  "The tt-metal era: era-b or era-c (default: from the library's debug info, else its "
+	  "symbols; one the debug info contradicts is refused)",
 	  0 },
 	{ "offset", OPT_OFFSET, "FIELD=N", 0,
 	  "Where a field is, when neither DWARF nor the profile is right (repeatable), e.g. "
@@ -307,7 +307,7 @@ static const struct argp_option check_options[] = {
 	  0 },
 	{ "pid", 'p', "PID", 0, "Check the libtt_metal.so this process maps", 0 },
 	{ "json", OPT_JSON, NULL, 0, "Print JSON", 0 },
-	{ "profile", OPT_PROFILE, "NAME", 0, "Use this layout profile (era-b, era-c)", 0 },
+	{ "profile", OPT_PROFILE, "NAME", 0, "Take the library to be of this era (era-b, era-c)", 0 },
 	{ "offset", OPT_OFFSET, "FIELD=N", 0, "Where a field is (repeatable), e.g. Buffer.size_=24",
 	  0 },
 	{ "entry-probes", OPT_ENTRY_PROBES, NULL, 0, "Show entry probes, as trace --entry-probes",

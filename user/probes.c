@@ -374,9 +374,11 @@ void probes__describe(const struct dl_probe_spec *spec, char *buf, size_t len)
 		    object_name(spec->object_arg), spec->array.vector, spec->array.stride);
 	if (spec->action == DL_ACTION_ENTER_PROGRAM)
 		PUT("sets the thread's program to %s", arg_names[spec->object_arg]);
-	else if (spec->action == DL_ACTION_SAVE_OBJECT)
+	else if (spec->action == DL_ACTION_SAVE_OBJECT && spec->save_arg != spec->object_arg)
 		PUT("%skeeps %s and %s for its return", n ? " " : "", arg_names[spec->object_arg],
 		    arg_names[spec->save_arg]);
+	else if (spec->action == DL_ACTION_SAVE_OBJECT)
+		PUT("%skeeps %s for its return", n ? " " : "", arg_names[spec->object_arg]);
 	else if (spec->action == DL_ACTION_LEAVE_PROGRAM)
 		PUT("ends the thread's program");
 	for (size_t i = 0, first = 1; (v = spec_values(&copy, i)); i++) {
