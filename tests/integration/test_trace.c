@@ -675,8 +675,15 @@ static void test_usage_errors(void **state)
 		dl, "trace", "-a", "-l", lib, "--offset", "BufferImpl.size_=8", NULL
 	};
 	char *check_far[] = { dl, "check", "-l", lib, "--offset", "Buffer.size_=200", NULL };
+	/* A forced era that the library's DWARF contradicts, both ways. */
+	char *forced_c[] = { dl, "trace", "-a", "-l", lib, "--profile", "era-c", NULL };
+	char *era_c_lib = strdup(harness_standin_era_c_lib());
+	char *forced_b[] = { dl, "check", "-l", era_c_lib, "--profile", "era-b", NULL };
 
 	(void)state;
+	expect_error(forced_c, 2, "debug info has Buffer.size_, the era-b layout");
+	expect_error(forced_b, 2, "debug info has Buffer.pimpl, the era-c layout");
+	free(era_c_lib);
 	expect_error(far_offset, 2, "check the --offset values");
 	expect_error(other_era, 2, "the era-b layout has no such field");
 	expect_error(check_far, 2, "check the --offset values");
