@@ -29,6 +29,7 @@
 				     "_ZN2tt8tt_metal6detail11ProgramImplD1Ev" },                  \
 	[SYM_DEVICE_CLOSE] = { "_ZN2tt8tt_metal6Device5closeEv" },                                 \
 	[SYM_BANK_DEALLOCATE_ALL] = { "_ZN2tt8tt_metal11BankManager14deallocate_allEv" },          \
+	[SYM_BANK_CLEAR] = { "_ZN2tt8tt_metal11BankManager5clearEv" },                             \
 	[SYM_MESH_CLOSE] = { "_ZN2tt8tt_metal11distributed10MeshDevice5closeEv" },                 \
 	[SYM_BUFFER_ALLOCATE_IMPL] = { "_ZN2tt8tt_metal6Buffer13allocate_implEv" },                \
 	[SYM_BUFFER_DEALLOCATE_IMPL] = { "_ZN2tt8tt_metal6Buffer15deallocate_implEv" },            \

@@ -22,6 +22,7 @@ enum probe_symbol {
 	/* Below GraphTracker: what the allocator releases without a report. */
 	SYM_BANK_DEALLOCATE,
 	SYM_BANK_DEALLOCATE_ALL,
+	SYM_BANK_CLEAR, /* what ~AllocatorImpl calls on each bank (newest tt-metal) */
 	SYM_ALLOCATOR_DEALLOCATE_BUFFERS,
 	SYM_ALLOCATOR_CLEAR,
 	SYM_MESH_CLOSE,

@@ -169,6 +169,13 @@ const struct probe probes[PROBE_COUNT] = {
 		    .object_arg = 0,
 		    .mem_type = FIELD(FIELD_BANK_TYPE, 4),
 		    .object = ARG(0) } },
+	/* ~AllocatorImpl clears each bank: a sub-device manager's removal, outside any close. */
+	{ .symbol = SYM_BANK_CLEAR,
+	  .name = "bank_clear",
+	  .spec = { .kind = DL_EV_BANK_FREE_ALL,
+		    .object_arg = 0,
+		    .mem_type = FIELD(FIELD_BANK_TYPE, 4),
+		    .object = ARG(0) } },
 	{ .symbol = SYM_ALLOCATOR_DEALLOCATE_BUFFERS,
 	  .name = "allocator_clear",
 	  .spec = { .kind = DL_EV_ALLOCATOR_CLEAR, .object = ARG(0) } },
@@ -420,6 +427,7 @@ const char *const probe_symbol_missing_means[PROBE_SYMBOLS] = {
 	[SYM_BANK_DEALLOCATE] = "the allocator's releases of single buffers without a report "
 				"(allocator_free) are not seen",
 	[SYM_BANK_DEALLOCATE_ALL] = "a bank cleared on its own is not seen",
+	[SYM_BANK_CLEAR] = "a bank cleared by ~AllocatorImpl outside a close is not seen",
 	[SYM_ALLOCATOR_DEALLOCATE_BUFFERS] = "bulk releases are seen only when a device closes",
 	[SYM_ALLOCATOR_CLEAR] = "an allocator's clear outside a close is not seen",
 	[SYM_MESH_CLOSE] = "a mesh's close is not seen: what a mesh still holds then ends as a "
@@ -434,5 +442,6 @@ bool probes__warn_if_missing(enum probe_symbol symbol)
 	/* Optional, and worth a word in every build: not the tracker calls' callers (check
 	 * says those), nor what older builds simply lack. */
 	return probe_symbol_missing_means[symbol] && symbol != SYM_BUFFER_ALLOCATE_IMPL &&
-	       symbol != SYM_BUFFER_DEALLOCATE_IMPL && symbol != SYM_ALLOCATE_DATAFLOW_BUFFERS;
+	       symbol != SYM_BANK_CLEAR && symbol != SYM_BUFFER_DEALLOCATE_IMPL &&
+	       symbol != SYM_ALLOCATE_DATAFLOW_BUFFERS;
 }

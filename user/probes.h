@@ -70,7 +70,7 @@ struct probe {
 	enum tracker_call call;
 };
 
-#define PROBE_COUNT 24
+#define PROBE_COUNT 25
 extern const struct probe probes[PROBE_COUNT];
 
 /* Is this probe attached, given which tracker calls were inlined (bit per enum tracker_call)? */
