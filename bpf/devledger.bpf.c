@@ -339,7 +339,7 @@ int probe(struct pt_regs *ctx)
 	struct hit hit = {};
 	struct dl_event *ev;
 	struct args args;
-	__u64 bias;
+	__u64 bias, type;
 
 	spec = bpf_map_lookup_elem(&specs, &index);
 	if (!spec || !wanted(id >> 32))
@@ -383,7 +383,9 @@ int probe(struct pt_regs *ctx)
 	ev->address = value_of(&args, &spec->address, raw, &hit);
 	ev->size = value_of(&args, &spec->size, raw, &hit);
 	ev->object = value_of(&args, &spec->object, raw, &hit);
-	ev->mem_type = (__u8)value_of(&args, &spec->mem_type, raw, &hit);
+	/* A type past 8 bits stays out of range, for the ledger to reject, not wrapped into one. */
+	type = value_of(&args, &spec->mem_type, raw, &hit);
+	ev->mem_type = type > 0xff ? 0xff : (__u8)type;
 	ev->flags = value_of(&args, &spec->hooked, raw, &hit) & 0xff ? DL_FLAG_HOOKED : 0;
 	ev->device = device.pointer;
 	ev->device_id = device.id;

@@ -142,6 +142,7 @@ struct process_state {
 	uint64_t *meshes;    /* MeshDevice pointers, numbered in the order first seen */
 	size_t mesh_count;
 	size_t mesh_capacity;
+	uint64_t overflows; /* byte totals that would have wrapped */
 };
 
 struct pid_slot {
@@ -165,6 +166,7 @@ struct ledger {
 	struct ledger_process *sorted; /* rebuilt by ledger__finish */
 	size_t sorted_count;
 	uint64_t events;
+	uint64_t rejected; /* records that could not be accounted for */
 };
 
 static const char *const reason_names[LEDGER_REASONS] = {
@@ -713,6 +715,9 @@ static int apply_alloc(struct ledger *ledger, struct process_state *p, size_t pr
 	stats = stats_for(p, device, ev->mem_type);
 	if (!stats)
 		return -ENOMEM;
+	/* More live bytes than 64 bits hold cannot be true. */
+	if (ev->size > UINT64_MAX - stats->live_bytes)
+		return -ERANGE;
 	s = find_slot(ledger, &key);
 	if (s->state == SLOT_LIVE) {
 		/*
@@ -808,6 +813,17 @@ static int apply_free(struct ledger *ledger, struct process_state *p, size_t pro
  * (with its reason) or a leak, and counted. Live bytes are the caller's:
  * a buffer subtracts its size, CBs recompute their union.
  */
+/* A byte total that would wrap stays at its maximum, and the overflow is counted. */
+static void add_bytes(struct process_state *p, uint64_t *total, uint64_t n)
+{
+	if (n > UINT64_MAX - *total) {
+		*total = UINT64_MAX;
+		p->overflows++;
+		return;
+	}
+	*total += n;
+}
+
 static int count_end(struct process_state *p, struct ledger_stats *stats,
 		     const struct ledger_record *record, bool leak)
 {
@@ -818,10 +834,10 @@ static int count_end(struct process_state *p, struct ledger_stats *stats,
 	stats->live_count--;
 	if (leak) {
 		stats->leaks++;
-		stats->leaked_bytes += record->size;
+		add_bytes(p, &stats->leaked_bytes, record->size);
 	} else {
 		stats->untracked_frees++;
-		stats->untracked_bytes += record->size;
+		add_bytes(p, &stats->untracked_bytes, record->size);
 	}
 	return 0;
 }
@@ -1212,7 +1228,7 @@ static int process_exit(struct ledger *ledger, size_t process, int status, uint6
 	return 0;
 }
 
-int ledger__apply(struct ledger *ledger, const void *record, size_t size)
+static int apply_record(struct ledger *ledger, const void *record, size_t size)
 {
 	const struct dl_event *ev = record;
 	struct device_key device;
@@ -1242,6 +1258,10 @@ int ledger__apply(struct ledger *ledger, const void *record, size_t size)
 		return -EINVAL;
 	if ((ev->kind == DL_EV_ALLOC || ev->kind == DL_EV_FREE) && ev->mem_type >= DL_MEM_CB)
 		return -EINVAL;
+	/* An allocation whose range wraps past the end of the address space cannot be true. */
+	if ((ev->kind == DL_EV_ALLOC || ev->kind == DL_EV_CB_ALLOC) &&
+	    ev->size > UINT64_MAX - ev->address)
+		return -ERANGE;
 	err = process_for(ledger, ev->pid, &process);
 	if (err)
 		return err;
@@ -1295,6 +1315,24 @@ int ledger__apply(struct ledger *ledger, const void *record, size_t size)
 	}
 	}
 	return -EINVAL;
+}
+
+int ledger__apply(struct ledger *ledger, const void *record, size_t size)
+{
+	int err = apply_record(ledger, record, size);
+
+	if (err == -EINVAL || err == -ERANGE)
+		ledger->rejected++;
+	return err;
+}
+
+uint64_t ledger__rejected(const struct ledger *ledger)
+{
+	uint64_t total = ledger->rejected;
+
+	for (size_t i = 0; i < ledger->process_count; i++)
+		total += ledger->processes[i].overflows;
+	return total;
 }
 
 int ledger__process_exited(struct ledger *ledger, uint32_t pid, int exit_status, uint64_t ts_ns)

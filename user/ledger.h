@@ -137,8 +137,9 @@ void ledger__free(struct ledger *ledger);
 
 /*
  * Apply one record (struct dl_event or struct dl_exit_event, told apart by
- * their first field). Returns 0, -EINVAL for a record of unknown kind or
- * wrong size, -ENOMEM.
+ * their first field). Returns 0, -EINVAL for a record of unknown kind, type
+ * or size, -ERANGE for values that cannot be true (both counted by
+ * ledger__rejected), -ENOMEM.
  *
  * Records of one thread (tid) bracket what happens inside a close or an
  * allocator clear: what the allocator releases there ends with the reason
@@ -173,6 +174,14 @@ int ledger__finish(struct ledger *ledger);
  * valid until the next one.
  */
 const struct ledger_process *ledger__processes(const struct ledger *ledger, size_t *count);
+
+/*
+ * Records the ledger could not account for: of unknown kind, size or memory
+ * type, or with values that cannot be true (a range past the end of the
+ * address space, live bytes past 64 bits), plus byte totals that would have
+ * wrapped (kept at their maximum). Any makes a session inexact.
+ */
+uint64_t ledger__rejected(const struct ledger *ledger);
 
 /* Number of records applied in total. */
 uint64_t ledger__events(const struct ledger *ledger);

@@ -512,6 +512,7 @@ int main(int argc, char **argv)
 	view.lost_events =
 		stats.ringbuf_full + stats.read_failed + stats.map_full + stats.elements_dropped;
 	own_usage(&view.cpu_s, &view.peak_rss_kib);
+	view.usage = own_usage;
 	if (s.opts.output) {
 		err = summary__write_json(s.ledger, &view, s.opts.output);
 		if (err) {

@@ -412,7 +412,8 @@ static int json_add_process(struct json_object *processes, const struct ledger_p
 	return 0;
 }
 
-static int json_add_session(struct json_object *root, const struct summary_session *s)
+static int json_add_session(struct json_object *root, const struct ledger *ledger,
+			    const struct summary_session *s)
 {
 	struct json_object *session, *libraries, *warnings;
 	char started[32], duration[32], cpu[32];
@@ -454,8 +455,10 @@ static int json_add_session(struct json_object *root, const struct summary_sessi
 		     json_object_new_double_s(strtod(duration, NULL), duration)) ||
 	    json_add_u64(session, "events", s->events) ||
 	    json_add_u64(session, "lost_events", s->lost_events) ||
+	    json_add_u64(session, "rejected_events", ledger__rejected(ledger)) ||
 	    json_add(session, "exact",
-		     json_object_new_boolean(s->lost_events == 0 && s->warning_count == 0)) ||
+		     json_object_new_boolean(s->lost_events == 0 && s->warning_count == 0 &&
+					     ledger__rejected(ledger) == 0)) ||
 	    json_add(session, "cpu_s", json_object_new_double_s(s->cpu_s, cpu)) ||
 	    json_add_u64(session, "peak_rss_kib", s->peak_rss_kib))
 		return -ENOMEM;
@@ -473,7 +476,7 @@ static int summary_build(struct json_object *root, const struct ledger *ledger,
 	if (json_add_string(root, "schema", SUMMARY_SCHEMA) ||
 	    json_add_string(root, "devledger_version", DEVLEDGER_VERSION))
 		return -ENOMEM;
-	err = json_add_session(root, session);
+	err = json_add_session(root, ledger, session);
 	if (err)
 		return err;
 	processes = json_add_new(root, "processes", json_object_new_array());
@@ -553,6 +556,23 @@ int summary__write_json(const struct ledger *ledger, const struct summary_sessio
 	if (!root)
 		return -ENOMEM;
 	err = summary_build(root, ledger, session);
+	/*
+	 * devledger's own peak memory includes this summary: measured once the
+	 * tree and its text exist, then written in; the text is made again.
+	 */
+	if (!err && session->usage && json_object_to_json_string_ext(root, JSON_FLAGS)) {
+		struct json_object *s = json_object_object_get(root, "session");
+		double cpu_s = session->cpu_s;
+		uint64_t peak = session->peak_rss_kib;
+		char cpu[32];
+
+		session->usage(&cpu_s, &peak);
+		snprintf(cpu, sizeof(cpu), "%.3f", cpu_s);
+		/* Replaced in place: the keys keep their order. */
+		if (json_object_object_add(s, "cpu_s", json_object_new_double_s(cpu_s, cpu)) ||
+		    json_object_object_add(s, "peak_rss_kib", json_object_new_uint64(peak)))
+			err = -ENOMEM;
+	}
 	if (!err) {
 		text = json_object_to_json_string_ext(root, JSON_FLAGS);
 		if (!text)
@@ -819,6 +839,11 @@ int summary__print_report(const struct ledger *ledger, const struct summary_sess
 			session->profile ? ")" : "");
 	for (size_t i = 0; i < session->warning_count; i++)
 		fprintf(out, "WARNING: %s: the totals below are inexact.\n", session->warnings[i]);
+	if (ledger__rejected(ledger))
+		fprintf(out,
+			"WARNING: %" PRIu64 " %s could not be accounted for (values that cannot be "
+			"true): the totals below are inexact.\n",
+			ledger__rejected(ledger), plural(ledger__rejected(ledger), "record", "records"));
 	if (session->lost_events) {
 		fprintf(out, "WARNING: %" PRIu64 " %s lost: the totals below are inexact.\n",
 			session->lost_events,
@@ -861,7 +886,7 @@ int summary__print_report(const struct ledger *ledger, const struct summary_sess
 			plural(running, "process", "processes"));
 	if (session->lost_events)
 		fprintf(out, " (inexact: %" PRIu64 " lost)", session->lost_events);
-	else if (session->warning_count)
+	else if (session->warning_count || ledger__rejected(ledger))
 		fprintf(out, " (inexact: see the warnings above)");
 	fputc('\n', out);
 	return ferror(out) ? -EIO : 0;

@@ -28,6 +28,8 @@ struct summary_session {
 	size_t warning_count;
 	double cpu_s;	       /* devledger's own CPU time, user + system */
 	uint64_t peak_rss_kib; /* devledger's own peak resident memory */
+	/* When set, measures the two above again once the JSON summary is built. */
+	void (*usage)(double *cpu_s, uint64_t *peak_rss_kib);
 };
 
 /*

@@ -457,7 +457,80 @@ static void test_bad_records(void **state)
 	assert_int_equal(ledger__apply(l, &ev, sizeof(ev)), -EINVAL); /* wrong size for an exit */
 	assert_int_equal(ledger__apply(l, &ev, 4), -EINVAL);
 	assert_int_equal(ledger__events(l), 0);
+	/* A buffer of program-scope type, or a CB of a buffer's type: not a thing tt-metal does. */
+	ev = (struct dl_event){ .kind = DL_EV_ALLOC, .pid = 1, .mem_type = DL_MEM_DFB, .size = 1 };
+	assert_int_equal(ledger__apply(l, &ev, sizeof(ev)), -EINVAL);
+	ev.kind = DL_EV_CB_ALLOC;
+	ev.mem_type = DL_MEM_L1;
+	assert_int_equal(ledger__apply(l, &ev, sizeof(ev)), -EINVAL);
+	/* Every record above was counted as rejected: none vanished unsaid. */
+	assert_int_equal(ledger__rejected(l), 7);
 	ledger__free(NULL);
+}
+
+/*
+ * Values that cannot be true are rejected and counted, never wrapped: a range
+ * past the end of the address space, live bytes past 64 bits. Totals that
+ * would wrap stay at their maximum, and that is counted too.
+ */
+static void test_impossible_values(void **state)
+{
+	struct ledger *l = *state;
+	const struct ledger_process *p;
+
+	assert_int_equal(send(l, DL_EV_ALLOC, 1, 0, DL_MEM_DRAM, UINT64_MAX - 10, 11, 0, 0),
+			 -ERANGE);
+	assert_int_equal(send(l, DL_EV_CB_ALLOC, 1, 0, DL_MEM_CB, 2, UINT64_MAX, 0, 0), -ERANGE);
+	alloc(l, 1, 0, DL_MEM_DRAM, 0, 1ULL << 63);
+	assert_int_equal(send(l, DL_EV_ALLOC, 1, 0, DL_MEM_DRAM, 1ULL << 62, 1ULL << 63, 0, 0),
+			 -ERANGE);
+	assert_int_equal(ledger__rejected(l), 3);
+	/* Two leaks of 2^63 on two devices, then two more: the bytes saturate, said so. */
+	alloc(l, 1, 1, DL_MEM_DRAM, 0, 1ULL << 63);
+	process_exit(l, 1, 0, "big");
+	p = proc(l, 0);
+	assert_int_equal(p->leaks.count, 2);
+	assert_int_equal(stats(p, 0, DL_MEM_DRAM)->leaked_bytes, 1ULL << 63);
+	assert_int_equal(ledger__rejected(l), 3);
+	alloc(l, 2, 0, DL_MEM_DRAM, 0, 1ULL << 63);
+	close_device(l, 2, 0);
+	alloc(l, 2, 0, DL_MEM_DRAM, 0, 1ULL << 63);
+	close_device(l, 2, 0);
+	alloc(l, 2, 0, DL_MEM_DRAM, 0, 1ULL << 63);
+	close_device(l, 2, 0);
+	p = proc(l, 1);
+	assert_int_equal(stats(p, 0, DL_MEM_DRAM)->untracked_frees, 3);
+	assert_true(stats(p, 0, DL_MEM_DRAM)->untracked_bytes == UINT64_MAX);
+	/* The second and the third release would each have wrapped the total. */
+	assert_int_equal(ledger__rejected(l), 5);
+}
+
+/* Dataflow buffers keep a union of their own beside the CBs', and go with their program. */
+static void test_dfb_beside_cbs(void **state)
+{
+	struct ledger *l = *state;
+	const struct ledger_process *p;
+
+	cb(l, 10, 0, 0xA, 101152, 4096);
+	assert_int_equal(send(l, DL_EV_CB_ALLOC, 10, 0, DL_MEM_DFB, 101152, 8192, 0xB, 0), 0);
+	assert_int_equal(send(l, DL_EV_CB_ALLOC, 10, 0, DL_MEM_DFB, 105248, 8192, 0xC, 0), 0);
+	p = proc(l, 0);
+	assert_stats(stats(p, 0, DL_MEM_CB), 4096, 4096, 1, 1, 0, 0, 0, 0, 0);
+	/* Union [101152, 113440): 12 KiB. */
+	assert_stats(stats(p, 0, DL_MEM_DFB), 12288, 12288, 2, 2, 0, 0, 0, 0, 0);
+	assert_int_equal(send(l, DL_EV_PROGRAM_DESTROYED, 10, -1, DL_MEM_CB, 0, 0, 0xB, 0), 0);
+	p = proc(l, 0);
+	assert_stats(stats(p, 0, DL_MEM_DFB), 8192, 12288, 1, 2, 0, 1, 8192, 0, 0);
+	assert_int_equal(p->untracked_frees.items[0].mem_type, DL_MEM_DFB);
+	assert_int_equal(p->untracked_frees.items[0].reason, LEDGER_REASON_PROGRAM_DESTROYED);
+	/* A device's close ends both kinds; the live list names each by its type. */
+	assert_int_equal(ledger__finish(l), 0);
+	assert_int_equal(proc(l, 0)->live.count, 2);
+	close_device(l, 10, 0);
+	p = proc(l, 0);
+	assert_stats(stats(p, 0, DL_MEM_CB), 0, 4096, 0, 1, 0, 1, 4096, 0, 0);
+	assert_stats(stats(p, 0, DL_MEM_DFB), 0, 12288, 0, 2, 0, 2, 16384, 0, 0);
+	assert_string_equal(ledger_mem_type_name(DL_MEM_DFB), "DFB");
 }
 
 static void test_names(void **state)
@@ -873,6 +946,8 @@ int main(void)
 		BOTH(test_pid_reuse),
 		BOTH(test_processes_sorted),
 		BOTH(test_bad_records),
+		BOTH(test_impossible_values),
+		BOTH(test_dfb_beside_cbs),
 		BOTH(test_tracked_free_pairs_with_bank),
 		BOTH(test_bank_free_in_unknown_bank),
 		BOTH(test_allocator_clear),
