@@ -35,6 +35,12 @@ int launch__start(struct launch *launch, char *const argv[])
 			_exit(127);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		/*
+		 * A shell that runs devledger in the background ignores SIGINT for
+		 * it; the command must still stop on the SIGINT devledger passes on.
+		 */
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
 		execvp(argv[0], argv);
 		fprintf(stderr, "devledger: cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);

@@ -25,6 +25,7 @@
 #include "libfind.h"
 #include "library.h"
 #include "options.h"
+#include "procinfo.h"
 #include "summary.h"
 #include "tracer.h"
 
@@ -45,6 +46,7 @@ struct session {
 	struct launch launch;
 	struct tracer_target targets[OPTIONS_MAX_PIDS];
 	char libraries[OPTIONS_MAX_PIDS][PATH_MAX];
+	uint64_t target_start[OPTIONS_MAX_PIDS]; /* -p: each target's start time, against pid reuse */
 	const char *library_list[OPTIONS_MAX_PIDS];
 	/* Each library read once, however many processes map it. */
 	struct library *opened[OPTIONS_MAX_PIDS];
@@ -117,24 +119,15 @@ static int on_record(void *ctx, const void *record, size_t size)
 /* Fail before tracing rather than lose a long session's summary at the end. */
 static int check_output(const char *output)
 {
-	char copy[PATH_MAX];
-	struct stat st;
-	const char *dir;
+	char why[PATH_MAX + 64];
+	int err;
 
-	if (!output || !strcmp(output, "-"))
+	if (!output)
 		return 0;
-	snprintf(copy, sizeof(copy), "%s", output);
-	dir = dirname(copy);
-	if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "devledger: -o %s: folder %s does not exist\n", output, dir);
-		return -ENOENT;
-	}
-	if (access(dir, W_OK)) {
-		fprintf(stderr, "devledger: -o %s: cannot write in %s: %s\n", output, dir,
-			strerror(errno));
-		return -EACCES;
-	}
-	return 0;
+	err = summary__check_path(output, why, sizeof(why));
+	if (err)
+		fprintf(stderr, "devledger: -o %s: %s\n", output, why);
+	return err;
 }
 
 static int find_libraries(struct session *s)
@@ -155,9 +148,17 @@ static int find_libraries(struct session *s)
 		else
 			err = libfind__default(lib, PATH_MAX);
 		/* -p on a process that is gone: say so even when --lib was given. */
-		if (!err && o->mode == MODE_PIDS && kill(o->pids[i], 0) && errno == ESRCH) {
-			fprintf(stderr, "devledger: no process with PID %d\n", (int)o->pids[i]);
-			err = -ESRCH;
+		if (!err && o->mode == MODE_PIDS) {
+			struct procinfo info;
+
+			if (procinfo__read(o->pids[i], &info) || info.state == 'Z' ||
+			    info.state == 'X') {
+				fprintf(stderr, "devledger: no process with PID %d\n",
+					(int)o->pids[i]);
+				err = -ESRCH;
+			} else {
+				s->target_start[i] = info.start_ticks;
+			}
 		}
 		s->targets[i].pid = o->mode == MODE_PIDS ? o->pids[i] : 0;
 		s->library_list[i] = lib;
@@ -189,11 +190,14 @@ static void announce(const struct session *s)
 			s->libraries[0]);
 }
 
-/* True while every -p target is gone: the session has nothing left to see. */
+/*
+ * True while every -p target is gone: the session has nothing left to see.
+ * A zombie is gone, and so is a pid a new process took since.
+ */
 static bool targets_gone(const struct session *s)
 {
 	for (size_t i = 0; i < s->opts.pid_count; i++)
-		if (!kill(s->opts.pids[i], 0) || errno != ESRCH)
+		if (procinfo__alive(s->opts.pids[i], s->target_start[i]))
 			return false;
 	return true;
 }
@@ -414,6 +418,11 @@ int main(int argc, char **argv)
 	}
 	if (s.opts.subcommand == SUBCOMMAND_CHECK)
 		return run_check(&s.opts);
+	/*
+	 * From here on a SIGINT or SIGTERM ends the session with its summary, even
+	 * one that comes while the libraries are read or the probes attached.
+	 */
+	install_signals();
 	if (s.opts.mode == MODE_COMMAND) {
 		char path[PATH_MAX];
 
@@ -474,16 +483,19 @@ int main(int argc, char **argv)
 	for (size_t i = 0; s.opts.mode != MODE_SYSTEM && i < s.target_count; i++)
 		ledger__add_process(s.ledger, (uint32_t)s.targets[i].pid);
 
-	install_signals();
 	announce(&s);
-	if (s.opts.mode == MODE_COMMAND && (err = launch__release(&s.launch))) {
+	if (s.opts.mode == MODE_COMMAND && stop_signal) {
+		/* Told to stop while the probes were being attached: the command never starts. */
+		launch__abort(&s.launch);
+		exit_code = 128 + stop_signal;
+	} else if (s.opts.mode == MODE_COMMAND && (err = launch__release(&s.launch))) {
 		fprintf(stderr, "devledger: starting %s: %s\n", s.opts.command[0], strerror(-err));
 		launch__abort(&s.launch);
 		exit_code = EXIT_RUNTIME;
 		goto cleanup;
 	}
 
-	if (trace_loop(&s, &child_status, &child_done))
+	if (!exit_code && trace_loop(&s, &child_status, &child_done))
 		exit_code = EXIT_RUNTIME;
 	/* Everything the probes sent before the end, before anything is written. */
 	if (tracer__drain(s.tracer) < 0 && s.apply_error)

@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -498,6 +500,57 @@ static int write_stream(FILE *f, const char *text)
 	return 0;
 }
 
+/* The temporary name beside path that the summary is written to first. */
+#define TEMP_SUFFIX ".XXXXXX"
+
+int summary__check_path(const char *path, char *why, size_t len)
+{
+	char copy[PATH_MAX], *tmp;
+	const char *dir, *base;
+	struct stat st;
+	int fd;
+
+	if (!strcmp(path, "-"))
+		return 0;
+	if (!*path || strlen(path) + sizeof(TEMP_SUFFIX) > PATH_MAX) {
+		snprintf(why, len, "not a usable file name");
+		return -EINVAL;
+	}
+	snprintf(copy, sizeof(copy), "%s", path);
+	base = basename(copy);
+	if (strlen(base) + sizeof(TEMP_SUFFIX) - 1 > NAME_MAX) {
+		snprintf(why, len, "the name is too long (at most %zu bytes)",
+			 (size_t)NAME_MAX - (sizeof(TEMP_SUFFIX) - 1));
+		return -ENAMETOOLONG;
+	}
+	if (!stat(path, &st) && !S_ISREG(st.st_mode)) {
+		snprintf(why, len, "%s", S_ISDIR(st.st_mode) ? "is a folder: name a file in it"
+							     : "not a regular file");
+		return -EISDIR;
+	}
+	snprintf(copy, sizeof(copy), "%s", path);
+	dir = dirname(copy);
+	if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
+		snprintf(why, len, "folder %s does not exist", dir);
+		return -ENOENT;
+	}
+	/* The one sure test: make the temporary file the summary will be written to, and drop it. */
+	if (asprintf(&tmp, "%s" TEMP_SUFFIX, path) < 0)
+		return -ENOMEM;
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		int err = -errno;
+
+		snprintf(why, len, "cannot write in %s: %s", dir, strerror(-err));
+		free(tmp);
+		return err;
+	}
+	close(fd);
+	unlink(tmp);
+	free(tmp);
+	return 0;
+}
+
 /* Never half a file at path: a reader sees the old summary or the whole new one. */
 static int write_file_atomically(const char *path, const char *text)
 {
@@ -506,7 +559,7 @@ static int write_file_atomically(const char *path, const char *text)
 	mode_t mask;
 	int fd, err;
 
-	if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
+	if (asprintf(&tmp, "%s" TEMP_SUFFIX, path) < 0)
 		return -ENOMEM;
 	fd = mkstemp(tmp);
 	if (fd < 0) {

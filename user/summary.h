@@ -43,6 +43,14 @@ int summary__write_json(const struct ledger *ledger, const struct summary_sessio
 			const char *path);
 
 /*
+ * Can a summary be written to path later? Checked before a session starts, so
+ * that a long session's summary is never lost at its end: 0, or -errno with
+ * `why` saying what is wrong (a folder, a missing folder, no write permission,
+ * a name too long for the temporary file beside it).
+ */
+int summary__check_path(const char *path, char *why, size_t len);
+
+/*
  * The end-of-session report for people: per process its exit, a table per
  * device, untracked frees by reason, leaks, unmatched frees, and a last line
  * "devledger: no leaks" or "devledger: N leaks, X bytes (...)". Returns 0,

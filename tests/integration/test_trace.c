@@ -577,6 +577,34 @@ static void test_attach_pid(void **state)
 	json_object_put(summary);
 }
 
+/*
+ * A -p target that died but was not reaped yet is gone: a zombie keeps its
+ * pid, and kill(pid, 0) still works on it, but there is nothing left to see.
+ */
+static void test_attach_pid_zombie(void **state)
+{
+	const char *dir = *state;
+	struct harness_proc waiter, tracer;
+	char pid[16];
+	char *argv[] = { (char *)harness_devledger(),
+			 "trace",
+			 "-p",
+			 pid,
+			 "-o",
+			 (char *)harness_path(dir, "summary.json"),
+			 NULL };
+
+	start_waiter(&waiter, dir, "z");
+	snprintf(pid, sizeof(pid), "%d", (int)waiter.pid);
+	harness_spawn(&tracer, argv, false, true, 0);
+	harness_expect_err(&tracer, "devledger: tracing", 20000);
+	/* Killed and left unreaped: this test is its parent, and waits for it only later. */
+	kill(waiter.pid, SIGKILL);
+	assert_int_equal(harness_exit_code(harness_wait(&tracer, 10)), 0);
+	assert_int_equal(harness_exit_code(harness_wait(&waiter, TIMEOUT_S)), 128 + SIGKILL);
+	json_object_put(harness_load_json(harness_path(dir, "summary.json")));
+}
+
 /* -a sees two processes started after it, each on its own, until SIGINT. */
 static void test_system_wide(void **state)
 {
@@ -898,6 +926,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_loss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loss_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_pid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_pid_zombie, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_system_wide, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_forwarded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check, setup, teardown),

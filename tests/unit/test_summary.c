@@ -756,6 +756,31 @@ static void test_write_failures_leave_nothing(void **state)
 	assert_int_equal(summary__print_live(f->ledger, &f->session, NULL), -EINVAL);
 }
 
+/* What would fail at the end of a session is found before it starts, and leaves nothing behind. */
+static void test_check_path(void **state)
+{
+	struct fixture *f = *state;
+	char path[512], why[512], names[256];
+
+	assert_int_equal(summary__check_path("-", why, sizeof(why)), 0);
+	assert_int_equal(summary__check_path(f->path, why, sizeof(why)), 0);
+	assert_int_equal(dir_entries(f->dir, names, sizeof(names)), 0);
+	snprintf(path, sizeof(path), "%s/missing/summary.json", f->dir);
+	assert_int_equal(summary__check_path(path, why, sizeof(why)), -ENOENT);
+	assert_non_null(strstr(why, "does not exist"));
+	snprintf(path, sizeof(path), "%s/taken", f->dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	assert_int_equal(summary__check_path(path, why, sizeof(why)), -EISDIR);
+	assert_string_equal(why, "is a folder: name a file in it");
+	/* 250 bytes: a valid name, but not with the temporary file's suffix. */
+	snprintf(path, sizeof(path), "%s/%0250d", f->dir, 0);
+	assert_int_equal(summary__check_path(path, why, sizeof(why)), -ENAMETOOLONG);
+	assert_string_equal(why, "the name is too long (at most 248 bytes)");
+	assert_int_equal(summary__check_path("", why, sizeof(why)), -EINVAL);
+	assert_int_equal(dir_entries(f->dir, names, sizeof(names)), 1);
+	assert_string_equal(names, "taken");
+}
+
 static void test_write_stdout(void **state)
 {
 	struct fixture *f = *state;
@@ -1010,6 +1035,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_inexact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_warnings, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exit_states, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_known_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_running_process_live, setup, teardown),
