@@ -3,7 +3,7 @@
 // The stand-in runtime's behaviour, following tt-metal's era-B call flows:
 // allocate_impl -> allocator -> track_allocate; deallocate_impl ->
 // track_deallocate -> allocator, both skipped once the device is closed;
-// CBs laid out per program from one L1 base; bank-wide releases
+// CBs and DFBs laid out per program from one L1 base; bank-wide releases
 // (BankManager::deallocate_all / clear, under Device::close and
 // MeshDevice::close or on their own) and MeshBuffer::deallocate with no
 // per-buffer report.
@@ -65,13 +65,15 @@ using namespace tt::tt_metal;
 
 static bool graph_capture_hook;
 static std::vector<Truth *> observers;
-// Programs whose CBs are allocated, so that a device close and the process end can find them.
-static std::set<detail::ProgramImpl *> programs_with_cbs;
+// Programs whose CBs or DFBs are laid out, so that a device close can find them.
+static std::set<detail::ProgramImpl *> programs_with_l1;
 static std::set<Device *> open_devices;
 // The outermost device or mesh close running on this thread: it names every bank-wide release
 // under it (a chip closed by its mesh's close releases with "mesh_closed").
 static thread_local const char *close_in_progress;
 static int next_mesh_id;
+static uintptr_t next_cb_id, next_dfb_id;
+static uint64_t next_program_id;
 
 class CloseScope {
 public:
@@ -130,13 +132,23 @@ DeviceKey device_key(const IDevice *device)
 	return { mesh ? MESH : CHIP, device->id() };
 }
 
-// A closing device's CBs go with it, reported to nobody.
-static void release_device_cbs(const IDevice *device, const char *reason)
+// A closing device's CBs and DFBs go with it, reported to nobody: the programs keep no L1.
+static void release_device_program_l1(const IDevice *device, const char *reason)
 {
-	tell([&](Truth &t) { t.device_cbs_released(device_key(device), reason); });
-	for (auto *program : programs_with_cbs)
-		if (program->device_ == device)
-			program->allocated_.clear();
+	tell([&](Truth &t) { t.device_program_l1_released(device_key(device), reason); });
+	for (auto it = programs_with_l1.begin(); it != programs_with_l1.end();) {
+		detail::ProgramImpl *program = *it;
+		if (program->l1_device_ != device) {
+			++it;
+			continue;
+		}
+		for (auto &cb : program->circular_buffers_)
+			cb->locally_allocated_address_.reset();
+		for (auto &dfb : program->dataflow_buffers_)
+			dfb->allocated_address_.reset();
+		program->l1_device_ = nullptr;
+		it = programs_with_l1.erase(it);
+	}
 }
 
 } // namespace standin
@@ -412,7 +424,7 @@ __attribute__((noinline)) bool Device::close()
 	allocator_->deallocate_buffers();
 	if (sub_device_allocator_)
 		sub_device_allocator_->deallocate_buffers();
-	standin::release_device_cbs(this, standin::close_in_progress);
+	standin::release_device_program_l1(this, standin::close_in_progress);
 	delete allocator_;
 	allocator_ = nullptr;
 	delete sub_device_allocator_;
@@ -474,7 +486,7 @@ __attribute__((noinline)) bool MeshDevice::close()
 		return false;
 	// What the mesh allocator still holds, then each chip: all of it goes as "mesh_closed".
 	allocator_->deallocate_buffers();
-	standin::release_device_cbs(this, standin::close_in_progress);
+	standin::release_device_program_l1(this, standin::close_in_progress);
 	for (Device *chip : *scoped_devices_)
 		chip->close();
 	initialized_ = false;
@@ -634,52 +646,139 @@ Buffer::~Buffer()
 
 // ---- Programs ----
 
+CircularBufferConfig::CircularBufferConfig(uint32_t total_size) : total_size_(total_size)
+{
+}
+
+CircularBufferConfig &CircularBufferConfig::set_page_size(uint8_t buffer_index, uint32_t page_size)
+{
+	page_sizes_.at(buffer_index) = page_size;
+	return *this;
+}
+
+CircularBufferConfig &CircularBufferConfig::set_globally_allocated_address(const Buffer &buffer)
+{
+	globally_allocated_address_ = (uint32_t)buffer.state()->address_;
+	shadow_global_buffer_ = &buffer;
+	return *this;
+}
+
+CircularBuffer::CircularBuffer(const CoreRangeSet &core_ranges, const CircularBufferConfig &config)
+	: id_(++standin::next_cb_id), core_ranges_(core_ranges), config_(config)
+{
+}
+
+DataflowBufferImpl::DataflowBufferImpl(const CoreRangeSet &core_ranges,
+				       const DataflowBufferConfig &config)
+	: id_(++standin::next_dfb_id), core_ranges_(core_ranges), config_(config),
+	  total_size_(config.entry_size * config.num_entries)
+{
+}
+
 namespace detail {
 
-ProgramImpl::ProgramImpl(std::vector<uint64_t> cb_sizes) : cb_sizes_(std::move(cb_sizes))
+ProgramImpl::ProgramImpl() : id(standin::next_program_id++)
 {
+}
+
+uintptr_t ProgramImpl::add_circular_buffer(const CoreRangeSet &core_range_set,
+					   const CircularBufferConfig &config)
+{
+	auto cb = std::make_shared<CircularBuffer>(core_range_set, config);
+
+	circular_buffers_.push_back(cb);
+	circular_buffer_by_id_[cb->id_] = cb;
+	local_circular_buffer_allocation_needed_ = true;
+	return cb->id_;
+}
+
+uintptr_t ProgramImpl::add_dataflow_buffer(const CoreRangeSet &core_range_set,
+					   const DataflowBufferConfig &config)
+{
+	auto dfb = std::make_shared<DataflowBufferImpl>(core_range_set, config);
+
+	dataflow_buffers_.push_back(dfb);
+	local_dataflow_buffer_allocation_needed_ = true;
+	return dfb->id_;
 }
 
 STANDIN_PROGRAM_VISIBILITY __attribute__((noinline)) ProgramImpl::~ProgramImpl()
 {
 	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
 
-	// tt-metal reports nothing here; the CBs go with the program all the same.
-	if (device_) {
-		standin::DeviceKey device = standin::device_key(device_);
-		for (const auto &cb : allocated_)
-			tell([&](Truth &t) {
-				t.cb_released(device, this, cb.address, "program_destroyed");
-			});
+	// tt-metal reports nothing here; the CBs and DFBs go with the program all the same.
+	if (l1_device_) {
+		standin::DeviceKey device = standin::device_key(l1_device_);
+		for (const auto &cb : circular_buffers_)
+			if (cb->locally_allocated_address_)
+				tell([&](Truth &t) {
+					t.program_l1_released(device, standin::CB, this,
+							      *cb->locally_allocated_address_,
+							      "program_destroyed");
+				});
+		for (const auto &dfb : dataflow_buffers_)
+			if (dfb->allocated_address_)
+				tell([&](Truth &t) {
+					t.program_l1_released(device, standin::DFB, this,
+							      *dfb->allocated_address_,
+							      "program_destroyed");
+				});
 	}
-	standin::programs_with_cbs.erase(this);
+	standin::programs_with_l1.erase(this);
 }
 
+// The scenarios add every CB before a program's first layout, so a layout never replaces one.
 STANDIN_PROGRAM_VISIBILITY __attribute__((noinline)) void
 ProgramImpl::allocate_circular_buffers(const IDevice *device)
 {
 	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
-	CoreRangeSet cores;
 	uint64_t address = standin::CB_BASE;
 
-	if (!allocated_.empty())
-		return; // once per program
-	device_ = device;
-	for (uint64_t size : cb_sizes_) {
-		allocated_.push_back({ address, size });
+	if (!local_circular_buffer_allocation_needed_)
+		return;
+	l1_device_ = device;
+	for (const auto &cb : circular_buffers_) {
+		// Inside an L1 Buffer that tracked its own allocation: no program L1, no report.
+		if (cb->globally_allocated())
+			continue;
+		cb->locally_allocated_address_ = (uint32_t)address;
 		tell([&](Truth &t) {
-			t.cb_allocated(standin::device_key(device), this, address, size);
+			t.program_l1_allocated(standin::device_key(device), standin::CB, this,
+					       address, cb->size());
 		});
-		GraphTracker::instance().track_allocate_cb(cores, address, size, false, device);
-		address += size;
+		GraphTracker::instance().track_allocate_cb(cb->core_ranges_, address, cb->size(),
+							   false, device);
+		address += cb->size();
 	}
-	standin::programs_with_cbs.insert(this);
+	local_circular_buffer_allocation_needed_ = false;
+	standin::programs_with_l1.insert(this);
+}
+
+// Laid out like CBs, from the same base; newest tt-metal reports none of it to GraphTracker.
+STANDIN_PROGRAM_VISIBILITY __attribute__((noinline)) void
+ProgramImpl::allocate_dataflow_buffers(const IDevice *device)
+{
+	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
+	uint64_t address = standin::CB_BASE;
+
+	if (!local_dataflow_buffer_allocation_needed_)
+		return;
+	l1_device_ = device;
+	for (const auto &dfb : dataflow_buffers_) {
+		dfb->allocated_address_ = (uint32_t)address;
+		tell([&](Truth &t) {
+			t.program_l1_allocated(standin::device_key(device), standin::DFB, this,
+					       address, dfb->total_size_);
+		});
+		address += dfb->total_size_;
+	}
+	local_dataflow_buffer_allocation_needed_ = false;
+	standin::programs_with_l1.insert(this);
 }
 
 } // namespace detail
 
-Program::Program(std::vector<uint64_t> cb_sizes)
-	: pimpl_(std::make_shared<detail::ProgramImpl>(std::move(cb_sizes)))
+Program::Program() : pimpl_(std::make_shared<detail::ProgramImpl>())
 {
 }
 
@@ -688,6 +787,25 @@ Program::~Program() = default;
 void Program::allocate_circular_buffers(const IDevice *device)
 {
 	pimpl_->allocate_circular_buffers(device);
+}
+
+void Program::allocate_dataflow_buffers(const IDevice *device)
+{
+	pimpl_->allocate_dataflow_buffers(device);
+}
+
+CBHandle CreateCircularBuffer(Program &program, const CoreRangeSet &core_spec,
+			      const CircularBufferConfig &config)
+{
+	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
+	return program.impl().add_circular_buffer(core_spec, config);
+}
+
+DFBHandle CreateDataflowBuffer(Program &program, const CoreRangeSet &core_spec,
+			       const DataflowBufferConfig &config)
+{
+	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
+	return program.impl().add_dataflow_buffer(core_spec, config);
 }
 
 } // namespace tt::tt_metal

@@ -6,17 +6,42 @@
 // has tt-metal's mangled name.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include "truth.hpp"
 
+// tt-metal's core grid types live in the global namespace (track_allocate_cb's mangled name has
+// `12CoreRangeSet`). Only their shape matters here: nothing reads the cores.
+struct CoreCoord {
+	uint64_t x = 0, y = 0;
+};
+
+struct CoreRange {
+	CoreCoord start_coord, end_coord;
+};
+
 class CoreRangeSet {
 public:
-	uint32_t num_cores = 1;
+	CoreRangeSet() : ranges_{ CoreRange{} }
+	{
+	}
+	uint32_t num_cores() const
+	{
+		uint32_t cores = 0;
+		for (const CoreRange &r : ranges_)
+			cores += (uint32_t)((r.end_coord.x - r.start_coord.x + 1) *
+					    (r.end_coord.y - r.start_coord.y + 1));
+		return cores;
+	}
+
+	std::vector<CoreRange> ranges_;
 };
 
 #ifdef STANDIN_ERA_C
@@ -247,33 +272,110 @@ public:
 	std::vector<std::shared_ptr<IGraphProcessor>> processors;
 };
 
+// tt-metal's limit on CB indices per core.
+constexpr int NUM_CIRCULAR_BUFFERS = 32;
+
+// How a kernel asks for a CB: its size, its pages, and, when it lives inside an L1 Buffer
+// (a sharded tensor), that buffer's address: a globally allocated CB takes no program L1.
+class CircularBufferConfig {
+public:
+	explicit CircularBufferConfig(uint32_t total_size);
+	CircularBufferConfig &set_page_size(uint8_t buffer_index, uint32_t page_size);
+	CircularBufferConfig &set_globally_allocated_address(const Buffer &buffer);
+
+	uint32_t total_size_ = 0;
+	std::optional<uint32_t> globally_allocated_address_;
+	std::array<std::optional<uint32_t>, NUM_CIRCULAR_BUFFERS> page_sizes_;
+	const Buffer *shadow_global_buffer_ = nullptr;
+};
+
+class CircularBuffer {
+public:
+	CircularBuffer(const CoreRangeSet &core_ranges, const CircularBufferConfig &config);
+	bool globally_allocated() const
+	{
+		return config_.globally_allocated_address_.has_value();
+	}
+	uint32_t size() const
+	{
+		return config_.total_size_;
+	}
+
+	uintptr_t id_;
+	CoreRangeSet core_ranges_;
+	CircularBufferConfig config_;
+	// Set by ProgramImpl::allocate_circular_buffers for a CB that is not globally allocated.
+	std::optional<uint32_t> locally_allocated_address_;
+};
+
+// Metal 2.0's dataflow buffers: program-scope L1 like CBs, sized as entries of one size.
+struct DataflowBufferConfig {
+	uint32_t entry_size = 0;
+	uint32_t num_entries = 0;
+	uint8_t producer_risc_mask = 0;
+	uint8_t consumer_risc_mask = 0;
+};
+
+class DataflowBufferImpl {
+public:
+	DataflowBufferImpl(const CoreRangeSet &core_ranges, const DataflowBufferConfig &config);
+
+	uintptr_t id_;
+	CoreRangeSet core_ranges_;
+	DataflowBufferConfig config_;
+	uint32_t total_size_;
+	// Set by ProgramImpl::allocate_dataflow_buffers.
+	std::optional<uint32_t> allocated_address_;
+};
+
 namespace detail {
+// A program has CBs or dataflow buffers, laid out upward from the L1 allocator base once per
+// program (until a change invalidates the layout): every program reuses the same L1 range.
 class ProgramImpl {
 public:
-	explicit ProgramImpl(std::vector<uint64_t> cb_sizes);
+	ProgramImpl();
 	~ProgramImpl();
-	// Lays the program's CBs out upward from the L1 CB base, once per program.
+	uintptr_t add_circular_buffer(const CoreRangeSet &core_range_set,
+				      const CircularBufferConfig &config);
+	uintptr_t add_dataflow_buffer(const CoreRangeSet &core_range_set,
+				      const DataflowBufferConfig &config);
+	// One track_allocate_cb per CB that is not globally allocated.
 	void allocate_circular_buffers(const IDevice *device);
+	// No tracker hook at all: only this function's effects show where DFBs are.
+	void allocate_dataflow_buffers(const IDevice *device);
 
-	struct CircularBuffer {
-		uint64_t address, size;
-	};
-	std::vector<uint64_t> cb_sizes_;
-	std::vector<CircularBuffer> allocated_;
-	const IDevice *device_ = nullptr;
+	uint64_t id;
+	uint64_t runtime_id = 0;
+	std::vector<std::shared_ptr<CircularBuffer>> circular_buffers_;
+	std::unordered_map<uintptr_t, std::shared_ptr<CircularBuffer>> circular_buffer_by_id_;
+	bool local_circular_buffer_allocation_needed_ = true;
+	std::vector<std::shared_ptr<DataflowBufferImpl>> dataflow_buffers_;
+	bool local_dataflow_buffer_allocation_needed_ = true;
+	// Not tt-metal's: the device the program's L1 was laid out on, so that ~ProgramImpl and a
+	// device close can tell the ground truth what went.
+	const IDevice *l1_device_ = nullptr;
 };
 } // namespace detail
 
 class Program {
 public:
-	explicit Program(std::vector<uint64_t> cb_sizes);
+	Program();
 	~Program();
 	detail::ProgramImpl &impl() { return *pimpl_; }
-	// What the runtime calls when the program is enqueued: lays out its CBs.
+	// What the runtime calls when the program is enqueued: lays out its CBs, or its DFBs.
 	void allocate_circular_buffers(const IDevice *device);
+	void allocate_dataflow_buffers(const IDevice *device);
 
 	std::shared_ptr<detail::ProgramImpl> pimpl_;
 };
+
+using CBHandle = uintptr_t;
+using DFBHandle = uintptr_t;
+// tt-metal's host API: a CB (or a DFB) added to a program invalidates its L1 layout.
+CBHandle CreateCircularBuffer(Program &program, const CoreRangeSet &core_spec,
+			      const CircularBufferConfig &config);
+DFBHandle CreateDataflowBuffer(Program &program, const CoreRangeSet &core_spec,
+			       const DataflowBufferConfig &config);
 
 namespace distributed {
 
@@ -335,7 +437,7 @@ namespace standin {
 // How the ground truth names a device: chips and meshes are numbered independently.
 DeviceKey device_key(const tt::tt_metal::IDevice *device);
 
-// Where every program's CBs start, as tt-metal's L1 allocator base.
+// Where every program's CBs (and DFBs) start, as tt-metal's L1 allocator base.
 constexpr uint64_t CB_BASE = 101152;
 
 // While on, allocations are hooked (ttnn graph capture): address 0, never allocated.
