@@ -63,7 +63,6 @@ namespace standin {
 
 using namespace tt::tt_metal;
 
-static bool graph_capture_hook;
 static std::vector<Truth *> observers;
 // Programs whose CBs or DFBs are laid out, so that a device close can find them.
 static std::set<detail::ProgramImpl *> programs_with_l1;
@@ -97,9 +96,21 @@ static const char *bank_release_reason()
 	return close_in_progress ? close_in_progress : "allocator_clear";
 }
 
+// ttnn's NO_DISPATCH capture: every allocation it sees is hooked.
+class CaptureHook final : public IGraphHooks {
+public:
+	bool hook_allocate(const Buffer *) override
+	{
+		return true;
+	}
+};
+
 void set_graph_capture_hook(bool on)
 {
-	graph_capture_hook = on;
+	if (on)
+		GraphTracker::instance().hook = std::make_shared<CaptureHook>();
+	else
+		GraphTracker::instance().hook.reset();
 }
 
 std::recursive_mutex &runtime_mutex()
@@ -151,6 +162,64 @@ static void release_device_program_l1(const IDevice *device, const char *reason)
 	}
 }
 
+#ifdef STANDIN_TLS_PROCESSORS
+// Like newest tt-metal's shared-memory tracker (/dev/shm/tt_device_<id>_memory): bytes in use per
+// device and type, summed from the Buffer's own fields. It is real work on every track_* of a
+// thread that registered it, which is what makes the tracker's non-empty path the common one.
+class SharedMemoryStatsProcessor final : public IGraphProcessor {
+public:
+	void track_allocate(const Buffer *buffer) override
+	{
+		add(buffer, 1);
+	}
+	void track_deallocate(Buffer *buffer) override
+	{
+		add(buffer, -1);
+	}
+	void track_allocate_cb(const CoreRangeSet &, uint64_t, uint64_t size, bool,
+			       const IDevice *device) override
+	{
+		std::lock_guard<std::mutex> lock(mutex_);
+		cb_bytes_[device->id()] += size;
+	}
+	// tt-metal's CB free names no CB: every CB of the device goes.
+	void track_deallocate_cb(const IDevice *device) override
+	{
+		std::lock_guard<std::mutex> lock(mutex_);
+		cb_bytes_[device->id()] = 0;
+	}
+	void track_program(Program *, const IDevice *) override
+	{
+	}
+
+private:
+	void add(const Buffer *buffer, int64_t sign)
+	{
+		const auto *b = buffer->state();
+		if (b->hooked_allocation_)
+			return;
+		std::lock_guard<std::mutex> lock(mutex_);
+		bytes_[b->device_->id()][(int)b->buffer_type_] += sign * (int64_t)b->size_;
+	}
+
+	std::mutex mutex_;
+	std::map<int, std::array<int64_t, 5>> bytes_; // device id -> BufferType -> bytes
+	std::map<int, uint64_t> cb_bytes_;
+};
+
+// tt-metal registers the tracker on the thread that opens a device: once per thread.
+static void register_stats_processor_on_this_thread()
+{
+	static const auto processor = std::make_shared<SharedMemoryStatsProcessor>();
+	auto &processors = GraphTracker::instance().processors;
+
+	for (const auto &p : processors)
+		if (p == processor)
+			return;
+	processors.push_back(processor);
+}
+#endif
+
 } // namespace standin
 
 namespace tt::tt_metal {
@@ -161,6 +230,7 @@ using standin::Truth;
 
 IDevice::~IDevice() = default;
 IGraphProcessor::~IGraphProcessor() = default;
+IGraphHooks::~IGraphHooks() = default;
 
 // ---- GraphTracker: tt-metal's shape, a loop over registered processors ----
 
@@ -169,6 +239,11 @@ GraphTracker &GraphTracker::instance()
 	static GraphTracker tracker;
 	return tracker;
 }
+
+#ifdef STANDIN_TLS_PROCESSORS
+thread_local std::vector<std::shared_ptr<IGraphProcessor>> GraphTracker::processors;
+thread_local std::shared_ptr<IGraphHooks> GraphTracker::hook;
+#endif
 
 __attribute__((noinline)) void GraphTracker::track_allocate(const Buffer *buffer)
 {
@@ -211,6 +286,11 @@ __attribute__((noinline)) void GraphTracker::track_program(Program *program, con
 		return;
 	for (auto &p : processors)
 		p->track_program(program, device);
+}
+
+bool GraphTracker::hook_allocate(const Buffer *buffer)
+{
+	return hook && hook->hook_allocate(buffer);
 }
 
 // ---- BankManager and Allocator ----
@@ -366,6 +446,9 @@ Device::Device(int id) : id_(id), initialized_(true), allocator_(new Allocator(t
 {
 	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
 	standin::open_devices.insert(this);
+#ifdef STANDIN_TLS_PROCESSORS
+	standin::register_stats_processor_on_this_thread();
+#endif
 }
 
 Device::~Device()
@@ -584,7 +667,7 @@ __attribute__((noinline)) void Buffer::allocate_impl()
 	auto *b = state();
 	standin::DeviceKey device = standin::device_key(b->device_);
 
-	if (standin::graph_capture_hook) {
+	if (GraphTracker::instance().hook_allocate(this)) {
 		// ttnn's NO_DISPATCH graph capture: nothing is really allocated.
 		b->address_ = 0;
 		b->hooked_allocation_ = true;

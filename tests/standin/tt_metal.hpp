@@ -258,6 +258,21 @@ public:
 	virtual void track_program(Program *program, const IDevice *device) = 0;
 };
 
+// What a ttnn graph capture installs: an allocation it hooks is never really made.
+class IGraphHooks {
+public:
+	virtual ~IGraphHooks();
+	virtual bool hook_allocate(const Buffer *buffer) = 0;
+};
+
+// Newest tt-metal keeps the processors and the hook per thread: each track_* then starts with a
+// call to the TLS wrapper, and a thread that never registered a processor returns at once.
+#ifdef STANDIN_TLS_PROCESSORS
+#define STANDIN_TRACKER_STATE static thread_local
+#else
+#define STANDIN_TRACKER_STATE
+#endif
+
 // tt-metal calls every track_* unconditionally; each returns at once with no processor.
 class GraphTracker {
 public:
@@ -268,8 +283,11 @@ public:
 			       bool is_globally_allocated, const IDevice *device);
 	void track_deallocate_cb(const IDevice *device);
 	void track_program(Program *program, const IDevice *device);
+	// True while a hook takes allocations over (Buffer::allocate_impl then allocates nothing).
+	bool hook_allocate(const Buffer *buffer);
 
-	std::vector<std::shared_ptr<IGraphProcessor>> processors;
+	STANDIN_TRACKER_STATE std::vector<std::shared_ptr<IGraphProcessor>> processors;
+	STANDIN_TRACKER_STATE std::shared_ptr<IGraphHooks> hook;
 };
 
 // tt-metal's limit on CB indices per core.
@@ -440,7 +458,8 @@ DeviceKey device_key(const tt::tt_metal::IDevice *device);
 // Where every program's CBs (and DFBs) start, as tt-metal's L1 allocator base.
 constexpr uint64_t CB_BASE = 101152;
 
-// While on, allocations are hooked (ttnn graph capture): address 0, never allocated.
+// While on, allocations made on this thread are hooked (ttnn graph capture): address 0, never
+// allocated.
 void set_graph_capture_hook(bool on);
 
 // Serialises each runtime action with its report, so reports and ground truth share one order.
