@@ -29,7 +29,8 @@ const char usage[] =
 	"usage: standin SCENARIO [ARGS] [--truth FILE] [--attach-truth FILE]\n"
 	"  remaining            8 devices; DRAM binaries freed after close, CBs of two programs\n"
 	"                       (one CB globally allocated, one program laid out twice)\n"
-	"  mesh                 remaining on a mesh of 8 chips, with mesh buffers and banks\n"
+	"  mesh [--skip-meshes N]  remaining on a mesh of 8 chips, with mesh buffers and banks;\n"
+	"                       N meshes opened and closed first, so this one has id N\n"
 	"  subdevice            a sub-device manager removed: only its allocator's buffers go\n"
 	"                       emptied by the allocator\n"
 	"  dataflow             programs with dataflow buffers (Metal 2.0) on 2 devices: some\n"
@@ -159,8 +160,12 @@ void scenario_remaining()
 }
 
 // The original report again, on a mesh: every release the allocator makes by itself, each reason.
-void scenario_mesh()
+// Meshes opened and closed before it (allocating nothing) give it id skip_meshes: mesh ids are
+// tt-metal's process-wide counter, not the order a tracer first sees meshes in.
+void scenario_mesh(uint64_t skip_meshes)
 {
+	for (uint64_t i = 0; i < skip_meshes; i++)
+		MeshDevice::create({ 0, 1, 2, 3, 4, 5, 6, 7 })->close();
 	auto mesh = MeshDevice::create({ 0, 1, 2, 3, 4, 5, 6, 7 });
 	const std::vector<Device *> &chips = mesh->get_devices();
 	std::vector<std::shared_ptr<Buffer>> held;
@@ -448,8 +453,8 @@ int main(int argc, char **argv)
 {
 	std::string scenario, truth_path, attach_truth_path;
 	std::vector<uint64_t> numbers;
-	uint64_t seed = 1, ops = 10000;
-	bool timed = false;
+	uint64_t seed = 1, ops = 10000, skip_meshes = 0;
+	bool timed = false, skip_meshes_given = false;
 
 	for (int i = 1; i < argc; i++) {
 		std::string arg = argv[i];
@@ -471,6 +476,9 @@ int main(int argc, char **argv)
 			seed = parse_number(value("--seed"), "seed");
 		} else if (arg == "--ops") {
 			ops = parse_number(value("--ops"), "--ops");
+		} else if (arg == "--skip-meshes") {
+			skip_meshes = parse_number(value("--skip-meshes"), "--skip-meshes");
+			skip_meshes_given = true;
 		} else if (arg.rfind("--", 0) == 0) {
 			bad_usage("unknown option " + arg);
 		} else if (scenario.empty()) {
@@ -481,6 +489,8 @@ int main(int argc, char **argv)
 	}
 	if (scenario.empty())
 		bad_usage("no scenario");
+	if (skip_meshes_given && scenario != "mesh")
+		bad_usage("--skip-meshes is for the mesh scenario");
 
 	standin::Truth truth, attached;
 #ifdef STANDIN_NO_PROGRAM_SYMBOLS
@@ -502,7 +512,7 @@ int main(int argc, char **argv)
 		scenario_subdevice();
 	} else if (scenario == "mesh") {
 		need(0);
-		scenario_mesh();
+		scenario_mesh(skip_meshes);
 	} else if (scenario == "dataflow") {
 		need(0);
 		scenario_dataflow();

@@ -46,6 +46,13 @@ static_assert(offsetof(Buffer, address_) == 80);
 static_assert(offsetof(Buffer, page_size_) == 88);
 #endif
 static_assert(offsetof(Device, id_) == 8);
+#ifdef STANDIN_MESH_PIMPL
+// Newest tt-metal's MeshDevice: vptr at 0, enable_shared_from_this (a weak_ptr, 16 bytes) at 8,
+// pimpl_ at 24. Bases are laid out in order, and the two sizes leave the weak_ptr only 8..24.
+static_assert(sizeof(IDevice) == 8 && std::is_polymorphic_v<distributed::MeshDevice>);
+static_assert(sizeof(std::enable_shared_from_this<distributed::MeshDevice>) == 16);
+static_assert(offsetof(distributed::MeshDevice, pimpl_) == 24);
+#endif
 // devledger reads a bank's type from the bank manager's first word.
 static_assert(offsetof(BankManager, buffer_type_) == 0 && !std::is_polymorphic_v<BankManager>);
 
@@ -522,11 +529,18 @@ __attribute__((noinline)) bool Device::close()
 namespace distributed {
 
 MeshDevice::MeshDevice(std::shared_ptr<std::vector<Device *>> chips)
-	: scoped_devices_(std::move(chips)), allocator_(new Allocator(this)), initialized_(true)
+#ifdef STANDIN_MESH_PIMPL
+	: pimpl_(std::make_unique<MeshDeviceImpl>())
+#endif
 {
 	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
-	mesh_id_ = standin::next_mesh_id++;
-	is_internal_state_initialized_ = true;
+	auto *m = state();
+
+	m->scoped_devices_ = std::move(chips);
+	m->allocator_ = new Allocator(this);
+	m->initialized_ = true;
+	m->mesh_id_ = standin::next_mesh_id++;
+	m->is_internal_state_initialized_ = true;
 }
 
 std::shared_ptr<MeshDevice> MeshDevice::create(const std::vector<int> &chip_ids)
@@ -540,39 +554,40 @@ std::shared_ptr<MeshDevice> MeshDevice::create(const std::vector<int> &chip_ids)
 MeshDevice::~MeshDevice()
 {
 	close();
-	for (Device *chip : *scoped_devices_)
+	for (Device *chip : *state()->scoped_devices_)
 		delete chip;
-	delete allocator_;
+	delete state()->allocator_;
 }
 
 int MeshDevice::id() const
 {
-	return mesh_id_;
+	return state()->mesh_id_;
 }
 
 bool MeshDevice::is_initialized() const
 {
-	return initialized_;
+	return state()->initialized_;
 }
 
 Allocator *MeshDevice::allocator() const
 {
-	return allocator_;
+	return state()->allocator_;
 }
 
 __attribute__((noinline)) bool MeshDevice::close()
 {
 	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
 	standin::CloseScope scope("mesh_closed");
+	auto *m = state();
 
-	if (!initialized_)
+	if (!m->initialized_)
 		return false;
 	// What the mesh allocator still holds, then each chip: all of it goes as "mesh_closed".
-	allocator_->deallocate_buffers();
+	m->allocator_->deallocate_buffers();
 	standin::release_device_program_l1(this, standin::close_in_progress);
-	for (Device *chip : *scoped_devices_)
+	for (Device *chip : *m->scoped_devices_)
 		chip->close();
-	initialized_ = false;
+	m->initialized_ = false;
 	return true;
 }
 

@@ -397,9 +397,26 @@ DFBHandle CreateDataflowBuffer(Program &program, const CoreRangeSet &core_spec,
 
 namespace distributed {
 
+#ifdef STANDIN_MESH_PIMPL
+// Newest tt-metal: MeshDevice is a pimpl and its state, the mesh id with it, lives here.
+class MeshDeviceImpl {
+public:
+	std::mutex api_mutex_;
+	bool is_internal_state_initialized_ = false;
+	std::shared_ptr<std::vector<Device *>> scoped_devices_;
+	int mesh_id_;
+	Allocator *allocator_;
+	bool initialized_;
+};
+#endif
+
 // Chips driven in lockstep, with one allocator of its own that places every MeshBuffer at the same
 // address on each chip. Its members are a subset of tt-metal's, in tt-metal's order.
-class MeshDevice final : public IDevice {
+class MeshDevice final : public IDevice
+#ifdef STANDIN_MESH_PIMPL
+	, public std::enable_shared_from_this<MeshDevice>
+#endif
+{
 public:
 	// Opens one Device per chip id.
 	static std::shared_ptr<MeshDevice> create(const std::vector<int> &chip_ids);
@@ -413,15 +430,21 @@ public:
 	bool close();
 	const std::vector<Device *> &get_devices() const
 	{
-		return *scoped_devices_;
+		return *state()->scoped_devices_;
 	}
 
+#ifdef STANDIN_MESH_PIMPL
+	std::unique_ptr<MeshDeviceImpl> pimpl_;
+	MeshDeviceImpl *state() const { return pimpl_.get(); }
+#else
 	std::mutex api_mutex_;
 	bool is_internal_state_initialized_ = false;
 	std::shared_ptr<std::vector<Device *>> scoped_devices_;
 	int mesh_id_;
 	Allocator *allocator_;
 	bool initialized_;
+	MeshDevice *state() const { return const_cast<MeshDevice *>(this); }
+#endif
 };
 
 // A buffer allocated at one address on every chip of a mesh. Only its backing Buffer (on the
