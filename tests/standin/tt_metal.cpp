@@ -252,7 +252,19 @@ thread_local std::vector<std::shared_ptr<IGraphProcessor>> GraphTracker::process
 thread_local std::shared_ptr<IGraphHooks> GraphTracker::hook;
 #endif
 
-__attribute__((noinline)) void GraphTracker::track_allocate(const Buffer *buffer)
+// tt-metal's unity build puts graph_tracking.cpp in one unit with buffer.cpp and program.cpp, and
+// clang then inlines the tracker into Buffer::allocate_impl, Buffer::deallocate_impl and
+// ProgramImpl::allocate_circular_buffers: their uprobes never fire from there. always_inline makes
+// that certain here (the stand-in's units are not tt-metal's), while each definition stays an
+// exported, out-of-line function for the callers outside this unit. Otherwise noinline keeps
+// every call, as g++ and non-unity builds do.
+#ifdef STANDIN_UNITY
+#define STANDIN_TRACKER_INLINING __attribute__((always_inline))
+#else
+#define STANDIN_TRACKER_INLINING __attribute__((noinline))
+#endif
+
+STANDIN_TRACKER_INLINING void GraphTracker::track_allocate(const Buffer *buffer)
 {
 	if (processors.empty())
 		return;
@@ -260,7 +272,7 @@ __attribute__((noinline)) void GraphTracker::track_allocate(const Buffer *buffer
 		p->track_allocate(buffer);
 }
 
-__attribute__((noinline)) void GraphTracker::track_deallocate(Buffer *buffer)
+STANDIN_TRACKER_INLINING void GraphTracker::track_deallocate(Buffer *buffer)
 {
 	if (processors.empty())
 		return;
@@ -268,10 +280,10 @@ __attribute__((noinline)) void GraphTracker::track_deallocate(Buffer *buffer)
 		p->track_deallocate(buffer);
 }
 
-__attribute__((noinline)) void GraphTracker::track_allocate_cb(const CoreRangeSet &core_range_set,
-							       uint64_t addr, uint64_t size,
-							       bool is_globally_allocated,
-							       const IDevice *device)
+STANDIN_TRACKER_INLINING void GraphTracker::track_allocate_cb(const CoreRangeSet &core_range_set,
+							      uint64_t addr, uint64_t size,
+							      bool is_globally_allocated,
+							      const IDevice *device)
 {
 	if (processors.empty())
 		return;
@@ -279,7 +291,7 @@ __attribute__((noinline)) void GraphTracker::track_allocate_cb(const CoreRangeSe
 		p->track_allocate_cb(core_range_set, addr, size, is_globally_allocated, device);
 }
 
-__attribute__((noinline)) void GraphTracker::track_deallocate_cb(const IDevice *device)
+STANDIN_TRACKER_INLINING void GraphTracker::track_deallocate_cb(const IDevice *device)
 {
 	if (processors.empty())
 		return;
@@ -287,7 +299,7 @@ __attribute__((noinline)) void GraphTracker::track_deallocate_cb(const IDevice *
 		p->track_deallocate_cb(device);
 }
 
-__attribute__((noinline)) void GraphTracker::track_program(Program *program, const IDevice *device)
+STANDIN_TRACKER_INLINING void GraphTracker::track_program(Program *program, const IDevice *device)
 {
 	if (processors.empty())
 		return;

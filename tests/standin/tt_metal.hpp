@@ -3,7 +3,11 @@
 // A stand-in for tt-metal's libtt_metal.so: the classes, member layouts,
 // mangled names and call flows devledger reads (era B), with no hardware
 // behind them. Declared in tt-metal's own namespaces so that every symbol
-// has tt-metal's mangled name.
+// has tt-metal's mangled name. Compile flags pick newer shapes: STANDIN_ERA_C
+// (pimpl Buffer, AllocatorImpl), STANDIN_TLS_PROCESSORS (per-thread
+// GraphTracker processors, one registered when a thread opens a device),
+// STANDIN_MESH_PIMPL (MeshDevice's state behind MeshDeviceImpl) and
+// STANDIN_UNITY (the tracker inlined into its callers, as a unity build).
 #pragma once
 
 #include <array>
