@@ -71,6 +71,39 @@ const char *harness_standin_lib(void)
 	return harness_path(env_or_fail("STANDIN_DIR"), "libtt_metal.so");
 }
 
+char *harness_disassemble(const char *library, const char *function)
+{
+	const char *objdump = getenv("OBJDUMP");
+	char select[512], header[512];
+	char *argv[] = { (char *)(objdump && *objdump ? objdump : "/usr/bin/objdump"),
+			 "-d",
+			 "--no-show-raw-insn",
+			 select,
+			 (char *)library,
+			 NULL };
+	/* Its output buffers are too large for a test's stack. */
+	struct harness_proc *proc = malloc(sizeof(*proc));
+	const char *start;
+	char *text;
+	int code;
+
+	if (!proc)
+		fail_msg("out of memory");
+	snprintf(select, sizeof(select), "--disassemble=%s", function);
+	snprintf(header, sizeof(header), "<%s>:", function);
+	harness_spawn(proc, argv, true, true, 0);
+	code = harness_exit_code(harness_wait(proc, 60));
+	if (code != 0)
+		fail_msg("%s %s %s: exit %d: %s", argv[0], select, library, code, proc->err);
+	start = strstr(proc->out, header);
+	if (!start)
+		fail_msg("%s: objdump shows no %s (missing, or its code past what was kept)",
+			 library, function);
+	text = strdup(start);
+	free(proc);
+	return text;
+}
+
 char *harness_tmpdir(void)
 {
 	char templ[] = "/tmp/devledger-test.XXXXXX";

@@ -25,11 +25,20 @@ const char *harness_standin_era_c_lib(void);
 /*
  * A variant's driver or library by the environment variable naming its folder:
  * STANDIN_SHIFTED_DIR (Buffer fields moved: right only from DWARF), STANDIN_STRIPPED_DIR
- * (no DWARF, no .symtab).
+ * (no DWARF, no .symtab), STANDIN_UNITY_DIR (tt-metal's default unity build with clang: the
+ * tracker inlined into its callers), STANDIN_NEWEST_DIR (the newest ABI, built that way: era C,
+ * per-thread GraphTracker processors, MeshDevice a pimpl).
  */
 const char *harness_variant(const char *env, const char *file);
 /* Built with the tracker call inlined into Buffer::allocate_impl (STANDIN_INLINED_DIR). */
 const char *harness_standin_inlined_lib(void);
+
+/*
+ * The disassembly of one function of a library (objdump -d, names mangled, $OBJDUMP or
+ * /usr/bin/objdump), from its "<function>:" line on; free() it. Fails the test when objdump
+ * fails or does not show the function: a test that looks for a call in it then proves nothing.
+ */
+char *harness_disassemble(const char *library, const char *function);
 
 /* A fresh temporary folder, removed with everything in it by harness_rmdir(). */
 char *harness_tmpdir(void);

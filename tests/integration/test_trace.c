@@ -138,8 +138,54 @@ static long long list_bytes(struct json_object *proc, const char *list, long lon
 	return device_list_bytes(proc, list, "chip", device, type, reason);
 }
 
-/* The original report: 36 KiB DRAM on each of 8 chips and 22 KiB of L1 (CBs) on chip 0, none of it
- * leaked. */
+/* A device's entry (a chip, or a mesh when `kind` says so) in a process, or NULL. */
+static struct json_object *device_of(struct json_object *proc, const char *kind, long long device)
+{
+	struct json_object *devices = harness_get(proc, "devices");
+
+	for (size_t i = 0; devices && i < json_object_array_length(devices); i++) {
+		struct json_object *dev = json_object_array_get_idx(devices, i);
+
+		if (harness_get_int(dev, "device_id") == device &&
+		    !strcmp(json_object_get_string(harness_get(dev, "kind")), kind))
+			return dev;
+	}
+	return NULL;
+}
+
+/* One counter of one device and type; fails the test when the summary lacks it. */
+static long long device_stat(struct json_object *proc, const char *kind, long long device,
+			     const char *type, const char *field)
+{
+	struct json_object *dev = device_of(proc, kind, device);
+	char path[96];
+
+	if (!dev)
+		fail_msg("no %s %lld in the summary", kind, device);
+	snprintf(path, sizeof(path), "memory.%s.%s", type, field);
+	return harness_get_int(dev, path);
+}
+
+/*
+ * The original report: 36 KiB DRAM on each of 8 chips and 22 KiB of L1 (CBs) on chip 0, none of it
+ * leaked. Program a's globally allocated CB (inside a sharded L1 buffer) is no CB at all, and its
+ * second layout is none.
+ */
+static void check_remaining(struct json_object *proc)
+{
+	for (long long dev = 0; dev < 8; dev++) {
+		assert_int_equal(list_bytes(proc, "untracked_frees", dev, "DRAM", "device_closed"),
+				 36 * KIB);
+		assert_int_equal(device_stat(proc, "chip", dev, "DRAM", "untracked_bytes"),
+				 36 * KIB);
+	}
+	assert_int_equal(list_bytes(proc, "untracked_frees", 0, "CB", "program_destroyed"),
+			 22 * KIB);
+	assert_int_equal(device_stat(proc, "chip", 0, "CB", "untracked_bytes"), 22 * KIB);
+	assert_int_equal(device_stat(proc, "chip", 0, "CB", "allocs"), 5);
+	assert_int_equal(json_object_array_length(harness_get(proc, "leaks")), 0);
+}
+
 static void test_remaining(void **state)
 {
 	const char *args[] = { "remaining", NULL };
@@ -147,18 +193,7 @@ static void test_remaining(void **state)
 	struct json_object *truth = harness_load_json(harness_path(*state, "truth.json"));
 	struct json_object *proc = harness_find_process(summary, harness_get_int(truth, "pid"));
 
-	for (long long dev = 0; dev < 8; dev++) {
-		char path[64];
-
-		assert_int_equal(list_bytes(proc, "untracked_frees", dev, "DRAM", "device_closed"),
-				 36 * KIB);
-		snprintf(path, sizeof(path), "devices.%lld.memory.DRAM.untracked_bytes", dev);
-		assert_int_equal(harness_get_int(proc, path), 36 * KIB);
-	}
-	assert_int_equal(list_bytes(proc, "untracked_frees", 0, "CB", "program_destroyed"),
-			 22 * KIB);
-	assert_int_equal(harness_get_int(proc, "devices.0.memory.CB.untracked_bytes"), 22 * KIB);
-	assert_int_equal(json_object_array_length(harness_get(proc, "leaks")), 0);
+	check_remaining(proc);
 	json_object_put(truth);
 	json_object_put(summary);
 }
@@ -276,6 +311,44 @@ static struct json_object *probe_entry(struct json_object *check, const char *pr
 static struct json_object *field_entry(struct json_object *check, const char *name);
 
 /*
+ * The mesh scenario's figures, its mesh numbered mesh_id (tt-metal's process-wide mesh counter,
+ * not the order meshes were seen in): the one mesh entry of the summary, after the chips.
+ */
+static void check_mesh(struct json_object *proc, long long mesh_id)
+{
+	struct json_object *devices = harness_get(proc, "devices");
+	size_t meshes = 0;
+
+	for (long long chip = 0; chip < 8; chip++)
+		assert_int_equal(list_bytes(proc, "untracked_frees", chip, "DRAM", "mesh_closed"),
+				 36 * KIB);
+	assert_int_equal(list_bytes(proc, "untracked_frees", 0, "CB", "program_destroyed"),
+			 22 * KIB);
+	assert_int_equal(
+		device_list_bytes(proc, "untracked_frees", "mesh", mesh_id, "DRAM", "mesh_closed"),
+		32 * KIB);
+	assert_int_equal(
+		device_list_bytes(proc, "untracked_frees", "mesh", mesh_id, "L1", "allocator_free"),
+		8 * KIB);
+	assert_int_equal(list_bytes(proc, "untracked_frees", 7, "L1", "allocator_clear"), 6 * KIB);
+	assert_int_equal(list_bytes(proc, "untracked_frees", 6, "L1_SMALL", "allocator_clear"),
+			 512);
+	assert_int_equal(json_object_array_length(harness_get(proc, "leaks")), 0);
+	assert_int_equal(json_object_array_length(harness_get(proc, "unmatched_frees")), 0);
+	for (size_t i = 0; devices && i < json_object_array_length(devices); i++)
+		meshes += !strcmp(json_object_get_string(harness_get(
+					  json_object_array_get_idx(devices, i), "kind")),
+				  "mesh");
+	if (meshes != 1)
+		fail_msg("%zu mesh entries in the summary, expected only mesh %lld: %s", meshes,
+			 mesh_id, json_object_to_json_string_ext(devices, JSON_C_TO_STRING_PLAIN));
+	/* The mesh, an id of its own (0 collides with chip 0), is an entry after the chips. */
+	assert_string_equal(json_object_get_string(harness_get(proc, "devices.8.kind")), "mesh");
+	assert_int_equal(harness_get_int(proc, "devices.8.device_id"), mesh_id);
+	assert_string_equal(json_object_get_string(harness_get(proc, "devices.0.kind")), "chip");
+}
+
+/*
  * The original report, on a mesh of 8 chips: 36 KiB of kernel binaries on
  * each chip and 22 KiB of CBs on chip 0 still allocated after the test, and
  * none of it a leak. The mesh's own buffers land on one device of kind
@@ -298,34 +371,18 @@ static void test_mesh(void **state)
 		struct json_object *proc =
 			json_object_array_get_idx(harness_get(summary, "processes"), 0);
 
-		for (long long chip = 0; chip < 8; chip++)
-			assert_int_equal(
-				list_bytes(proc, "untracked_frees", chip, "DRAM", "mesh_closed"),
-				36 * KIB);
-		assert_int_equal(list_bytes(proc, "untracked_frees", 0, "CB", "program_destroyed"),
-				 22 * KIB);
-		assert_int_equal(device_list_bytes(proc, "untracked_frees", "mesh", 0, "DRAM",
-						   "mesh_closed"),
-				 32 * KIB);
-		assert_int_equal(device_list_bytes(proc, "untracked_frees", "mesh", 0, "L1",
-						   "allocator_free"),
-				 8 * KIB);
-		assert_int_equal(list_bytes(proc, "untracked_frees", 7, "L1", "allocator_clear"),
-				 6 * KIB);
-		assert_int_equal(
-			list_bytes(proc, "untracked_frees", 6, "L1_SMALL", "allocator_clear"), 512);
-		assert_int_equal(json_object_array_length(harness_get(proc, "leaks")), 0);
-		assert_int_equal(json_object_array_length(harness_get(proc, "unmatched_frees")), 0);
-		/* The mesh, id 0 like chip 0, is an entry of its own, after the chips. */
-		assert_string_equal(json_object_get_string(harness_get(proc, "devices.8.kind")),
-				    "mesh");
-		assert_int_equal(harness_get_int(proc, "devices.8.device_id"), 0);
-		assert_string_equal(json_object_get_string(harness_get(proc, "devices.0.kind")),
-				    "chip");
+		check_mesh(proc, 0);
 		if (!strstr(run.err, "on mesh 0"))
 			fail_msg("the report does not name the mesh: %s", run.err);
 		json_object_put(summary);
 	}
+}
+
+/* Only the sub-device allocator's 3 KiB go with it; the device's own buffer is freed tracked. */
+static void check_subdevice(struct json_object *proc)
+{
+	assert_int_equal(list_bytes(proc, "untracked_frees", 0, "L1", "allocator_clear"), 3 * KIB);
+	assert_int_equal(device_stat(proc, "chip", 0, "L1", "frees"), 1);
 }
 
 /*
@@ -341,12 +398,8 @@ static void test_subdevice(void **state)
 	for (size_t b = 0; b < sizeof(envs) / sizeof(envs[0]); b++) {
 		struct harness_proc run;
 		struct json_object *summary = trace_build(&run, dir, envs[b], NULL, args);
-		struct json_object *proc =
-			json_object_array_get_idx(harness_get(summary, "processes"), 0);
 
-		assert_int_equal(list_bytes(proc, "untracked_frees", 0, "L1", "allocator_clear"),
-				 3 * KIB);
-		assert_int_equal(harness_get_int(proc, "devices.0.memory.L1.frees"), 1);
+		check_subdevice(json_object_array_get_idx(harness_get(summary, "processes"), 0));
 		json_object_put(summary);
 	}
 }
@@ -907,6 +960,158 @@ static void test_check(void **state)
 	}
 }
 
+/*
+ * Metal 2.0 dataflow buffers, laid out by ProgramImpl::allocate_dataflow_buffers with no tracker
+ * hook: on chip 0 two programs' 18 KiB go as the programs are destroyed (one of them laid out
+ * twice, once only counted), 10 KiB at most in use (they share one L1 range); on chip 1 the DFBs
+ * of a program alive at the close go with it, and a CB program beside them is a union of its own.
+ */
+static void check_dataflow(struct json_object *proc)
+{
+	assert_int_equal(list_bytes(proc, "untracked_frees", 0, "DFB", "program_destroyed"),
+			 18 * KIB);
+	assert_int_equal(device_stat(proc, "chip", 0, "DFB", "allocs"), 4);
+	assert_int_equal(device_stat(proc, "chip", 0, "DFB", "peak_bytes"), 10 * KIB);
+	assert_int_equal(list_bytes(proc, "untracked_frees", 1, "DFB", "device_closed"), 6 * KIB);
+	assert_int_equal(list_bytes(proc, "untracked_frees", 1, "DFB", "program_destroyed"),
+			 2 * KIB);
+	assert_int_equal(list_bytes(proc, "untracked_frees", 1, "CB", "program_destroyed"),
+			 2 * KIB);
+	assert_int_equal(device_stat(proc, "chip", 1, "DFB", "peak_bytes"), 6 * KIB);
+	assert_int_equal(json_object_array_length(harness_get(proc, "leaks")), 0);
+}
+
+static void check_mesh_0(struct json_object *proc)
+{
+	check_mesh(proc, 0);
+}
+
+/* One mesh opened and closed first: the traced one is mesh 1, though the first to allocate. */
+static void check_mesh_1(struct json_object *proc)
+{
+	check_mesh(proc, 1);
+}
+
+/*
+ * A scenario traced on one build of the stand-in and compared with its truth, then `check`
+ * (NULL: the truth alone). A case without arguments checks the build's inlined tracker instead.
+ */
+struct build_case {
+	const char *name;
+	const char *env; /* the variable naming the build's folder */
+	void (*check)(struct json_object *proc);
+	const char *args[8];
+};
+
+/* A case being run: the case, and a temporary folder of its own. */
+struct build_run {
+	const struct build_case *c;
+	char *dir;
+};
+
+static int build_case_setup(void **state)
+{
+	struct build_run *run = malloc(sizeof(*run));
+
+	if (!run)
+		return -1;
+	run->c = *state;
+	run->dir = harness_tmpdir();
+	*state = run;
+	return 0;
+}
+
+static int build_case_teardown(void **state)
+{
+	struct build_run *run = *state;
+
+	harness_rmdir(run->dir);
+	free(run);
+	return 0;
+}
+
+static void test_build_case(void **state)
+{
+	struct build_run *run = *state;
+	const struct build_case *c = run->c;
+	struct harness_proc proc;
+	struct json_object *summary = trace_build(&proc, run->dir, c->env, NULL, c->args);
+
+	assert_int_equal(json_object_array_length(harness_get(summary, "processes")), 1);
+	if (c->check)
+		c->check(json_object_array_get_idx(harness_get(summary, "processes"), 0));
+	json_object_put(summary);
+}
+
+/*
+ * The unity builds really are what they model: Buffer::allocate_impl, Buffer::deallocate_impl and
+ * ProgramImpl::allocate_circular_buffers call none of the tracker functions (directly, through
+ * the PLT or as a tail jump), which are still exported for the callers outside the unit.
+ */
+static void test_tracker_inlined(void **state)
+{
+	static const char *const trackers[] = {
+		"_ZN2tt8tt_metal12GraphTracker14track_allocateEPKNS0_6BufferE",
+		"_ZN2tt8tt_metal12GraphTracker16track_deallocateEPNS0_6BufferE",
+		"_ZN2tt8tt_metal12GraphTracker17track_allocate_cbERK12CoreRangeSetmmbPKNS0_7IDeviceE",
+	};
+	static const char *const callers[] = {
+		"_ZN2tt8tt_metal6Buffer13allocate_implEv",
+		"_ZN2tt8tt_metal6Buffer15deallocate_implEv",
+		"_ZN2tt8tt_metal6detail11ProgramImpl25allocate_circular_buffersEPKNS0_7IDeviceE",
+	};
+	const struct build_case *c = ((struct build_run *)*state)->c;
+	char *library = strdup(harness_variant(c->env, "libtt_metal.so"));
+
+	for (size_t i = 0; i < sizeof(trackers) / sizeof(trackers[0]); i++)
+		free(harness_disassemble(library, trackers[i]));
+	for (size_t i = 0; i < sizeof(callers) / sizeof(callers[0]); i++) {
+		char *code = harness_disassemble(library, callers[i]);
+
+		/* Past the caller's own "<name>:" line; mangled names carry their lengths, so
+		 * track_allocate never matches inside track_allocate_cb. */
+		for (size_t t = 0; t < sizeof(trackers) / sizeof(trackers[0]); t++)
+			if (strstr(strchr(code, '\n') ? strchr(code, '\n') : code, trackers[t]))
+				fail_msg("%s: %s still calls %s", library, callers[i], trackers[t]);
+		free(code);
+	}
+	free(library);
+}
+
+/*
+ * tt-metal's default build (unity, clang) of era B and of the newest ABI (era C, per-thread
+ * processors with one registered by every thread that opens a device, pimpl MeshDevice), and the
+ * dataflow buffers of every build: each scenario compared exactly with its truth.
+ */
+static const struct build_case build_cases[] = {
+	{ "unity: tracker inlined into its callers", "STANDIN_UNITY_DIR", NULL, { NULL } },
+	{ "unity: remaining", "STANDIN_UNITY_DIR", check_remaining, { "remaining" } },
+	{ "unity: mesh", "STANDIN_UNITY_DIR", check_mesh_0, { "mesh" } },
+	{ "unity: subdevice", "STANDIN_UNITY_DIR", check_subdevice, { "subdevice" } },
+	{ "unity: churn", "STANDIN_UNITY_DIR", NULL, { "churn", "3000", "--seed", "13" } },
+	{ "unity: threads",
+	  "STANDIN_UNITY_DIR",
+	  NULL,
+	  { "threads", "2", "--ops", "5000", "--seed", "17" } },
+	{ "unity: leak", "STANDIN_UNITY_DIR", NULL, { "leak" } },
+	{ "unity: dataflow", "STANDIN_UNITY_DIR", check_dataflow, { "dataflow" } },
+	{ "newest: tracker inlined into its callers", "STANDIN_NEWEST_DIR", NULL, { NULL } },
+	{ "newest: remaining", "STANDIN_NEWEST_DIR", check_remaining, { "remaining" } },
+	{ "newest: mesh --skip-meshes 1",
+	  "STANDIN_NEWEST_DIR",
+	  check_mesh_1,
+	  { "mesh", "--skip-meshes", "1" } },
+	{ "newest: subdevice", "STANDIN_NEWEST_DIR", check_subdevice, { "subdevice" } },
+	{ "newest: churn", "STANDIN_NEWEST_DIR", NULL, { "churn", "3000", "--seed", "13" } },
+	{ "newest: threads",
+	  "STANDIN_NEWEST_DIR",
+	  NULL,
+	  { "threads", "2", "--ops", "5000", "--seed", "17" } },
+	{ "newest: leak", "STANDIN_NEWEST_DIR", NULL, { "leak" } },
+	{ "newest: dataflow", "STANDIN_NEWEST_DIR", check_dataflow, { "dataflow" } },
+	{ "plain: dataflow", "STANDIN_DIR", check_dataflow, { "dataflow" } },
+};
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -935,5 +1140,22 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_root, setup, teardown),
 	};
 
-	return cmocka_run_group_tests_name("trace (BPF, stand-in runtime)", tests, NULL, NULL);
+	struct CMUnitTest build_tests[sizeof(build_cases) / sizeof(build_cases[0])];
+	int failed;
+
+	for (size_t i = 0; i < sizeof(build_cases) / sizeof(build_cases[0]); i++) {
+		const struct build_case *c = &build_cases[i];
+
+		build_tests[i] = (struct CMUnitTest){
+			.name = c->name,
+			.test_func = c->args[0] ? test_build_case : test_tracker_inlined,
+			.setup_func = build_case_setup,
+			.teardown_func = build_case_teardown,
+			.initial_state = (void *)c,
+		};
+	}
+	failed = cmocka_run_group_tests_name("trace (BPF, stand-in runtime)", tests, NULL, NULL);
+	failed += cmocka_run_group_tests_name("trace: unity and newest builds, dataflow buffers",
+					      build_tests, NULL, NULL);
+	return failed;
 }

@@ -12,9 +12,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <numeric>
 #include <string>
 #include <thread>
+#include <utility>
 #include <unistd.h>
 
 using namespace tt::tt_metal;
@@ -26,9 +28,13 @@ namespace {
 const char usage[] =
 	"usage: standin SCENARIO [ARGS] [--truth FILE] [--attach-truth FILE]\n"
 	"  remaining            8 devices; DRAM binaries freed after close, CBs of two programs\n"
-	"  mesh                 remaining on a mesh of 8 chips, with mesh buffers and banks\n"
+	"                       (one CB globally allocated, one program laid out twice)\n"
+	"  mesh [--skip-meshes N]  remaining on a mesh of 8 chips, with mesh buffers and banks;\n"
+	"                       N meshes opened and closed first, so this one has id N\n"
 	"  subdevice            a sub-device manager removed: only its allocator's buffers go\n"
 	"                       emptied by the allocator\n"
+	"  dataflow             programs with dataflow buffers (Metal 2.0) on 2 devices: some\n"
+	"                       destroyed, one alive at close, one laid out twice\n"
 	"  leak                 buffers never freed\n"
 	"  churn N [--seed S]   N random allocations and frees on 4 devices\n"
 	"  threads T [--ops N] [--seed S]  churn from T threads at once\n"
@@ -87,6 +93,23 @@ void close_devices(const std::vector<Device *> &devices)
 		d->close();
 }
 
+// One CB per size, as a kernel's CreateCircularBuffer calls add them.
+void add_circular_buffers(Program &program, std::initializer_list<uint32_t> sizes)
+{
+	for (uint32_t size : sizes)
+		CreateCircularBuffer(program, CoreRangeSet{},
+				     CircularBufferConfig(size).set_page_size(0, 1024));
+}
+
+// One DFB per {entry size, entries}.
+void add_dataflow_buffers(Program &program,
+			  std::initializer_list<std::pair<uint32_t, uint32_t>> shapes)
+{
+	for (const auto &[entry_size, entries] : shapes)
+		CreateDataflowBuffer(program, CoreRangeSet{},
+				     DataflowBufferConfig{ entry_size, entries, 0x1, 0x2 });
+}
+
 // The original report: 36 KiB DRAM per chip and 22 KiB of CBs on chip 0, none of it leaked.
 void scenario_remaining()
 {
@@ -109,11 +132,21 @@ void scenario_remaining()
 	}
 
 	Device *d0 = devices[0];
+	// A sharded L1 tensor that program a's second CB lives in: that CB is globally allocated,
+	// takes no program L1 and is never reported as a CB.
+	auto sharded = Buffer::create(d0, 16 * KIB, 1024, BufferType::L1, false);
 	{
-		Program a({ 4 * KIB, 4 * KIB, 2 * KIB });
-		Program b({ 8 * KIB, 4 * KIB });
+		Program a, b;
+		CreateCircularBuffer(a, CoreRangeSet{}, CircularBufferConfig(4 * KIB));
+		CreateCircularBuffer(
+			a, CoreRangeSet{},
+			CircularBufferConfig(16 * KIB).set_globally_allocated_address(*sharded));
+		add_circular_buffers(a, { 4 * KIB, 2 * KIB });
+		add_circular_buffers(b, { 8 * KIB, 4 * KIB });
 		a.allocate_circular_buffers(d0);
 		b.allocate_circular_buffers(d0);
+		// Enqueued again: its layout stands, nothing is laid out or reported.
+		a.allocate_circular_buffers(d0);
 
 		// A ttnn graph capture in between: hooked, never really allocated.
 		standin::set_graph_capture_hook(true);
@@ -121,13 +154,18 @@ void scenario_remaining()
 		standin::set_graph_capture_hook(false);
 		hooked.reset();
 	}
+	sharded.reset();
 	close_devices(devices);
 	held.clear(); // freed silently: their devices are closed
 }
 
 // The original report again, on a mesh: every release the allocator makes by itself, each reason.
-void scenario_mesh()
+// Meshes opened and closed before it (allocating nothing) give it id skip_meshes: mesh ids are
+// tt-metal's process-wide counter, not the order a tracer first sees meshes in.
+void scenario_mesh(uint64_t skip_meshes)
 {
+	for (uint64_t i = 0; i < skip_meshes; i++)
+		MeshDevice::create({ 0, 1, 2, 3, 4, 5, 6, 7 })->close();
 	auto mesh = MeshDevice::create({ 0, 1, 2, 3, 4, 5, 6, 7 });
 	const std::vector<Device *> &chips = mesh->get_devices();
 	std::vector<std::shared_ptr<Buffer>> held;
@@ -161,8 +199,9 @@ void scenario_mesh()
 	b->deallocate(); // by the mesh allocator, unreported
 
 	{
-		Program p({ 4 * KIB, 4 * KIB, 2 * KIB });
-		Program q({ 8 * KIB, 4 * KIB });
+		Program p, q;
+		add_circular_buffers(p, { 4 * KIB, 4 * KIB, 2 * KIB });
+		add_circular_buffers(q, { 8 * KIB, 4 * KIB });
 		p.allocate_circular_buffers(chips[0]);
 		q.allocate_circular_buffers(chips[0]);
 	}
@@ -191,6 +230,43 @@ void scenario_subdevice()
 	binary.reset(); // released at close (device_closed), freed silently now
 }
 
+// Metal 2.0 programs with dataflow buffers: laid out like CBs from one L1 base, told to no tracker
+// hook, released at ~ProgramImpl or at their device's close, and never reported either way.
+void scenario_dataflow()
+{
+	auto devices = open_devices(2);
+	Device *d0 = devices[0], *d1 = devices[1];
+	auto input = Buffer::create(d0, 8 * KIB, 2048, BufferType::DRAM, true);
+
+	{
+		Program a, b;
+		add_dataflow_buffers(a, { { 1 * KIB, 4 }, { 2 * KIB, 2 } }); // 4 KiB + 4 KiB
+		add_dataflow_buffers(b, { { 2 * KIB, 4 }, { 512, 4 } }); // 8 KiB + 2 KiB
+		a.allocate_dataflow_buffers(d0);
+		// Enqueued again: its layout stands.
+		a.allocate_dataflow_buffers(d0);
+		b.allocate_dataflow_buffers(d0);
+	} // both destroyed before the close: program_destroyed
+
+	// On device 1 a CB program beside a DFB program: each type is its own union.
+	auto alive = new Program;
+	add_dataflow_buffers(*alive, { { 1 * KIB, 6 } }); // 6 KiB
+	alive->allocate_dataflow_buffers(d1);
+	{
+		Program cbs;
+		add_circular_buffers(cbs, { 2 * KIB });
+		cbs.allocate_circular_buffers(d1);
+	}
+	{
+		Program gone;
+		add_dataflow_buffers(gone, { { 2 * KIB, 1 } }); // 2 KiB
+		gone.allocate_dataflow_buffers(d1);
+	}
+	input->deallocate();
+	close_devices(devices); // alive's DFB goes with device 1: device_closed
+	delete alive; // nothing left to release
+}
+
 void scenario_leak()
 {
 	auto devices = open_devices(2);
@@ -199,7 +275,8 @@ void scenario_leak()
 	new auto(Buffer::create(devices[0], 3 * KIB, 1024, BufferType::L1, false));
 	new auto(Buffer::create(devices[1], 512, 512, BufferType::L1_SMALL, false));
 	new auto(Buffer::create(devices[1], 32 * KIB, 2048, BufferType::TRACE, true));
-	auto program = new Program({ 2 * KIB });
+	auto program = new Program;
+	add_circular_buffers(*program, { 2 * KIB });
 	program->allocate_circular_buffers(devices[1]);
 	// Some freed properly.
 	Buffer::create(devices[0], 1 * KIB, 1024, BufferType::L1, false).reset();
@@ -376,8 +453,8 @@ int main(int argc, char **argv)
 {
 	std::string scenario, truth_path, attach_truth_path;
 	std::vector<uint64_t> numbers;
-	uint64_t seed = 1, ops = 10000;
-	bool timed = false;
+	uint64_t seed = 1, ops = 10000, skip_meshes = 0;
+	bool timed = false, skip_meshes_given = false;
 
 	for (int i = 1; i < argc; i++) {
 		std::string arg = argv[i];
@@ -399,6 +476,9 @@ int main(int argc, char **argv)
 			seed = parse_number(value("--seed"), "seed");
 		} else if (arg == "--ops") {
 			ops = parse_number(value("--ops"), "--ops");
+		} else if (arg == "--skip-meshes") {
+			skip_meshes = parse_number(value("--skip-meshes"), "--skip-meshes");
+			skip_meshes_given = true;
 		} else if (arg.rfind("--", 0) == 0) {
 			bad_usage("unknown option " + arg);
 		} else if (scenario.empty()) {
@@ -409,6 +489,8 @@ int main(int argc, char **argv)
 	}
 	if (scenario.empty())
 		bad_usage("no scenario");
+	if (skip_meshes_given && scenario != "mesh")
+		bad_usage("--skip-meshes is for the mesh scenario");
 
 	standin::Truth truth, attached;
 #ifdef STANDIN_NO_PROGRAM_SYMBOLS
@@ -430,7 +512,10 @@ int main(int argc, char **argv)
 		scenario_subdevice();
 	} else if (scenario == "mesh") {
 		need(0);
-		scenario_mesh();
+		scenario_mesh(skip_meshes);
+	} else if (scenario == "dataflow") {
+		need(0);
+		scenario_dataflow();
 	} else if (scenario == "leak") {
 		need(0);
 		scenario_leak();

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # The stand-in tt-metal runtime: libtt_metal.so and the driver that runs scenarios on it, built
-# three times: as tt-metal's default build; with -fcf-protection (every function starts with endbr64,
-# which the kernel single-steps at a probe site); and with the tracker call inlined into
-# Buffer::allocate_impl (what devledger check must warn about); and as era C (pimpl Buffer).
+# several ways: as an era-B build; with -fcf-protection (every function starts with endbr64,
+# which the kernel single-steps at a probe site); with the tracker call inlined into
+# Buffer::allocate_impl (what devledger check must warn about); as era C (pimpl Buffer); and as
+# tt-metal's default unity build with clang, of era B and of the newest ABI.
 
 STANDIN_OUT := $(OUTPUT)/standin
 STANDIN_CET_OUT := $(OUTPUT)/standin-cet
@@ -41,6 +42,15 @@ $(eval $(call standin_variant,$(STANDIN_INLINED_OUT),-DSTANDIN_INLINED_TRACKER))
 # Era C (pimpl Buffer, AllocatorImpl), built with clang++ as newer tt-metal is.
 $(eval $(call standin_variant,$(STANDIN_ERA_C_OUT),-DSTANDIN_ERA_C,clang++))
 
+# tt-metal's default build: a unity build with clang, which inlines the tracker into
+# Buffer::allocate_impl, Buffer::deallocate_impl and ProgramImpl::allocate_circular_buffers.
+STANDIN_UNITY_OUT := $(OUTPUT)/standin-unity
+$(eval $(call standin_variant,$(STANDIN_UNITY_OUT),-DSTANDIN_UNITY,clang++))
+# The newest ABI as tt-metal builds it by default: era C, unity, per-thread GraphTracker processors
+# (one registered on each thread that opens a device), MeshDevice a pimpl.
+STANDIN_NEWEST_OUT := $(OUTPUT)/standin-newest
+$(eval $(call standin_variant,$(STANDIN_NEWEST_OUT),-DSTANDIN_ERA_C -DSTANDIN_UNITY -DSTANDIN_TLS_PROCESSORS -DSTANDIN_MESH_PIMPL,clang++))
+
 # Era B with the Buffer's fields moved: right only when read from its DWARF.
 STANDIN_SHIFTED_OUT := $(OUTPUT)/standin-shifted
 $(eval $(call standin_variant,$(STANDIN_SHIFTED_OUT),-DSTANDIN_SHIFTED))
@@ -71,4 +81,5 @@ $(STANDIN_NOPROG_OUT)/standin: $(STANDIN_NOPROG_BUILD)/standin
 
 standin: $(STANDIN_NOPROG_OUT)/standin $(STANDIN_DRIVER) $(STANDIN_CET_OUT)/standin $(STANDIN_INLINED_OUT)/standin \
 	$(STANDIN_ERA_C_OUT)/standin $(STANDIN_SHIFTED_OUT)/standin $(STANDIN_STRIPPED_OUT)/standin \
-	$(STANDIN_SHIFTED_OUT)/libtt_metal-zlib.so $(STANDIN_SHIFTED_OUT)/libtt_metal-zstd.so
+	$(STANDIN_SHIFTED_OUT)/libtt_metal-zlib.so $(STANDIN_SHIFTED_OUT)/libtt_metal-zstd.so \
+	$(STANDIN_UNITY_OUT)/standin $(STANDIN_NEWEST_OUT)/standin

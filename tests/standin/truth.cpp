@@ -9,8 +9,8 @@
 
 namespace standin {
 
-static const char *const type_names[MEM_TYPES] = { "DRAM",     "L1",	"SYSTEM_MEMORY",
-						   "L1_SMALL", "TRACE", "CB" };
+static const char *const type_names[MEM_TYPES] = { "DRAM",  "L1", "SYSTEM_MEMORY", "L1_SMALL",
+						   "TRACE", "CB", "DFB" };
 static const char *const kind_names[] = { "chip", "mesh" };
 
 void Truth::allocated(DeviceKey device, int type, uint64_t address, uint64_t size)
@@ -66,15 +66,16 @@ void Truth::released(DeviceKey device, int type, uint64_t address, const char *r
 	released_.insert(key);
 }
 
-// Every program lays its CBs out from the same base: L1 in use is the union of the ranges.
-void Truth::update_cb_union(DeviceKey device)
+// Every program lays its CBs (or DFBs) out from the same base: L1 in use is the union of the
+// ranges of one type.
+void Truth::update_program_l1_union(DeviceKey device, int type)
 {
 	std::vector<std::pair<uint64_t, uint64_t>> ranges;
 	uint64_t total = 0, end = 0;
 
-	for (const auto &[key, size] : live_cbs_)
-		if (std::get<0>(key) == device)
-			ranges.emplace_back(std::get<2>(key), std::get<2>(key) + size);
+	for (const auto &[key, size] : live_program_l1_)
+		if (std::get<0>(key) == device && std::get<1>(key) == type)
+			ranges.emplace_back(std::get<3>(key), std::get<3>(key) + size);
 	std::sort(ranges.begin(), ranges.end());
 	for (const auto &[lo, hi] : ranges) {
 		uint64_t start = std::max(lo, end);
@@ -82,48 +83,52 @@ void Truth::update_cb_union(DeviceKey device)
 			total += hi - start;
 		end = std::max(end, hi);
 	}
-	Stats &s = stats(device, CB);
+	Stats &s = stats(device, type);
 	s.live_bytes = total;
 	s.peak_bytes = std::max(s.peak_bytes, total);
 }
 
-void Truth::cb_allocated(DeviceKey device, const void *program, uint64_t address, uint64_t size)
+void Truth::program_l1_allocated(DeviceKey device, int type, const void *program,
+				 uint64_t address, uint64_t size)
 {
-	Stats &s = stats(device, CB);
+	if (!programs_seen_ && type == DFB)
+		return;
+	Stats &s = stats(device, type);
 
-	live_cbs_[CbKey{ device, program, address }] = size;
+	live_program_l1_[ProgramL1Key{ device, type, program, address }] = size;
 	s.allocs++;
 	s.live_count++;
-	update_cb_union(device);
+	update_program_l1_union(device, type);
 }
 
-void Truth::device_cbs_released(DeviceKey device, const char *reason)
+void Truth::device_program_l1_released(DeviceKey device, const char *reason)
 {
-	std::vector<CbKey> keys;
+	std::vector<ProgramL1Key> keys;
 
-	for (const auto &[key, size] : live_cbs_)
+	for (const auto &[key, size] : live_program_l1_)
 		if (std::get<0>(key) == device)
 			keys.push_back(key);
-	for (const CbKey &key : keys)
-		cb_released(device, std::get<1>(key), std::get<2>(key), reason);
+	for (const ProgramL1Key &key : keys)
+		program_l1_released(device, std::get<1>(key), std::get<2>(key), std::get<3>(key),
+				    reason);
 }
 
-void Truth::cb_released(DeviceKey device, const void *program, uint64_t address,
-			const char *reason)
+void Truth::program_l1_released(DeviceKey device, int type, const void *program,
+				uint64_t address, const char *reason)
 {
 	if (!programs_seen_ && !std::strcmp(reason, "program_destroyed"))
 		return;
-	auto it = live_cbs_.find(CbKey{ device, program, address });
+	auto it = live_program_l1_.find(ProgramL1Key{ device, type, program, address });
 
-	if (it == live_cbs_.end())
+	if (it == live_program_l1_.end())
 		return;
-	Stats &s = stats(device, CB);
+	Stats &s = stats(device, type);
 	s.untracked_frees++;
 	s.untracked_bytes += it->second;
 	s.live_count--;
-	untracked_.push_back({ device, CB, address, it->second, reason });
-	live_cbs_.erase(it);
-	update_cb_union(device);
+	untracked_.push_back({ device, type, address, it->second, reason });
+	live_program_l1_.erase(it);
+	update_program_l1_union(device, type);
 }
 
 void Truth::leak_everything_live()
@@ -137,19 +142,19 @@ void Truth::leak_everything_live()
 		leaks_.push_back({ std::get<0>(key), std::get<1>(key), std::get<2>(key), size, "" });
 	}
 	live_.clear();
-	for (const auto &[key, size] : live_cbs_) {
-		Stats &s = stats(std::get<0>(key), CB);
+	std::set<std::pair<DeviceKey, int>> unions;
+	for (const auto &[key, size] : live_program_l1_) {
+		const auto &[device, type, program, address] = key;
+		Stats &s = stats(device, type);
 		s.leaks++;
 		s.leaked_bytes += size;
 		s.live_count--;
-		leaks_.push_back({ std::get<0>(key), CB, std::get<2>(key), size, "" });
+		leaks_.push_back({ device, type, address, size, "" });
+		unions.emplace(device, type);
 	}
-	std::vector<DeviceKey> devices;
-	for (const auto &[key, size] : live_cbs_)
-		devices.push_back(std::get<0>(key));
-	live_cbs_.clear();
-	for (DeviceKey device : devices)
-		update_cb_union(device);
+	live_program_l1_.clear();
+	for (const auto &[device, type] : unions)
+		update_program_l1_union(device, type);
 }
 
 using Row = std::tuple<DeviceKey, int, uint64_t, uint64_t, std::string>;

@@ -16,7 +16,9 @@
 
 namespace standin {
 
-enum MemType { DRAM, L1, SYSTEM_MEMORY, L1_SMALL, TRACE, CB, MEM_TYPES };
+// CB and DFB are program-scope L1 (circular buffers, Metal 2.0 dataflow buffers): every program
+// lays its own out from one base, so each type's live bytes are the union of its live ranges.
+enum MemType { DRAM, L1, SYSTEM_MEMORY, L1_SMALL, TRACE, CB, DFB, MEM_TYPES };
 
 // A chip (tt-metal's Device) or a mesh (distributed::MeshDevice): each kind numbers its own from 0.
 enum DeviceKind { CHIP, MESH };
@@ -30,13 +32,16 @@ public:
 	void freed(DeviceKey device, int type, uint64_t address);
 	// Released with no per-buffer report (reason as devledger names it).
 	void released(DeviceKey device, int type, uint64_t address, const char *reason);
-	void cb_allocated(DeviceKey device, const void *program, uint64_t address, uint64_t size);
-	void cb_released(DeviceKey device, const void *program, uint64_t address,
-			 const char *reason);
-	// A device close: every CB this observer still sees live on the device goes with it.
-	void device_cbs_released(DeviceKey device, const char *reason);
-	// An observer that cannot see programs destroyed (the library lacks those symbols) keeps
-	// their CBs live until their device closes.
+	// A program laid a CB or DFB (type) out at address on device.
+	void program_l1_allocated(DeviceKey device, int type, const void *program,
+				  uint64_t address, uint64_t size);
+	void program_l1_released(DeviceKey device, int type, const void *program,
+				 uint64_t address, const char *reason);
+	// A device close: every CB and DFB this observer still sees live on the device goes too.
+	void device_program_l1_released(DeviceKey device, const char *reason);
+	// An observer that cannot see ProgramImpl's functions (the library hides them) keeps CBs
+	// live until their device closes, and never sees a DFB: only allocate_dataflow_buffers
+	// shows one.
 	void programs_unseen() { programs_seen_ = false; }
 	void hooked() { hooked_++; }
 	// The process ends now: what this observer still sees live is leaked.
@@ -57,15 +62,16 @@ private:
 		std::string reason;
 	};
 	Stats &stats(DeviceKey device, int type) { return devices_[device][type]; }
-	void update_cb_union(DeviceKey device);
+	void update_program_l1_union(DeviceKey device, int type);
 
 	using Key = std::tuple<DeviceKey, int, uint64_t>; // device, type, address
-	using CbKey = std::tuple<DeviceKey, const void *, uint64_t>; // device, program, address
+	// device, type (CB or DFB), program, address
+	using ProgramL1Key = std::tuple<DeviceKey, int, const void *, uint64_t>;
 	std::map<Key, uint64_t> live_; // -> size
 	std::map<Key, bool> seen_; // every key ever allocated
 	// Released without a report and not allocated since: the Buffer object may still report it.
 	std::set<Key> released_;
-	std::map<CbKey, uint64_t> live_cbs_;
+	std::map<ProgramL1Key, uint64_t> live_program_l1_;
 	std::map<DeviceKey, std::map<int, Stats>> devices_;
 	std::vector<Entry> untracked_, leaks_, unmatched_;
 	uint64_t hooked_ = 0;

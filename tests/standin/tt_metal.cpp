@@ -3,7 +3,7 @@
 // The stand-in runtime's behaviour, following tt-metal's era-B call flows:
 // allocate_impl -> allocator -> track_allocate; deallocate_impl ->
 // track_deallocate -> allocator, both skipped once the device is closed;
-// CBs laid out per program from one L1 base; bank-wide releases
+// CBs and DFBs laid out per program from one L1 base; bank-wide releases
 // (BankManager::deallocate_all / clear, under Device::close and
 // MeshDevice::close or on their own) and MeshBuffer::deallocate with no
 // per-buffer report.
@@ -46,6 +46,13 @@ static_assert(offsetof(Buffer, address_) == 80);
 static_assert(offsetof(Buffer, page_size_) == 88);
 #endif
 static_assert(offsetof(Device, id_) == 8);
+#ifdef STANDIN_MESH_PIMPL
+// Newest tt-metal's MeshDevice: vptr at 0, enable_shared_from_this (a weak_ptr, 16 bytes) at 8,
+// pimpl_ at 24. Bases are laid out in order, and the two sizes leave the weak_ptr only 8..24.
+static_assert(sizeof(IDevice) == 8 && std::is_polymorphic_v<distributed::MeshDevice>);
+static_assert(sizeof(std::enable_shared_from_this<distributed::MeshDevice>) == 16);
+static_assert(offsetof(distributed::MeshDevice, pimpl_) == 24);
+#endif
 // devledger reads a bank's type from the bank manager's first word.
 static_assert(offsetof(BankManager, buffer_type_) == 0 && !std::is_polymorphic_v<BankManager>);
 
@@ -63,15 +70,16 @@ namespace standin {
 
 using namespace tt::tt_metal;
 
-static bool graph_capture_hook;
 static std::vector<Truth *> observers;
-// Programs whose CBs are allocated, so that a device close and the process end can find them.
-static std::set<detail::ProgramImpl *> programs_with_cbs;
+// Programs whose CBs or DFBs are laid out, so that a device close can find them.
+static std::set<detail::ProgramImpl *> programs_with_l1;
 static std::set<Device *> open_devices;
 // The outermost device or mesh close running on this thread: it names every bank-wide release
 // under it (a chip closed by its mesh's close releases with "mesh_closed").
 static thread_local const char *close_in_progress;
 static int next_mesh_id;
+static uintptr_t next_cb_id, next_dfb_id;
+static uint64_t next_program_id;
 
 class CloseScope {
 public:
@@ -95,9 +103,21 @@ static const char *bank_release_reason()
 	return close_in_progress ? close_in_progress : "allocator_clear";
 }
 
+// ttnn's NO_DISPATCH capture: every allocation it sees is hooked.
+class CaptureHook final : public IGraphHooks {
+public:
+	bool hook_allocate(const Buffer *) override
+	{
+		return true;
+	}
+};
+
 void set_graph_capture_hook(bool on)
 {
-	graph_capture_hook = on;
+	if (on)
+		GraphTracker::instance().hook = std::make_shared<CaptureHook>();
+	else
+		GraphTracker::instance().hook.reset();
 }
 
 std::recursive_mutex &runtime_mutex()
@@ -130,14 +150,82 @@ DeviceKey device_key(const IDevice *device)
 	return { mesh ? MESH : CHIP, device->id() };
 }
 
-// A closing device's CBs go with it, reported to nobody.
-static void release_device_cbs(const IDevice *device, const char *reason)
+// A closing device's CBs and DFBs go with it, reported to nobody: the programs keep no L1.
+static void release_device_program_l1(const IDevice *device, const char *reason)
 {
-	tell([&](Truth &t) { t.device_cbs_released(device_key(device), reason); });
-	for (auto *program : programs_with_cbs)
-		if (program->device_ == device)
-			program->allocated_.clear();
+	tell([&](Truth &t) { t.device_program_l1_released(device_key(device), reason); });
+	for (auto it = programs_with_l1.begin(); it != programs_with_l1.end();) {
+		detail::ProgramImpl *program = *it;
+		if (program->l1_device_ != device) {
+			++it;
+			continue;
+		}
+		for (auto &cb : program->circular_buffers_)
+			cb->locally_allocated_address_.reset();
+		for (auto &dfb : program->dataflow_buffers_)
+			dfb->allocated_address_.reset();
+		program->l1_device_ = nullptr;
+		it = programs_with_l1.erase(it);
+	}
 }
+
+#ifdef STANDIN_TLS_PROCESSORS
+// Like newest tt-metal's shared-memory tracker (/dev/shm/tt_device_<id>_memory): bytes in use per
+// device and type, summed from the Buffer's own fields. It is real work on every track_* of a
+// thread that registered it, which is what makes the tracker's non-empty path the common one.
+class SharedMemoryStatsProcessor final : public IGraphProcessor {
+public:
+	void track_allocate(const Buffer *buffer) override
+	{
+		add(buffer, 1);
+	}
+	void track_deallocate(Buffer *buffer) override
+	{
+		add(buffer, -1);
+	}
+	void track_allocate_cb(const CoreRangeSet &, uint64_t, uint64_t size, bool,
+			       const IDevice *device) override
+	{
+		std::lock_guard<std::mutex> lock(mutex_);
+		cb_bytes_[device->id()] += size;
+	}
+	// tt-metal's CB free names no CB: every CB of the device goes.
+	void track_deallocate_cb(const IDevice *device) override
+	{
+		std::lock_guard<std::mutex> lock(mutex_);
+		cb_bytes_[device->id()] = 0;
+	}
+	void track_program(Program *, const IDevice *) override
+	{
+	}
+
+private:
+	void add(const Buffer *buffer, int64_t sign)
+	{
+		const auto *b = buffer->state();
+		if (b->hooked_allocation_)
+			return;
+		std::lock_guard<std::mutex> lock(mutex_);
+		bytes_[b->device_->id()][(int)b->buffer_type_] += sign * (int64_t)b->size_;
+	}
+
+	std::mutex mutex_;
+	std::map<int, std::array<int64_t, 5>> bytes_; // device id -> BufferType -> bytes
+	std::map<int, uint64_t> cb_bytes_;
+};
+
+// tt-metal registers the tracker on the thread that opens a device: once per thread.
+static void register_stats_processor_on_this_thread()
+{
+	static const auto processor = std::make_shared<SharedMemoryStatsProcessor>();
+	auto &processors = GraphTracker::instance().processors;
+
+	for (const auto &p : processors)
+		if (p == processor)
+			return;
+	processors.push_back(processor);
+}
+#endif
 
 } // namespace standin
 
@@ -149,6 +237,7 @@ using standin::Truth;
 
 IDevice::~IDevice() = default;
 IGraphProcessor::~IGraphProcessor() = default;
+IGraphHooks::~IGraphHooks() = default;
 
 // ---- GraphTracker: tt-metal's shape, a loop over registered processors ----
 
@@ -158,7 +247,24 @@ GraphTracker &GraphTracker::instance()
 	return tracker;
 }
 
-__attribute__((noinline)) void GraphTracker::track_allocate(const Buffer *buffer)
+#ifdef STANDIN_TLS_PROCESSORS
+thread_local std::vector<std::shared_ptr<IGraphProcessor>> GraphTracker::processors;
+thread_local std::shared_ptr<IGraphHooks> GraphTracker::hook;
+#endif
+
+// tt-metal's unity build puts graph_tracking.cpp in one unit with buffer.cpp and program.cpp, and
+// clang then inlines the tracker into Buffer::allocate_impl, Buffer::deallocate_impl and
+// ProgramImpl::allocate_circular_buffers: their uprobes never fire from there. always_inline makes
+// that certain here (the stand-in's units are not tt-metal's), while each definition stays an
+// exported, out-of-line function for the callers outside this unit. Otherwise noinline keeps
+// every call, as g++ and non-unity builds do.
+#ifdef STANDIN_UNITY
+#define STANDIN_TRACKER_INLINING __attribute__((always_inline))
+#else
+#define STANDIN_TRACKER_INLINING __attribute__((noinline))
+#endif
+
+STANDIN_TRACKER_INLINING void GraphTracker::track_allocate(const Buffer *buffer)
 {
 	if (processors.empty())
 		return;
@@ -166,7 +272,7 @@ __attribute__((noinline)) void GraphTracker::track_allocate(const Buffer *buffer
 		p->track_allocate(buffer);
 }
 
-__attribute__((noinline)) void GraphTracker::track_deallocate(Buffer *buffer)
+STANDIN_TRACKER_INLINING void GraphTracker::track_deallocate(Buffer *buffer)
 {
 	if (processors.empty())
 		return;
@@ -174,10 +280,10 @@ __attribute__((noinline)) void GraphTracker::track_deallocate(Buffer *buffer)
 		p->track_deallocate(buffer);
 }
 
-__attribute__((noinline)) void GraphTracker::track_allocate_cb(const CoreRangeSet &core_range_set,
-							       uint64_t addr, uint64_t size,
-							       bool is_globally_allocated,
-							       const IDevice *device)
+STANDIN_TRACKER_INLINING void GraphTracker::track_allocate_cb(const CoreRangeSet &core_range_set,
+							      uint64_t addr, uint64_t size,
+							      bool is_globally_allocated,
+							      const IDevice *device)
 {
 	if (processors.empty())
 		return;
@@ -185,7 +291,7 @@ __attribute__((noinline)) void GraphTracker::track_allocate_cb(const CoreRangeSe
 		p->track_allocate_cb(core_range_set, addr, size, is_globally_allocated, device);
 }
 
-__attribute__((noinline)) void GraphTracker::track_deallocate_cb(const IDevice *device)
+STANDIN_TRACKER_INLINING void GraphTracker::track_deallocate_cb(const IDevice *device)
 {
 	if (processors.empty())
 		return;
@@ -193,12 +299,17 @@ __attribute__((noinline)) void GraphTracker::track_deallocate_cb(const IDevice *
 		p->track_deallocate_cb(device);
 }
 
-__attribute__((noinline)) void GraphTracker::track_program(Program *program, const IDevice *device)
+STANDIN_TRACKER_INLINING void GraphTracker::track_program(Program *program, const IDevice *device)
 {
 	if (processors.empty())
 		return;
 	for (auto &p : processors)
 		p->track_program(program, device);
+}
+
+bool GraphTracker::hook_allocate(const Buffer *buffer)
+{
+	return hook && hook->hook_allocate(buffer);
 }
 
 // ---- BankManager and Allocator ----
@@ -354,6 +465,9 @@ Device::Device(int id) : id_(id), initialized_(true), allocator_(new Allocator(t
 {
 	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
 	standin::open_devices.insert(this);
+#ifdef STANDIN_TLS_PROCESSORS
+	standin::register_stats_processor_on_this_thread();
+#endif
 }
 
 Device::~Device()
@@ -412,7 +526,7 @@ __attribute__((noinline)) bool Device::close()
 	allocator_->deallocate_buffers();
 	if (sub_device_allocator_)
 		sub_device_allocator_->deallocate_buffers();
-	standin::release_device_cbs(this, standin::close_in_progress);
+	standin::release_device_program_l1(this, standin::close_in_progress);
 	delete allocator_;
 	allocator_ = nullptr;
 	delete sub_device_allocator_;
@@ -427,11 +541,18 @@ __attribute__((noinline)) bool Device::close()
 namespace distributed {
 
 MeshDevice::MeshDevice(std::shared_ptr<std::vector<Device *>> chips)
-	: scoped_devices_(std::move(chips)), allocator_(new Allocator(this)), initialized_(true)
+#ifdef STANDIN_MESH_PIMPL
+	: pimpl_(std::make_unique<MeshDeviceImpl>())
+#endif
 {
 	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
-	mesh_id_ = standin::next_mesh_id++;
-	is_internal_state_initialized_ = true;
+	auto *m = state();
+
+	m->scoped_devices_ = std::move(chips);
+	m->allocator_ = new Allocator(this);
+	m->initialized_ = true;
+	m->mesh_id_ = standin::next_mesh_id++;
+	m->is_internal_state_initialized_ = true;
 }
 
 std::shared_ptr<MeshDevice> MeshDevice::create(const std::vector<int> &chip_ids)
@@ -445,39 +566,40 @@ std::shared_ptr<MeshDevice> MeshDevice::create(const std::vector<int> &chip_ids)
 MeshDevice::~MeshDevice()
 {
 	close();
-	for (Device *chip : *scoped_devices_)
+	for (Device *chip : *state()->scoped_devices_)
 		delete chip;
-	delete allocator_;
+	delete state()->allocator_;
 }
 
 int MeshDevice::id() const
 {
-	return mesh_id_;
+	return state()->mesh_id_;
 }
 
 bool MeshDevice::is_initialized() const
 {
-	return initialized_;
+	return state()->initialized_;
 }
 
 Allocator *MeshDevice::allocator() const
 {
-	return allocator_;
+	return state()->allocator_;
 }
 
 __attribute__((noinline)) bool MeshDevice::close()
 {
 	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
 	standin::CloseScope scope("mesh_closed");
+	auto *m = state();
 
-	if (!initialized_)
+	if (!m->initialized_)
 		return false;
 	// What the mesh allocator still holds, then each chip: all of it goes as "mesh_closed".
-	allocator_->deallocate_buffers();
-	standin::release_device_cbs(this, standin::close_in_progress);
-	for (Device *chip : *scoped_devices_)
+	m->allocator_->deallocate_buffers();
+	standin::release_device_program_l1(this, standin::close_in_progress);
+	for (Device *chip : *m->scoped_devices_)
 		chip->close();
-	initialized_ = false;
+	m->initialized_ = false;
 	return true;
 }
 
@@ -572,7 +694,7 @@ __attribute__((noinline)) void Buffer::allocate_impl()
 	auto *b = state();
 	standin::DeviceKey device = standin::device_key(b->device_);
 
-	if (standin::graph_capture_hook) {
+	if (GraphTracker::instance().hook_allocate(this)) {
 		// ttnn's NO_DISPATCH graph capture: nothing is really allocated.
 		b->address_ = 0;
 		b->hooked_allocation_ = true;
@@ -634,52 +756,139 @@ Buffer::~Buffer()
 
 // ---- Programs ----
 
+CircularBufferConfig::CircularBufferConfig(uint32_t total_size) : total_size_(total_size)
+{
+}
+
+CircularBufferConfig &CircularBufferConfig::set_page_size(uint8_t buffer_index, uint32_t page_size)
+{
+	page_sizes_.at(buffer_index) = page_size;
+	return *this;
+}
+
+CircularBufferConfig &CircularBufferConfig::set_globally_allocated_address(const Buffer &buffer)
+{
+	globally_allocated_address_ = (uint32_t)buffer.state()->address_;
+	shadow_global_buffer_ = &buffer;
+	return *this;
+}
+
+CircularBuffer::CircularBuffer(const CoreRangeSet &core_ranges, const CircularBufferConfig &config)
+	: id_(++standin::next_cb_id), core_ranges_(core_ranges), config_(config)
+{
+}
+
+DataflowBufferImpl::DataflowBufferImpl(const CoreRangeSet &core_ranges,
+				       const DataflowBufferConfig &config)
+	: id_(++standin::next_dfb_id), core_ranges_(core_ranges), config_(config),
+	  total_size_(config.entry_size * config.num_entries)
+{
+}
+
 namespace detail {
 
-ProgramImpl::ProgramImpl(std::vector<uint64_t> cb_sizes) : cb_sizes_(std::move(cb_sizes))
+ProgramImpl::ProgramImpl() : id(standin::next_program_id++)
 {
+}
+
+uintptr_t ProgramImpl::add_circular_buffer(const CoreRangeSet &core_range_set,
+					   const CircularBufferConfig &config)
+{
+	auto cb = std::make_shared<CircularBuffer>(core_range_set, config);
+
+	circular_buffers_.push_back(cb);
+	circular_buffer_by_id_[cb->id_] = cb;
+	local_circular_buffer_allocation_needed_ = true;
+	return cb->id_;
+}
+
+uintptr_t ProgramImpl::add_dataflow_buffer(const CoreRangeSet &core_range_set,
+					   const DataflowBufferConfig &config)
+{
+	auto dfb = std::make_shared<DataflowBufferImpl>(core_range_set, config);
+
+	dataflow_buffers_.push_back(dfb);
+	local_dataflow_buffer_allocation_needed_ = true;
+	return dfb->id_;
 }
 
 STANDIN_PROGRAM_VISIBILITY __attribute__((noinline)) ProgramImpl::~ProgramImpl()
 {
 	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
 
-	// tt-metal reports nothing here; the CBs go with the program all the same.
-	if (device_) {
-		standin::DeviceKey device = standin::device_key(device_);
-		for (const auto &cb : allocated_)
-			tell([&](Truth &t) {
-				t.cb_released(device, this, cb.address, "program_destroyed");
-			});
+	// tt-metal reports nothing here; the CBs and DFBs go with the program all the same.
+	if (l1_device_) {
+		standin::DeviceKey device = standin::device_key(l1_device_);
+		for (const auto &cb : circular_buffers_)
+			if (cb->locally_allocated_address_)
+				tell([&](Truth &t) {
+					t.program_l1_released(device, standin::CB, this,
+							      *cb->locally_allocated_address_,
+							      "program_destroyed");
+				});
+		for (const auto &dfb : dataflow_buffers_)
+			if (dfb->allocated_address_)
+				tell([&](Truth &t) {
+					t.program_l1_released(device, standin::DFB, this,
+							      *dfb->allocated_address_,
+							      "program_destroyed");
+				});
 	}
-	standin::programs_with_cbs.erase(this);
+	standin::programs_with_l1.erase(this);
 }
 
+// The scenarios add every CB before a program's first layout, so a layout never replaces one.
 STANDIN_PROGRAM_VISIBILITY __attribute__((noinline)) void
 ProgramImpl::allocate_circular_buffers(const IDevice *device)
 {
 	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
-	CoreRangeSet cores;
 	uint64_t address = standin::CB_BASE;
 
-	if (!allocated_.empty())
-		return; // once per program
-	device_ = device;
-	for (uint64_t size : cb_sizes_) {
-		allocated_.push_back({ address, size });
+	if (!local_circular_buffer_allocation_needed_)
+		return;
+	l1_device_ = device;
+	for (const auto &cb : circular_buffers_) {
+		// Inside an L1 Buffer that tracked its own allocation: no program L1, no report.
+		if (cb->globally_allocated())
+			continue;
+		cb->locally_allocated_address_ = (uint32_t)address;
 		tell([&](Truth &t) {
-			t.cb_allocated(standin::device_key(device), this, address, size);
+			t.program_l1_allocated(standin::device_key(device), standin::CB, this,
+					       address, cb->size());
 		});
-		GraphTracker::instance().track_allocate_cb(cores, address, size, false, device);
-		address += size;
+		GraphTracker::instance().track_allocate_cb(cb->core_ranges_, address, cb->size(),
+							   false, device);
+		address += cb->size();
 	}
-	standin::programs_with_cbs.insert(this);
+	local_circular_buffer_allocation_needed_ = false;
+	standin::programs_with_l1.insert(this);
+}
+
+// Laid out like CBs, from the same base; newest tt-metal reports none of it to GraphTracker.
+STANDIN_PROGRAM_VISIBILITY __attribute__((noinline)) void
+ProgramImpl::allocate_dataflow_buffers(const IDevice *device)
+{
+	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
+	uint64_t address = standin::CB_BASE;
+
+	if (!local_dataflow_buffer_allocation_needed_)
+		return;
+	l1_device_ = device;
+	for (const auto &dfb : dataflow_buffers_) {
+		dfb->allocated_address_ = (uint32_t)address;
+		tell([&](Truth &t) {
+			t.program_l1_allocated(standin::device_key(device), standin::DFB, this,
+					       address, dfb->total_size_);
+		});
+		address += dfb->total_size_;
+	}
+	local_dataflow_buffer_allocation_needed_ = false;
+	standin::programs_with_l1.insert(this);
 }
 
 } // namespace detail
 
-Program::Program(std::vector<uint64_t> cb_sizes)
-	: pimpl_(std::make_shared<detail::ProgramImpl>(std::move(cb_sizes)))
+Program::Program() : pimpl_(std::make_shared<detail::ProgramImpl>())
 {
 }
 
@@ -688,6 +897,25 @@ Program::~Program() = default;
 void Program::allocate_circular_buffers(const IDevice *device)
 {
 	pimpl_->allocate_circular_buffers(device);
+}
+
+void Program::allocate_dataflow_buffers(const IDevice *device)
+{
+	pimpl_->allocate_dataflow_buffers(device);
+}
+
+CBHandle CreateCircularBuffer(Program &program, const CoreRangeSet &core_spec,
+			      const CircularBufferConfig &config)
+{
+	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
+	return program.impl().add_circular_buffer(core_spec, config);
+}
+
+DFBHandle CreateDataflowBuffer(Program &program, const CoreRangeSet &core_spec,
+			       const DataflowBufferConfig &config)
+{
+	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
+	return program.impl().add_dataflow_buffer(core_spec, config);
 }
 
 } // namespace tt::tt_metal

@@ -3,20 +3,49 @@
 // A stand-in for tt-metal's libtt_metal.so: the classes, member layouts,
 // mangled names and call flows devledger reads (era B), with no hardware
 // behind them. Declared in tt-metal's own namespaces so that every symbol
-// has tt-metal's mangled name.
+// has tt-metal's mangled name. Compile flags pick newer shapes: STANDIN_ERA_C
+// (pimpl Buffer, AllocatorImpl), STANDIN_TLS_PROCESSORS (per-thread
+// GraphTracker processors, one registered when a thread opens a device),
+// STANDIN_MESH_PIMPL (MeshDevice's state behind MeshDeviceImpl) and
+// STANDIN_UNITY (the tracker inlined into its callers, as a unity build).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include "truth.hpp"
 
+// tt-metal's core grid types live in the global namespace (track_allocate_cb's mangled name has
+// `12CoreRangeSet`). Only their shape matters here: nothing reads the cores.
+struct CoreCoord {
+	uint64_t x = 0, y = 0;
+};
+
+struct CoreRange {
+	CoreCoord start_coord, end_coord;
+};
+
 class CoreRangeSet {
 public:
-	uint32_t num_cores = 1;
+	CoreRangeSet() : ranges_{ CoreRange{} }
+	{
+	}
+	uint32_t num_cores() const
+	{
+		uint32_t cores = 0;
+		for (const CoreRange &r : ranges_)
+			cores += (uint32_t)((r.end_coord.x - r.start_coord.x + 1) *
+					    (r.end_coord.y - r.start_coord.y + 1));
+		return cores;
+	}
+
+	std::vector<CoreRange> ranges_;
 };
 
 #ifdef STANDIN_ERA_C
@@ -233,6 +262,21 @@ public:
 	virtual void track_program(Program *program, const IDevice *device) = 0;
 };
 
+// What a ttnn graph capture installs: an allocation it hooks is never really made.
+class IGraphHooks {
+public:
+	virtual ~IGraphHooks();
+	virtual bool hook_allocate(const Buffer *buffer) = 0;
+};
+
+// Newest tt-metal keeps the processors and the hook per thread: each track_* then starts with a
+// call to the TLS wrapper, and a thread that never registered a processor returns at once.
+#ifdef STANDIN_TLS_PROCESSORS
+#define STANDIN_TRACKER_STATE static thread_local
+#else
+#define STANDIN_TRACKER_STATE
+#endif
+
 // tt-metal calls every track_* unconditionally; each returns at once with no processor.
 class GraphTracker {
 public:
@@ -243,43 +287,140 @@ public:
 			       bool is_globally_allocated, const IDevice *device);
 	void track_deallocate_cb(const IDevice *device);
 	void track_program(Program *program, const IDevice *device);
+	// True while a hook takes allocations over (Buffer::allocate_impl then allocates nothing).
+	bool hook_allocate(const Buffer *buffer);
 
-	std::vector<std::shared_ptr<IGraphProcessor>> processors;
+	STANDIN_TRACKER_STATE std::vector<std::shared_ptr<IGraphProcessor>> processors;
+	STANDIN_TRACKER_STATE std::shared_ptr<IGraphHooks> hook;
+};
+
+// tt-metal's limit on CB indices per core.
+constexpr int NUM_CIRCULAR_BUFFERS = 32;
+
+// How a kernel asks for a CB: its size, its pages, and, when it lives inside an L1 Buffer
+// (a sharded tensor), that buffer's address: a globally allocated CB takes no program L1.
+class CircularBufferConfig {
+public:
+	explicit CircularBufferConfig(uint32_t total_size);
+	CircularBufferConfig &set_page_size(uint8_t buffer_index, uint32_t page_size);
+	CircularBufferConfig &set_globally_allocated_address(const Buffer &buffer);
+
+	uint32_t total_size_ = 0;
+	std::optional<uint32_t> globally_allocated_address_;
+	std::array<std::optional<uint32_t>, NUM_CIRCULAR_BUFFERS> page_sizes_;
+	const Buffer *shadow_global_buffer_ = nullptr;
+};
+
+class CircularBuffer {
+public:
+	CircularBuffer(const CoreRangeSet &core_ranges, const CircularBufferConfig &config);
+	bool globally_allocated() const
+	{
+		return config_.globally_allocated_address_.has_value();
+	}
+	uint32_t size() const
+	{
+		return config_.total_size_;
+	}
+
+	uintptr_t id_;
+	CoreRangeSet core_ranges_;
+	CircularBufferConfig config_;
+	// Set by ProgramImpl::allocate_circular_buffers for a CB that is not globally allocated.
+	std::optional<uint32_t> locally_allocated_address_;
+};
+
+// Metal 2.0's dataflow buffers: program-scope L1 like CBs, sized as entries of one size.
+struct DataflowBufferConfig {
+	uint32_t entry_size = 0;
+	uint32_t num_entries = 0;
+	uint8_t producer_risc_mask = 0;
+	uint8_t consumer_risc_mask = 0;
+};
+
+class DataflowBufferImpl {
+public:
+	DataflowBufferImpl(const CoreRangeSet &core_ranges, const DataflowBufferConfig &config);
+
+	uintptr_t id_;
+	CoreRangeSet core_ranges_;
+	DataflowBufferConfig config_;
+	uint32_t total_size_;
+	// Set by ProgramImpl::allocate_dataflow_buffers.
+	std::optional<uint32_t> allocated_address_;
 };
 
 namespace detail {
+// A program has CBs or dataflow buffers, laid out upward from the L1 allocator base once per
+// program (until a change invalidates the layout): every program reuses the same L1 range.
 class ProgramImpl {
 public:
-	explicit ProgramImpl(std::vector<uint64_t> cb_sizes);
+	ProgramImpl();
 	~ProgramImpl();
-	// Lays the program's CBs out upward from the L1 CB base, once per program.
+	uintptr_t add_circular_buffer(const CoreRangeSet &core_range_set,
+				      const CircularBufferConfig &config);
+	uintptr_t add_dataflow_buffer(const CoreRangeSet &core_range_set,
+				      const DataflowBufferConfig &config);
+	// One track_allocate_cb per CB that is not globally allocated.
 	void allocate_circular_buffers(const IDevice *device);
+	// No tracker hook at all: only this function's effects show where DFBs are.
+	void allocate_dataflow_buffers(const IDevice *device);
 
-	struct CircularBuffer {
-		uint64_t address, size;
-	};
-	std::vector<uint64_t> cb_sizes_;
-	std::vector<CircularBuffer> allocated_;
-	const IDevice *device_ = nullptr;
+	uint64_t id;
+	uint64_t runtime_id = 0;
+	std::vector<std::shared_ptr<CircularBuffer>> circular_buffers_;
+	std::unordered_map<uintptr_t, std::shared_ptr<CircularBuffer>> circular_buffer_by_id_;
+	bool local_circular_buffer_allocation_needed_ = true;
+	std::vector<std::shared_ptr<DataflowBufferImpl>> dataflow_buffers_;
+	bool local_dataflow_buffer_allocation_needed_ = true;
+	// Not tt-metal's: the device the program's L1 was laid out on, so that ~ProgramImpl and a
+	// device close can tell the ground truth what went.
+	const IDevice *l1_device_ = nullptr;
 };
 } // namespace detail
 
 class Program {
 public:
-	explicit Program(std::vector<uint64_t> cb_sizes);
+	Program();
 	~Program();
 	detail::ProgramImpl &impl() { return *pimpl_; }
-	// What the runtime calls when the program is enqueued: lays out its CBs.
+	// What the runtime calls when the program is enqueued: lays out its CBs, or its DFBs.
 	void allocate_circular_buffers(const IDevice *device);
+	void allocate_dataflow_buffers(const IDevice *device);
 
 	std::shared_ptr<detail::ProgramImpl> pimpl_;
 };
 
+using CBHandle = uintptr_t;
+using DFBHandle = uintptr_t;
+// tt-metal's host API: a CB (or a DFB) added to a program invalidates its L1 layout.
+CBHandle CreateCircularBuffer(Program &program, const CoreRangeSet &core_spec,
+			      const CircularBufferConfig &config);
+DFBHandle CreateDataflowBuffer(Program &program, const CoreRangeSet &core_spec,
+			       const DataflowBufferConfig &config);
+
 namespace distributed {
+
+#ifdef STANDIN_MESH_PIMPL
+// Newest tt-metal: MeshDevice is a pimpl and its state, the mesh id with it, lives here.
+class MeshDeviceImpl {
+public:
+	std::mutex api_mutex_;
+	bool is_internal_state_initialized_ = false;
+	std::shared_ptr<std::vector<Device *>> scoped_devices_;
+	int mesh_id_;
+	Allocator *allocator_;
+	bool initialized_;
+};
+#endif
 
 // Chips driven in lockstep, with one allocator of its own that places every MeshBuffer at the same
 // address on each chip. Its members are a subset of tt-metal's, in tt-metal's order.
-class MeshDevice final : public IDevice {
+class MeshDevice final : public IDevice
+#ifdef STANDIN_MESH_PIMPL
+	, public std::enable_shared_from_this<MeshDevice>
+#endif
+{
 public:
 	// Opens one Device per chip id.
 	static std::shared_ptr<MeshDevice> create(const std::vector<int> &chip_ids);
@@ -293,15 +434,21 @@ public:
 	bool close();
 	const std::vector<Device *> &get_devices() const
 	{
-		return *scoped_devices_;
+		return *state()->scoped_devices_;
 	}
 
+#ifdef STANDIN_MESH_PIMPL
+	std::unique_ptr<MeshDeviceImpl> pimpl_;
+	MeshDeviceImpl *state() const { return pimpl_.get(); }
+#else
 	std::mutex api_mutex_;
 	bool is_internal_state_initialized_ = false;
 	std::shared_ptr<std::vector<Device *>> scoped_devices_;
 	int mesh_id_;
 	Allocator *allocator_;
 	bool initialized_;
+	MeshDevice *state() const { return const_cast<MeshDevice *>(this); }
+#endif
 };
 
 // A buffer allocated at one address on every chip of a mesh. Only its backing Buffer (on the
@@ -335,10 +482,11 @@ namespace standin {
 // How the ground truth names a device: chips and meshes are numbered independently.
 DeviceKey device_key(const tt::tt_metal::IDevice *device);
 
-// Where every program's CBs start, as tt-metal's L1 allocator base.
+// Where every program's CBs (and DFBs) start, as tt-metal's L1 allocator base.
 constexpr uint64_t CB_BASE = 101152;
 
-// While on, allocations are hooked (ttnn graph capture): address 0, never allocated.
+// While on, allocations made on this thread are hooked (ttnn graph capture): address 0, never
+// allocated.
 void set_graph_capture_hook(bool on);
 
 // Serialises each runtime action with its report, so reports and ground truth share one order.
