@@ -33,7 +33,8 @@
 	[SYM_MESH_CLOSE] = { "_ZN2tt8tt_metal11distributed10MeshDevice5closeEv" },                 \
 	[SYM_BUFFER_ALLOCATE_IMPL] = { "_ZN2tt8tt_metal6Buffer13allocate_implEv" },                \
 	[SYM_BUFFER_DEALLOCATE_IMPL] = { "_ZN2tt8tt_metal6Buffer15deallocate_implEv" },            \
-	[SYM_ALLOCATE_DATAFLOW_BUFFERS] = { "_ZN2tt8tt_metal6detail11ProgramImpl26allocate_dataf"  \
+	/* "allocate_dataflow_buffers" has 25 letters, like "allocate_circular_buffers". */ \
+	[SYM_ALLOCATE_DATAFLOW_BUFFERS] = { "_ZN2tt8tt_metal6detail11ProgramImpl25allocate_dataf"  \
 					    "low_buffersEPKNS0_7IDeviceE" }
 
 /*

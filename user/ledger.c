@@ -418,14 +418,17 @@ static bool device_before(const struct ledger_device *d, struct device_key key)
 	return d->kind != key.kind ? d->kind < key.kind : d->device_id < key.id;
 }
 
-static struct ledger_device *device_for(struct process_state *p, struct device_key key)
+/* Where a device's entry is, or would go: *found says which. */
+static size_t device_index(struct process_state *p, struct device_key key, bool *found)
 {
 	struct ledger_process *v = &p->view;
 	size_t lo = 0, hi = v->device_count;
 
 	if (p->last_device < v->device_count && v->devices[p->last_device].device_id == key.id &&
-	    v->devices[p->last_device].kind == key.kind)
-		return &v->devices[p->last_device];
+	    v->devices[p->last_device].kind == key.kind) {
+		*found = true;
+		return p->last_device;
+	}
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 
@@ -434,8 +437,18 @@ static struct ledger_device *device_for(struct process_state *p, struct device_k
 		else
 			hi = mid;
 	}
-	if (lo == v->device_count || v->devices[lo].device_id != key.id ||
-	    v->devices[lo].kind != key.kind) {
+	*found = lo < v->device_count && v->devices[lo].device_id == key.id &&
+		 v->devices[lo].kind == key.kind;
+	return lo;
+}
+
+static struct ledger_device *device_for(struct process_state *p, struct device_key key)
+{
+	struct ledger_process *v = &p->view;
+	bool found;
+	size_t lo = device_index(p, key, &found);
+
+	if (!found) {
 		if (grow((void **)&v->devices, &p->device_capacity, sizeof(*v->devices),
 			 v->device_count + 1))
 			return NULL;
@@ -863,10 +876,14 @@ static int end_buffer(struct process_state *p, struct slot *s, enum ledger_reaso
 /* Are there live buffers of this device (and type, or any when type < 0)? */
 static bool has_live_buffers(struct process_state *p, struct device_key device, int type)
 {
-	struct ledger_device *dev = device_for(p, device);
+	struct ledger_device *dev;
+	bool found;
+	size_t i = device_index(p, device, &found);
 
-	if (!dev)
-		return true; /* cannot tell: look */
+	/* A device that never saw activity (a close of an unused mesh) gets no entry. */
+	if (!found)
+		return false;
+	dev = &p->view.devices[i];
 	for (int t = 0; t < DL_MEM_CB; t++)
 		if ((type < 0 || t == type) && dev->mem[t].live_count)
 			return true;

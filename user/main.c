@@ -46,7 +46,8 @@ struct session {
 	struct launch launch;
 	struct tracer_target targets[OPTIONS_MAX_PIDS];
 	char libraries[OPTIONS_MAX_PIDS][PATH_MAX];
-	uint64_t target_start[OPTIONS_MAX_PIDS]; /* -p: each target's start time, against pid reuse */
+	uint64_t target_start[OPTIONS_MAX_PIDS]; /* -p: each target's start time, against pid reuse
+						  */
 	const char *library_list[OPTIONS_MAX_PIDS];
 	/* Each library read once, however many processes map it. */
 	struct library *opened[OPTIONS_MAX_PIDS];

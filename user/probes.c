@@ -63,16 +63,21 @@ const struct tracker_call_info tracker_calls[TRACKER_CALLS] = {
 	}
 
 /* ... and its return: one record per buffer of the program's vector. */
-#define READ_PROGRAM(slot, type, vector_, address_, size_)                                         \
+#define READ_PROGRAM(slot, type, vector_, address_, size_, only_if_)                               \
 	{                                                                                          \
 		.kind = DL_EV_CB_ALLOC, .object_arg = DL_ARG_SAVED, .save_slot = (slot),           \
 		.mem_type = CONST(type), .device = SAVED, .array = {                               \
 			.vector = (vector_),                                                       \
 			.stride = 16, /* std::shared_ptr: the object pointer, then its count */    \
 			.address = FIELD(address_, 4),                                             \
-			.size = FIELD(size_, 4)                                                    \
+			.size = FIELD(size_, 4),                                                   \
+			only_if_                                                                   \
 		}                                                                                  \
 	}
+
+/* A CB's buffer is the program's to lay out unless it is globally allocated (a tensor's). */
+#define LOCAL_CB  .only_if = FIELD(FIELD_CB_GLOBAL, 1), .only_if_equals = 0
+#define EVERY_DFB .only_if = { .source = DL_SRC_NONE }
 
 /*
  * What each probe reports, from tt-metal's signatures (`this` is argument
@@ -133,7 +138,7 @@ const struct probe probes[PROBE_COUNT] = {
 	  .name = "read_circular_buffers_return",
 	  .program = PROGRAM_ARRAY,
 	  .spec = READ_PROGRAM(SLOT_CIRCULAR_BUFFERS, DL_MEM_CB, FIELD_PROGRAM_CBS,
-			       FIELD_CB_ADDRESS, FIELD_CB_SIZE),
+			       FIELD_CB_ADDRESS, FIELD_CB_SIZE, LOCAL_CB),
 	  .when = WHEN_INLINED,
 	  .call = CALL_TRACK_ALLOCATE_CB },
 	/* Metal 2.0's dataflow buffers: laid out like CBs, with no tracker hook at all. */
@@ -145,7 +150,7 @@ const struct probe probes[PROBE_COUNT] = {
 	  .name = "read_dataflow_buffers_return",
 	  .program = PROGRAM_ARRAY,
 	  .spec = READ_PROGRAM(SLOT_DATAFLOW_BUFFERS, DL_MEM_DFB, FIELD_PROGRAM_DFBS,
-			       FIELD_DFB_ADDRESS, FIELD_DFB_SIZE) },
+			       FIELD_DFB_ADDRESS, FIELD_DFB_SIZE, EVERY_DFB) },
 	{ .symbol = SYM_PROGRAM_DESTRUCTOR,
 	  .name = "program_destroyed",
 	  .spec = { .kind = DL_EV_PROGRAM_DESTROYED, .object = ARG(0) } },

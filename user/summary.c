@@ -524,8 +524,9 @@ int summary__check_path(const char *path, char *why, size_t len)
 		return -ENAMETOOLONG;
 	}
 	if (!stat(path, &st) && !S_ISREG(st.st_mode)) {
-		snprintf(why, len, "%s", S_ISDIR(st.st_mode) ? "is a folder: name a file in it"
-							     : "not a regular file");
+		snprintf(why, len, "%s",
+			 S_ISDIR(st.st_mode) ? "is a folder: name a file in it"
+					     : "not a regular file");
 		return -EISDIR;
 	}
 	snprintf(copy, sizeof(copy), "%s", path);
@@ -534,7 +535,8 @@ int summary__check_path(const char *path, char *why, size_t len)
 		snprintf(why, len, "folder %s does not exist", dir);
 		return -ENOENT;
 	}
-	/* The one sure test: make the temporary file the summary will be written to, and drop it. */
+	/* The one sure test: make the temporary file the summary will be written to, and drop it.
+	 */
 	if (asprintf(&tmp, "%s" TEMP_SUFFIX, path) < 0)
 		return -ENOMEM;
 	fd = mkstemp(tmp);
@@ -896,7 +898,8 @@ int summary__print_report(const struct ledger *ledger, const struct summary_sess
 		fprintf(out,
 			"WARNING: %" PRIu64 " %s could not be accounted for (values that cannot be "
 			"true): the totals below are inexact.\n",
-			ledger__rejected(ledger), plural(ledger__rejected(ledger), "record", "records"));
+			ledger__rejected(ledger),
+			plural(ledger__rejected(ledger), "record", "records"));
 	if (session->lost_events) {
 		fprintf(out, "WARNING: %" PRIu64 " %s lost: the totals below are inexact.\n",
 			session->lost_events,

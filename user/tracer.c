@@ -307,9 +307,12 @@ static struct tracer *open_tracer(const struct tracer_opts *opts, bool multi,
 		fprintf(stderr, "devledger: ring buffer size: %s\n", strerror(-err));
 		goto cleanup;
 	}
-	if (multi)
+	if (multi) {
 		bpf_program__set_expected_attach_type(tracer->skel->progs.probe,
 						      UPROBE_MULTI_ATTACH_TYPE);
+		bpf_program__set_expected_attach_type(tracer->skel->progs.probe_array,
+						      UPROBE_MULTI_ATTACH_TYPE);
+	}
 	err = devledger_bpf__load(tracer->skel);
 	if (err && multi) {
 		err = -EOPNOTSUPP;

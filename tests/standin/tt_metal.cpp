@@ -673,6 +673,9 @@ std::shared_ptr<Buffer> Buffer::create(IDevice *device, DeviceAddr size, DeviceA
 				       BufferType type, bool bottom_up, Allocator *allocator)
 {
 	auto buffer = std::make_shared<Buffer>(device, size, page_size, type, bottom_up, allocator);
+	// Held around the call, not only inside it: where devledger probes allocate_impl's entry
+	// and return instead of the tracker, those too are in the order the ground truth has.
+	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
 	buffer->allocate_impl();
 	if (!buffer->is_allocated())
 		return nullptr;
@@ -738,8 +741,10 @@ __attribute__((noinline)) void Buffer::deallocate_impl()
 	b->allocation_status_ = AllocationStatus::DEALLOCATED;
 }
 
+// As around allocate_impl: its entry is in the ground truth's order too.
 void Buffer::deallocate()
 {
+	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
 	deallocate_impl();
 }
 
@@ -750,6 +755,7 @@ void Buffer::mark_as_deallocated()
 
 Buffer::~Buffer()
 {
+	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
 	if (state()->owns_data_)
 		deallocate_impl();
 }

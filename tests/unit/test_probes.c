@@ -300,10 +300,13 @@ static void test_program_buffers(void **state)
 	assert_int_equal(spec.array.stride, 16);
 	assert_value(&spec.array.address, DL_SRC_OBJECT, 96, 4);
 	assert_value(&spec.array.size, DL_SRC_OBJECT, 40, 4);
+	/* A globally allocated CB is a tensor's, not the program's: skipped. */
+	assert_value(&spec.array.only_if, DL_SRC_OBJECT, 48, 1);
+	assert_int_equal(spec.array.only_if_equals, 0);
 	probes__describe(&spec, text, sizeof(text));
 	assert_string_equal(text, "for each element of the vector at what its entry kept+200 (16 "
 				  "bytes apart): type CB, device the argument its entry kept, "
-				  "element address +96, element size +40");
+				  "element address +96, element size +40, element only if +48 is 0");
 	assert_true(probes__wanted(probe_named("read_circular_buffers", false), inlined));
 	assert_false(probes__wanted(probe_named("read_circular_buffers", false), 0));
 	assert_false(probes__wanted(probe_named("track_allocate_cb", false), inlined));
