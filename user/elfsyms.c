@@ -10,6 +10,7 @@
 #include <libelf.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "elfsyms.h"
@@ -24,23 +25,37 @@ static int compare_wanted(const void *a, const void *b)
 	return strcmp(((const struct wanted *)a)->name, ((const struct wanted *)b)->name);
 }
 
-/* Translate a symbol's virtual address into a file offset through the PT_LOAD segment holding it.
+/*
+ * The file offset of a symbol through the PT_LOAD segment holding it. A
+ * library is anybody's input and its headers may claim anything, so the
+ * whole symbol must lie in the bytes the file backs: within the segment's
+ * p_filesz (an object in .bss has none) and within the file itself, or a
+ * probe site or a read of the function lands past them. Every bound is
+ * checked without an addition that can wrap.
  */
-static int vaddr_to_offset(Elf *elf, uint64_t vaddr, uint64_t *offset)
+static int symbol_offset(Elf *elf, uint64_t file_size, uint64_t vaddr, uint64_t size,
+			 uint64_t *offset)
 {
 	size_t count;
 
 	if (elf_getphdrnum(elf, &count))
 		return -ENOEXEC;
 	for (size_t i = 0; i < count; i++) {
+		uint64_t delta;
 		GElf_Phdr phdr;
 
 		if (!gelf_getphdr(elf, (int)i, &phdr) || phdr.p_type != PT_LOAD)
 			continue;
-		if (vaddr >= phdr.p_vaddr && vaddr < phdr.p_vaddr + phdr.p_memsz) {
-			*offset = vaddr - phdr.p_vaddr + phdr.p_offset;
-			return 0;
-		}
+		if (vaddr < phdr.p_vaddr || vaddr - phdr.p_vaddr >= phdr.p_memsz)
+			continue;
+		delta = vaddr - phdr.p_vaddr;
+		if (delta >= phdr.p_filesz || size > phdr.p_filesz - delta)
+			return -ERANGE;
+		if (phdr.p_offset > file_size || delta >= file_size - phdr.p_offset ||
+		    size > file_size - phdr.p_offset - delta)
+			return -ERANGE;
+		*offset = phdr.p_offset + delta;
+		return 0;
 	}
 	return -ENOENT;
 }
@@ -50,8 +65,9 @@ static int vaddr_to_offset(Elf *elf, uint64_t vaddr, uint64_t *offset)
  * (tt-metal's library has hundreds of thousands): gelf_getsym and
  * elf_strptr per symbol cost more than the comparisons themselves.
  */
-static size_t scan_table(Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, enum elfsym_table table,
-			 const struct wanted *wanted, size_t count, struct elfsym *syms)
+static size_t scan_table(Elf *elf, uint64_t file_size, Elf_Scn *scn, const GElf_Shdr *shdr,
+			 enum elfsym_table table, const struct wanted *wanted, size_t count,
+			 struct elfsym *syms)
 {
 	Elf_Data *data = elf_getdata(scn, NULL);
 	Elf_Data *strings = elf_getdata(elf_getscn(elf, shdr->sh_link), NULL);
@@ -77,8 +93,12 @@ static size_t scan_table(Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, enum elf
 		if (!hit)
 			continue;
 		sym = &syms[hit->index];
-		/* .symtab is a superset of .dynsym: the first table that has it wins. */
-		if (sym->found || vaddr_to_offset(elf, esym->st_value, &sym->offset))
+		/*
+		 * .symtab is a superset of .dynsym: the first table that has it
+		 * wins. One outside the file's bytes is not found.
+		 */
+		if (sym->found ||
+		    symbol_offset(elf, file_size, esym->st_value, esym->st_size, &sym->offset))
 			continue;
 		sym->found = true;
 		sym->name = hit->name;
@@ -96,6 +116,7 @@ int elfsyms__resolve(const char *path, const char *const *names, size_t count, s
 	Elf_Scn *scn = NULL;
 	Elf *elf = NULL;
 	bool have_symtab = false;
+	struct stat st;
 	int fd, err = 0;
 
 	memset(syms, 0, count * sizeof(*syms));
@@ -104,6 +125,10 @@ int elfsyms__resolve(const char *path, const char *const *names, size_t count, s
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &st)) {
+		err = -errno;
+		goto cleanup;
+	}
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF) {
 		err = -ENOEXEC;
@@ -131,8 +156,8 @@ int elfsyms__resolve(const char *path, const char *const *names, size_t count, s
 
 			if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != type)
 				continue;
-			scan_table(elf, scn, &shdr, pass == 0 ? ELFSYM_SYMTAB : ELFSYM_DYNSYM,
-				   wanted, count, syms);
+			scan_table(elf, (uint64_t)st.st_size, scn, &shdr,
+				   pass == 0 ? ELFSYM_SYMTAB : ELFSYM_DYNSYM, wanted, count, syms);
 			have_symtab |= pass == 0;
 		}
 	}
