@@ -73,11 +73,20 @@ static size_t scan_table(Elf *elf, uint64_t file_size, Elf_Scn *scn, const GElf_
 	Elf_Data *strings = elf_getdata(elf_getscn(elf, shdr->sh_link), NULL);
 	size_t n = shdr->sh_entsize ? shdr->sh_size / shdr->sh_entsize : 0, found = 0;
 	const Elf64_Sym *symbols;
+	const char *names;
+	bool terminated;
 
-	if (!data || !strings || gelf_getclass(elf) != ELFCLASS64 ||
+	if (!data || !strings || !strings->d_size || gelf_getclass(elf) != ELFCLASS64 ||
 	    shdr->sh_entsize != sizeof(Elf64_Sym) || data->d_size < n * sizeof(Elf64_Sym))
 		return 0;
 	symbols = data->d_buf;
+	names = strings->d_buf;
+	/*
+	 * strcmp must find each name's NUL inside the table, not past it. A
+	 * table that ends in a NUL holds one after every name; only one that
+	 * does not (a hostile file) costs a memchr per name.
+	 */
+	terminated = names[strings->d_size - 1] == '\0';
 	for (size_t i = 0; i < n; i++) {
 		const Elf64_Sym *esym = &symbols[i];
 		int type = ELF64_ST_TYPE(esym->st_info);
@@ -88,7 +97,10 @@ static size_t scan_table(Elf *elf, uint64_t file_size, Elf_Scn *scn, const GElf_
 		    (type != STT_FUNC && type != STT_GNU_IFUNC && type != STT_OBJECT) ||
 		    esym->st_name == 0 || esym->st_name >= strings->d_size)
 			continue;
-		key.name = (const char *)strings->d_buf + esym->st_name;
+		if (!terminated &&
+		    !memchr(names + esym->st_name, '\0', strings->d_size - esym->st_name))
+			continue;
+		key.name = names + esym->st_name;
 		hit = bsearch(&key, wanted, count, sizeof(*wanted), compare_wanted);
 		if (!hit)
 			continue;

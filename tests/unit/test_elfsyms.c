@@ -258,6 +258,28 @@ static void test_segment_past_file(void **state)
 	assert_false(resolve_one(path, "elfsyms_lib_function").found);
 }
 
+/*
+ * A name cut short by the end of its string table: compared as it is, it
+ * would run on into whatever the file holds next (here the rest of the very
+ * name), or off the end of the mapping.
+ */
+static void test_name_not_terminated(void **state)
+{
+	const char *path = copy_library("name-not-terminated");
+	GElf_Shdr symtab;
+	GElf_Sym esym;
+
+	(void)state;
+	pristine_function();
+	elfpatch_section(path, ".symtab", &symtab, NULL);
+	elfpatch_symbol_field(path, "elfsyms_lib_function", 0, &esym);
+	/* .strtab now ends four bytes into the name. */
+	elfpatch_pwrite_u64(
+		path, elfpatch_shdr_field(path, symtab.sh_link, offsetof(Elf64_Shdr, sh_size)),
+		esym.st_name + 4);
+	assert_false(resolve_one(path, "elfsyms_lib_function").found);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -269,6 +291,7 @@ int main(void)
 		cmocka_unit_test(test_size_wraps),
 		cmocka_unit_test(test_segment_offset_wraps),
 		cmocka_unit_test(test_segment_past_file),
+		cmocka_unit_test(test_name_not_terminated),
 	};
 
 	return cmocka_run_group_tests_name("elfsyms", tests, build_library, remove_library);
