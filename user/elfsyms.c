@@ -60,6 +60,19 @@ static int symbol_offset(Elf *elf, uint64_t file_size, uint64_t vaddr, uint64_t 
 	return -ENOENT;
 }
 
+/* The string table sh_link names: a real one (SHT_NOBITS has no bytes), or NULL. */
+static Elf_Data *string_table(Elf *elf, size_t index)
+{
+	Elf_Scn *scn = elf_getscn(elf, index);
+	Elf_Data *strings;
+	GElf_Shdr shdr;
+
+	if (!scn || !gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_STRTAB)
+		return NULL;
+	strings = elf_getdata(scn, NULL);
+	return strings && strings->d_buf && strings->d_size ? strings : NULL;
+}
+
 /*
  * Walk one symbol table. The symbols and their names are read in place
  * (tt-metal's library has hundreds of thousands): gelf_getsym and
@@ -70,13 +83,13 @@ static size_t scan_table(Elf *elf, uint64_t file_size, Elf_Scn *scn, const GElf_
 			 struct elfsym *syms)
 {
 	Elf_Data *data = elf_getdata(scn, NULL);
-	Elf_Data *strings = elf_getdata(elf_getscn(elf, shdr->sh_link), NULL);
+	Elf_Data *strings = string_table(elf, shdr->sh_link);
 	size_t n = shdr->sh_entsize ? shdr->sh_size / shdr->sh_entsize : 0, found = 0;
 	const Elf64_Sym *symbols;
 	const char *names;
 	bool terminated;
 
-	if (!data || !strings || !strings->d_size || gelf_getclass(elf) != ELFCLASS64 ||
+	if (!data || !data->d_buf || !strings || gelf_getclass(elf) != ELFCLASS64 ||
 	    shdr->sh_entsize != sizeof(Elf64_Sym) || data->d_size < n * sizeof(Elf64_Sym))
 		return 0;
 	symbols = data->d_buf;

@@ -280,6 +280,24 @@ static void test_name_not_terminated(void **state)
 	assert_false(resolve_one(path, "elfsyms_lib_function").found);
 }
 
+/*
+ * .symtab's sh_link naming a section without bytes (.bss, SHT_NOBITS) as
+ * its string table: its data has no buffer to read names from.
+ */
+static void test_strings_without_bytes(void **state)
+{
+	const char *path = copy_library("strings-without-bytes");
+	GElf_Shdr shdr;
+	size_t symtab = 0, bss = 0;
+
+	(void)state;
+	elfpatch_section(path, ".symtab", &shdr, &symtab);
+	elfpatch_section(path, ".bss", &shdr, &bss);
+	elfpatch_pwrite_u32(path, elfpatch_shdr_field(path, symtab, offsetof(Elf64_Shdr, sh_link)),
+			    (uint32_t)bss);
+	assert_false(resolve_one(path, "elfsyms_lib_function").found);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -292,6 +310,7 @@ int main(void)
 		cmocka_unit_test(test_segment_offset_wraps),
 		cmocka_unit_test(test_segment_past_file),
 		cmocka_unit_test(test_name_not_terminated),
+		cmocka_unit_test(test_strings_without_bytes),
 	};
 
 	return cmocka_run_group_tests_name("elfsyms", tests, build_library, remove_library);
