@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -97,6 +101,48 @@ static void test_undecodable(void **state)
 	assert_int_equal(choose(code, 0, PROBESITE_RSI, why), 0);
 }
 
+/* What a caller prints must be a string even when nothing could be read. */
+static void assert_entry_explained(const struct probesite *site, uint64_t entry, const char *word)
+{
+	assert_int_equal(site->offset, entry);
+	assert_int_equal(site->delta, 0);
+	assert_non_null(memchr(site->why, '\0', sizeof(site->why)));
+	assert_non_null(strstr(site->why, "entry"));
+	assert_non_null(strstr(site->why, word));
+}
+
+/* Filled with what an uninitialised stack could hold. */
+static struct probesite garbage_site(void)
+{
+	struct probesite site;
+
+	memset(&site, 0xa5, sizeof(site));
+	return site;
+}
+
+/* A file that cannot be read: an error, and still the entry with a reason. */
+static void test_unreadable_file(void **state)
+{
+	struct probesite site = garbage_site();
+
+	(void)state;
+	assert_int_equal(
+		probesite__choose("/nonexistent/libtt_metal.so", 0x1234, 64, PROBESITE_RSI, &site),
+		-ENOENT);
+	assert_entry_explained(&site, 0x1234, "No such file");
+}
+
+/* An offset no file can have (2^63 is negative as an off_t). */
+static void test_offset_out_of_range(void **state)
+{
+	struct probesite site = garbage_site();
+
+	(void)state;
+	assert_int_equal(probesite__choose("/proc/self/exe", 1ull << 63, 64, PROBESITE_RSI, &site),
+			 -EINVAL);
+	assert_entry_explained(&site, 1ull << 63, "offset");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -106,6 +152,8 @@ int main(void)
 		cmocka_unit_test(test_stops_at_first_branch),
 		cmocka_unit_test(test_jump_into_prologue),
 		cmocka_unit_test(test_undecodable),
+		cmocka_unit_test(test_unreadable_file),
+		cmocka_unit_test(test_offset_out_of_range),
 	};
 
 	return cmocka_run_group_tests_name("probesite", tests, NULL, NULL);
