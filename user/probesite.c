@@ -236,11 +236,20 @@ int probesite__choose(const char *path, uint64_t func_offset, uint64_t size, uns
 	got = pread(fd, code, len, (off_t)func_offset);
 	err = got < 0 ? -errno : 0;
 	close(fd);
+	/*
+	 * A file holding less than the symbol's size (changed since it was
+	 * resolved, or lying): a jump back into the prologue may be in the
+	 * bytes it lacks, so what is there cannot vouch for a later site.
+	 */
 	if (err)
 		choose_entry(site, func_offset, "entry (the code could not be read: %s)",
 			     strerror(-err));
+	else if ((size_t)got < len)
+		choose_entry(site, func_offset,
+			     "entry (the file holds %zu of the function's %zu bytes)", (size_t)got,
+			     len);
 	else
-		err = probesite__choose_code(code, (size_t)got, func_offset, regs_read, site);
+		err = probesite__choose_code(code, len, func_offset, regs_read, site);
 	free(code);
 	return err;
 }

@@ -31,8 +31,8 @@ struct probesite {
  * bytes) in path: the first emulated instruction (push, nop) that every call
  * executes (before any branch, call or return), before any write to the
  * registers in regs_read, and that no jump in the function lands on or
- * before; else the entry. On decoding trouble the entry is chosen and 0
- * returned.
+ * before; else the entry. On decoding trouble, or when the file holds fewer
+ * than size bytes there, the entry is chosen and 0 returned.
  *
  * Every return, 0 or not, leaves site filled in: offset is func_offset +
  * delta, and why a NUL-terminated sentence for people. Returns -errno when

@@ -143,6 +143,36 @@ static void test_offset_out_of_range(void **state)
 	assert_entry_explained(&site, 1ull << 63, "offset");
 }
 
+/*
+ * A file that holds fewer of the function's bytes than its symbol claims:
+ * a jump back into the prologue could be in the bytes it lacks, so the
+ * prologue seen is no reason to move past the entry.
+ */
+static void test_file_shorter_than_function(void **state)
+{
+	const uint8_t code[] = { ENDBR64, PUSH_R12, PUSH_RBP, RET };
+	char path[] = "/tmp/probesite-test.XXXXXX";
+	struct probesite site = garbage_site();
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, code, sizeof(code)), (ssize_t)sizeof(code));
+	assert_int_equal(close(fd), 0);
+	/* All of it there: the push after endbr64. */
+	assert_int_equal(probesite__choose(path, 0, sizeof(code), PROBESITE_RSI, &site), 0);
+	assert_int_equal(site.delta, 4);
+	/* Claimed 4096 bytes, 8 in the file. */
+	site = garbage_site();
+	assert_int_equal(probesite__choose(path, 0, 4096, PROBESITE_RSI, &site), 0);
+	assert_entry_explained(&site, 0, "8 of");
+	/* Nothing at all there. */
+	site = garbage_site();
+	assert_int_equal(probesite__choose(path, 64, 16, PROBESITE_RSI, &site), 0);
+	assert_entry_explained(&site, 64, "0 of");
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -154,6 +184,7 @@ int main(void)
 		cmocka_unit_test(test_undecodable),
 		cmocka_unit_test(test_unreadable_file),
 		cmocka_unit_test(test_offset_out_of_range),
+		cmocka_unit_test(test_file_shorter_than_function),
 	};
 
 	return cmocka_run_group_tests_name("probesite", tests, NULL, NULL);
