@@ -87,6 +87,7 @@ test_probesite_MODULES := probesite
 test_probes_MODULES := probes elfsyms probesite dwarflayout
 test_elfsyms_MODULES := elfsyms
 test_libfind_MODULES := libfind
+test_dwarflayout_MODULES := dwarflayout
 
 $(OUTPUT)/tests/obj/%.o: tests/unit/%.c | $(OUTPUT)/tests/obj
 	$(call msg,CC,$@)

@@ -101,6 +101,40 @@ struct inflated {
 };
 
 /*
+ * The compression header of a section flagged SHF_COMPRESSED, and its data,
+ * when there is one to read: a SHT_NOBITS section has no bytes (its data
+ * has no buffer), and data shorter than the header cannot hold one. The
+ * header is copied out: nothing promises it is aligned. Returns its size, or
+ * 0 for a section to leave alone.
+ */
+static size_t compression_header(Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, Elf_Data **data,
+				 GElf_Chdr *chdr)
+{
+	bool is_64 = gelf_getclass(elf) == ELFCLASS64;
+	size_t size = is_64 ? sizeof(Elf64_Chdr) : sizeof(Elf32_Chdr);
+
+	if (!(shdr->sh_flags & SHF_COMPRESSED) || shdr->sh_type == SHT_NOBITS)
+		return 0;
+	*data = elf_getdata(scn, NULL);
+	if (!*data || !(*data)->d_buf || (*data)->d_size < size)
+		return 0;
+	if (is_64) {
+		Elf64_Chdr header;
+
+		memcpy(&header, (*data)->d_buf, sizeof(header));
+		chdr->ch_type = header.ch_type;
+		chdr->ch_size = header.ch_size;
+	} else {
+		Elf32_Chdr header;
+
+		memcpy(&header, (*data)->d_buf, sizeof(header));
+		chdr->ch_type = header.ch_type;
+		chdr->ch_size = header.ch_size;
+	}
+	return size;
+}
+
+/*
  * Debian 12's libdw (0.188) reads zlib-compressed debug sections but not
  * zstd ones, which newer linkers write (clang's among them). Those are
  * decompressed here, in the process's private copy of the file: the
@@ -112,25 +146,22 @@ static int inflate_zstd_sections(Elf *elf, struct inflated *inflated)
 	Elf_Scn *scn = NULL;
 
 	while ((scn = elf_nextscn(elf, scn))) {
-		const Elf64_Chdr *header;
+		size_t header_size;
 		Elf_Data *data;
+		GElf_Chdr chdr;
 		GElf_Shdr shdr;
 		void **buffers;
 		size_t got;
 		void *out;
 
-		if (!gelf_getshdr(scn, &shdr) || !(shdr.sh_flags & SHF_COMPRESSED) ||
-		    gelf_getclass(elf) != ELFCLASS64)
+		if (!gelf_getshdr(scn, &shdr))
 			continue;
 		/* The data libdw will ask for: replaced in place, it is what libdw then reads. */
-		data = elf_getdata(scn, NULL);
-		if (!data || data->d_size < sizeof(*header))
-			continue;
-		header = data->d_buf;
-		if (header->ch_type != ELFCOMPRESS_ZSTD)
+		header_size = compression_header(elf, scn, &shdr, &data, &chdr);
+		if (!header_size || chdr.ch_type != ELFCOMPRESS_ZSTD)
 			continue; /* zlib: libdw's own */
 		buffers = realloc(inflated->buffers, (inflated->count + 1) * sizeof(*buffers));
-		out = malloc(header->ch_size ? header->ch_size : 1);
+		out = malloc(chdr.ch_size ? chdr.ch_size : 1);
 		if (!buffers || !out) {
 			free(out);
 			if (buffers)
@@ -139,10 +170,9 @@ static int inflate_zstd_sections(Elf *elf, struct inflated *inflated)
 		}
 		inflated->buffers = buffers;
 		inflated->buffers[inflated->count++] = out;
-		got = ZSTD_decompress(out, header->ch_size,
-				      (const char *)data->d_buf + sizeof(*header),
-				      data->d_size - sizeof(*header));
-		if (ZSTD_isError(got) || got != header->ch_size)
+		got = ZSTD_decompress(out, chdr.ch_size, (const char *)data->d_buf + header_size,
+				      data->d_size - header_size);
+		if (ZSTD_isError(got) || got != chdr.ch_size)
 			return -EBADMSG;
 		data->d_buf = out;
 		data->d_size = got;
