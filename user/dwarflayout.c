@@ -101,6 +101,40 @@ struct inflated {
 };
 
 /*
+ * A compressed section declares the size it inflates to, and the memory
+ * for it is allocated from that: any local user can hand devledger (root) a
+ * library declaring gigabytes in a few bytes, and zstd really reaches about
+ * 32000:1 (a 128 KiB RLE block is 4 bytes), zlib about 1000:1. Real debug
+ * sections inflate 1.4x to 11x (measured on tt-metal's stand-in, libpython
+ * and devledger itself, zstd and zlib alike), so one within 64x its
+ * compressed size, a margin of about six over the most compressible seen,
+ * is taken as it is: all of those together cost at most 64 times the
+ * library's size on disk, so a small file cannot claim much. Beyond that
+ * ratio, sections share 512 MiB per library: room for the odd section of a
+ * real library that compresses very well, and so a bomb gets at most 512 MiB
+ * more than 64 times its size. The cap is not on all sections: a
+ * RelWithDebInfo tt-metal's whole debug info may well be larger.
+ */
+#define MAX_INFLATE_RATIO	64
+#define MAX_INFLATED_PAST_RATIO (512ull << 20)
+
+/*
+ * May a section of compressed bytes inflate to declared ones? 0, or -EFBIG.
+ * beyond_ratio is what the library's sections past the ratio already took.
+ */
+static int check_inflated_size(uint64_t declared, uint64_t compressed, uint64_t *beyond_ratio)
+{
+	if (compressed <= UINT64_MAX / MAX_INFLATE_RATIO &&
+	    declared <= compressed * MAX_INFLATE_RATIO)
+		return 0;
+	if (declared > MAX_INFLATED_PAST_RATIO ||
+	    *beyond_ratio > MAX_INFLATED_PAST_RATIO - declared)
+		return -EFBIG;
+	*beyond_ratio += declared;
+	return 0;
+}
+
+/*
  * The compression header of a section flagged SHF_COMPRESSED, and its data,
  * when there is one to read: a SHT_NOBITS section has no bytes (its data
  * has no buffer), and data shorter than the header cannot hold one. The
@@ -135,16 +169,47 @@ static size_t compression_header(Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, 
 }
 
 /*
+ * Before anything is inflated, by devledger or by libdw: every compressed
+ * section's declared size against the bound above. -EFBIG refuses the whole
+ * library (its DWARF is not read), whichever section breaks it.
+ */
+static int check_compressed_sections(Elf *elf)
+{
+	uint64_t beyond_ratio = 0;
+	Elf_Scn *scn = NULL;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		size_t header_size;
+		Elf_Data *data;
+		GElf_Chdr chdr;
+		GElf_Shdr shdr;
+
+		if (!gelf_getshdr(scn, &shdr))
+			continue;
+		header_size = compression_header(elf, scn, &shdr, &data, &chdr);
+		if (header_size &&
+		    check_inflated_size(chdr.ch_size, data->d_size - header_size, &beyond_ratio))
+			return -EFBIG;
+	}
+	return 0;
+}
+
+/*
  * Debian 12's libdw (0.188) reads zlib-compressed debug sections but not
  * zstd ones, which newer linkers write (clang's among them). Those are
  * decompressed here, in the process's private copy of the file: the
  * section's data is replaced and its SHF_COMPRESSED flag cleared, so libdw
- * reads them as plain sections. Returns 0 or -errno.
+ * reads them as plain sections. Returns 0, -EFBIG for a library whose
+ * sections declare more than check_inflated_size allows (zlib ones
+ * included: it is not handed to libdw), or -errno.
  */
 static int inflate_zstd_sections(Elf *elf, struct inflated *inflated)
 {
 	Elf_Scn *scn = NULL;
+	int err = check_compressed_sections(elf);
 
+	if (err)
+		return err;
 	while ((scn = elf_nextscn(elf, scn))) {
 		size_t header_size;
 		Elf_Data *data;
@@ -239,6 +304,7 @@ int dwarf_layout__read(const char *library, bool want_mesh, struct dwarf_layout 
 	Dwarf *dwarf = NULL;
 	Elf *elf = NULL;
 	int fd, err = -ENODATA; /* no debug info */
+	int inflate_err = 0;
 
 	memset(layout, 0, sizeof(*layout));
 	fd = open(library, O_RDONLY | O_CLOEXEC);
@@ -247,8 +313,13 @@ int dwarf_layout__read(const char *library, bool want_mesh, struct dwarf_layout 
 	/* A private mapping: zstd sections are decompressed in it, never in the file. */
 	if (elf_version(EV_CURRENT) != EV_NONE)
 		elf = elf_begin(fd, ELF_C_READ_MMAP_PRIVATE, NULL);
-	if (elf && !inflate_zstd_sections(elf, &inflated))
+	/* A library refused (-EFBIG) or with a broken zstd section is not handed to libdw. */
+	if (elf)
+		inflate_err = inflate_zstd_sections(elf, &inflated);
+	if (elf && !inflate_err)
 		dwarf = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
+	else if (inflate_err)
+		err = inflate_err;
 	if (!dwarf)
 		goto out;
 	err = 0;

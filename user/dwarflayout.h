@@ -29,6 +29,11 @@ struct dwarf_layout {
 
 /*
  * Returns 0 (what was found is flagged), -ENODATA without debug info, -errno.
+ * -EFBIG: a compressed section declares more than devledger inflates (past
+ * 64 times its compressed size, beyond 512 MiB per library), a decompression
+ * bomb; -EBADMSG: a zstd section that does not inflate to its declared size.
+ * Either way nothing is read (has_dwarf is false): the caller goes on
+ * without DWARF, and should warn.
  * The walk ends as soon as one era's Buffer fields, Device::id_ and (when
  * want_mesh) MeshDevice::mesh_id_ are all found: a full walk of tt-metal's
  * debug info takes about a second.
