@@ -169,6 +169,32 @@ static size_t compression_header(Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, 
 }
 
 /*
+ * The size a GNU-style .zdebug section declares ("ZLIB", a big-endian
+ * 64-bit size, the zlib stream; no SHF_COMPRESSED), and its compressed
+ * bytes: libdw 0.188 inflates those too. False for any other section.
+ */
+static bool gnu_compressed_size(Elf *elf, size_t names, Elf_Scn *scn, const GElf_Shdr *shdr,
+				uint64_t *declared, uint64_t *compressed)
+{
+	const char *name = elf_strptr(elf, names, shdr->sh_name);
+	const unsigned char *bytes;
+	Elf_Data *data;
+
+	if (!name || strncmp(name, ".zdebug", 7) || shdr->sh_type == SHT_NOBITS ||
+	    (shdr->sh_flags & SHF_COMPRESSED))
+		return false;
+	data = elf_getdata(scn, NULL);
+	if (!data || !data->d_buf || data->d_size < 12 || memcmp(data->d_buf, "ZLIB", 4))
+		return false;
+	bytes = data->d_buf;
+	*declared = 0;
+	for (int i = 4; i < 12; i++)
+		*declared = *declared << 8 | bytes[i];
+	*compressed = data->d_size - 12;
+	return true;
+}
+
+/*
  * Before anything is inflated, by devledger or by libdw: every compressed
  * section's declared size against the bound above. -EFBIG refuses the whole
  * library (its DWARF is not read), whichever section breaks it.
@@ -177,8 +203,11 @@ static int check_compressed_sections(Elf *elf)
 {
 	uint64_t beyond_ratio = 0;
 	Elf_Scn *scn = NULL;
+	size_t names;
+	bool named = elf_getshdrstrndx(elf, &names) == 0;
 
 	while ((scn = elf_nextscn(elf, scn))) {
+		uint64_t declared, compressed;
 		size_t header_size;
 		Elf_Data *data;
 		GElf_Chdr chdr;
@@ -187,8 +216,14 @@ static int check_compressed_sections(Elf *elf)
 		if (!gelf_getshdr(scn, &shdr))
 			continue;
 		header_size = compression_header(elf, scn, &shdr, &data, &chdr);
-		if (header_size &&
-		    check_inflated_size(chdr.ch_size, data->d_size - header_size, &beyond_ratio))
+		if (header_size) {
+			declared = chdr.ch_size;
+			compressed = data->d_size - header_size;
+		} else if (!named ||
+			   !gnu_compressed_size(elf, names, scn, &shdr, &declared, &compressed)) {
+			continue;
+		}
+		if (check_inflated_size(declared, compressed, &beyond_ratio))
 			return -EFBIG;
 	}
 	return 0;

@@ -45,7 +45,7 @@ static const char library_source[] =
 static char dir[] = "/tmp/dwarflayout-test.XXXXXX";
 
 /* The plain library and its copies compressed by objcopy, each way libdw or devledger reads. */
-static const char *const variants[] = { "plain", "zstd", "zlib" };
+static const char *const variants[] = { "plain", "zstd", "zlib", "zlib-gnu" };
 
 static const char *variant_path(const char *variant)
 {
@@ -125,6 +125,7 @@ static void test_reads_every_variant(void **state)
 		assert_device_id_read(variant_path(variants[i]));
 	declared_size_field(variant_path("zstd"), ".debug_info", &shdr);
 	declared_size_field(variant_path("zlib"), ".debug_info", &shdr);
+	elfpatch_section(variant_path("zlib-gnu"), ".zdebug_info", &shdr, NULL);
 }
 
 /*
@@ -221,6 +222,24 @@ static void test_zlib_bomb(void **state)
 	assert_false(layout.has_dwarf);
 }
 
+/* GNU-style .zdebug sections too: "ZLIB", then the size, big-endian, then the stream. */
+static void test_zlib_gnu_bomb(void **state)
+{
+	const char *path = copy_variant("zlib-gnu", "zlib-gnu-bomb");
+	const uint8_t size[8] = { 0, 0, 0, 0, 0x25, 0x80, 0, 0 }; /* 600 MiB */
+	struct dwarf_layout layout;
+	char magic[4];
+	GElf_Shdr shdr;
+
+	(void)state;
+	elfpatch_section(path, ".zdebug_info", &shdr, NULL);
+	elfpatch_pread(path, shdr.sh_offset, magic, sizeof(magic));
+	assert_memory_equal(magic, "ZLIB", 4);
+	elfpatch_pwrite(path, shdr.sh_offset + 4, size, sizeof(size));
+	assert_int_equal(dwarf_layout__read(path, false, &layout), -EFBIG);
+	assert_false(layout.has_dwarf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -230,6 +249,7 @@ int main(void)
 		cmocka_unit_test(test_bomb_across_sections),
 		cmocka_unit_test(test_ratio_alone_not_refused),
 		cmocka_unit_test(test_zlib_bomb),
+		cmocka_unit_test(test_zlib_gnu_bomb),
 	};
 
 	return cmocka_run_group_tests_name("dwarflayout", tests, build_libraries, remove_libraries);
