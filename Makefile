@@ -88,6 +88,7 @@ test_probes_MODULES := probes probesite eras
 test_elfsyms_MODULES := elfsyms
 test_libfind_MODULES := libfind
 test_procinfo_MODULES := procinfo
+test_dwarflayout_MODULES := dwarflayout
 
 $(OUTPUT)/tests/obj/%.o: tests/unit/%.c | $(OUTPUT)/tests/obj
 	$(call msg,CC,$@)

@@ -202,36 +202,167 @@ struct inflated {
 };
 
 /*
+ * A compressed section declares the size it inflates to, and the memory
+ * for it is allocated from that: any local user can hand devledger (root) a
+ * library declaring gigabytes in a few bytes, and zstd really reaches about
+ * 32000:1 (a 128 KiB RLE block is 4 bytes), zlib about 1000:1. Real debug
+ * sections inflate 1.4x to 11x (measured on tt-metal's stand-in, libpython
+ * and devledger itself, zstd and zlib alike), so one within 64x its
+ * compressed size, a margin of about six over the most compressible seen,
+ * is taken as it is: all of those together cost at most 64 times the
+ * library's size on disk, so a small file cannot claim much. Beyond that
+ * ratio, sections share 512 MiB per library: room for the odd section of a
+ * real library that compresses very well, and so a bomb gets at most 512 MiB
+ * more than 64 times its size. The cap is not on all sections: a
+ * RelWithDebInfo tt-metal's whole debug info may well be larger.
+ */
+#define MAX_INFLATE_RATIO	64
+#define MAX_INFLATED_PAST_RATIO (512ull << 20)
+
+/*
+ * May a section of compressed bytes inflate to declared ones? 0, or -EFBIG.
+ * beyond_ratio is what the library's sections past the ratio already took.
+ */
+static int check_inflated_size(uint64_t declared, uint64_t compressed, uint64_t *beyond_ratio)
+{
+	if (compressed <= UINT64_MAX / MAX_INFLATE_RATIO &&
+	    declared <= compressed * MAX_INFLATE_RATIO)
+		return 0;
+	if (declared > MAX_INFLATED_PAST_RATIO ||
+	    *beyond_ratio > MAX_INFLATED_PAST_RATIO - declared)
+		return -EFBIG;
+	*beyond_ratio += declared;
+	return 0;
+}
+
+/*
+ * The compression header of a section flagged SHF_COMPRESSED, and its data,
+ * when there is one to read: a SHT_NOBITS section has no bytes (its data
+ * has no buffer), and data shorter than the header cannot hold one. The
+ * header is copied out: nothing promises it is aligned. Returns its size, or
+ * 0 for a section to leave alone.
+ */
+static size_t compression_header(Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, Elf_Data **data,
+				 GElf_Chdr *chdr)
+{
+	bool is_64 = gelf_getclass(elf) == ELFCLASS64;
+	size_t size = is_64 ? sizeof(Elf64_Chdr) : sizeof(Elf32_Chdr);
+
+	if (!(shdr->sh_flags & SHF_COMPRESSED) || shdr->sh_type == SHT_NOBITS)
+		return 0;
+	*data = elf_getdata(scn, NULL);
+	if (!*data || !(*data)->d_buf || (*data)->d_size < size)
+		return 0;
+	if (is_64) {
+		Elf64_Chdr header;
+
+		memcpy(&header, (*data)->d_buf, sizeof(header));
+		chdr->ch_type = header.ch_type;
+		chdr->ch_size = header.ch_size;
+	} else {
+		Elf32_Chdr header;
+
+		memcpy(&header, (*data)->d_buf, sizeof(header));
+		chdr->ch_type = header.ch_type;
+		chdr->ch_size = header.ch_size;
+	}
+	return size;
+}
+
+/*
+ * The size a GNU-style .zdebug section declares ("ZLIB", a big-endian
+ * 64-bit size, the zlib stream; no SHF_COMPRESSED), and its compressed
+ * bytes: libdw 0.188 inflates those too. False for any other section.
+ */
+static bool gnu_compressed_size(Elf *elf, size_t names, Elf_Scn *scn, const GElf_Shdr *shdr,
+				uint64_t *declared, uint64_t *compressed)
+{
+	const char *name = elf_strptr(elf, names, shdr->sh_name);
+	const unsigned char *bytes;
+	Elf_Data *data;
+
+	if (!name || strncmp(name, ".zdebug", 7) || shdr->sh_type == SHT_NOBITS ||
+	    (shdr->sh_flags & SHF_COMPRESSED))
+		return false;
+	data = elf_getdata(scn, NULL);
+	if (!data || !data->d_buf || data->d_size < 12 || memcmp(data->d_buf, "ZLIB", 4))
+		return false;
+	bytes = data->d_buf;
+	*declared = 0;
+	for (int i = 4; i < 12; i++)
+		*declared = *declared << 8 | bytes[i];
+	*compressed = data->d_size - 12;
+	return true;
+}
+
+/*
+ * Before anything is inflated, by devledger or by libdw: every compressed
+ * section's declared size against the bound above. -EFBIG refuses the whole
+ * library (its DWARF is not read), whichever section breaks it.
+ */
+static int check_compressed_sections(Elf *elf)
+{
+	uint64_t beyond_ratio = 0;
+	Elf_Scn *scn = NULL;
+	size_t names;
+	bool named = elf_getshdrstrndx(elf, &names) == 0;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		uint64_t declared, compressed;
+		size_t header_size;
+		Elf_Data *data;
+		GElf_Chdr chdr;
+		GElf_Shdr shdr;
+
+		if (!gelf_getshdr(scn, &shdr))
+			continue;
+		header_size = compression_header(elf, scn, &shdr, &data, &chdr);
+		if (header_size) {
+			declared = chdr.ch_size;
+			compressed = data->d_size - header_size;
+		} else if (!named ||
+			   !gnu_compressed_size(elf, names, scn, &shdr, &declared, &compressed)) {
+			continue;
+		}
+		if (check_inflated_size(declared, compressed, &beyond_ratio))
+			return -EFBIG;
+	}
+	return 0;
+}
+
+/*
  * Debian 12's libdw (0.188) reads zlib-compressed debug sections but not
  * zstd ones, which newer linkers write (clang's among them). Those are
  * decompressed here, in the process's private copy of the file: the
  * section's data is replaced and its SHF_COMPRESSED flag cleared, so libdw
- * reads them as plain sections. Returns 0 or -errno.
+ * reads them as plain sections. Returns 0, -EFBIG for a library whose
+ * sections declare more than check_inflated_size allows (zlib ones
+ * included: it is not handed to libdw), or -errno.
  */
 static int inflate_zstd_sections(Elf *elf, struct inflated *inflated)
 {
 	Elf_Scn *scn = NULL;
+	int err = check_compressed_sections(elf);
 
+	if (err)
+		return err;
 	while ((scn = elf_nextscn(elf, scn))) {
-		const Elf64_Chdr *header;
+		size_t header_size;
 		Elf_Data *data;
+		GElf_Chdr chdr;
 		GElf_Shdr shdr;
 		void **buffers;
 		size_t got;
 		void *out;
 
-		if (!gelf_getshdr(scn, &shdr) || !(shdr.sh_flags & SHF_COMPRESSED) ||
-		    gelf_getclass(elf) != ELFCLASS64)
+		if (!gelf_getshdr(scn, &shdr))
 			continue;
 		/* The data libdw will ask for: replaced in place, it is what libdw then reads. */
-		data = elf_getdata(scn, NULL);
-		if (!data || data->d_size < sizeof(*header))
-			continue;
-		header = data->d_buf;
-		if (header->ch_type != ELFCOMPRESS_ZSTD)
+		header_size = compression_header(elf, scn, &shdr, &data, &chdr);
+		if (!header_size || chdr.ch_type != ELFCOMPRESS_ZSTD)
 			continue; /* zlib: libdw's own */
 		buffers = realloc(inflated->buffers, (inflated->count + 1) * sizeof(*buffers));
-		out = malloc(header->ch_size ? header->ch_size : 1);
+		out = malloc(chdr.ch_size ? chdr.ch_size : 1);
 		if (!buffers || !out) {
 			free(out);
 			if (buffers)
@@ -240,10 +371,9 @@ static int inflate_zstd_sections(Elf *elf, struct inflated *inflated)
 		}
 		inflated->buffers = buffers;
 		inflated->buffers[inflated->count++] = out;
-		got = ZSTD_decompress(out, header->ch_size,
-				      (const char *)data->d_buf + sizeof(*header),
-				      data->d_size - sizeof(*header));
-		if (ZSTD_isError(got) || got != header->ch_size)
+		got = ZSTD_decompress(out, chdr.ch_size, (const char *)data->d_buf + header_size,
+				      data->d_size - header_size);
+		if (ZSTD_isError(got) || got != chdr.ch_size)
 			return -EBADMSG;
 		data->d_buf = out;
 		data->d_size = got;
@@ -267,6 +397,7 @@ int dwarf_layout__read(const char *library, const struct dwarf_query *queries, s
 	Dwarf *dwarf = NULL;
 	Elf *elf = NULL;
 	int fd, err = -ENODATA; /* no debug info */
+	int inflate_err = 0;
 
 	for (size_t i = 0; i < count; i++)
 		offsets[i] = DL_OFFSET_UNKNOWN;
@@ -281,8 +412,13 @@ int dwarf_layout__read(const char *library, const struct dwarf_query *queries, s
 	/* A private mapping: zstd sections are decompressed in it, never in the file. */
 	if (elf_version(EV_CURRENT) != EV_NONE)
 		elf = elf_begin(fd, ELF_C_READ_MMAP_PRIVATE, NULL);
-	if (elf && !inflate_zstd_sections(elf, &inflated))
+	/* A library refused (-EFBIG) or with a broken zstd section is not handed to libdw. */
+	if (elf)
+		inflate_err = inflate_zstd_sections(elf, &inflated);
+	if (elf && !inflate_err)
 		dwarf = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
+	else if (inflate_err)
+		err = inflate_err;
 	if (!dwarf)
 		goto out;
 	err = 0;

@@ -23,9 +23,13 @@ struct dwarf_query {
 /*
  * offsets[i] is queries[i]'s offset from the start of its class, or
  * DL_OFFSET_UNKNOWN where the DWARF lacks it. Returns 0, -ENODATA without
- * debug info, or -errno. The walk over the compile units ends once every
- * query is settled (found, or its class seen defined without it): tt-metal's
- * debug info is large.
+ * debug info, or -errno. -EFBIG: a compressed section declares more than
+ * devledger inflates (past 64 times its compressed size, beyond 512 MiB per
+ * library), a decompression bomb; -EBADMSG: a zstd section that does not
+ * inflate to its declared size. Either way nothing is read: the caller goes
+ * on without DWARF, and should warn. The walk over the compile units ends
+ * once every query is settled (found, or its class seen defined without it):
+ * tt-metal's debug info is large.
  */
 int dwarf_layout__read(const char *library, const struct dwarf_query *queries, size_t count,
 		       unsigned int *offsets);

@@ -29,6 +29,11 @@ struct elfsym {
  * Resolve names[i] into syms[i] for every i < count: defined functions
  * (STT_FUNC, STT_GNU_IFUNC) and data objects (STT_OBJECT: vtables), .symtab preferred. Returns 0,
  * -ENOENT, -EACCES, -ENOEXEC (not an ELF file), -ENOMEM.
+ *
+ * A symbol is found only when every byte of it is in the file: inside its
+ * segment's p_filesz and inside the file's size. One in .bss, or whose size
+ * or segment runs past the file, is not found: offset + size never exceeds
+ * the file.
  */
 int elfsyms__resolve(const char *path, const char *const *names, size_t count, struct elfsym *syms);
 

@@ -268,6 +268,12 @@ static int choose_layout(struct library *lib, const struct names *n,
 
 	err = read_dwarf(lib, fits, dwarf);
 	lib->has_dwarf = !err;
+	if (err == -EFBIG)
+		warn(lib, false,
+		     "its debug sections declare more than devledger inflates (64 times their "
+		     "size, beyond 512 MiB): read as if it had no DWARF");
+	else if (err == -EBADMSG)
+		warn(lib, false, "a compressed debug section is damaged: read as if it had no DWARF");
 	if (lib->has_dwarf && (shown = era_by_dwarf(lib, fits))) {
 		if (opts->era) {
 			fprintf(stderr,

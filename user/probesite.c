@@ -2,6 +2,7 @@
 #include <capstone/capstone.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,6 +183,25 @@ int probesite__choose_code(const uint8_t *code, size_t len, uint64_t func_offset
 	return 0;
 }
 
+/*
+ * The entry, and why: where every path of probesite__choose leaves the site
+ * unless the code says otherwise, so that a caller never prints or attaches
+ * at anything uninitialised.
+ */
+static void choose_entry(struct probesite *site, uint64_t func_offset, const char *format, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void choose_entry(struct probesite *site, uint64_t func_offset, const char *format, ...)
+{
+	va_list args;
+
+	site->offset = func_offset;
+	site->delta = 0;
+	va_start(args, format);
+	vsnprintf(site->why, sizeof(site->why), format, args);
+	va_end(args);
+}
+
 int probesite__choose(const char *path, uint64_t func_offset, uint64_t size, unsigned int regs_read,
 		      struct probesite *site)
 {
@@ -190,26 +210,46 @@ int probesite__choose(const char *path, uint64_t func_offset, uint64_t size, uns
 	ssize_t got;
 	int fd, err;
 
-	site->offset = func_offset;
-	site->delta = 0;
 	if (!len) {
-		snprintf(site->why, sizeof(site->why),
-			 "entry (function size unknown or too large)");
+		choose_entry(site, func_offset, "entry (function size unknown or too large)");
 		return 0;
 	}
+	/* pread takes an off_t: a larger offset would turn negative. */
+	if (func_offset > (uint64_t)INT64_MAX) {
+		choose_entry(site, func_offset, "entry (file offset 0x%llx is past any file)",
+			     (unsigned long long)func_offset);
+		return -EINVAL;
+	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		err = -errno;
+		choose_entry(site, func_offset, "entry (the code could not be read: %s)",
+			     strerror(-err));
+		return err;
+	}
 	code = malloc(len);
 	if (!code) {
 		close(fd);
+		choose_entry(site, func_offset, "entry (no memory to read the code)");
 		return -ENOMEM;
 	}
 	got = pread(fd, code, len, (off_t)func_offset);
 	err = got < 0 ? -errno : 0;
 	close(fd);
-	if (!err)
-		err = probesite__choose_code(code, (size_t)got, func_offset, regs_read, site);
+	/*
+	 * A file holding less than the symbol's size (changed since it was
+	 * resolved, or lying): a jump back into the prologue may be in the
+	 * bytes it lacks, so what is there cannot vouch for a later site.
+	 */
+	if (err)
+		choose_entry(site, func_offset, "entry (the code could not be read: %s)",
+			     strerror(-err));
+	else if ((size_t)got < len)
+		choose_entry(site, func_offset,
+			     "entry (the file holds %zu of the function's %zu bytes)", (size_t)got,
+			     len);
+	else
+		err = probesite__choose_code(code, len, func_offset, regs_read, site);
 	free(code);
 	return err;
 }

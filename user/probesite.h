@@ -31,8 +31,15 @@ struct probesite {
  * bytes) in path: the first emulated instruction (push, nop) that every call
  * executes (before any branch, call or return), before any write to the
  * registers in regs_read, and that no jump in the function lands on or
- * before; else the entry. Returns 0 or -errno; on decoding trouble the
- * entry is chosen and 0 returned.
+ * before; else the entry. On decoding trouble, or when the file holds fewer
+ * than size bytes there, the entry is chosen and 0 returned.
+ *
+ * Every return, 0 or not, leaves site filled in: offset is func_offset +
+ * delta, and why a NUL-terminated sentence for people. Returns -errno when
+ * the code could not be read (-ENOENT, -EACCES, -ENOMEM, ...; -EINVAL for an
+ * offset past INT64_MAX, which no file has): site is then the entry
+ * (offset == func_offset, delta 0) and why says what failed, so a caller may
+ * print it and attach at the entry, or give up.
  */
 int probesite__choose(const char *path, uint64_t func_offset, uint64_t size, unsigned int regs_read,
 		      struct probesite *site);

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -97,6 +101,78 @@ static void test_undecodable(void **state)
 	assert_int_equal(choose(code, 0, PROBESITE_RSI, why), 0);
 }
 
+/* What a caller prints must be a string even when nothing could be read. */
+static void assert_entry_explained(const struct probesite *site, uint64_t entry, const char *word)
+{
+	assert_int_equal(site->offset, entry);
+	assert_int_equal(site->delta, 0);
+	assert_non_null(memchr(site->why, '\0', sizeof(site->why)));
+	assert_non_null(strstr(site->why, "entry"));
+	assert_non_null(strstr(site->why, word));
+}
+
+/* Filled with what an uninitialised stack could hold. */
+static struct probesite garbage_site(void)
+{
+	struct probesite site;
+
+	memset(&site, 0xa5, sizeof(site));
+	return site;
+}
+
+/* A file that cannot be read: an error, and still the entry with a reason. */
+static void test_unreadable_file(void **state)
+{
+	struct probesite site = garbage_site();
+
+	(void)state;
+	assert_int_equal(
+		probesite__choose("/nonexistent/libtt_metal.so", 0x1234, 64, PROBESITE_RSI, &site),
+		-ENOENT);
+	assert_entry_explained(&site, 0x1234, "No such file");
+}
+
+/* An offset no file can have (2^63 is negative as an off_t). */
+static void test_offset_out_of_range(void **state)
+{
+	struct probesite site = garbage_site();
+
+	(void)state;
+	assert_int_equal(probesite__choose("/proc/self/exe", 1ull << 63, 64, PROBESITE_RSI, &site),
+			 -EINVAL);
+	assert_entry_explained(&site, 1ull << 63, "offset");
+}
+
+/*
+ * A file that holds fewer of the function's bytes than its symbol claims:
+ * a jump back into the prologue could be in the bytes it lacks, so the
+ * prologue seen is no reason to move past the entry.
+ */
+static void test_file_shorter_than_function(void **state)
+{
+	const uint8_t code[] = { ENDBR64, PUSH_R12, PUSH_RBP, RET };
+	char path[] = "/tmp/probesite-test.XXXXXX";
+	struct probesite site = garbage_site();
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, code, sizeof(code)), (ssize_t)sizeof(code));
+	assert_int_equal(close(fd), 0);
+	/* All of it there: the push after endbr64. */
+	assert_int_equal(probesite__choose(path, 0, sizeof(code), PROBESITE_RSI, &site), 0);
+	assert_int_equal(site.delta, 4);
+	/* Claimed 4096 bytes, 8 in the file. */
+	site = garbage_site();
+	assert_int_equal(probesite__choose(path, 0, 4096, PROBESITE_RSI, &site), 0);
+	assert_entry_explained(&site, 0, "8 of");
+	/* Nothing at all there. */
+	site = garbage_site();
+	assert_int_equal(probesite__choose(path, 64, 16, PROBESITE_RSI, &site), 0);
+	assert_entry_explained(&site, 64, "0 of");
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -106,6 +182,9 @@ int main(void)
 		cmocka_unit_test(test_stops_at_first_branch),
 		cmocka_unit_test(test_jump_into_prologue),
 		cmocka_unit_test(test_undecodable),
+		cmocka_unit_test(test_unreadable_file),
+		cmocka_unit_test(test_offset_out_of_range),
+		cmocka_unit_test(test_file_shorter_than_function),
 	};
 
 	return cmocka_run_group_tests_name("probesite", tests, NULL, NULL);
