@@ -885,14 +885,15 @@ static void test_check(void **state)
 	assert_int_equal(run_check(harness_standin_lib(), true, 0, &proc, &out), 0);
 	assert_true(json_object_get_boolean(harness_get(out, "resolved")));
 	assert_int_equal(json_object_array_length(harness_get(out, "probes")), 25);
-	assert_string_equal(json_object_get_string(harness_get(out, "schema")), "devledger.check.v1");
+	assert_string_equal(json_object_get_string(harness_get(out, "schema")),
+			    "devledger.check.v1");
 	/* Every tracker call still there. */
 	for (int c = 0; c < 3; c++)
-		assert_string_equal(json_object_get_string(harness_get(
-					    json_object_array_get_idx(harness_get(out, "tracker_calls"),
-								      c),
-					    "state")),
-				    "called");
+		assert_string_equal(
+			json_object_get_string(harness_get(
+				json_object_array_get_idx(harness_get(out, "tracker_calls"), c),
+				"state")),
+			"called");
 	/* track_allocate is called: allocate_impl is not probed. */
 	assert_true(json_object_get_boolean(
 		harness_get(probe_entry(out, "track_allocate"), "attached")));
@@ -907,9 +908,9 @@ static void test_check(void **state)
 		"_ZN2tt8tt_metal9Allocator18deallocate_buffersEv");
 	assert_true(json_object_get_boolean(harness_get(out, "vtables.mesh_device")));
 	assert_int_equal(harness_get_int(field_entry(out, "Buffer.allocator_"), "offset"), 64);
-	assert_string_equal(
-		json_object_get_string(harness_get(field_entry(out, "MeshDevice.mesh_id_"), "source")),
-		"dwarf");
+	assert_string_equal(json_object_get_string(
+				    harness_get(field_entry(out, "MeshDevice.mesh_id_"), "source")),
+			    "dwarf");
 	assert_int_equal(harness_get_int(probe_entry(out, "track_allocate"), "site_delta"), 0);
 	assert_int_equal(json_object_array_length(harness_get(out, "warnings")), 0);
 	assert_string_equal(json_object_get_string(harness_get(out, "profile")), "era-b");
@@ -946,10 +947,53 @@ static void test_check(void **state)
 	assert_string_equal(
 		json_object_get_string(harness_get(probe_entry(out, "allocator_clear"), "symbol")),
 		"_ZN2tt8tt_metal13AllocatorImpl18deallocate_buffersEv");
-	assert_string_equal(json_object_get_string(
-				    harness_get(field_entry(out, "BufferImpl.allocator_"), "source")),
+	assert_string_equal(json_object_get_string(harness_get(
+				    field_entry(out, "BufferImpl.allocator_"), "source")),
 			    "dwarf");
 	json_object_put(out);
+
+	/*
+	 * The unity build: every tracker call inlined, each named with what devledger does
+	 * instead, and the callers probed in the trackers' place.
+	 */
+	{
+		char *unity = strdup(harness_variant("STANDIN_UNITY_DIR", "libtt_metal.so"));
+		struct json_object *calls;
+
+		assert_int_equal(run_check(unity, true, 0, &proc, &out), 0);
+		calls = harness_get(out, "tracker_calls");
+		assert_int_equal(json_object_array_length(calls), 3);
+		for (int c = 0; c < 3; c++) {
+			struct json_object *call = json_object_array_get_idx(calls, c);
+
+			assert_string_equal(json_object_get_string(harness_get(call, "state")),
+					    "inlined");
+			assert_non_null(strstr(
+				json_object_get_string(harness_get(call, "fallback")), "instead"));
+		}
+		assert_int_equal(json_object_array_length(harness_get(out, "warnings")), 3);
+		assert_non_null(strstr(json_object_get_string(harness_get(out, "warnings.1")),
+				       "Buffer::deallocate_impl no longer calls "
+				       "GraphTracker::track_deallocate"));
+		for (size_t i = 0; i < 3; i++) {
+			const char *const attached[] = { "allocate_impl_return", "deallocate_impl",
+							 "read_circular_buffers_return" };
+			const char *const detached[] = { "track_allocate", "track_deallocate",
+							 "track_allocate_cb" };
+
+			assert_true(json_object_get_boolean(
+				harness_get(probe_entry(out, attached[i]), "attached")));
+			assert_false(json_object_get_boolean(
+				harness_get(probe_entry(out, detached[i]), "attached")));
+		}
+		assert_int_equal(
+			harness_get_int(
+				field_entry(out, "CircularBuffer.locally_allocated_address_"),
+				"offset"),
+			312);
+		json_object_put(out);
+		free(unity);
+	}
 
 	/* Not tt-metal: every missing function named, exit 1; no root needed. */
 	if (access("/lib/x86_64-linux-gnu/libc.so.6", R_OK) == 0) {
