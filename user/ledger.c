@@ -143,6 +143,7 @@ struct process_state {
 	size_t mesh_count;
 	size_t mesh_capacity;
 	uint64_t overflows; /* byte totals that would have wrapped */
+	uint64_t live_total; /* its LIVE slots */
 };
 
 struct pid_slot {
@@ -167,6 +168,7 @@ struct ledger {
 	size_t sorted_count;
 	uint64_t events;
 	uint64_t rejected; /* records that could not be accounted for */
+	uint64_t max_live;
 };
 
 static const char *const reason_names[LEDGER_REASONS] = {
@@ -259,6 +261,7 @@ struct ledger *ledger__new(const struct ledger_opts *opts)
 		return NULL;
 	}
 	ledger->hash = opts && opts->hash ? opts->hash : default_hash;
+	ledger->max_live = opts && opts->max_live ? opts->max_live : LEDGER_DEFAULT_MAX_LIVE;
 	ledger->capacity = 1024;
 	ledger->slots = calloc(ledger->capacity, sizeof(*ledger->slots));
 	if (!ledger->slots) {
@@ -501,12 +504,32 @@ static struct slot *find_slot(struct ledger *ledger, const struct ledger_key *ke
 	}
 }
 
-static int grow_table(struct ledger *ledger)
+/*
+ * What a rebuilt table keeps: live allocations, and those the allocator
+ * released while their Buffer may still report a free. A freed one (its key
+ * kept to tell a double free from an unknown address) and anything of an
+ * exited process go: the table stays the size of what is live, however many
+ * addresses a long session used. A double free of a buffer freed before the
+ * rebuild then shows as unknown_address.
+ */
+static bool slot_kept(const struct ledger *ledger, const struct slot *s)
+{
+	if (s->state == SLOT_LIVE)
+		return true;
+	return s->state == SLOT_RELEASED && !ledger->processes[s->process].view.exited;
+}
+
+/* Rebuild the table with what it keeps, growing it by half only when that is still needed. */
+static int rebuild_table(struct ledger *ledger)
 {
 	struct slot *old = ledger->slots;
-	size_t old_capacity = ledger->capacity;
+	size_t old_capacity = ledger->capacity, kept = 0;
 
-	ledger->capacity += ledger->capacity / 2;
+	for (size_t i = 0; i < old_capacity; i++)
+		kept += slot_kept(ledger, &old[i]);
+	/* Half full at most once rebuilt: the next rebuild is as far away as the last. */
+	if ((kept + 1) * 2 > old_capacity)
+		ledger->capacity += ledger->capacity / 2;
 	ledger->slots = calloc(ledger->capacity, sizeof(*ledger->slots));
 	if (!ledger->slots) {
 		ledger->slots = old;
@@ -516,7 +539,7 @@ static int grow_table(struct ledger *ledger)
 	for (size_t i = 0; i < old_capacity; i++) {
 		struct ledger_key key;
 
-		if (old[i].state == SLOT_EMPTY)
+		if (!slot_kept(ledger, &old[i]))
 			continue;
 		key = (struct ledger_key){ .pid = old[i].process,
 					   .device_id = old[i].device_id,
@@ -525,6 +548,7 @@ static int grow_table(struct ledger *ledger)
 					   .address = old[i].address };
 		*find_slot(ledger, &key) = old[i];
 	}
+	ledger->used = kept;
 	free(old);
 	return 0;
 }
@@ -723,7 +747,7 @@ static int apply_alloc(struct ledger *ledger, struct process_state *p, size_t pr
 		if (allocator_set(&p->allocators, ev->object, device, &p->last_allocator))
 			return -ENOMEM;
 	}
-	if ((ledger->used + 1) * 4 > ledger->capacity * 3 && grow_table(ledger))
+	if ((ledger->used + 1) * 4 > ledger->capacity * 3 && rebuild_table(ledger))
 		return -ENOMEM;
 	stats = stats_for(p, device, ev->mem_type);
 	if (!stats)
@@ -741,9 +765,15 @@ static int apply_alloc(struct ledger *ledger, struct process_state *p, size_t pr
 		stats->frees++;
 		stats->live_count--;
 		stats->live_bytes -= s->size;
+		p->live_total--;
+	} else if (p->live_total >= ledger->max_live) {
+		/* Bounded: counted, and the session says it is not exact. */
+		p->view.dropped_allocations++;
+		return 0;
 	} else if (s->state == SLOT_EMPTY) {
 		ledger->used++;
 	}
+	p->live_total++;
 	*s = (struct slot){ .address = ev->address,
 			    .size = ev->size,
 			    .alloc_ts_ns = ev->ts_ns,
@@ -815,6 +845,7 @@ static int apply_free(struct ledger *ledger, struct process_state *p, size_t pro
 		return list_append(&p->view.unmatched_frees, &r);
 	}
 	s->state = SLOT_DEAD;
+	p->live_total--;
 	stats->frees++;
 	stats->live_count--;
 	stats->live_bytes -= s->size;
@@ -869,6 +900,7 @@ static int end_buffer(struct process_state *p, struct slot *s, enum ledger_reaso
 	if (err)
 		return err;
 	s->state = leak ? SLOT_DEAD : SLOT_RELEASED;
+	p->live_total--;
 	stats->live_bytes -= s->size;
 	return 0;
 }
@@ -1231,7 +1263,10 @@ static int process_exit(struct ledger *ledger, size_t process, int status, uint6
 
 	if (p->view.exited)
 		return 0;
-	err = end_buffers(ledger, p, process, NULL, -1, 0, LEDGER_REASON_NONE, true, ts);
+	/* A walk of the whole table only for a process that still holds something. */
+	err = p->live_total ? end_buffers(ledger, p, process, NULL, -1, 0, LEDGER_REASON_NONE,
+					  true, ts)
+			    : 0;
 	if (!err)
 		err = end_cbs(p, NULL, true, 0, LEDGER_REASON_NONE, true, ts);
 	if (err)
@@ -1341,6 +1376,38 @@ int ledger__apply(struct ledger *ledger, const void *record, size_t size)
 	if (err == -EINVAL || err == -ERANGE)
 		ledger->rejected++;
 	return err;
+}
+
+uint64_t ledger__dropped(const struct ledger *ledger)
+{
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < ledger->process_count; i++)
+		total += ledger->processes[i].view.dropped_allocations;
+	return total;
+}
+
+size_t ledger__memory_bytes(const struct ledger *ledger)
+{
+	size_t bytes = sizeof(*ledger) + ledger->capacity * sizeof(*ledger->slots) +
+		       ledger->process_capacity * sizeof(*ledger->processes) +
+		       ledger->pid_capacity * sizeof(*ledger->pids) +
+		       ledger->sorted_count * sizeof(*ledger->sorted);
+
+	for (size_t i = 0; i < ledger->process_count; i++) {
+		const struct process_state *p = &ledger->processes[i];
+		const struct ledger_list *lists[] = { &p->view.untracked_frees, &p->view.leaks,
+						      &p->view.unmatched_frees, &p->view.live };
+
+		bytes += p->device_capacity * sizeof(*p->view.devices) +
+			 p->cb_capacity * sizeof(*p->cbs) +
+			 p->context_capacity * sizeof(*p->contexts) +
+			 p->mesh_capacity * sizeof(*p->meshes) +
+			 (p->allocators.capacity + p->banks.capacity) * sizeof(struct owner);
+		for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++)
+			bytes += lists[l]->capacity * sizeof(*lists[l]->items);
+	}
+	return bytes;
 }
 
 uint64_t ledger__rejected(const struct ledger *ledger)

@@ -110,6 +110,8 @@ struct ledger_process {
 	 * several devices had a live buffer at that address.
 	 */
 	uint64_t unattributed_frees;
+	/* Allocations not kept: the process had max_live live already. */
+	uint64_t dropped_allocations;
 	struct ledger_device *devices; /* sorted by kind (chips first), then device_id */
 	size_t device_count;
 	struct ledger_list untracked_frees;
@@ -126,9 +128,18 @@ struct ledger_key {
 	uint64_t address;
 };
 
+/* Live allocations kept per process unless told otherwise: about 12 MiB of ledger each. */
+#define LEDGER_DEFAULT_MAX_LIVE (1u << 18)
+
 struct ledger_opts {
 	/* hash of an allocation's key; NULL for the built-in one (tests pass a colliding one) */
 	uint64_t (*hash)(const struct ledger_key *key);
+	/*
+	 * Live allocations kept per process (0: LEDGER_DEFAULT_MAX_LIVE). Past it a
+	 * new allocation is dropped and counted (dropped_allocations): a process
+	 * that never frees cannot exhaust devledger.
+	 */
+	uint64_t max_live;
 };
 
 /* NULL and errno set on failure. opts may be NULL. */
@@ -182,6 +193,12 @@ const struct ledger_process *ledger__processes(const struct ledger *ledger, size
  * wrapped (kept at their maximum). Any makes a session inexact.
  */
 uint64_t ledger__rejected(const struct ledger *ledger);
+
+/* Bytes the ledger holds (its table and each process's state), for bounds and benchmarks. */
+size_t ledger__memory_bytes(const struct ledger *ledger);
+
+/* Allocations dropped past max_live, over every process: any makes a session inexact. */
+uint64_t ledger__dropped(const struct ledger *ledger);
 
 /* Number of records applied in total. */
 uint64_t ledger__events(const struct ledger *ledger);

@@ -388,6 +388,7 @@ int main(int argc, char **argv)
 {
 	struct session s = { .launch = { .pid = -1, .release_fd = -1 } };
 	struct tracer_opts topts = { 0 };
+	struct ledger_opts lopts = { 0 };
 	struct summary_session view = { 0 };
 	struct dl_bpf_stats stats = { 0 };
 	bool child_done = false;
@@ -445,7 +446,8 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
-	s.ledger = ledger__new(NULL);
+	lopts.max_live = s.opts.max_live;
+	s.ledger = ledger__new(&lopts);
 	if (!s.ledger) {
 		fprintf(stderr, "devledger: %s\n", strerror(errno));
 		exit_code = EXIT_RUNTIME;
@@ -534,6 +536,8 @@ int main(int argc, char **argv)
 			exit_code = EXIT_RUNTIME;
 		}
 	}
+	/* What the summary cost too: the report's figures match the JSON's. */
+	own_usage(&view.cpu_s, &view.peak_rss_kib);
 	if (!s.opts.quiet)
 		summary__print_report(s.ledger, &view, stderr);
 

@@ -12,6 +12,7 @@
 enum {
 	OPT_FAIL_ON_LEAK = 0x100,
 	OPT_RING_SIZE,
+	OPT_MAX_LIVE,
 	OPT_ENTRY_PROBES,
 	OPT_PERF_UPROBES,
 	OPT_JSON,
@@ -55,6 +56,10 @@ static const struct argp_option trace_options[] = {
 	{ "fail-on-leak", OPT_FAIL_ON_LEAK, NULL, 0, "Exit 3 when any leak was found", 0 },
 	{ "ring-size", OPT_RING_SIZE, "BYTES", 0,
 	  "BPF ring buffer size: a power of two, at least 4K; K, M, G suffixes (default 16M)", 0 },
+	{ "max-live", OPT_MAX_LIVE, "N", 0,
+	  "Live allocations kept per process (K/M suffixes; default 256K); more are dropped, "
+	  "counted and make the session inexact",
+	  0 },
 	{ "entry-probes", OPT_ENTRY_PROBES, NULL, 0,
 	  "Probe every function at its first instruction (default: at the cheapest safe "
 	  "instruction of its prologue; -v shows which)",
@@ -252,6 +257,11 @@ static error_t parse_trace_option(int key, char *arg, struct argp_state *state)
 				"--ring-size takes a power of two of at least 4K (e.g. 64M), not '%s'",
 				arg);
 		opts->ring_bytes = ring;
+		break;
+	case OPT_MAX_LIVE:
+		if (parse_size(arg, &opts->max_live) || !opts->max_live ||
+		    opts->max_live > (1ULL << 30))
+			return fail(ps, "--max-live takes a number from 1 to 1G, not '%s'", arg);
 		break;
 	case OPT_ENTRY_PROBES:
 		opts->entry_probes = true;

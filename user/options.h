@@ -33,6 +33,7 @@ struct options {
 	double duration_s; /* 0: until the end */
 	double interval_s; /* 0: no live table */
 	size_t ring_bytes; /* 0: default */
+	size_t max_live;   /* --max-live: live allocations kept per process; 0: the ledger's default */
 	bool fail_on_leak;
 	bool quiet;
 	bool verbose;

@@ -402,6 +402,7 @@ static int json_add_process(struct json_object *processes, const struct ledger_p
 	    json_add_exit(proc, p) || json_add_u64(proc, "events", p->events) ||
 	    json_add_u64(proc, "hooked_allocations", p->hooked_ignored) ||
 	    json_add_u64(proc, "unattributed_frees", p->unattributed_frees) ||
+	    json_add_u64(proc, "dropped_allocations", p->dropped_allocations) ||
 	    json_add_devices(proc, p) ||
 	    json_add_records(proc, "untracked_frees", &p->untracked_frees, RECORD_UNTRACKED,
 			     start_ns) ||
@@ -460,7 +461,8 @@ static int json_add_session(struct json_object *root, const struct ledger *ledge
 	    json_add_u64(session, "rejected_events", ledger__rejected(ledger)) ||
 	    json_add(session, "exact",
 		     json_object_new_boolean(s->lost_events == 0 && s->warning_count == 0 &&
-					     ledger__rejected(ledger) == 0)) ||
+					     ledger__rejected(ledger) == 0 &&
+					     ledger__dropped(ledger) == 0)) ||
 	    json_add(session, "cpu_s", json_object_new_double_s(s->cpu_s, cpu)) ||
 	    json_add_u64(session, "peak_rss_kib", s->peak_rss_kib))
 		return -ENOMEM;
@@ -855,6 +857,12 @@ static void report_process(FILE *out, const struct ledger_process *p, uint64_t s
 			" allocator %s not placed on a device (its bank was never seen in a tracked free and several devices held the address): those buffers stay live below\n",
 			p->unattributed_frees,
 			plural(p->unattributed_frees, "release was", "releases were"));
+	if (p->dropped_allocations)
+		fprintf(out,
+			"  WARNING: %" PRIu64 " %s not kept: the process had --max-live allocations "
+			"live already; its figures are inexact\n",
+			p->dropped_allocations,
+			plural(p->dropped_allocations, "allocation was", "allocations were"));
 	if (!p->device_count)
 		fprintf(out, "  no device memory activity\n");
 	for (size_t d = 0; d < p->device_count; d++)
@@ -942,7 +950,7 @@ int summary__print_report(const struct ledger *ledger, const struct summary_sess
 			plural(running, "process", "processes"));
 	if (session->lost_events)
 		fprintf(out, " (inexact: %" PRIu64 " lost)", session->lost_events);
-	else if (session->warning_count || ledger__rejected(ledger))
+	else if (session->warning_count || ledger__rejected(ledger) || ledger__dropped(ledger))
 		fprintf(out, " (inexact: see the warnings above)");
 	fputc('\n', out);
 	return ferror(out) ? -EIO : 0;

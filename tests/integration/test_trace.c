@@ -658,6 +658,44 @@ static void test_attach_pid_zombie(void **state)
 	json_object_put(harness_load_json(harness_path(dir, "summary.json")));
 }
 
+/*
+ * A million allocations never freed: devledger keeps --max-live of them,
+ * counts the rest, says the session is not exact, and its own memory
+ * (measured once the summary is built) stays small.
+ */
+static void test_flood_bounded(void **state)
+{
+	const char *dir = *state;
+	struct harness_proc proc;
+	char *argv[] = { (char *)harness_devledger(),
+			 "trace",
+			 "--max-live",
+			 "20000",
+			 "-o",
+			 (char *)harness_path(dir, "summary.json"),
+			 "--",
+			 (char *)harness_standin_driver(),
+			 "flood",
+			 "1000000",
+			 NULL };
+	struct json_object *summary, *p;
+
+	(void)state;
+	assert_int_equal(harness_exit_code(harness_run(&proc, argv, TIMEOUT_S)), 0);
+	summary = harness_load_json(harness_path(dir, "summary.json"));
+	p = json_object_array_get_idx(harness_get(summary, "processes"), 0);
+	/* The Buffer the flood reuses was allocated once for real: 1 + 19999 kept. */
+	assert_int_equal(harness_get_int(p, "dropped_allocations"), 1000001 - 20000);
+	assert_int_equal(json_object_array_length(harness_get(p, "leaks")), 20000);
+	assert_false(json_object_get_boolean(harness_get(summary, "session.exact")));
+	assert_int_equal(harness_get_int(summary, "session.lost_events"), 0);
+	if (harness_get_int(summary, "session.peak_rss_kib") > 200 * 1024)
+		fail_msg("devledger held %lld KiB", harness_get_int(summary, "session.peak_rss_kib"));
+	if (!strstr(proc.err, "980001 allocations were not kept"))
+		fail_msg("the report does not say what was dropped: %s", proc.err);
+	json_object_put(summary);
+}
+
 /* -a sees two processes started after it, each on its own, until SIGINT. */
 static void test_system_wide(void **state)
 {
@@ -1176,6 +1214,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_loss_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_pid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_pid_zombie, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flood_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_system_wide, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_forwarded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check, setup, teardown),

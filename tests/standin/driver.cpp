@@ -43,6 +43,7 @@ const char usage[] =
 	"  crash                allocate, then die by SIGKILL\n"
 	"  hammer T SECONDS     T threads (one device each) calling the probed functions flat\n"
 	"                       out; prints \"rounds N\"\n"
+	"  flood N              N allocations reported, never freed; no ground truth\n"
 	"  loop N [--time]      N track_allocate/track_deallocate pairs of one buffer;\n"
 	"                       --time prints \"ns_per_call X\"\n"
 	"--truth FILE writes the ground truth; --attach-truth FILE (wait) the truth as seen by\n"
@@ -403,6 +404,23 @@ void scenario_loop(uint64_t count, bool timed, standin::Truth &truth)
 	close_devices(devices);
 }
 
+// N allocations reported and never freed, at N addresses: a process that floods the tracer. No
+// ground truth: the tracer is expected to keep only some of them, and say so.
+void scenario_flood(uint64_t count)
+{
+	auto devices = open_devices(1);
+	auto buffer = Buffer::create(devices[0], 64, 64, BufferType::L1, true);
+	auto &tracker = GraphTracker::instance();
+	DeviceAddr first = buffer->state()->address_;
+
+	for (uint64_t i = 0; i < count; i++) {
+		buffer->state()->address_ = first + (i + 1) * 64;
+		tracker.track_allocate(buffer.get());
+	}
+	buffer->state()->address_ = first;
+	std::_Exit(0); // no close, no free: everything reported is still live
+}
+
 // T threads calling the probed functions as fast as they can for `seconds`, each on its own device.
 void scenario_hammer(uint64_t threads, double seconds, standin::Truth &truth)
 {
@@ -540,6 +558,9 @@ int main(int argc, char **argv)
 	} else if (scenario == "hammer") {
 		need(2);
 		scenario_hammer(numbers[0], (double)numbers[1], truth);
+	} else if (scenario == "flood") {
+		need(1);
+		scenario_flood(numbers[0]);
 	} else if (scenario == "loop") {
 		need(1);
 		scenario_loop(numbers[0], timed, truth);

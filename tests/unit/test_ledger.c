@@ -925,6 +925,70 @@ static void test_growth(void **state)
 	assert_int_equal(proc(l, 0)->unmatched_frees.count, 0);
 }
 
+/*
+ * A process that never frees cannot exhaust the ledger: past max_live its
+ * allocations are dropped and counted. Its frees of what was kept still count.
+ */
+static void test_max_live(void **state)
+{
+	struct ledger_opts opts = { .max_live = 1000 };
+	struct ledger *l = ledger__new(&opts);
+	const struct ledger_process *p;
+
+	(void)state;
+	assert_non_null(l);
+	for (uint64_t i = 0; i < 3000; i++)
+		alloc(l, 5, 0, DL_MEM_DRAM, i * 4096, 4096);
+	p = proc(l, 0);
+	assert_int_equal(p->dropped_allocations, 2000);
+	assert_int_equal(ledger__dropped(l), 2000);
+	assert_stats(stats(p, 0, DL_MEM_DRAM), 1000 * 4096, 1000 * 4096, 1000, 1000, 0, 0, 0, 0, 0);
+	/* Room again once one is freed; a live address allocated again is not a new one. */
+	dealloc(l, 5, 0, DL_MEM_DRAM, 0);
+	alloc(l, 5, 0, DL_MEM_DRAM, 4096, 4096);
+	alloc(l, 5, 0, DL_MEM_DRAM, 1ULL << 40, 4096);
+	alloc(l, 5, 0, DL_MEM_DRAM, 1ULL << 41, 4096);
+	p = proc(l, 0);
+	assert_int_equal(p->dropped_allocations, 2001);
+	assert_int_equal(stats(p, 0, DL_MEM_DRAM)->live_count, 1000);
+	/* Another process has its own bound. */
+	alloc(l, 6, 0, DL_MEM_DRAM, 0, 4096);
+	assert_int_equal(proc(l, 1)->dropped_allocations, 0);
+	ledger__free(l);
+}
+
+/*
+ * Memory stays the size of what is live: millions of allocations freed at
+ * ever new addresses, and processes that come and go, leave the table small.
+ */
+static void test_memory_bounded(void **state)
+{
+	struct ledger *l = *state;
+	size_t after_warmup = 0;
+
+	for (uint64_t i = 0; i < 400000; i++) {
+		alloc(l, 7, 0, DL_MEM_L1, i * 32, 32);
+		dealloc(l, 7, 0, DL_MEM_L1, i * 32);
+		if (i == 20000)
+			after_warmup = ledger__memory_bytes(l);
+		/* Colliding keys make each lookup a walk: fewer of them. */
+		if (colliding && i == 30000)
+			break;
+	}
+	assert_true(after_warmup > 0);
+	assert_true(ledger__memory_bytes(l) <= after_warmup);
+	assert_int_equal(proc(l, 0)->unmatched_frees.count, 0);
+	/* Processes that leak and exit: their table entries go at the next rebuild. */
+	for (uint32_t pid = 100; pid < 400; pid++) {
+		for (uint64_t a = 0; a < 20; a++)
+			alloc(l, pid, 0, DL_MEM_DRAM, a * 2048, 2048);
+		process_exit(l, pid, 0, "worker");
+	}
+	/* Each keeps its state and its list of leaks for the summary (about 5 KiB here), no more. */
+	assert_true(ledger__memory_bytes(l) < after_warmup + 300 * 8192);
+	assert_int_equal(ledger__dropped(l), 0);
+}
+
 #define BOTH(test)                                                                                 \
 	cmocka_unit_test_setup_teardown(test, setup_default, teardown),                            \
 		cmocka_unit_test_setup_teardown(test, setup_colliding, teardown)
@@ -948,6 +1012,8 @@ int main(void)
 		BOTH(test_bad_records),
 		BOTH(test_impossible_values),
 		BOTH(test_dfb_beside_cbs),
+		cmocka_unit_test(test_max_live),
+		BOTH(test_memory_bounded),
 		BOTH(test_tracked_free_pairs_with_bank),
 		BOTH(test_bank_free_in_unknown_bank),
 		BOTH(test_allocator_clear),

@@ -88,6 +88,8 @@ static void test_system_mode(void **state)
 	assert_true(opts.duration_s == 2.0);
 	assert_int_equal(parse("trace", "-a", "--ring-size", "1g", NULL), 0);
 	assert_int_equal(opts.ring_bytes, 1 << 30);
+	assert_int_equal(parse("trace", "-a", "--max-live", "64K", NULL), 0);
+	assert_int_equal(opts.max_live, 65536);
 }
 
 static void test_defaults(void **state)
@@ -129,6 +131,9 @@ static void test_number_errors(void **state)
 	expect_usage_error(parse("trace", "-a", "-d", "nan", NULL), "greater than 0");
 	expect_usage_error(parse("trace", "-a", "-i", "", NULL), "-i takes");
 	expect_usage_error(parse("trace", "-a", "--ring-size", "3000", NULL), "power of two");
+	expect_usage_error(parse("trace", "-a", "--max-live", "0", NULL), "from 1 to 1G");
+	expect_usage_error(parse("trace", "-a", "--max-live", "2G", NULL), "from 1 to 1G");
+	expect_usage_error(parse("trace", "-a", "--max-live", "12x", NULL), "from 1 to 1G");
 	expect_usage_error(parse("trace", "-a", "--ring-size", "2048", NULL), "power of two");
 	expect_usage_error(parse("trace", "-a", "--ring-size", "16X", NULL), "power of two");
 	expect_usage_error(parse("trace", "-a", "--ring-size", "-4096", NULL), "power of two");

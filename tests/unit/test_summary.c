@@ -505,8 +505,8 @@ static void test_exit_states(void **state)
 	assert_null(exit);
 	assert_keys_at(
 		root, "processes.2",
-		"pid,comm,exit,events,hooked_allocations,unattributed_frees,devices,untracked_frees,leaks,"
-		"unmatched_frees,live");
+		"pid,comm,exit,events,hooked_allocations,unattributed_frees,dropped_allocations,devices,"
+		"untracked_frees,leaks,unmatched_frees,live");
 	assert_length_at(root, "processes.2.devices", 0);
 	json_object_put(root);
 }
