@@ -315,7 +315,8 @@ static struct library_opts library_options(const struct options *o)
 /*
  * Read every library once: era, layout, inlining, probes. -EINVAL for
  * options that do not fit a library (said in one line), else -errno. Its
- * warnings are said once, before tracing.
+ * warnings are said once the probes are attached: a session that cannot
+ * start (not root) says only why.
  */
 static int open_libraries(struct session *s)
 {
@@ -332,8 +333,6 @@ static int open_libraries(struct session *s)
 			if (!lib)
 				return -errno;
 			s->opened[s->opened_count++] = lib;
-			if (!s->opts.quiet)
-				library__print_warnings(lib, stderr);
 		}
 		s->targets[i].library = lib;
 	}
@@ -485,6 +484,8 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; s.opts.mode != MODE_SYSTEM && i < s.target_count; i++)
 		ledger__add_process(s.ledger, (uint32_t)s.targets[i].pid);
+	for (size_t i = 0; !s.opts.quiet && i < s.opened_count; i++)
+		library__print_warnings(s.opened[i], stderr);
 
 	announce(&s);
 	if (s.opts.mode == MODE_COMMAND && stop_signal) {
