@@ -5,6 +5,7 @@
  * here only reads the ledger.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
@@ -555,6 +556,66 @@ int summary__check_path(const char *path, char *why, size_t len)
 	return 0;
 }
 
+/*
+ * The summary in a file with no name until it is whole (O_TMPFILE), then
+ * linked under a temporary name and renamed into place: killed mid-write,
+ * devledger leaves nothing behind. -EOPNOTSUPP where the file system cannot.
+ */
+static int write_unnamed(const char *path, const char *text, mode_t mode)
+{
+	char copy[PATH_MAX], fd_path[64], *tmp = NULL;
+	FILE *f;
+	int fd, err = 0;
+
+	snprintf(copy, sizeof(copy), "%s", path);
+	fd = open(dirname(copy), O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+	if (fd < 0)
+		return errno == EISDIR || errno == EOPNOTSUPP || errno == EINVAL ? -EOPNOTSUPP
+										 : -errno;
+	/* open's mode is masked by the umask, as for any file the user creates. */
+	f = fdopen(fd, "w");
+	if (!f) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	err = write_stream(f, text);
+	if (!err && fflush(f))
+		err = -errno;
+	if (!err && fsync(fd))
+		err = -errno;
+	snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", fd);
+	/* A fresh name each try: linkat does not replace, and another writer may race us. */
+	for (unsigned int attempt = 0; !err; attempt++) {
+		struct timespec now;
+
+		if (attempt == 16) {
+			err = -EEXIST;
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		free(tmp);
+		if (asprintf(&tmp, "%s.%06lx", path,
+			     (unsigned long)((now.tv_nsec ^ getpid() ^ attempt * 7919) &
+					     0xffffff)) < 0) {
+			tmp = NULL;
+			err = -ENOMEM;
+		} else if (!linkat(AT_FDCWD, fd_path, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW)) {
+			break;
+		} else if (errno != EEXIST) {
+			err = -errno;
+		}
+	}
+	if (fclose(f) && !err)
+		err = neg_errno();
+	if (!err && rename(tmp, path)) {
+		err = -errno;
+		unlink(tmp);
+	}
+	free(tmp);
+	return err;
+}
+
 /* Never half a file at path: a reader sees the old summary or the whole new one. */
 static int write_file_atomically(const char *path, const char *text)
 {
@@ -563,6 +624,12 @@ static int write_file_atomically(const char *path, const char *text)
 	mode_t mask;
 	int fd, err;
 
+	mask = umask(0);
+	umask(mask);
+	err = write_unnamed(path, text, 0666);
+	if (err != -EOPNOTSUPP)
+		return err;
+	/* No O_TMPFILE here: a named temporary file, removed on any failure. */
 	if (asprintf(&tmp, "%s" TEMP_SUFFIX, path) < 0)
 		return -ENOMEM;
 	fd = mkstemp(tmp);
@@ -572,8 +639,6 @@ static int write_file_atomically(const char *path, const char *text)
 		return err;
 	}
 	/* mkstemp makes the file 0600; the summary gets the mode of any file the user creates */
-	mask = umask(0);
-	umask(mask);
 	if (fchmod(fd, 0666 & ~mask)) {
 		err = -errno;
 		close(fd);
@@ -859,7 +924,8 @@ static void report_process(FILE *out, const struct ledger_process *p, uint64_t s
 			plural(p->unattributed_frees, "release was", "releases were"));
 	if (p->dropped_allocations)
 		fprintf(out,
-			"  WARNING: %" PRIu64 " %s not kept: the process had --max-live allocations "
+			"  WARNING: %" PRIu64
+			" %s not kept: the process had --max-live allocations "
 			"live already; its figures are inexact\n",
 			p->dropped_allocations,
 			plural(p->dropped_allocations, "allocation was", "allocations were"));
