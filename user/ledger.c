@@ -7,17 +7,18 @@
 #include "ledger.h"
 
 /*
- * Buffers live in one open-addressing hash table, written here rather than
- * taken from a library because it is the hot path (every record) and because
- * its entries must stay small (a million live allocations should cost at
- * most 64 MB). 32-byte slots, linear probing, at most 3/4 full, growing by
- * half: between 43 and 64 bytes per entry whatever the population. The
- * capacity is no power of two, so a hash maps to a slot by multiplication.
+ * Buffers live in open-addressing hash tables, one per process and device,
+ * written here rather than taken from a library because it is the hot path
+ * (every record) and because its entries must stay small (a million live
+ * allocations should cost at most 64 MB). 32-byte slots, linear probing, at
+ * most 3/4 full, growing by half: between 43 and 64 bytes per entry whatever
+ * the population. The capacity is no power of two, so a hash maps to a slot
+ * by multiplication. A device's close and a process's exit walk only their
+ * own tables; an exited process's tables are freed.
  *
- * A freed key stays in the table as DEAD: a later free of it is then known
+ * A freed key stays in its table as DEAD: a later free of it is then known
  * to be a double free, and a new allocation at the same address reuses its
- * slot. Nothing is ever removed, so the table holds every distinct address
- * ever allocated; allocators reuse addresses, which keeps that bounded.
+ * slot. A rebuild keeps only what is live or released (see slot_kept).
  */
 /*
  * DEAD: freed with a report. RELEASED: ended without one (an allocator
@@ -142,9 +143,21 @@ struct process_state {
 	uint64_t *meshes;    /* MeshDevice pointers, numbered in the order first seen */
 	size_t mesh_count;
 	size_t mesh_capacity;
-	uint64_t overflows; /* byte totals that would have wrapped */
-	uint64_t live_total; /* its LIVE slots */
+	uint64_t overflows;	   /* byte totals that would have wrapped */
+	uint64_t live_total;	   /* its LIVE slots */
+	struct slot_table *tables; /* one per view.devices[] entry, in the same order */
+	size_t table_capacity;
 };
+
+/* One process's buffers on one device. */
+struct slot_table {
+	struct slot *slots;
+	size_t capacity; /* 0 until the first allocation */
+	size_t used;	 /* slots not EMPTY */
+};
+
+/* A table starts this small: most devices of most processes hold a handful of buffers. */
+#define TABLE_MIN_CAPACITY 64
 
 struct pid_slot {
 	uint32_t pid;
@@ -153,9 +166,6 @@ struct pid_slot {
 
 struct ledger {
 	uint64_t (*hash)(const struct ledger_key *key);
-	struct slot *slots;
-	size_t capacity;
-	size_t used; /* LIVE + DEAD */
 
 	struct process_state *processes;
 	size_t process_count;
@@ -262,18 +272,21 @@ struct ledger *ledger__new(const struct ledger_opts *opts)
 	}
 	ledger->hash = opts && opts->hash ? opts->hash : default_hash;
 	ledger->max_live = opts && opts->max_live ? opts->max_live : LEDGER_DEFAULT_MAX_LIVE;
-	ledger->capacity = 1024;
-	ledger->slots = calloc(ledger->capacity, sizeof(*ledger->slots));
-	if (!ledger->slots) {
-		free(ledger);
-		errno = ENOMEM;
-		return NULL;
-	}
 	return ledger;
+}
+
+static void free_tables(struct process_state *p)
+{
+	for (size_t d = 0; p->tables && d < p->view.device_count; d++) {
+		free(p->tables[d].slots);
+		p->tables[d] = (struct slot_table){ 0 };
+	}
 }
 
 static void free_process(struct process_state *p)
 {
+	free_tables(p);
+	free(p->tables);
 	free(p->view.devices);
 	free(p->view.untracked_frees.items);
 	free(p->view.leaks.items);
@@ -294,7 +307,6 @@ void ledger__free(struct ledger *ledger)
 		free_process(&ledger->processes[i]);
 	free(ledger->processes);
 	free(ledger->pids);
-	free(ledger->slots);
 	free(ledger->sorted);
 	free(ledger);
 }
@@ -453,10 +465,15 @@ static struct ledger_device *device_for(struct process_state *p, struct device_k
 
 	if (!found) {
 		if (grow((void **)&v->devices, &p->device_capacity, sizeof(*v->devices),
+			 v->device_count + 1) ||
+		    grow((void **)&p->tables, &p->table_capacity, sizeof(*p->tables),
 			 v->device_count + 1))
 			return NULL;
 		memmove(&v->devices[lo + 1], &v->devices[lo],
 			(v->device_count - lo) * sizeof(*v->devices));
+		memmove(&p->tables[lo + 1], &p->tables[lo],
+			(v->device_count - lo) * sizeof(*p->tables));
+		p->tables[lo] = (struct slot_table){ 0 };
 		memset(&v->devices[lo], 0, sizeof(*v->devices));
 		v->devices[lo].device_id = key.id;
 		v->devices[lo].kind = key.kind;
@@ -487,13 +504,15 @@ static void add_live(struct ledger_stats *s, uint64_t size)
 
 /* ---- the allocation table ---- */
 
-static struct slot *find_slot(struct ledger *ledger, const struct ledger_key *key)
+/* The key's slot in a table with room (capacity > 0): its own, or the empty one it would take. */
+static struct slot *find_slot(const struct ledger *ledger, struct slot_table *t,
+			      const struct ledger_key *key)
 {
 	/* The hash's top bits scaled to the capacity: no power of two needed. */
-	size_t i = (size_t)(((unsigned __int128)ledger->hash(key) * ledger->capacity) >> 64);
+	size_t i = (size_t)(((unsigned __int128)ledger->hash(key) * t->capacity) >> 64);
 
-	for (;; i = i + 1 == ledger->capacity ? 0 : i + 1) {
-		struct slot *s = &ledger->slots[i];
+	for (;; i = i + 1 == t->capacity ? 0 : i + 1) {
+		struct slot *s = &t->slots[i];
 
 		if (s->state == SLOT_EMPTY)
 			return s;
@@ -519,21 +538,23 @@ static bool slot_kept(const struct ledger *ledger, const struct slot *s)
 	return s->state == SLOT_RELEASED && !ledger->processes[s->process].view.exited;
 }
 
-/* Rebuild the table with what it keeps, growing it by half only when that is still needed. */
-static int rebuild_table(struct ledger *ledger)
+/* Rebuild a table with what it keeps, growing it by half only when that is still needed. */
+static int rebuild_table(struct ledger *ledger, struct slot_table *t)
 {
-	struct slot *old = ledger->slots;
-	size_t old_capacity = ledger->capacity, kept = 0;
+	struct slot *old = t->slots;
+	size_t old_capacity = t->capacity, kept = 0;
 
 	for (size_t i = 0; i < old_capacity; i++)
 		kept += slot_kept(ledger, &old[i]);
 	/* Half full at most once rebuilt: the next rebuild is as far away as the last. */
-	if ((kept + 1) * 2 > old_capacity)
-		ledger->capacity += ledger->capacity / 2;
-	ledger->slots = calloc(ledger->capacity, sizeof(*ledger->slots));
-	if (!ledger->slots) {
-		ledger->slots = old;
-		ledger->capacity = old_capacity;
+	if (!t->capacity)
+		t->capacity = TABLE_MIN_CAPACITY;
+	else if ((kept + 1) * 2 > old_capacity)
+		t->capacity += t->capacity / 2;
+	t->slots = calloc(t->capacity, sizeof(*t->slots));
+	if (!t->slots) {
+		t->slots = old;
+		t->capacity = old_capacity;
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < old_capacity; i++) {
@@ -546,11 +567,29 @@ static int rebuild_table(struct ledger *ledger)
 					   .device_kind = old[i].device_kind,
 					   .mem_type = old[i].mem_type,
 					   .address = old[i].address };
-		*find_slot(ledger, &key) = old[i];
+		*find_slot(ledger, t, &key) = old[i];
 	}
-	ledger->used = kept;
+	t->used = kept;
 	free(old);
 	return 0;
+}
+
+/* A device's table, or NULL when the device never had an entry. */
+static struct slot_table *table_of(struct process_state *p, struct device_key device)
+{
+	bool found;
+	size_t i = device_index(p, device, &found);
+
+	return found ? &p->tables[i] : NULL;
+}
+
+/* The slot of a key in its device's table, if the table has one: NULL when empty or absent. */
+static struct slot *lookup_slot(const struct ledger *ledger, struct process_state *p,
+				struct device_key device, const struct ledger_key *key)
+{
+	struct slot_table *t = table_of(p, device);
+
+	return t && t->capacity ? find_slot(ledger, t, key) : NULL;
 }
 
 /* The key's pid field holds the process index: pids are reused, indexes are not. */
@@ -735,6 +774,7 @@ static int apply_alloc(struct ledger *ledger, struct process_state *p, size_t pr
 {
 	struct ledger_key key = key_at(process, device, ev->mem_type, ev->address);
 	struct ledger_stats *stats;
+	struct slot_table *t;
 	struct slot *s;
 
 	if (ev->flags & DL_FLAG_HOOKED) {
@@ -747,15 +787,16 @@ static int apply_alloc(struct ledger *ledger, struct process_state *p, size_t pr
 		if (allocator_set(&p->allocators, ev->object, device, &p->last_allocator))
 			return -ENOMEM;
 	}
-	if ((ledger->used + 1) * 4 > ledger->capacity * 3 && rebuild_table(ledger))
-		return -ENOMEM;
 	stats = stats_for(p, device, ev->mem_type);
 	if (!stats)
 		return -ENOMEM;
 	/* More live bytes than 64 bits hold cannot be true. */
 	if (ev->size > UINT64_MAX - stats->live_bytes)
 		return -ERANGE;
-	s = find_slot(ledger, &key);
+	t = table_of(p, device);
+	if ((t->used + 1) * 4 > t->capacity * 3 && rebuild_table(ledger, t))
+		return -ENOMEM;
+	s = find_slot(ledger, t, &key);
 	if (s->state == SLOT_LIVE) {
 		/*
 		 * The runtime never allocates a live address twice: the free's
@@ -771,7 +812,7 @@ static int apply_alloc(struct ledger *ledger, struct process_state *p, size_t pr
 		p->view.dropped_allocations++;
 		return 0;
 	} else if (s->state == SLOT_EMPTY) {
-		ledger->used++;
+		t->used++;
 	}
 	p->live_total++;
 	*s = (struct slot){ .address = ev->address,
@@ -818,6 +859,7 @@ static int apply_free(struct ledger *ledger, struct process_state *p, size_t pro
 		      const struct dl_event *ev, struct device_key device)
 {
 	struct ledger_key key = key_at(process, device, ev->mem_type, ev->address);
+	struct slot none = { .state = SLOT_EMPTY };
 	struct ledger_stats *stats;
 	struct slot *s;
 
@@ -826,7 +868,10 @@ static int apply_free(struct ledger *ledger, struct process_state *p, size_t pro
 	stats = stats_for(p, device, ev->mem_type);
 	if (!stats)
 		return -ENOMEM;
-	s = find_slot(ledger, &key);
+	/* A device that never had an allocation has no table: the free matches nothing. */
+	s = lookup_slot(ledger, p, device, &key);
+	if (!s)
+		s = &none;
 	remember_free(p, ev, device, s->state == SLOT_EMPTY ? 0 : (uint8_t)s->allocator);
 	if (s->state == SLOT_RELEASED) {
 		/* Released by the allocator already: the same free, counted once. */
@@ -927,25 +972,33 @@ static bool has_live_buffers(struct process_state *p, struct device_key device, 
  * all), of one type (negative: all), from one of the device's allocators
  * (0: any; a buffer whose allocator is unknown goes with any).
  */
-static int end_buffers(struct ledger *ledger, struct process_state *p, size_t process,
-		       const struct device_key *device, int type, uint8_t allocator,
-		       enum ledger_reason reason, bool leak, uint64_t ts)
+static int end_buffers(struct process_state *p, const struct device_key *device, int type,
+		       uint8_t allocator, enum ledger_reason reason, bool leak, uint64_t ts)
 {
-	/* A walk of the whole table: skipped when there is nothing to find. */
+	struct slot_table *only = NULL;
+
+	/* A walk of the device's table (every table of the process): skipped when it holds nothing.
+	 */
 	if (device && !has_live_buffers(p, *device, type))
 		return 0;
-	for (size_t i = 0; i < ledger->capacity; i++) {
-		struct slot *s = &ledger->slots[i];
-		int err;
+	if (device && !(only = table_of(p, *device)))
+		return 0;
+	for (size_t d = 0; d < p->view.device_count; d++) {
+		struct slot_table *t = only ? only : &p->tables[d];
 
-		if (s->state != SLOT_LIVE || s->process != process ||
-		    (device && !same_device(slot_device(s), *device)) ||
-		    (type >= 0 && s->mem_type != type) ||
-		    (allocator && s->allocator && s->allocator != allocator))
-			continue;
-		err = end_buffer(p, s, reason, leak, ts);
-		if (err)
-			return err;
+		for (size_t i = 0; i < t->capacity; i++) {
+			struct slot *s = &t->slots[i];
+			int err;
+
+			if (s->state != SLOT_LIVE || (type >= 0 && s->mem_type != type) ||
+			    (allocator && s->allocator && s->allocator != allocator))
+				continue;
+			err = end_buffer(p, s, reason, leak, ts);
+			if (err)
+				return err;
+		}
+		if (only)
+			break;
 	}
 	return 0;
 }
@@ -1128,7 +1181,9 @@ static bool bank_free_device(struct ledger *ledger, struct process_state *p, siz
 					  .kind = p->view.devices[d].kind };
 		struct ledger_key lkey = key_at(process, key, ev->mem_type, ev->address);
 
-		if (ev->mem_type < DL_MEM_CB && find_slot(ledger, &lkey)->state == SLOT_LIVE) {
+		struct slot *s = lookup_slot(ledger, p, key, &lkey);
+
+		if (ev->mem_type < DL_MEM_CB && s && s->state == SLOT_LIVE) {
 			*device = key;
 			candidates++;
 		}
@@ -1161,9 +1216,9 @@ static int apply_bank_free(struct ledger *ledger, struct process_state *p, size_
 		return 0;
 	}
 	key = key_at(process, device, ev->mem_type, ev->address);
-	s = find_slot(ledger, &key);
+	s = lookup_slot(ledger, p, device, &key);
 	/* Not live: allocated before devledger looked, or a hooked allocation. */
-	if (s->state != SLOT_LIVE)
+	if (!s || s->state != SLOT_LIVE)
 		return 0;
 	return end_buffer(p, s, release_reason(p, ev->tid, LEDGER_REASON_ALLOCATOR_FREE), false,
 			  ev->ts_ns);
@@ -1173,8 +1228,7 @@ static int apply_bank_free(struct ledger *ledger, struct process_state *p, size_
  * BankManager::deallocate_all: the bank's device is its owner, else the
  * device of the allocator being cleared on this thread, else of the close.
  */
-static int apply_bank_free_all(struct ledger *ledger, struct process_state *p, size_t process,
-			       const struct dl_event *ev)
+static int apply_bank_free_all(struct process_state *p, const struct dl_event *ev)
 {
 	const struct owner *owner = owner_find(&p->banks, ev->object);
 	struct context *context;
@@ -1198,14 +1252,13 @@ static int apply_bank_free_all(struct ledger *ledger, struct process_state *p, s
 		p->view.unattributed_frees++;
 		return 0;
 	}
-	return end_buffers(ledger, p, process, &device, ev->mem_type, allocator,
+	return end_buffers(p, &device, ev->mem_type, allocator,
 			   release_reason(p, ev->tid, LEDGER_REASON_ALLOCATOR_CLEAR), false,
 			   ev->ts_ns);
 }
 
 /* Allocator::deallocate_buffers / clear: every buffer of the allocator's device. */
-static int apply_allocator_clear(struct ledger *ledger, struct process_state *p, size_t process,
-				 const struct dl_event *ev)
+static int apply_allocator_clear(struct process_state *p, const struct dl_event *ev)
 {
 	const struct owner *owner = owner_find(&p->allocators, ev->object);
 	struct context *close = close_innermost(p, ev->tid);
@@ -1223,14 +1276,13 @@ static int apply_allocator_clear(struct ledger *ledger, struct process_state *p,
 	err = context_push(p, &context);
 	if (err || !context.has_device)
 		return err;
-	return end_buffers(ledger, p, process, &context.device, -1, context.allocator,
+	return end_buffers(p, &context.device, -1, context.allocator,
 			   release_reason(p, ev->tid, LEDGER_REASON_ALLOCATOR_CLEAR), false,
 			   ev->ts_ns);
 }
 
 /* A device or a mesh has closed: what is left on it was released with it. */
-static int apply_closed(struct ledger *ledger, struct process_state *p, size_t process,
-			const struct dl_event *ev, int kind)
+static int apply_closed(struct process_state *p, const struct dl_event *ev, int kind)
 {
 	struct context *context = context_innermost(p, ev->tid, kind);
 	enum ledger_reason reason;
@@ -1244,7 +1296,7 @@ static int apply_closed(struct ledger *ledger, struct process_state *p, size_t p
 	/* Its own context still counts: the outermost close names the reason. */
 	reason = release_reason(p, ev->tid, LEDGER_REASON_DEVICE_CLOSED);
 	context_remove(p, context);
-	err = end_buffers(ledger, p, process, &device, -1, 0, reason, false, ev->ts_ns);
+	err = end_buffers(p, &device, -1, 0, reason, false, ev->ts_ns);
 	if (!err)
 		err = end_cbs(p, &device, true, 0, reason, false, ev->ts_ns);
 	owners_forget(&p->allocators, device);
@@ -1264,15 +1316,15 @@ static int process_exit(struct ledger *ledger, size_t process, int status, uint6
 	if (p->view.exited)
 		return 0;
 	/* A walk of the whole table only for a process that still holds something. */
-	err = p->live_total ? end_buffers(ledger, p, process, NULL, -1, 0, LEDGER_REASON_NONE,
-					  true, ts)
-			    : 0;
+	err = p->live_total ? end_buffers(p, NULL, -1, 0, LEDGER_REASON_NONE, true, ts) : 0;
 	if (!err)
 		err = end_cbs(p, NULL, true, 0, LEDGER_REASON_NONE, true, ts);
 	if (err)
 		return err;
 	if (comm && *comm)
 		snprintf(p->view.comm, DL_COMM_LEN, "%.*s", DL_COMM_LEN - 1, comm);
+	/* What it held is in its lists now: its tables are of no more use. */
+	free_tables(p);
 	p->view.exited = true;
 	p->view.exit_status = status;
 	p->view.exit_ts_ns = ts;
@@ -1349,15 +1401,15 @@ static int apply_record(struct ledger *ledger, const void *record, size_t size)
 		return context_push(p, &context);
 	}
 	case DL_EV_DEVICE_CLOSED:
-		return apply_closed(ledger, p, process, ev, CONTEXT_DEVICE_CLOSE);
+		return apply_closed(p, ev, CONTEXT_DEVICE_CLOSE);
 	case DL_EV_MESH_CLOSED:
-		return apply_closed(ledger, p, process, ev, CONTEXT_MESH_CLOSE);
+		return apply_closed(p, ev, CONTEXT_MESH_CLOSE);
 	case DL_EV_BANK_FREE:
 		return apply_bank_free(ledger, p, process, ev);
 	case DL_EV_BANK_FREE_ALL:
-		return apply_bank_free_all(ledger, p, process, ev);
+		return apply_bank_free_all(p, ev);
 	case DL_EV_ALLOCATOR_CLEAR:
-		return apply_allocator_clear(ledger, p, process, ev);
+		return apply_allocator_clear(p, ev);
 	case DL_EV_ALLOCATOR_CLEAR_END: {
 		struct context *context = context_innermost(p, ev->tid, CONTEXT_ALLOCATOR_CLEAR);
 
@@ -1389,8 +1441,7 @@ uint64_t ledger__dropped(const struct ledger *ledger)
 
 size_t ledger__memory_bytes(const struct ledger *ledger)
 {
-	size_t bytes = sizeof(*ledger) + ledger->capacity * sizeof(*ledger->slots) +
-		       ledger->process_capacity * sizeof(*ledger->processes) +
+	size_t bytes = sizeof(*ledger) + ledger->process_capacity * sizeof(*ledger->processes) +
 		       ledger->pid_capacity * sizeof(*ledger->pids) +
 		       ledger->sorted_count * sizeof(*ledger->sorted);
 
@@ -1399,8 +1450,10 @@ size_t ledger__memory_bytes(const struct ledger *ledger)
 		const struct ledger_list *lists[] = { &p->view.untracked_frees, &p->view.leaks,
 						      &p->view.unmatched_frees, &p->view.live };
 
+		for (size_t d = 0; d < p->view.device_count; d++)
+			bytes += p->tables[d].capacity * sizeof(*p->tables[d].slots);
 		bytes += p->device_capacity * sizeof(*p->view.devices) +
-			 p->cb_capacity * sizeof(*p->cbs) +
+			 p->table_capacity * sizeof(*p->tables) + p->cb_capacity * sizeof(*p->cbs) +
 			 p->context_capacity * sizeof(*p->contexts) +
 			 p->mesh_capacity * sizeof(*p->meshes) +
 			 (p->allocators.capacity + p->banks.capacity) * sizeof(struct owner);
@@ -1472,19 +1525,22 @@ int ledger__finish(struct ledger *ledger)
 
 	for (size_t i = 0; i < ledger->process_count; i++)
 		ledger->processes[i].view.live.count = 0;
-	for (size_t i = 0; i < ledger->capacity; i++) {
-		const struct slot *s = &ledger->slots[i];
-		struct ledger_record r;
-
-		if (s->state != SLOT_LIVE)
-			continue;
-		r = record_of(s, LEDGER_REASON_NONE, 0);
-		err = list_append(&ledger->processes[s->process].view.live, &r);
-		if (err)
-			return err;
-	}
 	for (size_t i = 0; i < ledger->process_count; i++) {
 		struct process_state *p = &ledger->processes[i];
+
+		for (size_t d = 0; d < p->view.device_count; d++) {
+			for (size_t k = 0; k < p->tables[d].capacity; k++) {
+				const struct slot *s = &p->tables[d].slots[k];
+				struct ledger_record r;
+
+				if (s->state != SLOT_LIVE)
+					continue;
+				r = record_of(s, LEDGER_REASON_NONE, 0);
+				err = list_append(&p->view.live, &r);
+				if (err)
+					return err;
+			}
+		}
 
 		for (size_t c = 0; c < p->cb_count; c++) {
 			struct ledger_record r = { .device_id = p->cbs[c].device.id,

@@ -989,6 +989,36 @@ static void test_memory_bounded(void **state)
 	assert_int_equal(ledger__dropped(l), 0);
 }
 
+/*
+ * Each process and device has a table of its own: a close ends its device's
+ * buffers only, and an exit frees its tables (its leaks stay listed).
+ */
+static void test_tables_per_device(void **state)
+{
+	struct ledger *l = *state;
+	size_t before, held;
+	int many = colliding ? 300 : 5000;
+
+	alloc(l, 8, 1, DL_MEM_DRAM, 0, 64);
+	before = ledger__memory_bytes(l);
+	for (int i = 0; i < many; i++)
+		alloc(l, 9, 0, DL_MEM_DRAM, (uint64_t)i * 64, 64);
+	held = ledger__memory_bytes(l);
+	assert_true(held >= before + (size_t)many * 32);
+	/* Another process's close of its device 1 leaves process 9's device 0 alone. */
+	close_device(l, 8, 1);
+	assert_int_equal(stats(proc(l, 1), 0, DL_MEM_DRAM)->live_count, many);
+	assert_int_equal(stats(proc(l, 0), 1, DL_MEM_DRAM)->untracked_frees, 1);
+	/* Freed, their keys stay (to tell a double free); at the exit the table goes. */
+	for (int i = 0; i < many; i++)
+		dealloc(l, 9, 0, DL_MEM_DRAM, (uint64_t)i * 64);
+	assert_int_equal(ledger__finish(l), 0); /* the live lists that finish fills stay allocated */
+	held = ledger__memory_bytes(l);
+	process_exit(l, 9, 0, "many");
+	assert_int_equal(proc(l, 1)->leaks.count, 0);
+	assert_true(ledger__memory_bytes(l) + (size_t)many * 32 <= held);
+}
+
 #define BOTH(test)                                                                                 \
 	cmocka_unit_test_setup_teardown(test, setup_default, teardown),                            \
 		cmocka_unit_test_setup_teardown(test, setup_colliding, teardown)
@@ -1014,6 +1044,7 @@ int main(void)
 		BOTH(test_dfb_beside_cbs),
 		cmocka_unit_test(test_max_live),
 		BOTH(test_memory_bounded),
+		BOTH(test_tables_per_device),
 		BOTH(test_tracked_free_pairs_with_bank),
 		BOTH(test_bank_free_in_unknown_bank),
 		BOTH(test_allocator_clear),
