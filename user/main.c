@@ -57,6 +57,7 @@ struct session {
 	struct timespec started_at;
 	uint64_t records;
 	int apply_error;
+	bool timed_out; /* -d ran out */
 	char layout_source[32];
 	/* Functions that ran and laid out memory devledger cannot read, by enum probe_symbol. */
 	uint64_t unseen[PROBE_SYMBOLS];
@@ -296,8 +297,35 @@ static int trace_loop(struct session *s, int *child_status, bool *child_done)
 		} else if (stop_signal || (o->mode == MODE_PIDS && targets_gone(s))) {
 			return 0;
 		}
-		if (end_ns && now >= end_ns)
+		if (end_ns && now >= end_ns) {
+			s->timed_out = true;
 			return 0;
+		}
+	}
+}
+
+/*
+ * -d ended the session but not the launched command: it goes on untraced,
+ * and devledger waits for it, passing on what it is sent, for its status.
+ */
+static int wait_for_command(struct session *s)
+{
+	bool forwarded = false;
+	int status;
+
+	for (;;) {
+		pid_t got = waitpid(s->launch.pid, &status, 0);
+
+		if (got == s->launch.pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		if (got < 0 && errno != EINTR)
+			return EXIT_RUNTIME;
+		if (forward_pending && !forwarded) {
+			kill(s->launch.pid, forward_pending);
+			forwarded = true;
+		}
+		if (signal_count >= 2)
+			return 128 + stop_signal;
 	}
 }
 
@@ -542,10 +570,15 @@ int main(int argc, char **argv)
 	if (!s.opts.quiet)
 		summary__print_report(s.ledger, &view, stderr);
 
-	if (exit_code == 0 && child_done)
+	if (exit_code == 0 && child_done) {
 		exit_code = WIFEXITED(child_status) ? WEXITSTATUS(child_status)
 						    : 128 + WTERMSIG(child_status);
-	else if (exit_code == 0 && s.opts.mode == MODE_COMMAND)
+	} else if (exit_code == 0 && s.opts.mode == MODE_COMMAND && s.timed_out) {
+		/* The probes come off first: the command runs on at full speed. */
+		tracer__free(s.tracer);
+		s.tracer = NULL;
+		exit_code = wait_for_command(&s);
+	} else if (exit_code == 0 && s.opts.mode == MODE_COMMAND)
 		exit_code = 128 +
 			    (stop_signal ? stop_signal : SIGTERM); /* stopped by a second signal */
 	if (exit_code == 0 && s.opts.fail_on_leak && any_leak(s.ledger))

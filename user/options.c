@@ -51,7 +51,10 @@ static const struct argp_option trace_options[] = {
 	  "dependencies, or $TT_METAL_HOME/build/lib)",
 	  0 },
 	{ "output", 'o', "FILE", 0, "Write the JSON summary to FILE ('-' for stdout)", 0 },
-	{ "duration", 'd', "SEC", 0, "Stop after SEC seconds", 0 },
+	{ "duration", 'd', "SEC", 0,
+	  "Stop tracing after SEC seconds (a launched command is not stopped: devledger writes "
+	  "its summary, then waits for the command and exits with its status)",
+	  0 },
 	{ "interval", 'i', "SEC", 0, "Print the live per-device table every SEC seconds", 0 },
 	{ "fail-on-leak", OPT_FAIL_ON_LEAK, NULL, 0, "Exit 3 when any leak was found", 0 },
 	{ "ring-size", OPT_RING_SIZE, "BYTES", 0,

@@ -696,6 +696,42 @@ static void test_flood_bounded(void **state)
 	json_object_put(summary);
 }
 
+/*
+ * -d in launch mode ends the tracing, not the command: the summary lists it
+ * running, and devledger waits for it and exits with its status.
+ */
+static void test_duration_with_command(void **state)
+{
+	const char *dir = *state;
+	char script[4096 + 64];
+	struct harness_proc proc;
+	char *argv[] = { (char *)harness_devledger(),
+			 "trace",
+			 "-d",
+			 "0.5",
+			 "-l",
+			 (char *)harness_standin_lib(),
+			 "-o",
+			 (char *)harness_path(dir, "summary.json"),
+			 "--",
+			 "/bin/sh",
+			 "-c",
+			 script,
+			 NULL };
+	struct json_object *summary, *p;
+
+	(void)state;
+	snprintf(script, sizeof(script), "%s leak; sleep 1.5; exit 7", harness_standin_driver());
+	assert_int_equal(harness_exit_code(harness_run(&proc, argv, TIMEOUT_S)), 7);
+	summary = harness_load_json(harness_path(dir, "summary.json"));
+	/* The shell was still running when tracing ended; the driver had exited with its leaks. */
+	p = harness_find_process(summary, (long)harness_get_int(summary, "processes.0.pid"));
+	assert_true(json_object_is_type(harness_get(p, "exit"), json_type_null));
+	assert_int_equal(harness_get_int(summary, "processes.1.exit.code"), 0);
+	assert_int_equal(json_object_array_length(harness_get(summary, "processes.1.leaks")), 5);
+	json_object_put(summary);
+}
+
 /* -a sees two processes started after it, each on its own, until SIGINT. */
 static void test_system_wide(void **state)
 {
@@ -1222,6 +1258,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_attach_pid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_pid_zombie, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flood_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duration_with_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_system_wide, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_forwarded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check, setup, teardown),
