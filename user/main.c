@@ -56,13 +56,14 @@ struct session {
 	uint64_t start_ns;
 	struct timespec started_at;
 	uint64_t records;
+	uint64_t activity; /* records other than process exits: anything the library did */
 	int apply_error;
 	bool timed_out; /* -d ran out */
 	char layout_source[32];
 	/* Functions that ran and laid out memory devledger cannot read, by enum probe_symbol. */
 	uint64_t unseen[PROBE_SYMBOLS];
-	char warning_text[PROBE_SYMBOLS][256];
-	const char *warnings[PROBE_SYMBOLS];
+	char warning_text[PROBE_SYMBOLS + 1][PATH_MAX + 160];
+	const char *warnings[PROBE_SYMBOLS + 1];
 	size_t warning_count;
 };
 
@@ -103,6 +104,8 @@ static int on_record(void *ctx, const void *record, size_t size)
 	int err;
 
 	s->records++;
+	if (size == sizeof(*ev) && ev->kind != DL_EV_PROCESS_EXIT)
+		s->activity++;
 	/* Not the ledger's: a record that says devledger could not see something. */
 	if (size == sizeof(*ev) && ev->kind == DL_EV_UNSEEN) {
 		if (ev->object < PROBE_SYMBOLS)
@@ -371,6 +374,18 @@ static int open_libraries(struct session *s)
 /* What the session could not see, for the summary and the report. */
 static void collect_warnings(struct session *s)
 {
+	/*
+	 * Nothing at all from the library: the likeliest cause is another copy of
+	 * it than the one probed. Never a clean session.
+	 */
+	if (!s->activity) {
+		snprintf(s->warning_text[s->warning_count], sizeof(s->warning_text[0]),
+			 "no traced process called into %s: if the command loads another copy of "
+			 "libtt_metal.so, name it with -l",
+			 s->libraries[0]);
+		s->warnings[s->warning_count] = s->warning_text[s->warning_count];
+		s->warning_count++;
+	}
 	for (int sym = 0; sym < PROBE_SYMBOLS; sym++) {
 		if (!s->unseen[sym])
 			continue;
@@ -581,8 +596,16 @@ int main(int argc, char **argv)
 	} else if (exit_code == 0 && s.opts.mode == MODE_COMMAND)
 		exit_code = 128 +
 			    (stop_signal ? stop_signal : SIGTERM); /* stopped by a second signal */
+	/*
+	 * --fail-on-leak: 3 for a leak; 1 when devledger could not answer (it lost
+	 * or could not see something), so that a blind session never passes.
+	 */
 	if (exit_code == 0 && s.opts.fail_on_leak && any_leak(s.ledger))
 		exit_code = EXIT_LEAK;
+	else if (exit_code == 0 && s.opts.fail_on_leak &&
+		 (view.lost_events || view.warning_count || ledger__rejected(s.ledger) ||
+		  ledger__dropped(s.ledger)))
+		exit_code = EXIT_RUNTIME;
 
 cleanup:
 	tracer__free(s.tracer);

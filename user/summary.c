@@ -470,6 +470,54 @@ static int json_add_session(struct json_object *root, const struct ledger *ledge
 	return 0;
 }
 
+/* Saturating: a total the summary prints never wraps. */
+static uint64_t sum(uint64_t a, uint64_t b)
+{
+	return b > UINT64_MAX - a ? UINT64_MAX : a + b;
+}
+
+void summary__totals(const struct ledger *ledger, struct summary_totals *t)
+{
+	const struct ledger_process *procs;
+	size_t count;
+
+	memset(t, 0, sizeof(*t));
+	procs = ledger__processes(ledger, &count);
+	t->processes = count;
+	for (size_t i = 0; i < count; i++) {
+		t->unmatched_frees = sum(t->unmatched_frees, procs[i].unmatched_frees.count);
+		for (size_t d = 0; d < procs[i].device_count; d++) {
+			for (unsigned int m = 0; m < DL_MEM_TYPES; m++) {
+				const struct ledger_stats *st = &procs[i].devices[d].mem[m];
+
+				t->leaks = sum(t->leaks, st->leaks);
+				t->leaked_bytes = sum(t->leaked_bytes, st->leaked_bytes);
+				t->untracked_frees = sum(t->untracked_frees, st->untracked_frees);
+				t->untracked_bytes = sum(t->untracked_bytes, st->untracked_bytes);
+			}
+		}
+	}
+}
+
+/* The verdict in one place, for scripts: what every process's lists add up to. */
+static int json_add_totals(struct json_object *root, const struct ledger *ledger)
+{
+	struct json_object *totals = json_add_new(root, "totals", json_object_new_object());
+	struct summary_totals t;
+
+	if (!totals)
+		return -ENOMEM;
+	summary__totals(ledger, &t);
+	if (json_add_u64(totals, "processes", t.processes) ||
+	    json_add_u64(totals, "leaks", t.leaks) ||
+	    json_add_u64(totals, "leaked_bytes", t.leaked_bytes) ||
+	    json_add_u64(totals, "untracked_frees", t.untracked_frees) ||
+	    json_add_u64(totals, "untracked_bytes", t.untracked_bytes) ||
+	    json_add_u64(totals, "unmatched_frees", t.unmatched_frees))
+		return -ENOMEM;
+	return 0;
+}
+
 static int summary_build(struct json_object *root, const struct ledger *ledger,
 			 const struct summary_session *session)
 {
@@ -482,6 +530,8 @@ static int summary_build(struct json_object *root, const struct ledger *ledger,
 	    json_add_string(root, "devledger_version", DEVLEDGER_VERSION))
 		return -ENOMEM;
 	err = json_add_session(root, ledger, session);
+	if (!err)
+		err = json_add_totals(root, ledger);
 	if (err)
 		return err;
 	processes = json_add_new(root, "processes", json_object_new_array());

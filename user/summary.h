@@ -32,6 +32,16 @@ struct summary_session {
 	void (*usage)(double *cpu_s, uint64_t *peak_rss_kib);
 };
 
+/* What every process's figures add up to (saturating), as the summary's "totals" says. */
+struct summary_totals {
+	uint64_t processes;
+	uint64_t leaks, leaked_bytes;
+	uint64_t untracked_frees, untracked_bytes;
+	uint64_t unmatched_frees;
+};
+
+void summary__totals(const struct ledger *ledger, struct summary_totals *totals);
+
 /*
  * Write the JSON summary to path ("-" for stdout). A file is written whole
  * to a temporary name in the same folder and renamed into place; on failure

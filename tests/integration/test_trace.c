@@ -732,6 +732,42 @@ static void test_duration_with_command(void **state)
 	json_object_put(summary);
 }
 
+/*
+ * -l naming a copy of the library the command never loads: nothing is seen,
+ * and that is never passed off as clean: exact is false with the reason, and
+ * --fail-on-leak exits 1 (devledger could not answer).
+ */
+static void test_blind_session(void **state)
+{
+	const char *dir = *state;
+	char *stripped = strdup(harness_variant("STANDIN_STRIPPED_DIR", "libtt_metal.so"));
+	struct harness_proc proc;
+	char *argv[] = { (char *)harness_devledger(),
+			 "trace",
+			 "--fail-on-leak",
+			 "-l",
+			 stripped,
+			 "-o",
+			 (char *)harness_path(dir, "summary.json"),
+			 "--",
+			 (char *)harness_standin_driver(),
+			 "leak",
+			 NULL };
+	struct json_object *summary;
+
+	(void)state;
+	assert_int_equal(harness_exit_code(harness_run(&proc, argv, TIMEOUT_S)), 1);
+	summary = harness_load_json(harness_path(dir, "summary.json"));
+	assert_false(json_object_get_boolean(harness_get(summary, "session.exact")));
+	assert_non_null(strstr(json_object_get_string(harness_get(summary, "session.warnings.0")),
+			       "no traced process called into"));
+	assert_int_equal(harness_get_int(summary, "totals.leaks"), 0);
+	if (!strstr(proc.err, "WARNING: no traced process called into"))
+		fail_msg("the report does not say it saw nothing: %s", proc.err);
+	json_object_put(summary);
+	free(stripped);
+}
+
 /* -a sees two processes started after it, each on its own, until SIGINT. */
 static void test_system_wide(void **state)
 {
@@ -1259,6 +1295,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_attach_pid_zombie, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flood_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duration_with_command, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_blind_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_system_wide, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_forwarded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check, setup, teardown),

@@ -404,7 +404,7 @@ static void test_session(void **state)
 	alloc(f, 7, AT_MS(1), 0, DL_MEM_DRAM, 0x1000, 4096);
 	root = write_and_parse(f, &raw);
 
-	assert_keys_at(root, "", "schema,devledger_version,session,processes");
+	assert_keys_at(root, "", "schema,devledger_version,session,totals,processes");
 	assert_string_at(root, "schema", "devledger.summary.v1");
 	assert_string_at(root, "devledger_version", DEVLEDGER_VERSION);
 	assert_keys_at(root, "session",
@@ -457,6 +457,30 @@ static void test_session_inexact(void **state)
 
 static char *capture_report(struct fixture *f);
 static void assert_contains(const char *text, const char *want);
+
+/* The verdict in one object: every process's leaks, untracked and unmatched frees added up. */
+static void test_totals(void **state)
+{
+	struct fixture *f = *state;
+	struct json_object *root;
+
+	alloc(f, 7, AT_MS(1), 0, DL_MEM_DRAM, 0x1000, 4096);
+	alloc(f, 7, AT_MS(1), 1, DL_MEM_L1, 0x2000, 512);
+	cb_alloc(f, 7, AT_MS(2), 0, 101152, 2048, 0xA);
+	dealloc(f, 7, AT_MS(3), 0, DL_MEM_DRAM, 0x9000, 0); /* matches nothing */
+	process_exit(f, 7, AT_MS(4), 0, "a", 1);
+	alloc(f, 8, AT_MS(5), 0, DL_MEM_DRAM, 0x1000, 8192);
+	process_exit(f, 8, AT_MS(6), 0, "b", 1);
+	root = write_and_parse(f, NULL);
+	assert_keys_at(root, "totals",
+		       "processes,leaks,leaked_bytes,untracked_frees,untracked_bytes,unmatched_frees");
+	assert_uint_at(root, "totals.processes", 2);
+	assert_uint_at(root, "totals.leaks", 4);
+	assert_uint_at(root, "totals.leaked_bytes", 4096 + 512 + 2048 + 8192);
+	assert_uint_at(root, "totals.untracked_frees", 0);
+	assert_uint_at(root, "totals.unmatched_frees", 1);
+	json_object_put(root);
+}
 
 /* What the session could not see makes it inexact with nothing lost, and is said. */
 static void test_session_warnings(void **state)
@@ -1035,6 +1059,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_inexact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_warnings, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_totals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exit_states, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_known_process, setup, teardown),
