@@ -285,6 +285,7 @@ static void free_tables(struct process_state *p)
 
 static void free_process(struct process_state *p)
 {
+	free(p->view.identity.cmdline);
 	free_tables(p);
 	free(p->tables);
 	free(p->view.devices);
@@ -413,6 +414,42 @@ int ledger__add_process(struct ledger *ledger, uint32_t pid)
 	size_t index;
 
 	return process_for(ledger, pid, &index);
+}
+
+bool ledger__needs_identity(const struct ledger *ledger, uint32_t pid)
+{
+	long found = pid_map_get(ledger, pid);
+
+	return found >= 0 && !ledger->processes[found].view.identity.known &&
+	       !ledger->processes[found].view.exited;
+}
+
+int ledger__set_identity(struct ledger *ledger, uint32_t pid, int32_t ppid, double started_at_s,
+			 const char *cmdline, size_t len)
+{
+	long found = pid_map_get(ledger, pid);
+	struct ledger_identity *id;
+	char *copy = NULL;
+
+	if (found < 0)
+		return -ENOENT;
+	if (len > LEDGER_CMDLINE_MAX)
+		len = LEDGER_CMDLINE_MAX;
+	/* Whole arguments only, each ending in its NUL. */
+	while (len && cmdline[len - 1])
+		len--;
+	if (len && !(copy = malloc(len)))
+		return -ENOMEM;
+	if (len)
+		memcpy(copy, cmdline, len);
+	id = &ledger->processes[found].view.identity;
+	free(id->cmdline);
+	*id = (struct ledger_identity){ .known = true,
+					.ppid = ppid,
+					.started_at_s = started_at_s,
+					.cmdline = copy,
+					.cmdline_len = len };
+	return 0;
 }
 
 int ledger__set_comm(struct ledger *ledger, uint32_t pid, const char *comm)

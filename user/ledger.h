@@ -95,10 +95,20 @@ struct ledger_device {
 	struct ledger_stats mem[DL_MEM_TYPES];
 };
 
+/* Who a process is, as devledger found it while the process ran. */
+struct ledger_identity {
+	bool known;
+	int32_t ppid;
+	double started_at_s; /* seconds since the epoch */
+	char *cmdline;	     /* its argv, each argument NUL-terminated; owned by the ledger */
+	size_t cmdline_len;
+};
+
 /* A read-only view of one process; valid until the next call that changes the ledger. */
 struct ledger_process {
 	uint32_t pid;
 	char comm[DL_COMM_LEN]; /* NUL-terminated; may hold any bytes a process put there */
+	struct ledger_identity identity;
 	bool exited;
 	int exit_status; /* wait(2) status, valid when exited */
 	uint64_t exit_ts_ns;
@@ -160,6 +170,18 @@ void ledger__free(struct ledger *ledger);
  * counted once; it also tells which device the bank belongs to.
  */
 int ledger__apply(struct ledger *ledger, const void *record, size_t size);
+
+/*
+ * Who a process is (from /proc while it runs): its parent, when it started,
+ * its argv as NUL-terminated strings (len bytes; at most LEDGER_CMDLINE_MAX
+ * kept). -ENOENT for a pid the ledger does not know.
+ */
+#define LEDGER_CMDLINE_MAX 4096
+int ledger__set_identity(struct ledger *ledger, uint32_t pid, int32_t ppid, double started_at_s,
+			 const char *cmdline, size_t len);
+
+/* Is this a running process the ledger knows whose identity was never set? */
+bool ledger__needs_identity(const struct ledger *ledger, uint32_t pid);
 
 /* Set a process's name when the records did not carry it (e.g. read from /proc). */
 int ledger__set_comm(struct ledger *ledger, uint32_t pid, const char *comm);

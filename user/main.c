@@ -97,6 +97,37 @@ static void install_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
+static void identify(struct ledger *ledger, uint32_t pid)
+{
+	char cmdline[LEDGER_CMDLINE_MAX];
+	struct procinfo info = { .ppid = -1 };
+	size_t len = 0;
+	bool known = !procinfo__read((pid_t)pid, &info);
+
+	procinfo__cmdline((pid_t)pid, cmdline, sizeof(cmdline), &len);
+	ledger__set_identity(ledger, pid, known ? info.ppid : -1,
+			     known ? procinfo__started_at(info.start_ticks) : 0, cmdline, len);
+}
+
+static void identify_command(struct session *s)
+{
+	char cmdline[LEDGER_CMDLINE_MAX];
+	struct timespec now;
+	size_t len = 0;
+
+	for (char **arg = s->opts.command; *arg; arg++) {
+		size_t n = strlen(*arg) + 1;
+
+		if (len + n > sizeof(cmdline))
+			break;
+		memcpy(cmdline + len, *arg, n);
+		len += n;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	ledger__set_identity(s->ledger, (uint32_t)s->launch.pid, (int32_t)getpid(),
+			     now.tv_sec + now.tv_nsec / 1e9, cmdline, len);
+}
+
 static int on_record(void *ctx, const void *record, size_t size)
 {
 	struct session *s = ctx;
@@ -113,6 +144,9 @@ static int on_record(void *ctx, const void *record, size_t size)
 		return 0;
 	}
 	err = ledger__apply(s->ledger, record, size);
+	/* Who a process is, read once while it runs: its records come before its exit. */
+	if (!err && ledger__needs_identity(s->ledger, ev->pid))
+		identify(s->ledger, ev->pid);
 	/* A record the ledger does not know is counted, not fatal; running out of room is. */
 	if (err == -ENOMEM || err == -ENOSPC) {
 		s->apply_error = err;
@@ -218,6 +252,8 @@ static void name_running_processes(struct ledger *ledger)
 		char path[64], comm[DL_COMM_LEN + 2] = "";
 		FILE *f;
 
+		if (!procs[i].exited && !procs[i].identity.known)
+			identify(ledger, procs[i].pid);
 		if (procs[i].exited || procs[i].comm[0])
 			continue;
 		snprintf(path, sizeof(path), "/proc/%u/comm", procs[i].pid);
@@ -525,8 +561,15 @@ int main(int argc, char **argv)
 		exit_code = EXIT_RUNTIME;
 		goto cleanup;
 	}
-	for (size_t i = 0; s.opts.mode != MODE_SYSTEM && i < s.target_count; i++)
+	for (size_t i = 0; s.opts.mode != MODE_SYSTEM && i < s.target_count; i++) {
 		ledger__add_process(s.ledger, (uint32_t)s.targets[i].pid);
+		if (s.opts.mode == MODE_PIDS)
+			identify(s.ledger, (uint32_t)s.targets[i].pid);
+	}
+	/* The launched command is known before it runs: a short one is gone before /proc is read.
+	 */
+	if (s.opts.mode == MODE_COMMAND)
+		identify_command(&s);
 	for (size_t i = 0; !s.opts.quiet && i < s.opened_count; i++)
 		library__print_warnings(s.opened[i], stderr);
 

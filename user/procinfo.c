@@ -64,3 +64,48 @@ bool procinfo__alive(pid_t pid, uint64_t start_ticks)
 		return false;
 	return info.state != 'Z' && info.state != 'X' && info.start_ticks == start_ticks;
 }
+
+int procinfo__cmdline(pid_t pid, char *buf, size_t size, size_t *len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	*len = 0;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	n = read(fd, buf, size);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	*len = (size_t)n;
+	return 0;
+}
+
+/* The boot time (btime in /proc/stat), read once: start ticks count from it. */
+static double boot_time_s(void)
+{
+	static double boot;
+	char line[256];
+	FILE *f;
+
+	if (boot)
+		return boot;
+	f = fopen("/proc/stat", "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "btime ", 6))
+			boot = strtod(line + 6, NULL);
+	if (f)
+		fclose(f);
+	return boot;
+}
+
+double procinfo__started_at(uint64_t start_ticks)
+{
+	long hz = sysconf(_SC_CLK_TCK);
+	double boot = boot_time_s();
+
+	return boot && hz > 0 ? boot + (double)start_ticks / (double)hz : 0;
+}

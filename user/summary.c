@@ -99,10 +99,10 @@ static size_t utf8_sequence_length(const unsigned char *s, size_t len)
  * text must be UTF-8: each byte that does not begin a well-formed sequence
  * becomes U+FFFD. Control bytes stay; json-c escapes them.
  */
-static void comm_to_utf8(const char *comm, char out[COMM_UTF8_SIZE])
+static void bytes_to_utf8(const char *bytes, size_t len, char *out /* len * 3 + 1 */)
 {
-	const unsigned char *s = (const unsigned char *)comm;
-	size_t len = strnlen(comm, DL_COMM_LEN), i = 0, o = 0, n;
+	const unsigned char *s = (const unsigned char *)bytes;
+	size_t i = 0, o = 0, n;
 
 	while (i < len) {
 		n = utf8_sequence_length(s + i, len - i);
@@ -117,6 +117,11 @@ static void comm_to_utf8(const char *comm, char out[COMM_UTF8_SIZE])
 		}
 	}
 	out[o] = '\0';
+}
+
+static void comm_to_utf8(const char *comm, char out[COMM_UTF8_SIZE])
+{
+	bytes_to_utf8(comm, strnlen(comm, DL_COMM_LEN), out);
 }
 
 /* Room for a comm whose every byte became \xNN. */
@@ -387,6 +392,54 @@ static int json_add_exit(struct json_object *proc, const struct ledger_process *
 	return json_add_i64(status, "code", WEXITSTATUS(p->exit_status));
 }
 
+/* An ISO-8601 UTC time, or "" when it cannot be written. */
+static void iso_time(time_t t, char out[32])
+{
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		out[0] = '\0';
+}
+
+/* Who the process was: argv (as UTF-8), parent, start; null where devledger could not tell. */
+static int json_add_identity(struct json_object *proc, const struct ledger_identity *id)
+{
+	const unsigned int opts = JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_KEY_IS_CONSTANT;
+	struct json_object *argv;
+	char started[32] = "";
+
+	if (!id->known || !id->cmdline_len) {
+		if (json_object_object_add_ex(proc, "cmdline", NULL, opts))
+			return -ENOMEM;
+	} else {
+		argv = json_add_new(proc, "cmdline", json_object_new_array());
+		if (!argv)
+			return -ENOMEM;
+		for (size_t at = 0; at < id->cmdline_len;) {
+			size_t n = strnlen(id->cmdline + at, id->cmdline_len - at);
+			char *text = malloc(n * 3 + 1);
+			int err;
+
+			if (!text)
+				return -ENOMEM;
+			bytes_to_utf8(id->cmdline + at, n, text);
+			err = json_append(argv, json_object_new_string(text));
+			free(text);
+			if (err)
+				return -ENOMEM;
+			at += n + 1;
+		}
+	}
+	if (id->known && id->started_at_s > 0)
+		iso_time((time_t)id->started_at_s, started);
+	if ((id->known && id->ppid >= 0 ? json_add_i64(proc, "ppid", id->ppid)
+					: json_object_object_add_ex(proc, "ppid", NULL, opts)) ||
+	    (started[0] ? json_add_string(proc, "started_at", started)
+			: json_object_object_add_ex(proc, "started_at", NULL, opts)))
+		return -ENOMEM;
+	return 0;
+}
+
 static int json_add_process(struct json_object *processes, const struct ledger_process *p,
 			    uint64_t start_ns)
 {
@@ -400,7 +453,8 @@ static int json_add_process(struct json_object *processes, const struct ledger_p
 		return -ENOMEM;
 	comm_to_utf8(p->comm, comm);
 	if (json_add_i64(proc, "pid", p->pid) || json_add_string(proc, "comm", comm) ||
-	    json_add_exit(proc, p) || json_add_u64(proc, "events", p->events) ||
+	    json_add_identity(proc, &p->identity) || json_add_exit(proc, p) ||
+	    json_add_u64(proc, "events", p->events) ||
 	    json_add_u64(proc, "hooked_allocations", p->hooked_ignored) ||
 	    json_add_u64(proc, "unattributed_frees", p->unattributed_frees) ||
 	    json_add_u64(proc, "dropped_allocations", p->dropped_allocations) ||
@@ -951,6 +1005,29 @@ static void process_live_totals(const struct ledger_process *p, uint64_t *count,
 	}
 }
 
+/* "  command: ./test_mesh --gtest_filter=X (parent 4241)": printable, and at most a line's worth.
+ */
+static void report_command(FILE *out, const struct ledger_identity *id)
+{
+	size_t shown = id->cmdline_len < 200 ? id->cmdline_len : 200;
+
+	fprintf(out, "  command: ");
+	for (size_t i = 0; i + 1 < shown || (i < shown && id->cmdline[i]); i++) {
+		unsigned char c = (unsigned char)id->cmdline[i];
+
+		if (!c)
+			fputc(' ', out);
+		else if (c >= 0x20 && c < 0x7f && c != '\\')
+			fputc(c, out);
+		else
+			fprintf(out, "\\x%02x", c);
+	}
+	fprintf(out, "%s", shown < id->cmdline_len ? " ..." : "");
+	if (id->ppid >= 0)
+		fprintf(out, " (parent %d)", (int)id->ppid);
+	fputc('\n', out);
+}
+
 static void report_process(FILE *out, const struct ledger_process *p, uint64_t start_ns)
 {
 	char comm[COMM_PRINT_SIZE];
@@ -963,6 +1040,8 @@ static void report_process(FILE *out, const struct ledger_process *p, uint64_t s
 		fprintf(out, "killed by signal %d\n", WTERMSIG(p->exit_status));
 	else
 		fprintf(out, "exited with code %d\n", WEXITSTATUS(p->exit_status));
+	if (p->identity.known && p->identity.cmdline_len)
+		report_command(out, &p->identity);
 	if (p->hooked_ignored)
 		fprintf(out, "  %" PRIu64 " hooked %s ignored (graph capture: no device memory)\n",
 			p->hooked_ignored, plural(p->hooked_ignored, "allocation", "allocations"));

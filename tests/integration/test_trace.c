@@ -208,6 +208,10 @@ static void test_leak(void **state)
 
 	assert_true(json_object_array_length(
 			    harness_get(json_object_array_get_idx(procs, 0), "leaks")) > 0);
+	/* Who it was, though it was gone before devledger read its first record. */
+	assert_string_equal(json_object_get_string(harness_get(summary, "processes.0.cmdline.1")),
+			    "leak");
+	assert_true(harness_get_int(summary, "processes.0.ppid") > 1);
 	json_object_put(summary);
 
 	/* The same run with --fail-on-leak: exit 3, summary still written. */
@@ -627,6 +631,9 @@ static void test_attach_pid(void **state)
 	harness_assert_exact(summary);
 	harness_assert_truth(summary, harness_path(dir, "w-attach-truth.json"));
 	assert_string_equal(json_object_get_string(harness_get(summary, "session.mode")), "pid");
+	/* Read from /proc at the attach: the waiter's own argv. */
+	assert_string_equal(json_object_get_string(harness_get(summary, "processes.0.cmdline.1")),
+			    "wait");
 	json_object_put(summary);
 }
 

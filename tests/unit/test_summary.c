@@ -458,6 +458,31 @@ static void test_session_inexact(void **state)
 static char *capture_report(struct fixture *f);
 static void assert_contains(const char *text, const char *want);
 
+/* Who a process was: argv as UTF-8 strings (bad bytes repaired), its parent, its start. */
+static void test_identity(void **state)
+{
+	static const char argv[] = "python3\0-m\0pytest\0bad\xff\0";
+	struct fixture *f = *state;
+	struct json_object *root;
+	char *text;
+
+	alloc(f, 7, AT_MS(1), 0, DL_MEM_DRAM, 0x1000, 4096);
+	assert_int_equal(ledger__set_identity(f->ledger, 7, 6, 1795000000.0, argv, sizeof(argv) - 1),
+			 0);
+	assert_int_equal(ledger__set_identity(f->ledger, 99, 6, 0, argv, 4), -ENOENT);
+	root = write_and_parse(f, NULL);
+	assert_length_at(root, "processes.0.cmdline", 4);
+	assert_string_at(root, "processes.0.cmdline.0", "python3");
+	assert_string_at(root, "processes.0.cmdline.2", "pytest");
+	assert_string_at(root, "processes.0.cmdline.3", "bad\xef\xbf\xbd");
+	assert_int_equal(json_object_get_int64(get(root, "processes.0.ppid")), 6);
+	assert_string_at(root, "processes.0.started_at", "2026-11-18T11:06:40Z");
+	json_object_put(root);
+	text = capture_report(f);
+	assert_contains(text, "  command: python3 -m pytest bad\\xff (parent 6)\n");
+	free(text);
+}
+
 /* The verdict in one object: every process's leaks, untracked and unmatched frees added up. */
 static void test_totals(void **state)
 {
@@ -529,8 +554,11 @@ static void test_exit_states(void **state)
 	assert_null(exit);
 	assert_keys_at(
 		root, "processes.2",
-		"pid,comm,exit,events,hooked_allocations,unattributed_frees,dropped_allocations,devices,"
-		"untracked_frees,leaks,unmatched_frees,live");
+		"pid,comm,cmdline,ppid,started_at,exit,events,hooked_allocations,unattributed_frees,"
+		"dropped_allocations,devices,untracked_frees,leaks,unmatched_frees,live");
+	/* Nothing known of who it was: null, not made up. */
+	assert_true(json_object_is_type(get(root, "processes.0.cmdline"), json_type_null));
+	assert_true(json_object_is_type(get(root, "processes.0.ppid"), json_type_null));
 	assert_length_at(root, "processes.2.devices", 0);
 	json_object_put(root);
 }
@@ -1060,6 +1088,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_session_inexact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_warnings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_totals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_identity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exit_states, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_known_process, setup, teardown),
