@@ -254,11 +254,13 @@ static error_t parse_trace_option(int key, char *arg, struct argp_state *state)
 		opts->fail_on_leak = true;
 		break;
 	case OPT_RING_SIZE:
-		if (parse_size(arg, &ring) || ring < 4096 || (ring & (ring - 1)))
-			return fail(
-				ps,
-				"--ring-size takes a power of two of at least 4K (e.g. 64M), not '%s'",
-				arg);
+		/* The kernel takes a BPF ring buffer of less than 4 GiB: 2G is the largest power. */
+		if (parse_size(arg, &ring) || ring < 4096 || ring > (1ULL << 31) ||
+		    (ring & (ring - 1)))
+			return fail(ps,
+				    "--ring-size takes a power of two from 4K to 2G (the kernel's "
+				    "largest), e.g. 64M, not '%s'",
+				    arg);
 		opts->ring_bytes = ring;
 		break;
 	case OPT_MAX_LIVE:

@@ -135,6 +135,7 @@ static void test_number_errors(void **state)
 	expect_usage_error(parse("trace", "-a", "--max-live", "2G", NULL), "from 1 to 1G");
 	expect_usage_error(parse("trace", "-a", "--max-live", "12x", NULL), "from 1 to 1G");
 	expect_usage_error(parse("trace", "-a", "--ring-size", "2048", NULL), "power of two");
+	expect_usage_error(parse("trace", "-a", "--ring-size", "4G", NULL), "to 2G");
 	expect_usage_error(parse("trace", "-a", "--ring-size", "16X", NULL), "power of two");
 	expect_usage_error(parse("trace", "-a", "--ring-size", "-4096", NULL), "power of two");
 	expect_usage_error(parse("trace", "-a", "--ring-size", "", NULL), "power of two");
