@@ -974,7 +974,7 @@ static void report_leaks(FILE *out, const struct ledger_process *p, uint64_t sta
 		fprintf(out, "    ... %zu more\n", leaks->count - listed);
 }
 
-static void report_unmatched(FILE *out, const struct ledger_process *p)
+static void report_unmatched(FILE *out, const struct ledger_process *p, bool lossy)
 {
 	const struct ledger_list *list = &p->unmatched_frees;
 
@@ -982,6 +982,10 @@ static void report_unmatched(FILE *out, const struct ledger_process *p)
 		return;
 	fprintf(out, "  unmatched frees: %zu, frees of addresses devledger did not see live\n",
 		list->count);
+	/* With records lost, a free may match an allocation whose record is among them. */
+	if (lossy)
+		fprintf(out, "    (events were lost in this session: some of these may be frees of "
+			     "allocations whose records were lost)\n");
 	for (int reason = LEDGER_REASON_NONE; reason < LEDGER_REASONS; reason++) {
 		size_t count = 0;
 
@@ -1028,7 +1032,8 @@ static void report_command(FILE *out, const struct ledger_identity *id)
 	fputc('\n', out);
 }
 
-static void report_process(FILE *out, const struct ledger_process *p, uint64_t start_ns)
+static void report_process(FILE *out, const struct ledger_process *p, uint64_t start_ns,
+			   bool lossy)
 {
 	char comm[COMM_PRINT_SIZE];
 	uint64_t live_count, live_bytes;
@@ -1064,7 +1069,7 @@ static void report_process(FILE *out, const struct ledger_process *p, uint64_t s
 		report_device_table(out, &p->devices[d]);
 	report_untracked(out, p);
 	report_leaks(out, p, start_ns);
-	report_unmatched(out, p);
+	report_unmatched(out, p, lossy);
 	process_live_totals(p, &live_count, &live_bytes);
 	if (!p->exited && live_count)
 		fprintf(out, "  still live: %" PRIu64 " %s, %s (running: not leaks yet)\n",
@@ -1115,7 +1120,8 @@ int summary__print_report(const struct ledger *ledger, const struct summary_sess
 	for (size_t i = 0; i < count; i++) {
 		const struct ledger_process *p = &procs[i];
 
-		report_process(out, p, session->start_ns);
+		report_process(out, p, session->start_ns,
+			       session->lost_events || ledger__dropped(ledger));
 		for (size_t d = 0; d < p->device_count; d++) {
 			for (unsigned int t = 0; t < DL_MEM_TYPES; t++) {
 				leaks += p->devices[d].mem[t].leaks;

@@ -1010,9 +1010,12 @@ static void test_report_lost_running_and_many_leaks(void **state)
 	process_exit(f, 50, AT_MS(20), 9, "ctl\x01\xff\\", 6);
 	alloc(f, 60, AT_MS(30), 1, DL_MEM_DRAM, 0x1000, 1572864);
 	alloc(f, 60, AT_MS(30), 1, DL_MEM_L1, 0x1000, 512);
+	dealloc(f, 60, AT_MS(31), 1, DL_MEM_L1, 0x7000, 0); /* its allocation may be among the lost */
 	text = capture_report(f);
 
 	assert_contains(text, "WARNING: 7 events were lost: the totals below are inexact.");
+	assert_contains(text, "(events were lost in this session: some of these may be frees of "
+			      "allocations whose records were lost)");
 	assert_contains(text, "--ring-size");
 	assert_contains(text, "\nPID 50 (ctl\\x01\\xff\\x5c) killed by signal 9\n");
 	assert_contains(text, "  leaks: 13, 19.5 KiB,");
