@@ -1158,13 +1158,12 @@ int summary__print_report(const struct ledger *ledger, const struct summary_sess
 }
 
 /*
- * A column in the live table; SYSTEM_MEMORY and DFB only when used, as
- * tt-metal rarely allocates the one and only Metal 2.0 programs the other.
+ * A column in the live table: DRAM and L1 always, every other type only
+ * where some process used it, so that the table fits a terminal.
  */
 static bool live_column_shown(unsigned int type, uint32_t active_types)
 {
-	return (type != DL_MEM_SYSTEM_MEMORY && type != DL_MEM_DFB) ||
-	       (active_types & (1u << type));
+	return type == DL_MEM_DRAM || type == DL_MEM_L1 || (active_types & (1u << type));
 }
 
 int summary__print_live(const struct ledger *ledger, const struct summary_session *session,
@@ -1185,36 +1184,50 @@ int summary__print_live(const struct ledger *ledger, const struct summary_sessio
 
 	fprintf(out, "\ndevledger: %.3f s elapsed, %" PRIu64 " events, %" PRIu64 " lost\n",
 		session_duration(session), session->events, session->lost_events);
-	fprintf(out, "%8s %-16s %6s", "PID", "COMM", "DEVICE");
+	/* Per type "live/peak"; then what was leaked, and whether the process still runs. */
+	fprintf(out, "%8s %-16s %-9s %6s", "PID", "COMM", "STATE", "DEVICE");
 	for (size_t t = 0; t < ARRAY_SIZE(mem_type_order); t++) {
 		if (live_column_shown(mem_type_order[t], active))
-			fprintf(out, " %10s", mem_type_name(mem_type_order[t]));
+			fprintf(out, " %19s", mem_type_name(mem_type_order[t]));
 	}
-	fputc('\n', out);
+	fprintf(out, " %10s\n", "LEAKED");
 
 	for (size_t i = 0; i < count; i++) {
 		const struct ledger_process *p = &procs[i];
 
+		char state[16];
+
 		comm_printable(p->comm, comm);
+		if (!p->exited)
+			snprintf(state, sizeof(state), "running");
+		else if (WIFSIGNALED(p->exit_status))
+			snprintf(state, sizeof(state), "signal %d", WTERMSIG(p->exit_status));
+		else
+			snprintf(state, sizeof(state), "exit %d", WEXITSTATUS(p->exit_status));
 		if (!p->device_count)
-			fprintf(out, "%8" PRIu32 " %-16s %6s\n", p->pid, comm, "-");
+			fprintf(out, "%8" PRIu32 " %-16s %-9s %6s\n", p->pid, comm, state, "-");
 		for (size_t d = 0; d < p->device_count; d++) {
 			const struct ledger_device *device = &p->devices[d];
+			uint64_t leaked = 0;
 
-			fprintf(out, "%8" PRIu32 " %-16s %6s", p->pid, comm,
+			fprintf(out, "%8" PRIu32 " %-16s %-9s %6s", p->pid, comm, state,
 				device_label(device->kind, device->device_id).text);
 			for (size_t t = 0; t < ARRAY_SIZE(mem_type_order); t++) {
 				unsigned int type = mem_type_order[t];
+				char cell[64];
 
+				leaked = sum(leaked, device->mem[type].leaked_bytes);
 				if (!live_column_shown(type, active))
 					continue;
 				if (device->active_types & (1u << type))
-					fprintf(out, " %10s",
-						human_size(device->mem[type].live_bytes).text);
+					snprintf(cell, sizeof(cell), "%s/%s",
+						 human_size(device->mem[type].live_bytes).text,
+						 human_size(device->mem[type].peak_bytes).text);
 				else
-					fprintf(out, " %10s", "-");
+					snprintf(cell, sizeof(cell), "-");
+				fprintf(out, " %19s", cell);
 			}
-			fputc('\n', out);
+			fprintf(out, " %10s\n", leaked ? human_size(leaked).text : "-");
 		}
 	}
 	fflush(out);

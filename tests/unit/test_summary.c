@@ -1069,6 +1069,8 @@ static void test_print_live(void **state)
 	cb_alloc(f, 42, AT_MS(1), 2, 0x4000, 4096, 1);
 	assert_int_equal(ledger__set_comm(f->ledger, 42, "worker"), 0);
 	assert_int_equal(ledger__add_process(f->ledger, 43), 0);
+	alloc(f, 44, AT_MS(2), 0, DL_MEM_DRAM, 0x8000, 2048);
+	process_exit(f, 44, AT_MS(3), 0, "gone", 4);
 	assert_int_equal(ledger__finish(f->ledger), 0);
 	assert_int_equal(summary__print_live(f->ledger, &f->session, out), 0);
 	fclose(out);
@@ -1077,11 +1079,15 @@ static void test_print_live(void **state)
 		text,
 		"\n"
 		"devledger: 2.000 s elapsed, 5 events, 0 lost\n"
-		"     PID COMM             DEVICE       DRAM         L1   L1_SMALL      TRACE         CB\n"
-		"      42 worker                0    1.5 MiB      512 B          -          -          -\n"
-		"      42 worker                2          -          -          -          -    4.0 KiB\n"
-		"      43                       -\n");
-	free(text);
+"     PID COMM             STATE     DEVICE                DRAM                  "
+		"L1                  CB     LEAKED\n"
+		"      42 worker           running        0     1.5 MiB/1.5 MiB         512 B/512"
+		" B                   -          -\n"
+		"      42 worker           running        2                   -                  "
+		" -     4.0 KiB/4.0 KiB          -\n"
+		"      43                  running        -\n"
+		"      44 gone             exit 0         0         0 B/2.0 KiB                  "
+		" -                   -    2.0 KiB\n");
 }
 
 int main(void)
