@@ -27,7 +27,8 @@ override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARNINGS) -MMD -MP -I$(OUTPUT) -Iuse
 # The BPF_KPROBE macros name parameters a program may not use.
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARNINGS) -Wno-unused-parameter -MMD -MP \
 	-I$(dir $(VMLINUX)) -Ibpf
-LDLIBS := -lbpf -lelf -ldw -lz -lzstd -ljson-c -lcapstone
+# libstdc++ for its demangler only (__cxa_demangle).
+LDLIBS := -lbpf -lelf -ldw -lz -lzstd -ljson-c -lcapstone -lstdc++
 
 ifeq ($(V),1)
 Q =
@@ -88,6 +89,7 @@ test_probes_MODULES := probes probesite eras
 test_elfsyms_MODULES := elfsyms
 test_libfind_MODULES := libfind
 test_procinfo_MODULES := procinfo
+test_demangle_MODULES := demangle
 test_dwarflayout_MODULES := dwarflayout
 
 $(OUTPUT)/tests/obj/%.o: tests/unit/%.c | $(OUTPUT)/tests/obj

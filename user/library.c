@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "demangle.h"
 #include "dwarflayout.h"
 #include "inlining.h"
 #include "library.h"
@@ -364,7 +365,7 @@ static void choose_site(struct library *lib, size_t i, bool entry_only)
 /* The readable name of a probed function, for warnings. */
 static const char *function_name(const struct probe *probe)
 {
-	if (probe->call != CALL_NONE)
+	if (probe->when != WHEN_ALWAYS)
 		return tracker_calls[probe->call].caller_name;
 	return probe->symbol == SYM_ALLOCATE_DATAFLOW_BUFFERS
 		       ? "ProgramImpl::allocate_dataflow_buffers"
@@ -380,7 +381,7 @@ static const char *function_name(const struct probe *probe)
 static void cannot_read(struct library *lib, size_t i, enum layout_field missing, bool *warned)
 {
 	const struct probe *probe = &probes[i];
-	const char *what = probe->call != CALL_NONE ? tracker_calls[probe->call].lost
+	const char *what = probe->when != WHEN_ALWAYS ? tracker_calls[probe->call].lost
 						    : "dataflow buffers are not seen";
 
 	if (!warned[probe->symbol])
@@ -459,10 +460,14 @@ static void warn_about_calls(struct library *lib)
 		warn(lib, false, "%s no longer calls %s: it looks inlined; %s", info->caller_name,
 		     info->callee_name, info->fallback);
 	}
-	for (int s = 0; s < PROBE_SYMBOLS; s++)
+	for (int s = 0; s < PROBE_SYMBOLS; s++) {
+		char readable[512];
+
 		if (!lib->syms[s].found && probes__warn_if_missing(s))
-			warn(lib, false, "no %s: %s", lib->era->symbols[s][0],
+			warn(lib, false, "no %s: %s",
+			     demangle(lib->era->symbols[s][0], readable, sizeof(readable)),
 			     probe_symbol_missing_means[s]);
+	}
 }
 
 struct library *library__open(const char *path, const struct library_opts *opts, bool allow_missing)

@@ -240,7 +240,7 @@ const struct probe probes[PROBE_COUNT] = {
 
 bool probes__wanted(const struct probe *probe, unsigned int inlined)
 {
-	bool is_inlined = probe->call != CALL_NONE && (inlined & (1u << probe->call));
+	bool is_inlined = probe->when != WHEN_ALWAYS && (inlined & (1u << probe->call));
 
 	return probe->when == WHEN_ALWAYS || (probe->when == WHEN_INLINED) == is_inlined;
 }

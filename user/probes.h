@@ -22,7 +22,6 @@
  * inlined into its caller, and the tracker's probe then never fires.
  */
 enum tracker_call {
-	CALL_NONE = -1,
 	CALL_TRACK_ALLOCATE,	/* Buffer::allocate_impl -> track_allocate */
 	CALL_TRACK_DEALLOCATE,	/* Buffer::deallocate_impl -> track_deallocate */
 	CALL_TRACK_ALLOCATE_CB, /* ProgramImpl::allocate_circular_buffers -> track_allocate_cb */
@@ -67,7 +66,7 @@ struct probe {
 	enum probe_program program;
 	struct dl_probe_spec spec;
 	enum probe_when when;
-	enum tracker_call call;
+	enum tracker_call call; /* read only when `when` is not WHEN_ALWAYS */
 };
 
 #define PROBE_COUNT 25

@@ -775,6 +775,40 @@ static void test_blind_session(void **state)
 	free(stripped);
 }
 
+/*
+ * A stripped build lays dataflow buffers out where devledger cannot read
+ * them (no DWARF for the program's vector): the function still says it ran,
+ * and the session is not exact, with the reason.
+ */
+static void test_dataflow_unreadable(void **state)
+{
+	const char *dir = *state;
+	char *stripped = strdup(harness_variant("STANDIN_STRIPPED_DIR", "libtt_metal.so"));
+	struct harness_proc proc;
+	char *argv[] = { (char *)harness_devledger(),
+			 "trace",
+			 "-l",
+			 stripped,
+			 "-o",
+			 (char *)harness_path(dir, "summary.json"),
+			 "--",
+			 (char *)harness_variant("STANDIN_STRIPPED_DIR", "standin"),
+			 "dataflow",
+			 NULL };
+	struct json_object *summary;
+
+	(void)state;
+	argv[7] = strdup(argv[7]);
+	assert_int_equal(harness_exit_code(harness_run(&proc, argv, TIMEOUT_S)), 0);
+	summary = harness_load_json(harness_path(dir, "summary.json"));
+	assert_false(json_object_get_boolean(harness_get(summary, "session.exact")));
+	assert_non_null(strstr(json_object_get_string(harness_get(summary, "session.warnings.0")),
+			       "ProgramImpl::allocate_dataflow_buffers ran"));
+	json_object_put(summary);
+	free(argv[7]);
+	free(stripped);
+}
+
 /* -a sees two processes started after it, each on its own, until SIGINT. */
 static void test_system_wide(void **state)
 {
@@ -1303,6 +1337,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_flood_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duration_with_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blind_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dataflow_unreadable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_system_wide, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_forwarded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check, setup, teardown),
