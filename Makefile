@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
-# devledger: make (build), make deps, make demo, make test, make bench,
+# devledger: make (build), make deps, make demo, make test, make fuzz, make bench,
 # make install, make clean, make vmlinux, make format. V=1 shows commands.
 
 OUTPUT ?= build
@@ -112,6 +112,9 @@ $(INTEG_BINS): $(OUTPUT)/tests/%: $(OUTPUT)/tests/obj/%.o $(INTEG_COMMON_OBJS) |
 
 # The stand-in tt-metal runtime (C++), built as tests/standin/standin.mk says.
 -include tests/standin/standin.mk
+
+# libFuzzer harnesses of every parser of outside input: make fuzz (tests/fuzz/fuzz.mk).
+include tests/fuzz/fuzz.mk
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
