@@ -3,7 +3,7 @@
 #
 # The fuzzers' generated seeds, written into CORPUS/NAME/ (make fuzz-seeds): the seed library
 # (seedlib.cpp) as built by a C compiler with -shared -g, stripped and with its debug sections
-# compressed each way; code bytes for probesite.
+# compressed each way; code bytes for probesite; record streams for the ledger (ledger_seeds.c).
 # Built without libc, startup files, build id or RELRO padding, each is a few KB, small enough to
 # commit. The maps and options seeds are written by hand and not touched here.
 set -euo pipefail
@@ -29,7 +29,7 @@ for compression in zlib zstd zlib-gnu; do
 		"$work/seedlib-$compression.so"
 done
 
-mkdir -p "$corpus"/{elfsyms,dwarflayout,inlining,probesite}
+mkdir -p "$corpus"/{elfsyms,dwarflayout,inlining,probesite,ledger}
 cp "$work/seedlib.so" "$work/seedlib-stripped.so" "$corpus/elfsyms/"
 cp "$work/seedlib.so" "$work/seedlib-zlib.so" "$work/seedlib-zstd.so" "$work/seedlib-zlib-gnu.so" \
 	"$corpus/dwarflayout/"
@@ -51,3 +51,5 @@ code_seed nop5-push 3f "0f 1f 44 00 00 55 41 54 c3"
 objcopy -O binary --only-section=.text "$work/seedlib.so" "$work/text.bin"
 { printf '\x03'; cat "$work/text.bin"; } >"$corpus/probesite/seedlib-text"
 
+"$cc" -std=c11 -Wall -Wextra -Werror -I"$here/../.." -o "$work/ledger_seeds" "$here/ledger_seeds.c"
+"$work/ledger_seeds" "$corpus/ledger"
