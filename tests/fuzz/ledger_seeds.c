@@ -14,6 +14,16 @@
 #define PID 4242
 #define KIB 1024ull
 
+/* The mode byte, as fuzz_ledger.c reads it. */
+#define COLLIDING_HASH (1 << 0)
+#define PROCESS_EXITED (1 << 2)
+#define REPLAY_64      (3 << 3)
+#define MOVE_ADDRESS   (0 << 5)
+#define MOVE_PID       (1 << 5)
+#define MOVE_TID       (2 << 5)
+#define MOVE_DEVICE_ID (3 << 5)
+#define NAMED_PROCESS  (1 << 7)
+
 static FILE *out;
 static unsigned long long now = 1000;
 static __u8 next_flags; /* for the next record only */
@@ -83,7 +93,7 @@ int main(int argc, char **argv)
 	const char *dir = argc > 1 ? argv[1] : ".";
 
 	/* The original report: DRAM released at close, CBs with their programs, a leak. */
-	start(dir, "remaining", 0);
+	start(dir, "remaining", NAMED_PROCESS);
 	for (int d = 0; d < 2; d++) {
 		chip(DL_EV_ALLOC, d, DL_MEM_DRAM, 1024 * KIB, 36 * KIB, 0xa110c);
 		chip(DL_EV_ALLOC, d, DL_MEM_L1, 64 * KIB, 2 * KIB, 0xa110c);
@@ -143,6 +153,33 @@ int main(int argc, char **argv)
 	chip(DL_EV_KINDS, 0, 0, 0, 0, 0);
 	process_exit(PID, 9);
 	chip(DL_EV_ALLOC, 0, DL_MEM_DRAM, 64 * KIB, 16 * KIB, 0);
+	finish();
+
+	/* Replayed 64 times: a thousand buffers, under a hash where every key collides. */
+	start(dir, "many-buffers", COLLIDING_HASH | REPLAY_64 | MOVE_ADDRESS);
+	for (int i = 0; i < 16; i++)
+		chip(DL_EV_ALLOC, i % 2, DL_MEM_DRAM, (__u64)i * 64 * KIB, KIB, 0);
+	chip(DL_EV_FREE, 0, DL_MEM_DRAM, 0, KIB, 0);
+	finish();
+
+	/* Program-scope buffers on 64 devices, all released when the process is reaped. */
+	start(dir, "many-devices", PROCESS_EXITED | REPLAY_64 | MOVE_DEVICE_ID);
+	chip(DL_EV_CB_ALLOC, 0, DL_MEM_CB, 100 * KIB, 4 * KIB, 0x9001);
+	chip(DL_EV_CB_ALLOC, 0, DL_MEM_DFB, 200 * KIB, 4 * KIB, 0x9001);
+	chip(DL_EV_ALLOC, 0, DL_MEM_L1, 8 * KIB, KIB, 0);
+	finish();
+
+	/* Tracked frees from 64 threads, their bank releases never seen. */
+	start(dir, "many-threads", REPLAY_64 | MOVE_TID);
+	chip(DL_EV_ALLOC, 0, DL_MEM_DRAM, 16 * KIB, KIB, 0xa1);
+	chip(DL_EV_FREE, 0, DL_MEM_DRAM, 16 * KIB, KIB, 0);
+	chip(DL_EV_BANK_FREE, 0, DL_MEM_DRAM, 32 * KIB, 0, 0xb0);
+	finish();
+
+	/* 64 processes. */
+	start(dir, "many-pids", REPLAY_64 | MOVE_PID);
+	chip(DL_EV_ALLOC, 0, DL_MEM_DRAM, 16 * KIB, KIB, 0);
+	chip(DL_EV_CB_ALLOC, 0, DL_MEM_CB, 100 * KIB, 4 * KIB, 0);
 	finish();
 
 	/* A record cut short at the end of the stream. */
