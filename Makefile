@@ -208,7 +208,8 @@ vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX)
 
 format:
-	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c tests/integration/*.c
+	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c tests/integration/*.c \
+		tests/fuzz/*.c tests/fuzz/*.h
 
 clean:
 	rm -rf $(OUTPUT)

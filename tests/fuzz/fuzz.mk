@@ -9,7 +9,8 @@
 FUZZ_OUT := $(OUTPUT)/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= $(CLANG)
-FUZZ_SANITIZERS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_SANITIZERS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
 FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE $(WARNINGS) -MMD -MP -Iuser -Itests/fuzz \
 	-DDEVLEDGER_VERSION='"$(VERSION)"' $(FUZZ_SANITIZERS)
 # A run that takes longer than this on one input has hung: tens of milliseconds is the norm.
