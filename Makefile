@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
-# devledger: make (build), make deps, make demo, make test, make bench,
+# devledger: make (build), make deps, make demo, make test, make sanitize, make fuzz, make bench,
 # make install, make clean, make vmlinux, make format. V=1 shows commands.
 
 OUTPUT ?= build
@@ -52,7 +52,7 @@ INTEG_BINS := $(patsubst tests/integration/%.c,$(OUTPUT)/tests/%,$(INTEG_SRCS))
 .DELETE_ON_ERROR:
 # Keep the BPF object beside its skeleton.
 .SECONDARY:
-.PHONY: all deps demo test unit integration bench install clean vmlinux format standin
+.PHONY: all deps demo test unit integration sanitize bench install clean vmlinux format standin
 
 all: $(OUTPUT)/devledger
 
@@ -115,6 +115,9 @@ $(INTEG_BINS): $(OUTPUT)/tests/%: $(OUTPUT)/tests/obj/%.o $(INTEG_COMMON_OBJS) |
 # The stand-in tt-metal runtime (C++), built as tests/standin/standin.mk says.
 -include tests/standin/standin.mk
 
+# libFuzzer harnesses of every parser of outside input: make fuzz (tests/fuzz/fuzz.mk).
+include tests/fuzz/fuzz.mk
+
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
@@ -146,6 +149,29 @@ integration: all standin $(INTEG_BINS)
 test: deps
 	$(Q)$(MAKE) --no-print-directory all standin $(UNIT_BINS) $(INTEG_BINS)
 	$(Q)$(MAKE) --no-print-directory unit integration
+
+# make sanitize: devledger and the unit tests built again with clang's ASan and UBSan into their own
+# folder (the BPF programs as usual), every unit test run, and the stand-in (built as usual: it is
+# the traced program) traced three ways. Any sanitizer report fails it, a leak included.
+ASAN_OUT := $(OUTPUT)/asan
+SANITIZE_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+SANITIZE_ENV := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+SANITIZE_SCENARIOS := remaining mesh 'churn 2000'
+
+sanitize: deps
+	$(Q)$(MAKE) --no-print-directory $(STANDIN_DRIVER)
+	$(Q)$(MAKE) --no-print-directory OUTPUT=$(ASAN_OUT) CC=$(CLANG) CFLAGS="$(SANITIZE_CFLAGS)" \
+		all $(patsubst $(OUTPUT)/%,$(ASAN_OUT)/%,$(UNIT_BINS))
+	$(Q)$(SANITIZE_ENV) $(MAKE) --no-print-directory OUTPUT=$(ASAN_OUT) CC=$(CLANG) \
+		CFLAGS="$(SANITIZE_CFLAGS)" unit
+	$(Q)for scenario in $(SANITIZE_SCENARIOS); do \
+		name=$$(echo $$scenario | tr ' ' -); log=$(ASAN_OUT)/trace-$$name.log; \
+		echo "== $(ASAN_OUT)/devledger trace -- standin $$scenario"; \
+		$(SANITIZE_ENV) $(ASAN_OUT)/devledger trace -o $(ASAN_OUT)/trace-$$name.json -- \
+			$(STANDIN_DRIVER) $$scenario >$$log 2>&1 || { cat $$log; exit 1; }; \
+		if grep -q -E 'Sanitizer|runtime error' $$log; then cat $$log; exit 1; fi; \
+	done
 
 # Benchmarks (make bench): an empty-probe loader and the ledger replay, then bench/run.sh.
 BENCH_OUT := $(OUTPUT)/bench
@@ -184,7 +210,8 @@ vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX)
 
 format:
-	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c tests/integration/*.c
+	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c tests/integration/*.c \
+		tests/fuzz/*.c tests/fuzz/*.h
 
 clean:
 	rm -rf $(OUTPUT)

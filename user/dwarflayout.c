@@ -13,6 +13,7 @@
 #include <gelf.h>
 #include <libelf.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,60 @@
 #include "dwarflayout.h"
 
 #include "../bpf/devledger.h"
+
+/*
+ * The bytes of every section of the library, as libdw reads them (inflated
+ * where it or devledger inflated them). libdw 0.188 hands out a name that
+ * starts in a string section (or inline in .debug_info) without checking
+ * that it ends there: a library whose last string lacks its NUL would have
+ * devledger read past the section. A name is used only when it ends inside
+ * the section it starts in; one from no section of this file (a dwz file's)
+ * is not used either, as nothing here bounds it.
+ */
+struct section_bytes {
+	uintptr_t start;
+	size_t size;
+};
+
+struct sections {
+	struct section_bytes *items;
+	size_t count;
+};
+
+static int sections_collect(Elf *elf, struct sections *sections)
+{
+	Elf_Scn *scn = NULL;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		Elf_Data *data = elf_getdata(scn, NULL);
+		struct section_bytes *items;
+
+		if (!data || !data->d_buf || !data->d_size)
+			continue;
+		items = realloc(sections->items, (sections->count + 1) * sizeof(*items));
+		if (!items)
+			return -ENOMEM;
+		sections->items = items;
+		items[sections->count++] =
+			(struct section_bytes){ (uintptr_t)data->d_buf, data->d_size };
+	}
+	return 0;
+}
+
+/* A DIE's name, or NULL: none, or one that does not end inside its section. */
+static const char *die_name(const struct sections *sections, Dwarf_Die *die)
+{
+	const char *name = dwarf_diename(die);
+	uintptr_t at = (uintptr_t)name;
+
+	for (size_t i = 0; name && i < sections->count; i++) {
+		const struct section_bytes *s = &sections->items[i];
+
+		if (at >= s->start && at - s->start < s->size)
+			return memchr(name, '\0', s->size - (at - s->start)) ? name : NULL;
+	}
+	return NULL;
+}
 
 /* A type with its typedefs and qualifiers peeled off. */
 static bool peel_type(Dwarf_Die *die, Dwarf_Die *type)
@@ -65,8 +120,8 @@ static bool member_location(Dwarf_Die *die, unsigned int *offset)
  * Member `name` (`len` bytes) of a class, union or struct, or of one of its
  * base classes: its offset and DIE. Bounded in depth: a base is a class too.
  */
-static bool find_member(Dwarf_Die *type, const char *name, size_t len, int depth,
-			unsigned int *offset, Dwarf_Die *member)
+static bool find_member(const struct sections *sections, Dwarf_Die *type, const char *name,
+			size_t len, int depth, unsigned int *offset, Dwarf_Die *member)
 {
 	Dwarf_Die child;
 
@@ -74,7 +129,7 @@ static bool find_member(Dwarf_Die *type, const char *name, size_t len, int depth
 		return false;
 	do {
 		int tag = dwarf_tag(&child);
-		const char *n = dwarf_diename(&child);
+		const char *n = die_name(sections, &child);
 		unsigned int at;
 
 		if (tag == DW_TAG_member && n && strlen(n) == len && !strncmp(n, name, len))
@@ -84,7 +139,7 @@ static bool find_member(Dwarf_Die *type, const char *name, size_t len, int depth
 			unsigned int inner;
 
 			if (member_location(&child, &at) && peel_type(&child, &base) &&
-			    find_member(&base, name, len, depth + 1, &inner, member)) {
+			    find_member(sections, &base, name, len, depth + 1, &inner, member)) {
 				*offset = at + inner;
 				return true;
 			}
@@ -94,7 +149,8 @@ static bool find_member(Dwarf_Die *type, const char *name, size_t len, int depth
 }
 
 /* A path "a.b.c" of members from class_die, each looked up in the type of the one before. */
-static bool resolve_path(Dwarf_Die *class_die, const char *path, unsigned int *offset)
+static bool resolve_path(const struct sections *sections, Dwarf_Die *class_die, const char *path,
+			 unsigned int *offset)
 {
 	Dwarf_Die type = *class_die;
 	unsigned int total = 0;
@@ -104,7 +160,7 @@ static bool resolve_path(Dwarf_Die *class_die, const char *path, unsigned int *o
 		unsigned int at;
 		Dwarf_Die member;
 
-		if (!find_member(&type, p, len, 0, &at, &member))
+		if (!find_member(sections, &type, p, len, 0, &at, &member))
 			return false;
 		total += at;
 		p += len;
@@ -119,7 +175,8 @@ static bool resolve_path(Dwarf_Die *class_die, const char *path, unsigned int *o
 }
 
 /* The first alternative ("a|b|c") that resolves. */
-static bool resolve_member(Dwarf_Die *class_die, const char *member, unsigned int *offset)
+static bool resolve_member(const struct sections *sections, Dwarf_Die *class_die,
+			   const char *member, unsigned int *offset)
 {
 	char alternative[256];
 
@@ -129,7 +186,7 @@ static bool resolve_member(Dwarf_Die *class_die, const char *member, unsigned in
 		if (len < sizeof(alternative)) {
 			memcpy(alternative, p, len);
 			alternative[len] = '\0';
-			if (resolve_path(class_die, alternative, offset))
+			if (resolve_path(sections, class_die, alternative, offset))
 				return true;
 		}
 		p += len + (p[len] == '|');
@@ -143,6 +200,7 @@ struct walk {
 	unsigned int *offsets;
 	unsigned char *settled;
 	size_t left;
+	struct sections sections;
 };
 
 /* A class's definition (not a declaration): settle every query about it. */
@@ -151,7 +209,7 @@ static void settle_class(Dwarf_Die *die, const char *name, struct walk *w)
 	for (size_t i = 0; i < w->count; i++) {
 		if (w->settled[i] || strcmp(name, w->queries[i].class_name))
 			continue;
-		if (!resolve_member(die, w->queries[i].member, &w->offsets[i]))
+		if (!resolve_member(&w->sections, die, w->queries[i].member, &w->offsets[i]))
 			w->offsets[i] = DL_OFFSET_UNKNOWN;
 		w->settled[i] = 1;
 		w->left--;
@@ -167,7 +225,7 @@ static void scan_namespace(Dwarf_Die *ns, struct walk *w, int depth)
 		return;
 	do {
 		int tag = dwarf_tag(&child);
-		const char *name = dwarf_diename(&child);
+		const char *name = die_name(&w->sections, &child);
 
 		if (tag == DW_TAG_namespace)
 			scan_namespace(&child, w, depth + 1);
@@ -178,12 +236,13 @@ static void scan_namespace(Dwarf_Die *ns, struct walk *w, int depth)
 }
 
 /* The DIE of namespace `name` directly under `parent`, searching from its first child. */
-static bool find_namespace(Dwarf_Die *parent, const char *name, Dwarf_Die *out)
+static bool find_namespace(const struct sections *sections, Dwarf_Die *parent, const char *name,
+			   Dwarf_Die *out)
 {
 	if (dwarf_child(parent, out) != 0)
 		return false;
 	do {
-		const char *ns = dwarf_diename(out);
+		const char *ns = die_name(sections, out);
 
 		if (dwarf_tag(out) == DW_TAG_namespace && ns && !strcmp(ns, name))
 			return true;
@@ -391,7 +450,7 @@ int dwarf_layout__read(const char *library, const struct dwarf_query *queries, s
 		       unsigned int *offsets)
 {
 	struct inflated inflated = { NULL, 0 };
-	struct walk w = { queries, count, offsets, NULL, count };
+	struct walk w = { queries, count, offsets, NULL, count, { NULL, 0 } };
 	Dwarf_Off offset = 0, next;
 	size_t header_size;
 	Dwarf *dwarf = NULL;
@@ -421,22 +480,26 @@ int dwarf_layout__read(const char *library, const struct dwarf_query *queries, s
 		err = inflate_err;
 	if (!dwarf)
 		goto out;
-	err = 0;
+	/* After dwarf_begin_elf: the zlib sections libdw inflated are in the Elf by now. */
+	err = sections_collect(elf, &w.sections);
+	if (err)
+		goto end;
 	while (w.left && dwarf_nextcu(dwarf, offset, &next, &header_size, NULL, NULL, NULL) == 0) {
 		Dwarf_Die cu, ns, tt_metal;
 
 		if (dwarf_offdie(dwarf, offset + header_size, &cu) &&
-		    find_namespace(&cu, "tt", &ns)) {
+		    find_namespace(&w.sections, &cu, "tt", &ns)) {
 			/* A CU may open the namespace several times: scan each. */
 			do {
-				const char *name = dwarf_diename(&ns);
+				const char *name = die_name(&w.sections, &ns);
 
 				if (dwarf_tag(&ns) == DW_TAG_namespace && name &&
 				    !strcmp(name, "tt") &&
-				    find_namespace(&ns, "tt_metal", &tt_metal)) {
+				    find_namespace(&w.sections, &ns, "tt_metal", &tt_metal)) {
 					/* And tt_metal too may be opened several times in it. */
 					do {
-						const char *inner = dwarf_diename(&tt_metal);
+						const char *inner =
+							die_name(&w.sections, &tt_metal);
 
 						if (dwarf_tag(&tt_metal) == DW_TAG_namespace &&
 						    inner && !strcmp(inner, "tt_metal"))
@@ -448,12 +511,14 @@ int dwarf_layout__read(const char *library, const struct dwarf_query *queries, s
 		}
 		offset = next;
 	}
+end:
 	dwarf_end(dwarf);
 out:
 	elf_end(elf);
 	for (size_t i = 0; i < inflated.count; i++)
 		free(inflated.buffers[i]);
 	free(inflated.buffers);
+	free(w.sections.items);
 	free(w.settled);
 	close(fd);
 	return err;

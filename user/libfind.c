@@ -58,9 +58,27 @@ static void read_comm(pid_t pid, char *comm, size_t len)
 		fclose(f);
 }
 
+enum libfind_maps_line libfind__maps_line(const char *line, size_t *path_start, size_t *path_len)
+{
+	/* address perms offset dev inode pathname: the path is all from the first '/' on. */
+	const char *file = strchr(line, '/'), *base;
+	size_t len;
+
+	if (!file)
+		return LIBFIND_MAPS_OTHER;
+	len = strcspn(file, "\n");
+	base = (const char *)memrchr(file, '/', len) + 1;
+	if (strncmp(base, LIBFIND_NAME, strlen(LIBFIND_NAME)))
+		return LIBFIND_MAPS_OTHER;
+	*path_start = (size_t)(file - line);
+	*path_len = len;
+	return memmem(file, len, " (deleted)", strlen(" (deleted)")) ? LIBFIND_MAPS_DELETED
+								     : LIBFIND_MAPS_LIBRARY;
+}
+
 int libfind__from_pid(pid_t pid, const char *maps_path, char *out, size_t out_len)
 {
-	char path[64], line[PATH_MAX + 256], comm[64];
+	char path[64], line[LIBFIND_MAPS_LINE_LEN], comm[64];
 	FILE *maps;
 
 	if (!maps_path) {
@@ -78,24 +96,21 @@ int libfind__from_pid(pid_t pid, const char *maps_path, char *out, size_t out_le
 		return err;
 	}
 	while (fgets(line, sizeof(line), maps)) {
-		/* address perms offset dev inode pathname */
-		char *file = strchr(line, '/'), *base;
+		size_t start, len;
+		enum libfind_maps_line what = libfind__maps_line(line, &start, &len);
 
-		if (!file)
-			continue;
-		file[strcspn(file, "\n")] = '\0';
-		base = strrchr(file, '/') + 1;
-		if (strncmp(base, LIBFIND_NAME, strlen(LIBFIND_NAME)))
+		if (what == LIBFIND_MAPS_OTHER)
 			continue;
 		fclose(maps);
-		if (strstr(file, " (deleted)")) {
+		/* len < sizeof(line): it fits an int. */
+		if (what == LIBFIND_MAPS_DELETED) {
 			fprintf(stderr,
-				"devledger: process %d maps %s, which was deleted or replaced since; "
+				"devledger: process %d maps %.*s, which was deleted or replaced since; "
 				"restart it\n",
-				(int)pid, file);
+				(int)pid, (int)len, line + start);
 			return -ENOENT;
 		}
-		snprintf(out, out_len, "%s", file);
+		snprintf(out, out_len, "%.*s", (int)len, line + start);
 		return 0;
 	}
 	fclose(maps);

@@ -247,6 +247,68 @@ static void test_zlib_gnu_bomb(void **state)
 	assert_int_equal(offset, DL_OFFSET_UNKNOWN);
 }
 
+/* Where the string `name` starts in a string section, or -1: a whole string, not a tail. */
+static long string_at(const char *strings, size_t size, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (size_t at = 0; at + len < size; at += strlen(strings + at) + 1)
+		if (!memcmp(strings + at, name, len + 1))
+			return (long)at;
+	return -1;
+}
+
+/*
+ * A name that does not end where its section does. libdw 0.188 hands out a
+ * name from .debug_str without checking that it ends inside the section,
+ * and the fuzzer found devledger reading past the end of a zstd section it
+ * had inflated (a heap overflow under ASan); a zlib section (inflated by
+ * libelf) or a plain one (mapped) is read past the same way. Here .debug_str
+ * ends right after the last of the names read on the way to Device.id_,
+ * without its NUL: that name must not be used (and make sanitize checks
+ * that nothing is read past the section). Whichever name it is, Device.id_
+ * is found only if it was pad_, skipped as nameless.
+ */
+static void test_unterminated_name(void **state)
+{
+	const char *const names[] = { "tt_metal", "Device", "pad_" };
+	const char *const compressions[] = { "none", "zstd", "zlib" };
+	char plain[PATH_MAX], path[PATH_MAX], *strings;
+	const char *last = NULL;
+	unsigned int offset;
+	size_t index = 0;
+	long cut = -1;
+	GElf_Shdr shdr;
+
+	(void)state;
+	snprintf(plain, sizeof(plain), "%s", copy_variant("plain", "unterminated"));
+	elfpatch_section(plain, ".debug_str", &shdr, &index);
+	strings = malloc(shdr.sh_size);
+	assert_non_null(strings);
+	elfpatch_pread(plain, shdr.sh_offset, strings, shdr.sh_size);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		long at = string_at(strings, shdr.sh_size, names[i]);
+
+		assert_true(at >= 0);
+		if (at + (long)strlen(names[i]) > cut) {
+			cut = at + (long)strlen(names[i]);
+			last = names[i];
+		}
+	}
+	free(strings);
+	elfpatch_pwrite_u64(plain, elfpatch_shdr_field(plain, index, offsetof(Elf64_Shdr, sh_size)),
+			    (uint64_t)cut);
+	for (size_t i = 0; i < sizeof(compressions) / sizeof(compressions[0]); i++) {
+		snprintf(path, sizeof(path), "%s/unterminated-%s.so", dir, compressions[i]);
+		elfpatch_run("objcopy --compress-debug-sections=%s %s %s", compressions[i], plain,
+			     path);
+		offset = 0;
+		assert_int_equal(read_id(path, &offset), 0);
+		assert_int_equal(offset,
+				 strcmp(last, "pad_") ? DL_OFFSET_UNKNOWN : DEVICE_ID_OFFSET);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -257,6 +319,7 @@ int main(void)
 		cmocka_unit_test(test_ratio_alone_not_refused),
 		cmocka_unit_test(test_zlib_bomb),
 		cmocka_unit_test(test_zlib_gnu_bomb),
+		cmocka_unit_test(test_unterminated_name),
 	};
 
 	return cmocka_run_group_tests_name("dwarflayout", tests, build_libraries, remove_libraries);

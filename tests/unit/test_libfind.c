@@ -76,6 +76,38 @@ static void test_maps(void **state)
 	assert_int_equal(libfind__from_pid(1, "/nonexistent/maps", out, sizeof(out)), -ENOENT);
 }
 
+/* The line parser on its own: where the path is, exactly; the newline is not part of it. */
+static void test_maps_line(void **state)
+{
+	const char *line = "7f00-7f01 r-xp 00001000 08:01 2 /opt/lib/libtt_metal.so\n";
+	size_t start = 0, len = 0;
+
+	(void)state;
+	assert_int_equal(libfind__maps_line(line, &start, &len), LIBFIND_MAPS_LIBRARY);
+	assert_int_equal(start, 32);
+	assert_int_equal(len, strlen("/opt/lib/libtt_metal.so"));
+	/* No newline (the last line, or a piece of a longer one): the path runs to the NUL. */
+	assert_int_equal(libfind__maps_line("0-1 r--p 0 0:0 0 /libtt_metal.so.1", &start, &len),
+			 LIBFIND_MAPS_LIBRARY);
+	assert_int_equal(start, 17);
+	assert_int_equal(len, strlen("/libtt_metal.so.1"));
+	assert_int_equal(
+		libfind__maps_line("0-1 r--p 0 0:0 0 /x/libtt_metal.so (deleted)\n", &start, &len),
+		LIBFIND_MAPS_DELETED);
+	assert_int_equal(len, strlen("/x/libtt_metal.so (deleted)"));
+	/* The name must be the path's last component: a folder called so does not count. */
+	assert_int_equal(
+		libfind__maps_line("0-1 r--p 0 0:0 0 /libtt_metal.so/x.so\n", &start, &len),
+		LIBFIND_MAPS_OTHER);
+	assert_int_equal(libfind__maps_line("0-1 rw-p 0 0:0 0 [heap]\n", &start, &len),
+			 LIBFIND_MAPS_OTHER);
+	assert_int_equal(libfind__maps_line("", &start, &len), LIBFIND_MAPS_OTHER);
+	/* A " (deleted)" past the newline is another line's. */
+	assert_int_equal(
+		libfind__maps_line("0-1 r--p 0 0:0 0 /libtt_metal.so\n (deleted)", &start, &len),
+		LIBFIND_MAPS_LIBRARY);
+}
+
 static void test_tt_metal_home(void **state)
 {
 	char out[PATH_MAX], lib[PATH_MAX];
@@ -131,6 +163,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_maps, setup, teardown),
+		cmocka_unit_test(test_maps_line),
 		cmocka_unit_test_setup_teardown(test_tt_metal_home, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ask_loader, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_lib, setup, teardown),
