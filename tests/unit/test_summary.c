@@ -1088,6 +1088,7 @@ static void test_print_live(void **state)
 		"      43                  running        -\n"
 		"      44 gone             exit 0         0         0 B/2.0 KiB                  "
 		" -                   -    2.0 KiB\n");
+	free(text);
 }
 
 int main(void)
