@@ -871,6 +871,38 @@ static void test_sigterm_forwarded(void **state)
 	json_object_put(summary);
 }
 
+/*
+ * Started with SIGINT ignored (as a non-interactive shell starts a background
+ * job), devledger still ends on SIGINT, and so does the command it passes it
+ * on to.
+ */
+static void test_sigint_ignored_by_parent(void **state)
+{
+	const char *dir = *state;
+	struct harness_proc tracer;
+	char *argv[] = { (char *)harness_devledger(),
+			 "trace",
+			 "-o",
+			 (char *)harness_path(dir, "summary.json"),
+			 "--",
+			 (char *)harness_standin_driver(),
+			 "wait",
+			 NULL };
+	struct sigaction ignore = { .sa_handler = SIG_IGN }, old;
+	struct json_object *summary;
+
+	sigemptyset(&ignore.sa_mask);
+	sigaction(SIGINT, &ignore, &old);
+	harness_spawn(&tracer, argv, true, true, 0);
+	sigaction(SIGINT, &old, NULL);
+	harness_expect_out(&tracer, "ready\n", 20000);
+	kill(tracer.pid, SIGINT);
+	assert_int_equal(harness_exit_code(harness_wait(&tracer, TIMEOUT_S)), 128 + SIGINT);
+	summary = harness_load_json(harness_path(dir, "summary.json"));
+	assert_int_equal(harness_get_int(summary, "processes.0.exit.signal"), SIGINT);
+	json_object_put(summary);
+}
+
 /* One line on stderr naming the problem, and the exit code for its kind. */
 static void expect_error(char *const argv[], int code, const char *needle)
 {
@@ -1340,6 +1372,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dataflow_unreadable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_system_wide, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_forwarded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sigint_ignored_by_parent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usage_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_runtime_errors, setup, teardown),
