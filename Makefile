@@ -90,6 +90,7 @@ test_elfsyms_MODULES := elfsyms
 test_libfind_MODULES := libfind
 test_procinfo_MODULES := procinfo
 test_demangle_MODULES := demangle
+test_inlining_MODULES := inlining elfsyms
 test_dwarflayout_MODULES := dwarflayout
 
 $(OUTPUT)/tests/obj/%.o: tests/unit/%.c | $(OUTPUT)/tests/obj
