@@ -36,9 +36,12 @@ static const char trace_doc[] =
 	"  devledger trace -p 4242 -o summary.json\n"
 	"  devledger trace -a -d 60 -i 5\n"
 	"\n"
-	"The report goes to stderr; -o writes the JSON summary (devledger.summary.v1). Exit status: "
-	"the launched command's (128+N if killed by signal N), 3 with --fail-on-leak when a leak was "
-	"found, 2 for a usage error, 1 when devledger failed. Needs root (BPF).";
+	"The report goes to stderr; -o writes the JSON summary (devledger.summary.v1).\n"
+	"\n"
+	"Exit status, first that applies: 2 for a usage error; 1 when devledger itself failed; the "
+	"launched command's when it failed (128+N if killed by signal N); with --fail-on-leak, 3 "
+	"when a leak was found, else 1 when the session is not exact (events lost, or something it "
+	"could not see: then it cannot say there was no leak); else 0. Needs root (BPF).";
 
 static const struct argp_option trace_options[] = {
 	{ "pid", 'p', "PID", 0, "Attach to a running process (repeatable)", 0 },
@@ -56,7 +59,8 @@ static const struct argp_option trace_options[] = {
 	  "its summary, then waits for the command and exits with its status)",
 	  0 },
 	{ "interval", 'i', "SEC", 0, "Print the live per-device table every SEC seconds", 0 },
-	{ "fail-on-leak", OPT_FAIL_ON_LEAK, NULL, 0, "Exit 3 when any leak was found", 0 },
+	{ "fail-on-leak", OPT_FAIL_ON_LEAK, NULL, 0,
+	  "Exit 3 when any leak was found, 1 when the session could not tell (not exact)", 0 },
 	{ "ring-size", OPT_RING_SIZE, "BYTES", 0,
 	  "BPF ring buffer size: a power of two, at least 4K; K, M, G suffixes (default 16M)", 0 },
 	{ "max-live", OPT_MAX_LIVE, "N", 0,
