@@ -238,6 +238,20 @@ static __always_inline int read_device(__u64 cookie, __u64 bias, const void *dev
 	return 0;
 }
 
+/* What every record carries: its kind, its thread, when, and its device. */
+static __always_inline void start_record(struct dl_event *ev, __u32 kind, __u64 pid_tgid,
+					 const struct device_ref *device)
+{
+	ev->kind = kind;
+	ev->pid = pid_tgid >> 32;
+	ev->tid = (__u32)pid_tgid;
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->device = device->pointer;
+	ev->device_id = device->id;
+	ev->device_kind = device->kind;
+	__builtin_memset(ev->pad, 0, sizeof(ev->pad));
+}
+
 /*
  * The probe's object: an argument (or what the call's entry kept), followed
  * through its pointers, then object_bytes read from object_start on. 1: no
@@ -376,10 +390,7 @@ int probe(struct pt_regs *ctx)
 		__sync_fetch_and_add(&stats.ringbuf_full, 1);
 		return 0;
 	}
-	ev->kind = spec->kind;
-	ev->pid = id >> 32;
-	ev->tid = (__u32)id;
-	ev->ts_ns = bpf_ktime_get_ns();
+	start_record(ev, spec->kind, id, &device);
 	ev->address = value_of(&args, &spec->address, raw, &hit);
 	ev->size = value_of(&args, &spec->size, raw, &hit);
 	ev->object = value_of(&args, &spec->object, raw, &hit);
@@ -387,10 +398,6 @@ int probe(struct pt_regs *ctx)
 	type = value_of(&args, &spec->mem_type, raw, &hit);
 	ev->mem_type = type > 0xff ? 0xff : (__u8)type;
 	ev->flags = value_of(&args, &spec->hooked, raw, &hit) & 0xff ? DL_FLAG_HOOKED : 0;
-	ev->device = device.pointer;
-	ev->device_id = device.id;
-	ev->device_kind = device.kind;
-	__builtin_memset(ev->pad, 0, sizeof(ev->pad));
 	bpf_ringbuf_submit(ev, submit_flags());
 	return 0;
 }
@@ -458,19 +465,12 @@ static long emit_element(__u32 index, void *data)
 		__sync_fetch_and_add(&stats.ringbuf_full, 1);
 		return 0;
 	}
-	ev->kind = c->spec->kind;
-	ev->pid = c->pid_tgid >> 32;
-	ev->tid = (__u32)c->pid_tgid;
-	ev->ts_ns = bpf_ktime_get_ns();
+	start_record(ev, c->spec->kind, c->pid_tgid, &c->device);
 	ev->address = address;
 	ev->size = size;
 	ev->object = c->object;
 	ev->mem_type = c->mem_type;
 	ev->flags = 0;
-	ev->device = c->device.pointer;
-	ev->device_id = c->device.id;
-	ev->device_kind = c->device.kind;
-	__builtin_memset(ev->pad, 0, sizeof(ev->pad));
 	bpf_ringbuf_submit(ev, submit_flags());
 	return 0;
 }

@@ -563,16 +563,14 @@ static struct slot *find_slot(const struct ledger *ledger, struct slot_table *t,
 /*
  * What a rebuilt table keeps: live allocations, and those the allocator
  * released while their Buffer may still report a free. A freed one (its key
- * kept to tell a double free from an unknown address) and anything of an
- * exited process go: the table stays the size of what is live, however many
- * addresses a long session used. A double free of a buffer freed before the
- * rebuild then shows as unknown_address.
+ * kept to tell a double free from an unknown address) goes: the table stays
+ * the size of what is live, however many addresses a long session used. A
+ * double free of a buffer freed before the rebuild then shows as
+ * unknown_address. (An exited process's tables are freed whole.)
  */
-static bool slot_kept(const struct ledger *ledger, const struct slot *s)
+static bool slot_kept(const struct slot *s)
 {
-	if (s->state == SLOT_LIVE)
-		return true;
-	return s->state == SLOT_RELEASED && !ledger->processes[s->process].view.exited;
+	return s->state == SLOT_LIVE || s->state == SLOT_RELEASED;
 }
 
 /* Rebuild a table with what it keeps, growing it by half only when that is still needed. */
@@ -582,7 +580,7 @@ static int rebuild_table(struct ledger *ledger, struct slot_table *t)
 	size_t old_capacity = t->capacity, kept = 0;
 
 	for (size_t i = 0; i < old_capacity; i++)
-		kept += slot_kept(ledger, &old[i]);
+		kept += slot_kept(&old[i]);
 	/* Half full at most once rebuilt: the next rebuild is as far away as the last. */
 	if (!t->capacity)
 		t->capacity = TABLE_MIN_CAPACITY;
@@ -597,7 +595,7 @@ static int rebuild_table(struct ledger *ledger, struct slot_table *t)
 	for (size_t i = 0; i < old_capacity; i++) {
 		struct ledger_key key;
 
-		if (!slot_kept(ledger, &old[i]))
+		if (!slot_kept(&old[i]))
 			continue;
 		key = (struct ledger_key){ .pid = old[i].process,
 					   .device_id = old[i].device_id,

@@ -8,6 +8,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 
 #include "../bpf/devledger.h"
 #include "check.h"
+#include "demangle.h"
 #include "eras.h"
 #include "launch.h"
 #include "ledger.h"
@@ -57,6 +59,7 @@ struct session {
 	struct timespec started_at;
 	uint64_t records;
 	uint64_t activity; /* records other than process exits: anything the library did */
+	uint32_t last_pid; /* of the last record: identity is looked for once per run of records */
 	int apply_error;
 	bool timed_out; /* -d ran out */
 	char layout_source[32];
@@ -144,9 +147,17 @@ static int on_record(void *ctx, const void *record, size_t size)
 		return 0;
 	}
 	err = ledger__apply(s->ledger, record, size);
-	/* Who a process is, read once while it runs: its records come before its exit. */
-	if (!err && ledger__needs_identity(s->ledger, ev->pid))
-		identify(s->ledger, ev->pid);
+	/*
+	 * Who a process is, read once while it runs: its records come before its
+	 * exit. Records come in runs from one process: asked once per run.
+	 */
+	if (ev->kind == DL_EV_PROCESS_EXIT)
+		s->last_pid = 0; /* its pid may come back, as another process */
+	else if (!err && ev->pid != s->last_pid) {
+		s->last_pid = ev->pid;
+		if (ledger__needs_identity(s->ledger, ev->pid))
+			identify(s->ledger, ev->pid);
+	}
 	/* A record the ledger does not know is counted, not fatal; running out of room is. */
 	if (err == -ENOMEM || err == -ENOSPC) {
 		s->apply_error = err;
@@ -407,33 +418,46 @@ static int open_libraries(struct session *s)
 	return 0;
 }
 
+/* One more thing the session could not see, for the summary and the report. */
+static void add_warning(struct session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void add_warning(struct session *s, const char *fmt, ...)
+{
+	va_list args;
+
+	if (s->warning_count == sizeof(s->warnings) / sizeof(s->warnings[0]))
+		return;
+	va_start(args, fmt);
+	vsnprintf(s->warning_text[s->warning_count], sizeof(s->warning_text[0]), fmt, args);
+	va_end(args);
+	s->warnings[s->warning_count] = s->warning_text[s->warning_count];
+	s->warning_count++;
+}
+
 /* What the session could not see, for the summary and the report. */
 static void collect_warnings(struct session *s)
 {
+	const struct library *lib = s->targets[0].library;
+
 	/*
 	 * Nothing at all from the library: the likeliest cause is another copy of
 	 * it than the one probed. Never a clean session.
 	 */
-	if (!s->activity) {
-		snprintf(s->warning_text[s->warning_count], sizeof(s->warning_text[0]),
-			 "no traced process called into %s: if the command loads another copy of "
-			 "libtt_metal.so, name it with -l",
-			 s->libraries[0]);
-		s->warnings[s->warning_count] = s->warning_text[s->warning_count];
-		s->warning_count++;
-	}
+	if (!s->activity)
+		add_warning(s,
+			    "no traced process called into %s: if the command loads another copy "
+			    "of libtt_metal.so, name it with -l",
+			    s->libraries[0]);
 	for (int sym = 0; sym < PROBE_SYMBOLS; sym++) {
-		if (!s->unseen[sym])
-			continue;
-		snprintf(s->warning_text[s->warning_count], sizeof(s->warning_text[0]),
-			 "%s ran %" PRIu64 " time%s, and what it laid out could not be read in "
-			 "this library (see devledger check)",
-			 sym == SYM_ALLOCATE_DATAFLOW_BUFFERS
-				 ? "ProgramImpl::allocate_dataflow_buffers"
-				 : "ProgramImpl::allocate_circular_buffers",
-			 s->unseen[sym], s->unseen[sym] == 1 ? "" : "s");
-		s->warnings[s->warning_count] = s->warning_text[s->warning_count];
-		s->warning_count++;
+		char readable[512];
+
+		if (s->unseen[sym])
+			add_warning(s,
+				    "%s ran %" PRIu64 " time%s, and what it laid out could not be "
+				    "read in this library (see devledger check)",
+				    demangle(lib->syms[sym].name, readable, sizeof(readable)),
+				    s->unseen[sym], s->unseen[sym] == 1 ? "" : "s");
 	}
 }
 

@@ -163,12 +163,11 @@ static struct bpf_program *program_of(struct tracer *tracer, const struct probe 
 static int attach_target(struct tracer *tracer, size_t library_index, pid_t pid,
 			 const struct library *lib, const struct tracer_opts *opts)
 {
-	static struct multi_group groups[2][2]; /* [program][return] */
+	struct multi_group groups[2][2] = { 0 }; /* [program][return] */
 	struct dl_library entry = { .mesh_vtable = lib->mesh_vtable };
 	__u32 key = (__u32)library_index;
 	int err;
 
-	memset(groups, 0, sizeof(groups));
 	if (opts->verbose)
 		fprintf(stderr, "devledger: %s: MeshDevice vtable %s\n", lib->path,
 			lib->mesh_vtable ? "found: meshes are told from chips" : "missing");

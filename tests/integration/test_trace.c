@@ -673,22 +673,11 @@ static void test_attach_pid_zombie(void **state)
 static void test_flood_bounded(void **state)
 {
 	const char *dir = *state;
+	const char *opts[] = { "--max-live", "20000", NULL }, *args[] = { "flood", "2000000", NULL };
 	struct harness_proc proc;
-	char *argv[] = { (char *)harness_devledger(),
-			 "trace",
-			 "--max-live",
-			 "20000",
-			 "-o",
-			 (char *)harness_path(dir, "summary.json"),
-			 "--",
-			 (char *)harness_standin_driver(),
-			 "flood",
-			 "2000000",
-			 NULL };
 	struct json_object *summary, *p;
 
-	(void)state;
-	assert_int_equal(harness_exit_code(harness_run(&proc, argv, TIMEOUT_S)), 0);
+	assert_int_equal(trace_command(&proc, dir, opts, args), 0);
 	summary = harness_load_json(harness_path(dir, "summary.json"));
 	p = json_object_array_get_idx(harness_get(summary, "processes"), 0);
 	/* The Buffer the flood reuses was allocated once for real: 1 + 19999 kept. */
@@ -748,22 +737,11 @@ static void test_blind_session(void **state)
 {
 	const char *dir = *state;
 	char *stripped = strdup(harness_variant("STANDIN_STRIPPED_DIR", "libtt_metal.so"));
+	const char *opts[] = { "--fail-on-leak", "-l", stripped, NULL }, *args[] = { "leak", NULL };
 	struct harness_proc proc;
-	char *argv[] = { (char *)harness_devledger(),
-			 "trace",
-			 "--fail-on-leak",
-			 "-l",
-			 stripped,
-			 "-o",
-			 (char *)harness_path(dir, "summary.json"),
-			 "--",
-			 (char *)harness_standin_driver(),
-			 "leak",
-			 NULL };
 	struct json_object *summary;
 
-	(void)state;
-	assert_int_equal(harness_exit_code(harness_run(&proc, argv, TIMEOUT_S)), 1);
+	assert_int_equal(trace_command(&proc, dir, opts, args), 1);
 	summary = harness_load_json(harness_path(dir, "summary.json"));
 	assert_false(json_object_get_boolean(harness_get(summary, "session.exact")));
 	assert_non_null(strstr(json_object_get_string(harness_get(summary, "session.warnings.0")),
@@ -784,28 +762,19 @@ static void test_dataflow_unreadable(void **state)
 {
 	const char *dir = *state;
 	char *stripped = strdup(harness_variant("STANDIN_STRIPPED_DIR", "libtt_metal.so"));
+	char *driver = strdup(harness_variant("STANDIN_STRIPPED_DIR", "standin"));
+	const char *opts[] = { "-l", stripped, NULL }, *args[] = { "dataflow", NULL };
 	struct harness_proc proc;
-	char *argv[] = { (char *)harness_devledger(),
-			 "trace",
-			 "-l",
-			 stripped,
-			 "-o",
-			 (char *)harness_path(dir, "summary.json"),
-			 "--",
-			 (char *)harness_variant("STANDIN_STRIPPED_DIR", "standin"),
-			 "dataflow",
-			 NULL };
 	struct json_object *summary;
 
-	(void)state;
-	argv[7] = strdup(argv[7]);
-	assert_int_equal(harness_exit_code(harness_run(&proc, argv, TIMEOUT_S)), 0);
+	assert_int_equal(trace_driver(&proc, dir, driver, opts, args), 0);
 	summary = harness_load_json(harness_path(dir, "summary.json"));
 	assert_false(json_object_get_boolean(harness_get(summary, "session.exact")));
 	assert_non_null(strstr(json_object_get_string(harness_get(summary, "session.warnings.0")),
-			       "ProgramImpl::allocate_dataflow_buffers ran"));
+			       "ProgramImpl::allocate_dataflow_buffers(tt::tt_metal::IDevice "
+			       "const*) ran"));
 	json_object_put(summary);
-	free(argv[7]);
+	free(driver);
 	free(stripped);
 }
 

@@ -978,7 +978,7 @@ static void test_memory_bounded(void **state)
 	assert_true(after_warmup > 0);
 	assert_true(ledger__memory_bytes(l) <= after_warmup);
 	assert_int_equal(proc(l, 0)->unmatched_frees.count, 0);
-	/* Processes that leak and exit: their table entries go at the next rebuild. */
+	/* Processes that leak and exit: their tables go with them. */
 	for (uint32_t pid = 100; pid < 400; pid++) {
 		for (uint64_t a = 0; a < 20; a++)
 			alloc(l, pid, 0, DL_MEM_DRAM, a * 2048, 2048);
