@@ -126,6 +126,7 @@ struct pending_free {
 
 struct process_state {
 	struct ledger_process view;
+	struct ledger *ledger; /* for its observer */
 	size_t device_capacity;
 	size_t last_device; /* index of the device used last: records come in runs */
 	struct cb *cbs;
@@ -179,6 +180,8 @@ struct ledger {
 	uint64_t events;
 	uint64_t rejected; /* records that could not be accounted for */
 	uint64_t max_live;
+	ledger_observer_fn observer;
+	void *observer_ctx;
 };
 
 static const char *const reason_names[LEDGER_REASONS] = {
@@ -380,6 +383,7 @@ static int new_process(struct ledger *ledger, uint32_t pid, size_t *index)
 		return err;
 	*index = ledger->process_count++;
 	ledger->processes[*index].view.pid = pid;
+	ledger->processes[*index].ledger = ledger;
 	return 0;
 }
 
@@ -537,6 +541,38 @@ static void add_live(struct ledger_stats *s, uint64_t size)
 	s->live_count++;
 	if (s->live_bytes > s->peak_bytes)
 		s->peak_bytes = s->live_bytes;
+}
+
+/* ---- what the observer is told ---- */
+
+static void notify(struct process_state *p, struct ledger_change change)
+{
+	if (!p->ledger->observer)
+		return;
+	change.pid = p->view.pid;
+	p->ledger->observer(p->ledger->observer_ctx, &change);
+}
+
+static void notify_live(struct process_state *p, struct device_key device, uint8_t mem_type,
+			const struct ledger_stats *stats, uint64_t ts)
+{
+	notify(p, (struct ledger_change){ .kind = LEDGER_CHANGE_LIVE,
+					  .device_id = device.id,
+					  .device_kind = device.kind,
+					  .mem_type = mem_type,
+					  .ts_ns = ts,
+					  .stats = stats });
+}
+
+static void notify_record(struct process_state *p, enum ledger_change_kind kind,
+			  const struct ledger_record *r)
+{
+	notify(p, (struct ledger_change){ .kind = kind,
+					  .device_id = r->device_id,
+					  .device_kind = r->device_kind,
+					  .mem_type = r->mem_type,
+					  .ts_ns = r->event_ts_ns,
+					  .record = r });
 }
 
 /* ---- the allocation table ---- */
@@ -861,6 +897,7 @@ static int apply_alloc(struct ledger *ledger, struct process_state *p, size_t pr
 			    .state = SLOT_LIVE };
 	stats->allocs++;
 	add_live(stats, ev->size);
+	notify_live(p, device, ev->mem_type, stats, ev->ts_ns);
 	return 0;
 }
 
@@ -922,6 +959,8 @@ static int apply_free(struct ledger *ledger, struct process_state *p, size_t pro
 							     : LEDGER_REASON_UNKNOWN_ADDRESS,
 					   .address = ev->address,
 					   .event_ts_ns = ev->ts_ns };
+
+		notify_record(p, LEDGER_CHANGE_UNMATCHED, &r);
 		return list_append(&p->view.unmatched_frees, &r);
 	}
 	s->state = SLOT_DEAD;
@@ -929,6 +968,7 @@ static int apply_free(struct ledger *ledger, struct process_state *p, size_t pro
 	stats->frees++;
 	stats->live_count--;
 	stats->live_bytes -= s->size;
+	notify_live(p, device, ev->mem_type, stats, ev->ts_ns);
 	return 0;
 }
 
@@ -955,6 +995,7 @@ static int count_end(struct process_state *p, struct ledger_stats *stats,
 
 	if (err)
 		return err;
+	notify_record(p, LEDGER_CHANGE_ENDED, record);
 	stats->live_count--;
 	if (leak) {
 		stats->leaks++;
@@ -982,6 +1023,7 @@ static int end_buffer(struct process_state *p, struct slot *s, enum ledger_reaso
 	s->state = leak ? SLOT_DEAD : SLOT_RELEASED;
 	p->live_total--;
 	stats->live_bytes -= s->size;
+	notify_live(p, slot_device(s), s->mem_type, stats, ts);
 	return 0;
 }
 
@@ -1051,7 +1093,8 @@ static int compare_ranges(const void *a, const void *b)
  * Programs lay their CBs (or DFBs) out from one L1 base: what is in use is the
  * union of the ranges, per type.
  */
-static int update_cb_union(struct process_state *p, struct device_key device, uint8_t mem_type)
+static int update_cb_union(struct process_state *p, struct device_key device, uint8_t mem_type,
+			   uint64_t ts)
 {
 	struct ledger_stats *stats = stats_for(p, device, mem_type);
 	uint64_t(*ranges)[2], total = 0, end = 0;
@@ -1082,6 +1125,7 @@ static int update_cb_union(struct process_state *p, struct device_key device, ui
 	stats->live_bytes = total;
 	if (total > stats->peak_bytes)
 		stats->peak_bytes = total;
+	notify_live(p, device, mem_type, stats, ts);
 	return 0;
 }
 
@@ -1146,11 +1190,11 @@ static int end_cbs(struct process_state *p, const struct device_key *device, boo
 						(struct device_key){
 							.id = p->view.devices[d].device_id,
 							.kind = p->view.devices[d].kind },
-						type);
+						type, ts);
 		return err;
 	}
 	for (size_t t = 0; t < touched && !err; t++)
-		err = update_cb_union(p, touched_devices[t], touched_types[t]);
+		err = update_cb_union(p, touched_devices[t], touched_types[t], ts);
 	return err;
 }
 
@@ -1191,7 +1235,7 @@ static int apply_cb_alloc(struct process_state *p, const struct dl_event *ev,
 					     .mem_type = ev->mem_type };
 	stats->allocs++;
 	stats->live_count++;
-	return update_cb_union(p, device, ev->mem_type);
+	return update_cb_union(p, device, ev->mem_type, ev->ts_ns);
 }
 
 /* ---- below GraphTracker: the allocator's own releases ---- */
@@ -1334,6 +1378,10 @@ static int apply_closed(struct process_state *p, const struct dl_event *ev, int 
 	err = end_buffers(p, &device, -1, 0, reason, false, ev->ts_ns);
 	if (!err)
 		err = end_cbs(p, &device, true, 0, reason, false, ev->ts_ns);
+	notify(p, (struct ledger_change){ .kind = LEDGER_CHANGE_CLOSED,
+					  .device_id = device.id,
+					  .device_kind = device.kind,
+					  .ts_ns = ev->ts_ns });
 	owners_forget(&p->allocators, device);
 	owners_forget(&p->banks, device);
 	p->last_allocator = (struct owner){ 0 };
@@ -1364,6 +1412,7 @@ static int process_exit(struct ledger *ledger, size_t process, int status, uint6
 	p->view.exit_status = status;
 	p->view.exit_ts_ns = ts;
 	p->view.live.count = 0;
+	notify(p, (struct ledger_change){ .kind = LEDGER_CHANGE_EXITED, .ts_ns = ts });
 	return 0;
 }
 
@@ -1615,4 +1664,10 @@ const struct ledger_process *ledger__processes(const struct ledger *ledger, size
 uint64_t ledger__events(const struct ledger *ledger)
 {
 	return ledger->events;
+}
+
+void ledger__observe(struct ledger *ledger, ledger_observer_fn fn, void *ctx)
+{
+	ledger->observer = fn;
+	ledger->observer_ctx = ctx;
 }

@@ -222,6 +222,34 @@ size_t ledger__memory_bytes(const struct ledger *ledger);
 /* Allocations dropped past max_live, over every process: any makes a session inexact. */
 uint64_t ledger__dropped(const struct ledger *ledger);
 
+/*
+ * What changed, told as it happens (for a timeline, metrics, ...), so that
+ * no one has to finish the ledger to follow it. Valid during the call only.
+ */
+enum ledger_change_kind {
+	LEDGER_CHANGE_LIVE,	 /* a series' counters changed: stats */
+	LEDGER_CHANGE_ENDED,	 /* an allocation ended untracked (record->reason) or leaked (NONE) */
+	LEDGER_CHANGE_UNMATCHED, /* a free matched nothing: record */
+	LEDGER_CHANGE_CLOSED,	 /* a device or mesh closed (after what it held ended) */
+	LEDGER_CHANGE_EXITED,	 /* the process exited (after its leaks ended) */
+};
+
+struct ledger_change {
+	enum ledger_change_kind kind;
+	uint32_t pid;
+	int32_t device_id; /* not for EXITED */
+	uint8_t device_kind;
+	uint8_t mem_type; /* LIVE, ENDED, UNMATCHED */
+	uint64_t ts_ns;
+	const struct ledger_stats *stats;   /* LIVE: the series' counters after the change */
+	const struct ledger_record *record; /* ENDED, UNMATCHED */
+};
+
+typedef void (*ledger_observer_fn)(void *ctx, const struct ledger_change *change);
+
+/* One observer (NULL: none), called from inside ledger__apply and ledger__process_exited. */
+void ledger__observe(struct ledger *ledger, ledger_observer_fn fn, void *ctx);
+
 /* Number of records applied in total. */
 uint64_t ledger__events(const struct ledger *ledger);
 

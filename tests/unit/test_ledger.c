@@ -1019,6 +1019,88 @@ static void test_tables_per_device(void **state)
 	assert_true(ledger__memory_bytes(l) + (size_t)many * 32 <= held);
 }
 
+
+/* What an observer of the ledger rebuilds from the changes alone. */
+struct observed {
+	uint64_t live[4][DL_MEM_TYPES]; /* by chip id 0..3 */
+	uint64_t ended[LEDGER_REASONS];
+	uint64_t ended_bytes;
+	uint64_t unmatched, closed, exited;
+	uint64_t last_ts;
+	bool ts_backwards;
+};
+
+static void observe(void *ctx, const struct ledger_change *c)
+{
+	struct observed *o = ctx;
+
+	assert_int_equal(c->pid, 10);
+	o->ts_backwards |= c->ts_ns < o->last_ts;
+	o->last_ts = c->ts_ns;
+	switch (c->kind) {
+	case LEDGER_CHANGE_LIVE:
+		assert_true(c->device_id >= 0 && c->device_id < 4);
+		o->live[c->device_id][c->mem_type] = c->stats->live_bytes;
+		break;
+	case LEDGER_CHANGE_ENDED:
+		o->ended[c->record->reason]++;
+		o->ended_bytes += c->record->size;
+		break;
+	case LEDGER_CHANGE_UNMATCHED:
+		o->unmatched++;
+		break;
+	case LEDGER_CHANGE_CLOSED:
+		o->closed++;
+		break;
+	case LEDGER_CHANGE_EXITED:
+		o->exited++;
+		break;
+	}
+}
+
+static void test_observer_sees_every_change(void **state)
+{
+	struct ledger *l = *state;
+	struct observed o = { 0 };
+	const struct ledger_process *p;
+	uint64_t untracked = 0, leaked = 0;
+
+	ledger__observe(l, observe, &o);
+	alloc(l, 10, 0, DL_MEM_DRAM, 0x1000, 4096);
+	alloc(l, 10, 0, DL_MEM_DRAM, 0x3000, 1024);
+	alloc(l, 10, 1, DL_MEM_L1, 0x1000, 64);
+	dealloc(l, 10, 0, DL_MEM_DRAM, 0x1000);
+	dealloc(l, 10, 0, DL_MEM_DRAM, 0x9000); /* matches nothing */
+	cb(l, 10, 0, 0xA, 101152, 4096);
+	cb(l, 10, 0, 0xA, 105248, 4096);
+	cb(l, 10, 1, 0xB, 101152, 2048);
+	assert_int_equal(o.live[0][DL_MEM_CB], 8192);
+	close_device(l, 10, 0);
+	assert_int_equal(o.closed, 1);
+	assert_int_equal(o.live[0][DL_MEM_DRAM], 0);
+	assert_int_equal(o.live[1][DL_MEM_L1], 64);
+	process_exit(l, 10, 0, "t");
+	assert_int_equal(o.exited, 1);
+	assert_int_equal(o.unmatched, 1);
+	assert_false(o.ts_backwards);
+	/* The observer's picture is the ledger's own, series by series. */
+	p = proc(l, 0);
+	for (size_t d = 0; d < p->device_count; d++)
+		for (int t = 0; t < DL_MEM_TYPES; t++) {
+			const struct ledger_stats *st = &p->devices[d].mem[t];
+
+			assert_int_equal(o.live[p->devices[d].device_id][t], st->live_bytes);
+			untracked += st->untracked_bytes;
+			leaked += st->leaked_bytes;
+		}
+	assert_int_equal(o.ended[LEDGER_REASON_DEVICE_CLOSED], 3); /* a DRAM buffer, two CBs */
+	assert_int_equal(o.ended[LEDGER_REASON_NONE], 2); /* the L1 buffer and the CB of chip 1 */
+	assert_int_equal(o.ended_bytes, untracked + leaked);
+	ledger__observe(l, NULL, NULL);
+	alloc(l, 11, 0, DL_MEM_DRAM, 0x1000, 4096);
+	assert_int_equal(o.live[0][DL_MEM_DRAM], 0);
+}
+
 #define BOTH(test)                                                                                 \
 	cmocka_unit_test_setup_teardown(test, setup_default, teardown),                            \
 		cmocka_unit_test_setup_teardown(test, setup_colliding, teardown)
@@ -1055,6 +1137,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		BOTH(test_random_against_model),
 		cmocka_unit_test_setup_teardown(test_growth, setup_default, teardown),
+		BOTH(test_observer_sees_every_change),
 	};
 
 	return cmocka_run_group_tests_name("ledger", tests, NULL, NULL);
