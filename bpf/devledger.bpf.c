@@ -18,16 +18,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u32 filter_pids = 0;	  /* only tgids in `tracked` */
 const volatile __u32 follow_children = 0; /* a tracked process's new children are tracked */
 
-/*
- * Where a device's id is: Device::id_ for a chip; for a mesh,
- * MeshDevice::mesh_id_, or behind MeshDevice::pimpl_ (mesh_off_impl) in
- * MeshDeviceImpl::mesh_id_ (DL_OFFSET_UNKNOWN: the ledger numbers meshes
- * itself). The rest of every layout is in the probe specs.
- */
-const volatile __u32 device_off_id = 8;
-const volatile __u32 mesh_off_impl = DL_OFFSET_UNKNOWN;
-const volatile __u32 mesh_off_id = DL_OFFSET_UNKNOWN;
-
 /* One read covers a device's vptr and, at the usual offset 8, Device::id_. */
 #define DEVICE_HEAD_BYTES 16
 
@@ -209,26 +199,30 @@ static __always_inline int read_device(__u64 cookie, __u64 bias, const void *dev
 	const void *base = device;
 	__u32 off;
 
+	if (!lib)
+		return -1; /* cannot be: the library's entry is written before its probes attach */
+
 	if (bpf_probe_read_user(head, sizeof(head), device)) {
 		read_failed();
 		return -1;
 	}
 	ref->pointer = (__u64)device;
 	ref->kind = DL_DEVICE_CHIP;
-	if (lib && lib->mesh_vtable && *(__u64 *)head == bias + lib->mesh_vtable + 16)
+	if (lib->mesh_vtable && *(__u64 *)head == bias + lib->mesh_vtable + 16)
 		ref->kind = DL_DEVICE_MESH;
-	off = ref->kind == DL_DEVICE_MESH ? mesh_off_id : device_off_id;
+	off = ref->kind == DL_DEVICE_MESH ? lib->mesh_off_id : lib->device_off_id;
 	ref->id = -1;
 	if (off == DL_OFFSET_UNKNOWN)
 		return 0;
 	/* Newest tt-metal: the mesh id is in MeshDeviceImpl, behind MeshDevice::pimpl_. */
-	if (ref->kind == DL_DEVICE_MESH && mesh_off_impl != DL_OFFSET_UNKNOWN) {
-		if (bpf_probe_read_user(&base, sizeof(base), device + mesh_off_impl)) {
+	if (ref->kind == DL_DEVICE_MESH && lib->mesh_off_impl != DL_OFFSET_UNKNOWN) {
+		if (bpf_probe_read_user(&base, sizeof(base), device + lib->mesh_off_impl)) {
 			read_failed();
 			return -1;
 		}
-	} else if (off <= DEVICE_HEAD_BYTES - 4) {
-		ref->id = *(__s32 *)(head + off);
+	} else if (off <= DEVICE_HEAD_BYTES - 4 && !(off & 3)) {
+		/* Already read with the vptr; masked so that the verifier sees an aligned load. */
+		ref->id = *(__s32 *)(head + (off & (DEVICE_HEAD_BYTES - 4)));
 		return 0;
 	}
 	if (bpf_probe_read_user(&ref->id, sizeof(ref->id), base + off)) {
@@ -523,6 +517,101 @@ int probe_array(struct pt_regs *ctx)
 			(const void *)plain_value(&args, &spec->device, &hit), &c.device))
 		return 0;
 	bpf_loop(DL_MAX_ELEMENTS, emit_element, &c, 0);
+	return 0;
+}
+
+/* ---- following the library a process really loads ---- */
+
+/* Files named libtt_metal.so seen in this session, by enum dl_file_state. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, struct dl_file);
+	__type(value, __u8);
+} library_files SEC(".maps");
+
+#define LIBRARY_NAME "libtt_metal.so"
+#define PROT_EXEC    0x4
+#define SIGSTOP	     19
+
+#if defined(__TARGET_ARCH_x86)
+#define NR_MMAP		    9
+#define SYSCALL_NR(regs)    ((regs)->orig_ax)
+#define SYSCALL_PROT(regs)  ((regs)->dx)
+#elif defined(__TARGET_ARCH_arm64)
+#define NR_MMAP		    222
+#define SYSCALL_NR(regs)    ((regs)->syscallno)
+#define SYSCALL_PROT(regs)  ((regs)->regs[2])
+#endif
+
+struct mapped_file {
+	struct dl_file file;
+	bool named; /* its name is LIBRARY_NAME */
+};
+
+static long mapped_file_of(struct task_struct *task, struct vm_area_struct *vma, void *ctx)
+{
+	struct mapped_file *m = ctx;
+	struct file *file = vma->vm_file;
+	char name[sizeof(LIBRARY_NAME)];
+
+	if (!file)
+		return 0;
+	if (bpf_probe_read_kernel_str(name, sizeof(name),
+				      BPF_CORE_READ(file, f_path.dentry, d_name.name)) !=
+	    sizeof(LIBRARY_NAME))
+		return 0;
+	for (unsigned int i = 0; i < sizeof(LIBRARY_NAME); i++)
+		if (name[i] != LIBRARY_NAME[i])
+			return 0;
+	m->named = true;
+	m->file.dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
+	m->file.ino = BPF_CORE_READ(file, f_inode, i_ino);
+	return 0;
+}
+
+/*
+ * A traced process maps a libtt_metal.so executable: the dynamic loader at
+ * start or at dlopen, before any of its code can run. Said to user space; a
+ * file not probed yet stops the process (SIGSTOP, delivered as the mmap
+ * returns) until its probes are attached, so that none of its calls is
+ * missed. Files already probed or ignored cost one record, no stop.
+ *
+ * At every system call's exit (this machine kind has neither kprobes nor
+ * BPF trampolines, and no mmap tracepoint but the syscalls' own): anything
+ * but an executable mmap returns at the first compare.
+ */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(library_mapped, struct pt_regs *regs, long ret)
+{
+	struct mapped_file m = {};
+	struct dl_map_event *ev;
+	__u32 tgid;
+	__u8 *state;
+
+	if (SYSCALL_NR(regs) != NR_MMAP || !(SYSCALL_PROT(regs) & PROT_EXEC) ||
+	    (unsigned long)ret >= (unsigned long)-4095)
+		return 0;
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	if (filter_pids && !bpf_map_lookup_elem(&tracked, &tgid))
+		return 0;
+	bpf_find_vma(bpf_get_current_task_btf(), ret, mapped_file_of, &m, 0);
+	if (!m.named)
+		return 0;
+	state = bpf_map_lookup_elem(&library_files, &m.file);
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		/* Counted: a session that may have missed a library is not exact. */
+		__sync_fetch_and_add(&stats.ringbuf_full, 1);
+		return 0;
+	}
+	ev->kind = DL_EV_LIBRARY_MAPPED;
+	ev->pid = tgid;
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->file = m.file;
+	ev->stopped = !state && !bpf_send_signal(SIGSTOP);
+	ev->pad = 0;
+	bpf_ringbuf_submit(ev, BPF_RB_FORCE_WAKEUP);
 	return 0;
 }
 

@@ -56,6 +56,8 @@ enum dl_event_kind {
 	 * Not for the ledger: it makes the session inexact.
 	 */
 	DL_EV_UNSEEN = 15,
+	/* a traced process mapped a file named libtt_metal.so executable (struct dl_map_event) */
+	DL_EV_LIBRARY_MAPPED = 16,
 	DL_EV_KINDS,
 };
 
@@ -93,7 +95,8 @@ enum dl_mem_type {
 #define DL_COOKIE_LIBRARY_SHIFT 48
 #define DL_COOKIE_VADDR_MASK	((1ULL << DL_COOKIE_LIBRARY_SHIFT) - 1)
 #define DL_MAX_LIBRARIES	64
-#define DL_MAX_SPECS		64
+/* Libraries that lay objects out alike share one group of PROBE_COUNT specs; 8 bits of cookie. */
+#define DL_MAX_SPECS		256
 
 /*
  * Probes are data: user space describes each one (struct dl_probe_spec,
@@ -193,8 +196,31 @@ struct dl_probe_spec {
  * it has none. An object whose vptr is that vtable (+16, past the offset to
  * top and the typeinfo) is a mesh; any other IDevice is a chip.
  */
+/*
+ * Per library traced. Where a device's id is: Device::id_ for a chip; for a
+ * mesh, MeshDevice::mesh_id_, or behind MeshDevice::pimpl_ (mesh_off_impl)
+ * in MeshDeviceImpl::mesh_id_ (DL_OFFSET_UNKNOWN: the ledger numbers meshes
+ * itself).
+ */
 struct dl_library {
 	__u64 mesh_vtable;
+	__u32 device_off_id;
+	__u32 mesh_off_impl;
+	__u32 mesh_off_id;
+	__u32 pad;
+};
+
+/* A libtt_metal.so file, as the kernel names it: its superblock's dev_t (MAJOR << 20 | MINOR), its inode. */
+struct dl_file {
+	__u64 dev;
+	__u64 ino;
+};
+
+/* What devledger does with a file named libtt_metal.so that a traced process maps. */
+enum dl_file_state {
+	DL_FILE_NEW = 0,     /* not seen yet: the process is stopped until user space decides */
+	DL_FILE_PROBED = 1,  /* its probes are attached */
+	DL_FILE_IGNORED = 2, /* cannot be probed in this session: said once, never stopped for */
 };
 
 /* dl_event.flags */
@@ -241,6 +267,15 @@ struct dl_exit_event {
 	char comm[DL_COMM_LEN];
 };
 
+struct dl_map_event {
+	__u32 kind; /* DL_EV_LIBRARY_MAPPED */
+	__u32 pid;
+	__u64 ts_ns;
+	struct dl_file file;
+	__u32 stopped; /* 1: SIGSTOP was sent; user space sends SIGCONT once it decided */
+	__u32 pad;
+};
+
 /* Failures on the BPF side, read by user space from .bss; each is reported. */
 struct dl_bpf_stats {
 	__u64 ringbuf_full;	/* records lost: bpf_ringbuf_reserve failed */
@@ -250,7 +285,8 @@ struct dl_bpf_stats {
 };
 
 _Static_assert(sizeof(struct dl_event) == 64, "dl_event layout");
-_Static_assert(sizeof(struct dl_library) == 8, "dl_library layout");
+_Static_assert(sizeof(struct dl_library) == 24, "dl_library layout");
+_Static_assert(sizeof(struct dl_map_event) == 40, "dl_map_event layout");
 _Static_assert(sizeof(struct dl_value) == 8, "dl_value layout");
 _Static_assert(sizeof(struct dl_array) == 40, "dl_array layout");
 _Static_assert(sizeof(struct dl_saved) == 24, "dl_saved layout");

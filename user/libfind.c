@@ -255,22 +255,38 @@ int libfind__for_command(const char *command, char *out, size_t out_len)
 	if (!libfind__resolve_command(command, binary, sizeof(binary)) &&
 	    !libfind__ask_loader(binary, LIBFIND_NAME, out, out_len))
 		return 0;
-	if (!from_tt_metal_home(out, out_len, tried, sizeof(tried)))
-		return 0;
-	fprintf(stderr,
-		"devledger: cannot find %s for %s; tried: its dynamic dependencies, %s; pass --lib "
-		"PATH\n",
-		LIBFIND_NAME, command, tried);
-	return -ENOENT;
+	return from_tt_metal_home(out, out_len, tried, sizeof(tried));
 }
 
-int libfind__default(char *out, size_t out_len)
+int libfind__default(char *out, size_t out_len, char *tried, size_t tried_len)
 {
-	char tried[PATH_MAX + 64];
+	return from_tt_metal_home(out, out_len, tried, tried_len);
+}
 
-	if (!from_tt_metal_home(out, out_len, tried, sizeof(tried)))
-		return 0;
-	fprintf(stderr, "devledger: cannot find %s; tried: %s; pass --lib PATH\n", LIBFIND_NAME,
-		tried);
-	return -ENOENT;
+int libfind__mapped(pid_t pid, const struct libfind_file *file, char *out, size_t out_len)
+{
+	char path[64], line[LIBFIND_MAPS_LINE_LEN];
+	int err = -ENOENT;
+	FILE *maps;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	maps = fopen(path, "r");
+	if (!maps)
+		return -errno;
+	while (err && fgets(line, sizeof(line), maps)) {
+		unsigned int major, minor;
+		unsigned long long ino;
+		size_t start, len;
+
+		if (libfind__maps_line(line, &start, &len) != LIBFIND_MAPS_LIBRARY)
+			continue;
+		if (file && (sscanf(line, "%*s %*s %*s %x:%x %llu", &major, &minor, &ino) != 3 ||
+			     major != file->dev >> 20 || minor != (file->dev & 0xfffff) ||
+			     ino != file->ino))
+			continue;
+		snprintf(out, out_len, "%.*s", (int)len, line + start);
+		err = 0;
+	}
+	fclose(maps);
+	return err;
 }

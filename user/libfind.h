@@ -35,15 +35,27 @@ enum libfind_maps_line libfind__maps_line(const char *line, size_t *path_start, 
 /*
  * For a command about to be launched: the library its dynamic loader would
  * load (asked with `INTERP --list`, the command itself is not run), else
- * $TT_METAL_HOME/build/lib/libtt_metal.so.
+ * $TT_METAL_HOME/build/lib/libtt_metal.so. -ENOENT, unsaid, when neither.
  */
 int libfind__for_command(const char *command, char *out, size_t out_len);
 
 /* The command as execvp would find it (through PATH). Returns 0 or -errno. */
 int libfind__resolve_command(const char *command, char *out, size_t out_len);
 
-/* For -a without --lib: $TT_METAL_HOME/build/lib/libtt_metal.so. */
-int libfind__default(char *out, size_t out_len);
+/* $TT_METAL_HOME/build/lib/libtt_metal.so; -ENOENT, unsaid, with what was tried in `tried`. */
+int libfind__default(char *out, size_t out_len, char *tried, size_t tried_len);
+
+/* A file as the kernel names it: its superblock's dev_t (MAJOR << 20 | MINOR) and inode. */
+struct libfind_file {
+	unsigned long long dev;
+	unsigned long long ino;
+};
+
+/*
+ * The path of the library `pid` maps now, that file (NULL: any file called
+ * libtt_metal.so...), from /proc/PID/maps. -ENOENT, unsaid, when none.
+ */
+int libfind__mapped(pid_t pid, const struct libfind_file *file, char *out, size_t out_len);
 
 /*
  * Ask the program interpreter of the ELF `binary` where it would load the

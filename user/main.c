@@ -46,7 +46,7 @@ static int layout_options(const struct options *o, struct library_opts *lopts)
 /* devledger check: needs no BPF and no root; 0 when every probe resolves, else 1. */
 static int run_check(const struct options *o, const struct library_opts *lopts)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], tried[PATH_MAX + 64];
 	struct library *lib;
 	int err;
 
@@ -54,8 +54,9 @@ static int run_check(const struct options *o, const struct library_opts *lopts)
 		err = libfind__check(o->library, path, sizeof(path));
 	else if (o->pid_count)
 		err = libfind__from_pid(o->pids[0], NULL, path, sizeof(path));
-	else
-		err = libfind__default(path, sizeof(path));
+	else if ((err = libfind__default(path, sizeof(path), tried, sizeof(tried))))
+		fprintf(stderr, "devledger: cannot find %s; tried: %s; pass -l PATH\n",
+			LIBFIND_NAME, tried);
 	if (err)
 		return EXIT_RUNTIME;
 	lib = library__open(path, lopts, true);

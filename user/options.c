@@ -44,14 +44,16 @@ static const char trace_doc[] =
 	"could not see: then it cannot say there was no leak); else 0. Needs root (BPF).";
 
 static const struct argp_option trace_options[] = {
-	{ "pid", 'p', "PID", 0, "Attach to a running process (repeatable)", 0 },
+	{ "pid", 'p', "PID", 0,
+	  "Attach to a running process (repeatable), and the children it forks from then on", 0 },
 	{ "all", 'a', NULL, 0,
-	  "System-wide: every process that maps the library, now or later; ends on Ctrl-C, "
+	  "System-wide: every process that maps a libtt_metal.so, now or later; ends on Ctrl-C, "
 	  "SIGTERM or --duration",
 	  0 },
 	{ "lib", 'l', "PATH", 0,
-	  "The libtt_metal.so to trace (default: from /proc/PID/maps, the command's dynamic "
-	  "dependencies, or $TT_METAL_HOME/build/lib)",
+	  "Trace only this libtt_metal.so (default: whichever copy each traced process loads, "
+	  "at start or with dlopen, from any path; a process is held for a moment when it "
+	  "maps a copy not probed yet)",
 	  0 },
 	{ "output", 'o', "FILE", 0, "Write the JSON summary to FILE ('-' for stdout)", 0 },
 	{ "duration", 'd', "SEC", 0,

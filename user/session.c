@@ -25,6 +25,7 @@
 #include "demangle.h"
 #include "eras.h"
 #include "launch.h"
+#include "libset.h"
 #include "ledger.h"
 #include "libfind.h"
 #include "library.h"
@@ -35,6 +36,8 @@
 #include "tracer.h"
 
 #define POLL_MS 100
+/* One per function that could not be read, per library not traced, and one for no activity. */
+#define SESSION_MAX_WARNINGS (PROBE_SYMBOLS + LIBSET_MAX_FILES + 1)
 
 static volatile sig_atomic_t stop_signal;
 static volatile sig_atomic_t signal_count;
@@ -51,14 +54,13 @@ struct session {
 	struct tracer *tracer;
 	struct launch launch;
 	struct tracer_target targets[OPTIONS_MAX_PIDS];
-	char libraries[OPTIONS_MAX_PIDS][PATH_MAX];
 	uint64_t target_start[OPTIONS_MAX_PIDS]; /* -p: each target's start time, against pid reuse
 						  */
-	const char *library_list[OPTIONS_MAX_PIDS];
-	/* Each library read once, however many processes map it. */
-	struct library *opened[OPTIONS_MAX_PIDS];
-	size_t opened_count;
 	size_t target_count;
+	/* Every libtt_metal.so seen, each read once, however many processes map it. */
+	struct libset libs;
+	char forced[PATH_MAX]; /* -l, resolved */
+	struct summary_library library_view[LIBSET_MAX_FILES];
 	uint64_t start_ns;
 	struct timespec started_at;
 	uint64_t records;
@@ -69,8 +71,8 @@ struct session {
 	char layout_source[32];
 	/* Functions that ran and laid out memory devledger cannot read, by enum probe_symbol. */
 	uint64_t unseen[PROBE_SYMBOLS];
-	char warning_text[PROBE_SYMBOLS + 1][PATH_MAX + 160];
-	const char *warnings[PROBE_SYMBOLS + 1];
+	char warning_text[SESSION_MAX_WARNINGS][2 * PATH_MAX + 256];
+	const char *warnings[SESSION_MAX_WARNINGS];
 	size_t warning_count;
 };
 
@@ -135,41 +137,6 @@ static void identify_command(struct session *s)
 			     now.tv_sec + now.tv_nsec / 1e9, cmdline, len);
 }
 
-static int on_record(void *ctx, const void *record, size_t size)
-{
-	struct session *s = ctx;
-	const struct dl_event *ev = record;
-	int err;
-
-	s->records++;
-	if (size == sizeof(*ev) && ev->kind != DL_EV_PROCESS_EXIT)
-		s->activity++;
-	/* Not the ledger's: a record that says devledger could not see something. */
-	if (size == sizeof(*ev) && ev->kind == DL_EV_UNSEEN) {
-		if (ev->object < PROBE_SYMBOLS)
-			s->unseen[ev->object]++;
-		return 0;
-	}
-	err = ledger__apply(s->ledger, record, size);
-	/*
-	 * Who a process is, read once while it runs: its records come before its
-	 * exit. Records come in runs from one process: asked once per run.
-	 */
-	if (ev->kind == DL_EV_PROCESS_EXIT)
-		s->last_pid = 0; /* its pid may come back, as another process */
-	else if (!err && ev->pid != s->last_pid) {
-		s->last_pid = ev->pid;
-		if (ledger__needs_identity(s->ledger, ev->pid))
-			identify(s->ledger, ev->pid);
-	}
-	/* A record the ledger does not know is counted, not fatal; running out of room is. */
-	if (err == -ENOMEM || err == -ENOSPC) {
-		s->apply_error = err;
-		return err;
-	}
-	return 0;
-}
-
 /* Fail before tracing rather than lose a long session's summary at the end. */
 static int check_output(const char *output)
 {
@@ -184,43 +151,6 @@ static int check_output(const char *output)
 	return err;
 }
 
-static int find_libraries(struct session *s)
-{
-	const struct options *o = &s->opts;
-	size_t count = o->mode == MODE_PIDS ? o->pid_count : 1;
-	int err = 0;
-
-	for (size_t i = 0; i < count && !err; i++) {
-		char *lib = s->libraries[i];
-
-		if (o->library)
-			err = libfind__check(o->library, lib, PATH_MAX);
-		else if (o->mode == MODE_PIDS)
-			err = libfind__from_pid(o->pids[i], NULL, lib, PATH_MAX);
-		else if (o->mode == MODE_COMMAND)
-			err = libfind__for_command(o->command[0], lib, PATH_MAX);
-		else
-			err = libfind__default(lib, PATH_MAX);
-		/* -p on a process that is gone: say so even when --lib was given. */
-		if (!err && o->mode == MODE_PIDS) {
-			struct procinfo info;
-
-			if (procinfo__read(o->pids[i], &info) || info.state == 'Z' ||
-			    info.state == 'X') {
-				fprintf(stderr, "devledger: no process with PID %d\n",
-					(int)o->pids[i]);
-				err = -ESRCH;
-			} else {
-				s->target_start[i] = info.start_ticks;
-			}
-		}
-		s->targets[i].pid = o->mode == MODE_PIDS ? o->pids[i] : 0;
-		s->library_list[i] = lib;
-	}
-	s->target_count = count;
-	return err;
-}
-
 static const char *mode_name(enum trace_mode mode)
 {
 	return mode == MODE_COMMAND ? "command" : mode == MODE_PIDS ? "pid" : "system";
@@ -229,19 +159,25 @@ static const char *mode_name(enum trace_mode mode)
 static void announce(const struct session *s)
 {
 	const struct options *o = &s->opts;
+	const struct library *first = libset__first_probed(&s->libs);
+	char where[PATH_MAX + 64];
 
 	if (o->quiet)
 		return;
+	if (first)
+		snprintf(where, sizeof(where), "%s%s", first->path,
+			 s->libs.count > 1 ? ", ..." : "");
+	else
+		snprintf(where, sizeof(where), "whichever %s it loads", LIBFIND_NAME);
 	if (o->mode == MODE_COMMAND)
 		fprintf(stderr, "devledger: tracing %s (pid %d) in %s\n", o->command[0],
-			(int)s->launch.pid, s->libraries[0]);
+			(int)s->launch.pid, where);
 	else if (o->mode == MODE_PIDS)
-		fprintf(stderr, "devledger: tracing %zu process%s in %s%s; Ctrl-C to end\n",
-			o->pid_count, o->pid_count == 1 ? "" : "es", s->libraries[0],
-			o->pid_count > 1 ? ", ..." : "");
+		fprintf(stderr, "devledger: tracing %zu process%s in %s; Ctrl-C to end\n",
+			o->pid_count, o->pid_count == 1 ? "" : "es", where);
 	else
 		fprintf(stderr, "devledger: tracing every process that maps %s; Ctrl-C to end\n",
-			s->libraries[0]);
+			first ? where : LIBFIND_NAME);
 }
 
 /*
@@ -383,32 +319,6 @@ static int wait_for_command(struct session *s)
 	}
 }
 
-/*
- * Read every library once: era, layout, inlining, probes. -EINVAL for
- * options that do not fit a library (said in one line), else -errno. Its
- * warnings are said once the probes are attached: a session that cannot
- * start (not root) says only why.
- */
-static int open_libraries(struct session *s)
-{
-	for (size_t i = 0; i < s->target_count; i++) {
-		struct library *lib = NULL;
-
-		for (size_t j = 0; j < s->opened_count && !lib; j++)
-			if (!strcmp(s->opened[j]->path, s->libraries[i]))
-				lib = s->opened[j];
-		if (!lib) {
-			lib = library__open(s->libraries[i], &s->library_opts, false);
-			if (!lib)
-				return -errno;
-			s->opened[s->opened_count++] = lib;
-		}
-		s->targets[i].library = lib;
-	}
-	library__layout_sources(s->targets[0].library, s->layout_source, sizeof(s->layout_source));
-	return 0;
-}
-
 /* One more thing the session could not see, for the summary and the report. */
 static void add_warning(struct session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -426,20 +336,142 @@ static void add_warning(struct session *s, const char *fmt, ...)
 	s->warning_count++;
 }
 
+/*
+ * The libraries probed from the start: -l's, else the one each -p process
+ * maps, the launched command's dynamic dependency (else $TT_METAL_HOME's),
+ * or for -a $TT_METAL_HOME's. None is fine: whichever copy a traced process
+ * maps later is probed then (library_mapped). Each is read once: era,
+ * layout, inlining, probes. -EINVAL for options that do not fit a library
+ * (said in one line), else -errno. Its warnings are said once the probes
+ * are attached: a session that cannot start (not root) says only why.
+ */
+static int open_libraries(struct session *s)
+{
+	const struct options *o = &s->opts;
+	size_t count = o->mode == MODE_PIDS ? o->pid_count : 1;
+	char tried[PATH_MAX + 64];
+	int err;
+
+	if (o->library && (err = libfind__check(o->library, s->forced, sizeof(s->forced))))
+		return err;
+	libset__init(&s->libs, &s->library_opts, o->library ? s->forced : NULL);
+	for (size_t i = 0; i < count; i++) {
+		char path[PATH_MAX];
+		struct libset_file *f;
+		bool found;
+
+		s->targets[i].pid = o->mode == MODE_PIDS ? o->pids[i] : 0;
+		/* -p on a process that is gone: say so even when -l was given. */
+		if (o->mode == MODE_PIDS) {
+			struct procinfo info;
+
+			if (procinfo__read(o->pids[i], &info) || info.state == 'Z' ||
+			    info.state == 'X') {
+				fprintf(stderr, "devledger: no process with PID %d\n",
+					(int)o->pids[i]);
+				return -ESRCH;
+			}
+			s->target_start[i] = info.start_ticks;
+		}
+		if (o->library)
+			found = snprintf(path, sizeof(path), "%s", s->forced) > 0;
+		else if (o->mode == MODE_PIDS)
+			found = !libfind__mapped(o->pids[i], NULL, path, sizeof(path));
+		else if (o->mode == MODE_COMMAND)
+			found = !libfind__for_command(o->command[0], path, sizeof(path));
+		else
+			found = !libfind__default(path, sizeof(path), tried, sizeof(tried));
+		if (!found)
+			continue;
+		f = libset__add(&s->libs, path);
+		if (!f)
+			return -errno;
+		s->targets[i].library = f->library;
+		if (o->mode == MODE_PIDS && libset__add_pid(f, (uint32_t)o->pids[i]))
+			return -ENOMEM;
+	}
+	s->target_count = count;
+	if (s->libs.count)
+		library__layout_sources(s->libs.files[0].library, s->layout_source,
+					sizeof(s->layout_source));
+	return 0;
+}
+
+/* The files probed from the start: their later mappings cost no stop. */
+static void mark_probed(struct session *s)
+{
+	for (size_t i = 0; i < s->libs.count; i++) {
+		struct libset_file *f = &s->libs.files[i];
+		struct dl_file file = { f->file.dev, f->file.ino };
+
+		f->probed = f->library != NULL;
+		if (f->probed && tracer__set_file(s->tracer, &file, DL_FILE_PROBED))
+			fprintf(stderr, "devledger: %s: %s\n", f->path, strerror(errno));
+	}
+}
+
+/* A libtt_metal.so devledger did not know: probed now, or said why not. */
+static void probe_new_file(struct session *s, struct libset_file *f, uint32_t pid)
+{
+	struct dl_file file = { f->file.dev, f->file.ino };
+	int err = 0;
+
+	if (f->library && (err = tracer__add_library(s->tracer, f->library)))
+		snprintf(f->why, sizeof(f->why), "its probes could not be attached: %s",
+			 strerror(-err));
+	f->probed = f->library && !err;
+	tracer__set_file(s->tracer, &file, f->probed ? DL_FILE_PROBED : DL_FILE_IGNORED);
+	if (f->probed) {
+		if (!s->opts.quiet) {
+			fprintf(stderr, "devledger: process %u loaded %s: probes attached\n", pid,
+				f->path);
+			library__print_warnings(f->library, stderr);
+		}
+		if (!s->layout_source[0])
+			library__layout_sources(f->library, s->layout_source,
+						sizeof(s->layout_source));
+		return;
+	}
+	/* -a -l: one file was chosen for the whole machine; other copies are not what was asked. */
+	if (s->opts.mode == MODE_SYSTEM && s->opts.library)
+		return;
+	add_warning(s, "process %u loaded %s, which was not traced: %s", pid, f->path, f->why);
+	if (!s->opts.quiet)
+		fprintf(stderr, "devledger: warning: %s\n", s->warnings[s->warning_count - 1]);
+}
+
+/*
+ * A traced process mapped a libtt_metal.so executable. One devledger did
+ * not know stopped the process there: it goes on once its probes are on.
+ */
+static void library_mapped(struct session *s, const struct dl_map_event *ev)
+{
+	struct libfind_file file = { ev->file.dev, ev->file.ino };
+	struct libset_file *f = libset__find(&s->libs, &file);
+
+	if (!f && (f = libset__mapped(&s->libs, (pid_t)ev->pid, &file)))
+		probe_new_file(s, f, ev->pid);
+	if (f)
+		libset__add_pid(f, ev->pid);
+	else
+		add_warning(s, "process %u loaded one more %s than devledger can follow", ev->pid,
+			    LIBFIND_NAME);
+	if (ev->stopped)
+		kill((pid_t)ev->pid, SIGCONT);
+}
+
 /* What the session could not see, for the summary and the report. */
 static void collect_warnings(struct session *s)
 {
-	const struct library *lib = s->targets[0].library;
+	const struct library *lib = libset__first_probed(&s->libs);
 
-	/*
-	 * Nothing at all from the library: the likeliest cause is another copy of
-	 * it than the one probed. Never a clean session.
-	 */
-	if (!s->activity)
-		add_warning(s,
-			    "no traced process called into %s: if the command loads another copy "
-			    "of libtt_metal.so, name it with -l",
-			    s->libraries[0]);
+	/* Nothing at all from the library: never a clean session. */
+	if (!s->activity && !lib)
+		add_warning(s, "no traced process loaded %s%s", LIBFIND_NAME,
+			    s->opts.library ? " (the one -l names)" : "");
+	else if (!s->activity)
+		add_warning(s, "no traced process called into %s%s", lib->path,
+			    s->libs.count > 1 ? " or any other library probed" : "");
 	for (int sym = 0; sym < PROBE_SYMBOLS; sym++) {
 		char readable[512];
 
@@ -447,9 +479,49 @@ static void collect_warnings(struct session *s)
 			add_warning(s,
 				    "%s ran %" PRIu64 " time%s, and what it laid out could not be "
 				    "read in this library (see devledger check)",
-				    demangle(lib->syms[sym].name, readable, sizeof(readable)),
+				    lib ? demangle(lib->syms[sym].name, readable, sizeof(readable))
+					: "a probed function",
 				    s->unseen[sym], s->unseen[sym] == 1 ? "" : "s");
 	}
+}
+
+static int on_record(void *ctx, const void *record, size_t size)
+{
+	struct session *s = ctx;
+	const struct dl_event *ev = record;
+	int err;
+
+	s->records++;
+	if (size == sizeof(*ev) && ev->kind != DL_EV_PROCESS_EXIT)
+		s->activity++;
+	/* Not the ledger's: a library mapped, or something devledger could not see. */
+	if (size == sizeof(struct dl_map_event) && ev->kind == DL_EV_LIBRARY_MAPPED) {
+		library_mapped(s, record);
+		return 0;
+	}
+	if (size == sizeof(*ev) && ev->kind == DL_EV_UNSEEN) {
+		if (ev->object < PROBE_SYMBOLS)
+			s->unseen[ev->object]++;
+		return 0;
+	}
+	err = ledger__apply(s->ledger, record, size);
+	/*
+	 * Who a process is, read once while it runs: its records come before its
+	 * exit. Records come in runs from one process: asked once per run.
+	 */
+	if (ev->kind == DL_EV_PROCESS_EXIT)
+		s->last_pid = 0; /* its pid may come back, as another process */
+	else if (!err && ev->pid != s->last_pid) {
+		s->last_pid = ev->pid;
+		if (ledger__needs_identity(s->ledger, ev->pid))
+			identify(s->ledger, ev->pid);
+	}
+	/* A record the ledger does not know is counted, not fatal; running out of room is. */
+	if (err == -ENOMEM || err == -ENOSPC) {
+		s->apply_error = err;
+		return err;
+	}
+	return 0;
 }
 
 struct session *session__new(const struct options *opts, const struct library_opts *library_opts)
@@ -480,7 +552,7 @@ int session__prepare(struct session *s)
 			return EXIT_NOT_FOUND;
 		}
 	}
-	if (check_output(s->opts.output) || find_libraries(s))
+	if (check_output(s->opts.output))
 		return EXIT_RUNTIME;
 	/* A --profile or --offset that does not fit the library is a usage error. */
 	err = open_libraries(s);
@@ -527,6 +599,7 @@ int session__start(struct session *s)
 		launch__abort(&s->launch);
 		return EXIT_RUNTIME;
 	}
+	mark_probed(s);
 	for (size_t i = 0; s->opts.mode != MODE_SYSTEM && i < s->target_count; i++) {
 		ledger__add_process(s->ledger, (uint32_t)s->targets[i].pid);
 		if (s->opts.mode == MODE_PIDS)
@@ -536,8 +609,9 @@ int session__start(struct session *s)
 	 */
 	if (s->opts.mode == MODE_COMMAND)
 		identify_command(s);
-	for (size_t i = 0; !s->opts.quiet && i < s->opened_count; i++)
-		library__print_warnings(s->opened[i], stderr);
+	for (size_t i = 0; !s->opts.quiet && i < s->libs.count; i++)
+		if (s->libs.files[i].library)
+			library__print_warnings(s->libs.files[i].library, stderr);
 
 	announce(s);
 	if (s->opts.mode == MODE_COMMAND && stop_signal) {
@@ -563,14 +637,27 @@ int session__run(struct session *s)
 static void describe(struct session *s, const struct dl_bpf_stats *stats,
 		     struct summary_session *view)
 {
+	const struct library *first = libset__first_probed(&s->libs);
+
 	collect_warnings(s);
+	for (size_t i = 0; i < s->libs.count; i++) {
+		const struct libset_file *f = &s->libs.files[i];
+
+		s->library_view[i] = (struct summary_library){
+			.path = f->path,
+			.probed = f->probed,
+			.profile = f->probed ? f->library->era->name : NULL,
+			.pids = f->pids,
+			.pid_count = f->pid_count,
+		};
+	}
 	view->mode = mode_name(s->opts.mode);
-	view->profile = s->targets[0].library->era->name;
+	view->profile = first ? first->era->name : NULL;
 	view->warnings = s->warnings;
 	view->warning_count = s->warning_count;
-	view->layout_source = s->layout_source;
-	view->libraries = s->library_list;
-	view->library_count = s->target_count;
+	view->layout_source = s->layout_source[0] ? s->layout_source : NULL;
+	view->libraries = s->library_view;
+	view->library_count = s->libs.count;
 	view->started_at = s->started_at;
 	view->start_ns = s->start_ns;
 	view->duration_s = (monotonic_ns() - s->start_ns) / 1e9;
@@ -589,7 +676,11 @@ int session__finish(struct session *s)
 	struct dl_bpf_stats stats = { 0 };
 	int exit_code = s->exit_code, err;
 
-	/* Everything the probes sent before the end, before anything is written. */
+	/*
+	 * Everything the probes sent before the end, before anything is written;
+	 * the watch comes off first, so that every process it stopped is resumed.
+	 */
+	tracer__unwatch(s->tracer);
 	if (tracer__drain(s->tracer) < 0 && s->apply_error)
 		exit_code = EXIT_RUNTIME;
 	tracer__stats(s->tracer, &stats);
@@ -644,8 +735,7 @@ void session__free(struct session *s)
 		return;
 	tracer__free(s->tracer);
 	ledger__free(s->ledger);
-	for (size_t i = 0; i < s->opened_count; i++)
-		library__free(s->opened[i]);
+	libset__free(&s->libs);
 	free(s);
 }
 

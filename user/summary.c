@@ -490,8 +490,21 @@ static int json_add_session(struct json_object *root, const struct ledger *ledge
 	if (!libraries)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->library_count; i++) {
-		if (json_append(libraries, json_object_new_string(s->libraries[i])))
+		const struct summary_library *lib = &s->libraries[i];
+		struct json_object *item = json_object_new_object(), *pids;
+
+		if (json_append(libraries, item) || json_add_string(item, "path", lib->path) ||
+		    json_add(item, "probed", json_object_new_boolean(lib->probed)) ||
+		    (lib->profile ? json_add_string(item, "profile", lib->profile)
+				  : json_object_object_add_ex(item, "profile", NULL,
+							      JSON_C_OBJECT_KEY_IS_CONSTANT)))
 			return -ENOMEM;
+		pids = json_add_new(item, "pids", json_object_new_array());
+		if (!pids)
+			return -ENOMEM;
+		for (size_t p = 0; p < lib->pid_count; p++)
+			if (json_append(pids, json_object_new_int64(lib->pids[p])))
+				return -ENOMEM;
 	}
 	/* json-c's null is a NULL value */
 	if ((s->profile ? json_add_string(session, "profile", s->profile)
@@ -1092,14 +1105,20 @@ int summary__print_report(const struct ledger *ledger, const struct summary_sess
 		"used %.3f s CPU, %" PRIu64 " KiB peak\n",
 		session->mode ? session->mode : "unknown", session_duration(session),
 		session->events, session->lost_events, session->cpu_s, session->peak_rss_kib);
-	for (size_t i = 0; i < session->library_count; i++)
-		fprintf(out, "traced: %s%s%s%s%s%s\n", session->libraries[i],
-			session->profile ? " (" : "", session->profile ? session->profile : "",
-			session->profile ? " layout" : "",
+	for (size_t i = 0; i < session->library_count; i++) {
+		const struct summary_library *lib = &session->libraries[i];
+
+		if (!lib->probed) {
+			fprintf(out, "not traced: %s\n", lib->path);
+			continue;
+		}
+		fprintf(out, "traced: %s%s%s%s%s%s\n", lib->path, lib->profile ? " (" : "",
+			lib->profile ? lib->profile : "", lib->profile ? " layout" : "",
 			session->layout_source && strstr(session->layout_source, "preset")
 				? ", offsets from presets: no or incomplete DWARF"
 				: "",
-			session->profile ? ")" : "");
+			lib->profile ? ")" : "");
+	}
 	for (size_t i = 0; i < session->warning_count; i++)
 		fprintf(out, "WARNING: %s: the totals below are inexact.\n", session->warnings[i]);
 	if (ledger__rejected(ledger))

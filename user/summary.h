@@ -6,17 +6,27 @@
 #ifndef DEVLEDGER_SUMMARY_H
 #define DEVLEDGER_SUMMARY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
 
 struct ledger;
 
+/* A file called libtt_metal.so that the session probed, or that a traced process mapped. */
+struct summary_library {
+	const char *path;
+	bool probed;	     /* its probes were attached */
+	const char *profile; /* its layout ("era-b", ...); NULL when not probed */
+	const uint32_t *pids; /* the traced processes seen mapping it */
+	size_t pid_count;
+};
+
 struct summary_session {
 	const char *mode;    /* "command", "pid" or "system" */
 	const char *profile; /* layout profile the probes used ("era-b", ...); NULL if unknown */
 	const char *layout_source; /* "dwarf", "preset" or "dwarf+preset"; NULL if unknown */
-	const char *const *libraries;
+	const struct summary_library *libraries;
 	size_t library_count;
 	struct timespec started_at; /* CLOCK_REALTIME at the session's start */
 	uint64_t start_ns;	    /* CLOCK_MONOTONIC at the start: origin of allocated_at_s */

@@ -22,6 +22,9 @@
 
 _Static_assert(PROBE_COUNT <= DL_MAX_SPECS, "every probe has a spec slot");
 
+/* Groups of specs: libraries that lay their objects out alike share one. */
+#define SPEC_GROUPS (DL_MAX_SPECS / PROBE_COUNT)
+
 struct tracer {
 	struct devledger_bpf *skel;
 	struct ring_buffer *ring;
@@ -32,6 +35,12 @@ struct tracer {
 	int *link_fds; /* uprobe_multi links */
 	size_t link_fd_count;
 	size_t probe_count; /* uprobes attached, either way */
+	bool verbose;
+	pid_t pid_filter; /* -1: every process that maps a probed file */
+	size_t library_count;
+	const struct library *groups[SPEC_GROUPS]; /* the first library of each spec group */
+	size_t group_count;
+	struct bpf_link *watch; /* library_mapped */
 	tracer_record_fn on_record;
 	void *ctx;
 };
@@ -106,39 +115,59 @@ static int keep_fd(struct tracer *tracer, int fd)
  * library's load bias (the instruction pointer less the site) and with it
  * the library's vtables.
  */
-static uint64_t probe_cookie(size_t probe_index, size_t library_index, const struct elfsym *sym,
+static uint64_t probe_cookie(size_t spec_index, size_t library_index, const struct elfsym *sym,
 			     uint64_t offset)
 {
-	return ((uint64_t)probe_index << DL_COOKIE_SPEC_SHIFT) |
+	return ((uint64_t)spec_index << DL_COOKIE_SPEC_SHIFT) |
 	       ((uint64_t)library_index << DL_COOKIE_LIBRARY_SHIFT) |
 	       ((sym->vaddr + (offset - sym->offset)) & DL_COOKIE_VADDR_MASK);
 }
 
-/* What each probe reports in the session's libraries, for the BPF side; then frozen. */
-static int set_specs(struct tracer *tracer, const struct library *lib, bool verbose)
+/* One set of specs serves libraries that agree on what each probe reads. */
+static bool same_specs(const struct library *a, const struct library *b)
+{
+	if (memcmp(a->attached, b->attached, sizeof(a->attached)))
+		return false;
+	for (size_t i = 0; i < PROBE_COUNT; i++)
+		if (a->attached[i] && memcmp(&a->specs[i], &b->specs[i], sizeof(a->specs[i])))
+			return false;
+	return true;
+}
+
+/*
+ * The spec group of a library: one it shares with a library traced already,
+ * else a new one, written for the BPF side. -ENOSPC past SPEC_GROUPS layouts.
+ */
+static int spec_group(struct tracer *tracer, const struct library *lib, size_t *group)
 {
 	struct bpf_map *map = tracer->skel->maps.specs;
-	int err;
 
+	for (*group = 0; *group < tracer->group_count; (*group)++)
+		if (same_specs(tracer->groups[*group], lib))
+			return 0;
+	if (tracer->group_count == SPEC_GROUPS)
+		return -ENOSPC;
 	for (__u32 i = 0; i < PROBE_COUNT; i++) {
+		__u32 index = (__u32)(*group * PROBE_COUNT) + i;
+
 		if (!lib->attached[i])
 			continue;
-		if (bpf_map__update_elem(map, &i, sizeof(i), &lib->specs[i], sizeof(lib->specs[i]),
-					 BPF_ANY))
-			goto failed;
-		if (verbose) {
+		if (bpf_map__update_elem(map, &index, sizeof(index), &lib->specs[i],
+					 sizeof(lib->specs[i]), BPF_ANY)) {
+			int err = -errno;
+
+			fprintf(stderr, "devledger: probe specs: %s\n", strerror(-err));
+			return err;
+		}
+		if (tracer->verbose) {
 			char text[256];
 
 			probes__describe(&lib->specs[i], text, sizeof(text));
 			fprintf(stderr, "devledger: %s %s\n", probes[i].name, text);
 		}
 	}
-	if (!bpf_map_freeze(bpf_map__fd(map)))
-		return 0;
-failed:
-	err = -errno;
-	fprintf(stderr, "devledger: probe specs: %s\n", strerror(-err));
-	return err;
+	tracer->groups[tracer->group_count++] = lib;
+	return 0;
 }
 
 /* One uprobe_multi link per BPF program and kind (entries, returns). */
@@ -160,15 +189,26 @@ static struct bpf_program *program_of(struct tracer *tracer, const struct probe 
  * -EOPNOTSUPP, unsaid: the caller then tries perf-event links, which say
  * what is wrong.
  */
-static int attach_target(struct tracer *tracer, size_t library_index, pid_t pid,
-			 const struct library *lib, const struct tracer_opts *opts)
+static int attach_target(struct tracer *tracer, size_t library_index, size_t spec_group, pid_t pid,
+			 const struct library *lib)
 {
 	struct multi_group groups[2][2] = { 0 }; /* [program][return] */
-	struct dl_library entry = { .mesh_vtable = lib->mesh_vtable };
+	bool pimpl = lib->offset[FIELD_MESH_IMPL] != DL_OFFSET_UNKNOWN &&
+		     lib->offset[FIELD_MESH_IMPL_ID] != DL_OFFSET_UNKNOWN;
+	struct dl_library entry = {
+		.mesh_vtable = lib->mesh_vtable,
+		.device_off_id = lib->offset[FIELD_DEVICE_ID],
+		.mesh_off_impl = pimpl ? lib->offset[FIELD_MESH_IMPL] : DL_OFFSET_UNKNOWN,
+		.mesh_off_id = pimpl ? lib->offset[FIELD_MESH_IMPL_ID] : lib->offset[FIELD_MESH_ID],
+	};
 	__u32 key = (__u32)library_index;
 	int err;
 
-	if (opts->verbose)
+	if (tracer->verbose)
+		fprintf(stderr, "devledger: %s: profile %s (%s); offsets from %s\n", lib->path,
+			lib->era->name, lib->era_why,
+			lib->has_dwarf ? "the library's DWARF where it has them" : "the presets");
+	if (tracer->verbose)
 		fprintf(stderr, "devledger: %s: MeshDevice vtable %s\n", lib->path,
 			lib->mesh_vtable ? "found: meshes are told from chips" : "missing");
 	if (bpf_map__update_elem(tracer->skel->maps.libraries, &key, sizeof(key), &entry,
@@ -187,11 +227,12 @@ static int attach_target(struct tracer *tracer, size_t library_index, pid_t pid,
 		if (!lib->attached[i])
 			continue;
 		/* With --entry-probes there is no site to speak of. */
-		if (opts->verbose && !probes[i].retprobe &&
+		if (tracer->verbose && !probes[i].retprobe &&
 		    !strstr(lib->sites[i].why, "--entry-probes"))
 			fprintf(stderr, "devledger: %s: probe at %s\n", probes[i].name,
 				lib->sites[i].why);
-		uprobe_opts.bpf_cookie = probe_cookie(i, library_index, sym, offset);
+		uprobe_opts.bpf_cookie =
+			probe_cookie(spec_group * PROBE_COUNT + i, library_index, sym, offset);
 		tracer->probe_count++;
 		if (tracer->multi) {
 			group = &groups[probes[i].program == PROGRAM_ARRAY][probes[i].retprobe];
@@ -218,7 +259,7 @@ static int attach_target(struct tracer *tracer, size_t library_index, pid_t pid,
 			fd = uprobe_multi__attach(bpf_program__fd(prog), lib->path, group->offsets,
 						  group->cookies, group->count, r, pid);
 			if (fd < 0) {
-				if (opts->verbose)
+				if (tracer->verbose)
 					fprintf(stderr, "devledger: uprobe_multi link in %s: %s\n",
 						lib->path, strerror(-fd));
 				return -EOPNOTSUPP;
@@ -243,7 +284,49 @@ static int attach_tracepoints(struct tracer *tracer)
 		if (err)
 			return err;
 	}
+	/* Last: it stops processes, which only a running session resumes. */
+	tracer->watch = bpf_program__attach(tracer->skel->progs.library_mapped);
+	if (!tracer->watch) {
+		int err = -errno;
+
+		fprintf(stderr, "devledger: attaching library_mapped: %s\n", strerror(-err));
+		return err;
+	}
 	return 0;
+}
+
+int tracer__set_file(struct tracer *tracer, const struct dl_file *file, enum dl_file_state state)
+{
+	__u8 value = (__u8)state;
+
+	if (bpf_map__update_elem(tracer->skel->maps.library_files, file, sizeof(*file), &value,
+				 sizeof(value), BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int tracer__add_library(struct tracer *tracer, const struct library *lib)
+{
+	size_t group;
+	int err;
+
+	if (tracer->library_count == DL_MAX_LIBRARIES)
+		return -ENOSPC;
+	err = spec_group(tracer, lib, &group);
+	if (!err)
+		err = attach_target(tracer, tracer->library_count, group, -1, lib);
+	if (err)
+		return err;
+	tracer->library_count++;
+	return 0;
+}
+
+void tracer__unwatch(struct tracer *tracer)
+{
+	if (!tracer)
+		return;
+	bpf_link__destroy(tracer->watch);
+	tracer->watch = NULL;
 }
 
 static double elapsed_ms(const struct timespec *since)
@@ -252,23 +335,6 @@ static double elapsed_ms(const struct timespec *since)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (now.tv_sec - since->tv_sec) * 1e3 + (now.tv_nsec - since->tv_nsec) / 1e6;
-}
-
-/* Where the probes find a device's id: the same in every library traced. */
-static void set_layout(struct tracer *tracer, const struct library *lib, bool verbose)
-{
-	bool pimpl = lib->offset[FIELD_MESH_IMPL] != DL_OFFSET_UNKNOWN &&
-		     lib->offset[FIELD_MESH_IMPL_ID] != DL_OFFSET_UNKNOWN;
-
-	if (verbose)
-		fprintf(stderr, "devledger: profile %s (%s); offsets from %s\n", lib->era->name,
-			lib->era_why,
-			lib->has_dwarf ? "the library's DWARF where it has them" : "the presets");
-	tracer->skel->rodata->device_off_id = lib->offset[FIELD_DEVICE_ID];
-	tracer->skel->rodata->mesh_off_impl =
-		pimpl ? lib->offset[FIELD_MESH_IMPL] : DL_OFFSET_UNKNOWN;
-	tracer->skel->rodata->mesh_off_id =
-		pimpl ? lib->offset[FIELD_MESH_IMPL_ID] : lib->offset[FIELD_MESH_ID];
 }
 
 /*
@@ -297,9 +363,10 @@ static struct tracer *open_tracer(const struct tracer_opts *opts, bool multi,
 		fprintf(stderr, "devledger: opening BPF programs: %s\n", strerror(-err));
 		goto cleanup;
 	}
-	set_layout(tracer, opts->targets[0].library, opts->verbose);
+	tracer->verbose = opts->verbose;
 	tracer->skel->rodata->filter_pids = opts->mode != TRACER_SYSTEM;
-	tracer->skel->rodata->follow_children = opts->mode == TRACER_COMMAND;
+	/* A launched command's children, and those a -p process forks after the attach. */
+	tracer->skel->rodata->follow_children = opts->mode != TRACER_SYSTEM;
 	err = bpf_map__set_max_entries(tracer->skel->maps.events,
 				       opts->ring_bytes ? opts->ring_bytes : DEFAULT_RING_BYTES);
 	if (err) {
@@ -331,9 +398,6 @@ static struct tracer *open_tracer(const struct tracer_opts *opts, bool multi,
 		goto cleanup;
 	}
 
-	err = set_specs(tracer, opts->targets[0].library, opts->verbose);
-	if (err)
-		goto cleanup;
 	for (size_t i = 0; opts->mode != TRACER_SYSTEM && i < opts->target_count; i++) {
 		__u32 tgid = (__u32)opts->targets[i].pid;
 
@@ -346,13 +410,22 @@ static struct tracer *open_tracer(const struct tracer_opts *opts, bool multi,
 		}
 	}
 	for (size_t i = 0; i < opts->target_count; i++) {
-		/* -p attaches per process; a launched command and -a cover any process mapping the
-		 * file. */
-		pid_t pid = opts->mode == TRACER_PIDS ? opts->targets[i].pid : -1;
+		bool added = false;
 
-		err = attach_target(tracer, i, pid, opts->targets[i].library, opts);
-		if (err)
+		/* Targets may share a library (or map none yet): its probes go on once. */
+		for (size_t j = 0; j < i; j++)
+			added |= opts->targets[j].library == opts->targets[i].library;
+		if (added || !opts->targets[i].library)
+			continue;
+		err = tracer__add_library(tracer, opts->targets[i].library);
+		if (err == -EOPNOTSUPP && multi && !tracer->library_count)
+			goto cleanup; /* no uprobe_multi: the caller tries perf-event links */
+		if (err) {
+			if (err == -ENOSPC || err == -EOPNOTSUPP)
+				fprintf(stderr, "devledger: %s: %s\n", opts->targets[i].library->path,
+					strerror(-err));
 			goto cleanup;
+		}
 	}
 	err = attach_tracepoints(tracer);
 	if (err)
@@ -378,20 +451,6 @@ cleanup:
 	return NULL;
 }
 
-/* One set of specs serves every library: they must agree on what each probe reads. */
-static bool same_specs(const struct library *a, const struct library *b)
-{
-	if (memcmp(a->attached, b->attached, sizeof(a->attached)))
-		return false;
-	for (size_t i = 0; i < PROBE_COUNT; i++)
-		if (a->attached[i] && memcmp(&a->specs[i], &b->specs[i], sizeof(a->specs[i])))
-			return false;
-	return a->offset[FIELD_DEVICE_ID] == b->offset[FIELD_DEVICE_ID] &&
-	       a->offset[FIELD_MESH_ID] == b->offset[FIELD_MESH_ID] &&
-	       a->offset[FIELD_MESH_IMPL] == b->offset[FIELD_MESH_IMPL] &&
-	       a->offset[FIELD_MESH_IMPL_ID] == b->offset[FIELD_MESH_IMPL_ID];
-}
-
 struct tracer *tracer__open(const struct tracer_opts *opts)
 {
 	struct tracer *tracer = NULL;
@@ -400,16 +459,6 @@ struct tracer *tracer__open(const struct tracer_opts *opts)
 
 	libbpf_set_print(opts->verbose ? libbpf_print : libbpf_quiet);
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (size_t i = 1; i < opts->target_count; i++) {
-		if (!same_specs(opts->targets[0].library, opts->targets[i].library)) {
-			fprintf(stderr,
-				"devledger: %s and %s lay their objects out differently: trace them "
-				"in separate sessions\n",
-				opts->targets[0].library->path, opts->targets[i].library->path);
-			errno = EMLINK;
-			return NULL;
-		}
-	}
 	if (!opts->perf_uprobes) {
 		tracer = open_tracer(opts, true, &start);
 		if (!tracer && errno == EOPNOTSUPP && opts->verbose)
@@ -459,6 +508,7 @@ void tracer__free(struct tracer *tracer)
 {
 	if (!tracer)
 		return;
+	tracer__unwatch(tracer);
 	ring_buffer__free(tracer->ring);
 	for (size_t i = 0; i < tracer->link_fd_count; i++)
 		close(tracer->link_fds[i]);

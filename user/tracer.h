@@ -12,12 +12,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "../bpf/devledger.h"
+
 struct tracer;
 struct dl_bpf_stats;
 struct library;
 
 enum tracer_mode {
-	/* -p: each target's pid, in the library that pid maps; only those processes */
+	/* -p: each target's pid, in the library that pid maps; those processes and their children */
 	TRACER_PIDS,
 	/* launch: targets[0] is the command's pid (not yet exec'd); it and its descendants */
 	TRACER_COMMAND,
@@ -27,7 +29,8 @@ enum tracer_mode {
 
 struct tracer_target {
 	pid_t pid; /* ignored in TRACER_SYSTEM */
-	/* libtt_metal.so as this process maps it: what to probe where, and what each reports */
+	/* libtt_metal.so as this process maps it: what to probe where, and what each reports;
+	 * NULL when it maps none yet */
 	const struct library *library;
 };
 
@@ -46,11 +49,27 @@ struct tracer_opts {
 };
 
 /*
- * Open, load and attach everything. Every library must lay its fields out
- * alike (one set of specs for all). On failure prints one line naming the
- * problem (not root, ...) to stderr, returns NULL and sets errno.
+ * Open, load and attach everything: the targets' libraries (none is fine:
+ * one may be loaded later), the process tracepoints, and the watch for
+ * libraries a traced process maps (DL_EV_LIBRARY_MAPPED records). On
+ * failure prints one line naming the problem (not root, ...) to stderr,
+ * returns NULL and sets errno.
  */
 struct tracer *tracer__open(const struct tracer_opts *opts);
+
+/*
+ * Probe one more library, in every process that maps it (the BPF side keeps
+ * to the traced ones). -ENOSPC past
+ * DL_MAX_LIBRARIES libraries or the spec groups' room, else -errno.
+ */
+int tracer__add_library(struct tracer *tracer, const struct library *lib);
+
+/* Say what to do when a traced process maps this file (enum dl_file_state): a probed
+ * file's mappings cost no stop. */
+int tracer__set_file(struct tracer *tracer, const struct dl_file *file, enum dl_file_state state);
+
+/* Stop watching for libraries: after this, no process is stopped for one. */
+void tracer__unwatch(struct tracer *tracer);
 
 /* Wait up to timeout_ms for records and consume all there are. Returns the number consumed or
  * -errno (-EINTR is not an error). */

@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <sys/wait.h>
 #include <unistd.h>
 
 using namespace tt::tt_metal;
@@ -39,6 +40,8 @@ const char usage[] =
 	"  churn N [--seed S]   N random allocations and frees on 4 devices\n"
 	"  threads T [--ops N] [--seed S]  churn from T threads at once\n"
 	"  wait                 print \"ready\", wait for SIGUSR1, free and allocate more\n"
+	"  fork-wait --child-truth FILE  print \"ready\", wait for SIGUSR1, fork a child that runs\n"
+	"                       leak (its truth in FILE), wait for it\n"
 	"  double-free          a buffer reported freed twice, and a free of an unknown address\n"
 	"  crash                allocate, then die by SIGKILL\n"
 	"  hammer T SECONDS     T threads (one device each) calling the probed functions flat\n"
@@ -357,6 +360,35 @@ void scenario_wait(standin::Truth *attached)
 	late->deallocate();
 }
 
+// The parent does nothing once released; its child, forked then, leaks as `leak` does.
+void scenario_fork_wait(const std::string &child_truth_path)
+{
+	sigset_t set;
+	int signal, status;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, nullptr);
+	std::fputs("ready\n", stdout);
+	std::fflush(stdout);
+	sigwait(&set, &signal);
+	pid_t child = fork();
+	if (child == 0) {
+		standin::Truth child_truth;
+
+		standin::only_observer(&child_truth);
+		scenario_leak();
+		standin::process_end();
+		std::fflush(nullptr);
+		_exit(child_truth.write(child_truth_path, "leak", 0) ? 0 : 1);
+	}
+	if (child < 0 || waitpid(child, &status, 0) != child || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		std::fprintf(stderr, "standin: the forked child failed\n");
+		std::exit(1);
+	}
+}
+
 void scenario_double_free(standin::Truth &truth)
 {
 	auto devices = open_devices(1);
@@ -467,9 +499,14 @@ void scenario_hammer(uint64_t threads, double seconds, standin::Truth &truth)
 
 } // namespace
 
+#ifdef STANDIN_MODULE
+// Built as a module that standin-dlopen loads, as Python loads ttnn's extension module.
+extern "C" __attribute__((visibility("default"))) int standin_main(int argc, char **argv)
+#else
 int main(int argc, char **argv)
+#endif
 {
-	std::string scenario, truth_path, attach_truth_path;
+	std::string scenario, truth_path, attach_truth_path, child_truth_path;
 	std::vector<uint64_t> numbers;
 	uint64_t seed = 1, ops = 10000, skip_meshes = 0;
 	bool timed = false, skip_meshes_given = false;
@@ -488,6 +525,8 @@ int main(int argc, char **argv)
 			truth_path = value("--truth");
 		} else if (arg == "--attach-truth") {
 			attach_truth_path = value("--attach-truth");
+		} else if (arg == "--child-truth") {
+			child_truth_path = value("--child-truth");
 		} else if (arg == "--time") {
 			timed = true;
 		} else if (arg == "--seed") {
@@ -546,6 +585,13 @@ int main(int argc, char **argv)
 	} else if (scenario == "wait") {
 		need(0);
 		scenario_wait(attach_truth_path.empty() ? nullptr : &attached);
+	} else if (scenario == "fork-wait") {
+		need(0);
+		if (child_truth_path.empty())
+			bad_usage("fork-wait needs --child-truth");
+		if (!attach_truth_path.empty())
+			standin::add_observer(&attached); /* nothing happens in it after the attach */
+		scenario_fork_wait(child_truth_path);
 	} else if (scenario == "double-free") {
 		need(0);
 		scenario_double_free(truth);

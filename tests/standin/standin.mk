@@ -79,7 +79,23 @@ $(STANDIN_NOPROG_OUT)/standin: $(STANDIN_NOPROG_BUILD)/standin
 	$(Q)strip --strip-all -o $(STANDIN_NOPROG_OUT)/libtt_metal.so $(STANDIN_NOPROG_BUILD)/libtt_metal.so
 	$(Q)cp $(STANDIN_NOPROG_BUILD)/standin $@
 
-standin: $(STANDIN_NOPROG_OUT)/standin $(STANDIN_DRIVER) $(STANDIN_CET_OUT)/standin $(STANDIN_INLINED_OUT)/standin \
+# The driver as a module a program loads with dlopen (as Python loads ttnn's extension module, which
+# needs libtt_metal.so), and that program: the library is not among the program's dependencies.
+$(STANDIN_OUT)/module-driver.o: tests/standin/driver.cpp | $(STANDIN_OUT)
+	$(call msg,CXX,$@)
+	$(Q)$(CXX) $(STANDIN_CXXFLAGS) -DSTANDIN_MODULE -c $< -o $@
+
+$(STANDIN_OUT)/standin_module.so: $(STANDIN_OUT)/module-driver.o $(STANDIN_LIB)
+	$(call msg,LIB,$@)
+	$(Q)$(CXX) -shared $< -L$(STANDIN_OUT) -ltt_metal -pthread -Wl,-rpath,'$$ORIGIN' \
+		-Wl,--enable-new-dtags -o $@
+
+$(STANDIN_OUT)/standin-dlopen: tests/standin/loader.c | $(STANDIN_OUT)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) -std=c11 -O2 -g -Wall -Wextra -Werror $< -ldl -o $@
+
+standin: $(STANDIN_OUT)/standin_module.so $(STANDIN_OUT)/standin-dlopen \
+	$(STANDIN_NOPROG_OUT)/standin $(STANDIN_DRIVER) $(STANDIN_CET_OUT)/standin $(STANDIN_INLINED_OUT)/standin \
 	$(STANDIN_ERA_C_OUT)/standin $(STANDIN_SHIFTED_OUT)/standin $(STANDIN_STRIPPED_OUT)/standin \
 	$(STANDIN_SHIFTED_OUT)/libtt_metal-zlib.so $(STANDIN_SHIFTED_OUT)/libtt_metal-zstd.so \
 	$(STANDIN_UNITY_OUT)/standin $(STANDIN_NEWEST_OUT)/standin

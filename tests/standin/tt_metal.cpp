@@ -132,6 +132,12 @@ void add_observer(Truth *truth)
 	observers.push_back(truth);
 }
 
+void only_observer(Truth *truth)
+{
+	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
+	observers.assign(1, truth);
+}
+
 template <typename F> static void tell(F &&f)
 {
 	for (Truth *t : observers)

@@ -494,6 +494,8 @@ std::recursive_mutex &runtime_mutex();
 
 // Observers that record the ground truth; the runtime tells each what really happened.
 void add_observer(Truth *truth);
+// A forked child: its own process, seen by this observer alone from now on.
+void only_observer(Truth *truth);
 
 // The process is ending: everything still allocated (and seen by an observer) is a leak.
 void process_end();

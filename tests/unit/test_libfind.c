@@ -4,7 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <stdarg.h>
@@ -108,21 +111,56 @@ static void test_maps_line(void **state)
 		LIBFIND_MAPS_LIBRARY);
 }
 
+/* The path of a mapped file, by its kernel name (dev, inode) or by its name alone. */
+static void test_mapped(void **state)
+{
+	char out[PATH_MAX], real[PATH_MAX];
+	const char *path = write_file("libtt_metal.so", "stand-in\n");
+	struct libfind_file file, other;
+	struct stat st;
+	void *map;
+	int fd;
+
+	(void)state;
+	assert_int_equal(libfind__mapped(getpid(), NULL, out, sizeof(out)), -ENOENT);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	map = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+	assert_true(map != MAP_FAILED);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_non_null(realpath(path, real));
+	file = (struct libfind_file){ ((unsigned long long)major(st.st_dev) << 20) |
+					      minor(st.st_dev),
+				      st.st_ino };
+	other = (struct libfind_file){ file.dev, file.ino + 1 };
+	assert_int_equal(libfind__mapped(getpid(), NULL, out, sizeof(out)), 0);
+	assert_string_equal(out, real);
+	out[0] = '\0';
+	assert_int_equal(libfind__mapped(getpid(), &file, out, sizeof(out)), 0);
+	assert_string_equal(out, real);
+	assert_int_equal(libfind__mapped(getpid(), &other, out, sizeof(out)), -ENOENT);
+	munmap(map, 4096);
+	close(fd);
+	assert_int_equal(libfind__mapped(getpid(), &file, out, sizeof(out)), -ENOENT);
+}
+
 static void test_tt_metal_home(void **state)
 {
-	char out[PATH_MAX], lib[PATH_MAX];
+	char out[PATH_MAX], lib[PATH_MAX], tried[PATH_MAX + 64];
 
 	(void)state;
 	unsetenv("TT_METAL_HOME");
-	assert_int_equal(libfind__default(out, sizeof(out)), -ENOENT);
+	assert_int_equal(libfind__default(out, sizeof(out), tried, sizeof(tried)), -ENOENT);
+	assert_non_null(strstr(tried, "TT_METAL_HOME not set"));
 	setenv("TT_METAL_HOME", dir, 1);
-	assert_int_equal(libfind__default(out, sizeof(out)), -ENOENT); /* no such file yet */
+	/* no such file yet */
+	assert_int_equal(libfind__default(out, sizeof(out), tried, sizeof(tried)), -ENOENT);
 	snprintf(lib, sizeof(lib), "%s/build", dir);
 	assert_int_equal(mkdir(lib, 0755), 0);
 	snprintf(lib, sizeof(lib), "%s/build/lib", dir);
 	assert_int_equal(mkdir(lib, 0755), 0);
 	write_file("build/lib/libtt_metal.so", "stand-in\n");
-	assert_int_equal(libfind__default(out, sizeof(out)), 0);
+	assert_int_equal(libfind__default(out, sizeof(out), tried, sizeof(tried)), 0);
 	snprintf(lib, sizeof(lib), "%s/build/lib/libtt_metal.so", dir);
 	assert_string_equal(out, lib);
 	/* A script is not asked about its dependencies: the fallback applies. */
@@ -164,6 +202,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_maps, setup, teardown),
 		cmocka_unit_test(test_maps_line),
+		cmocka_unit_test_setup_teardown(test_mapped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tt_metal_home, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ask_loader, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_lib, setup, teardown),

@@ -36,7 +36,10 @@ struct fixture {
 	char path[96];
 };
 
-static const char *const libraries[] = { "/opt/tt-metal/lib/libtt_metal.so" };
+static const uint32_t library_pids[] = { 4242, 4243 };
+static const struct summary_library libraries[] = {
+	{ "/opt/tt-metal/lib/libtt_metal.so", true, "era-b", library_pids, 2 },
+};
 
 static int setup(void **state)
 {
@@ -416,7 +419,11 @@ static void test_session(void **state)
 	assert_string_equal(json_object_get_string(get(root, "session.profile")), "era-b");
 	assert_string_at(root, "session.mode", "command");
 	assert_length_at(root, "session.libraries", 1);
-	assert_string_at(root, "session.libraries.0", "/opt/tt-metal/lib/libtt_metal.so");
+	assert_string_at(root, "session.libraries.0.path", "/opt/tt-metal/lib/libtt_metal.so");
+	assert_true(json_object_get_boolean(get(root, "session.libraries.0.probed")));
+	assert_string_at(root, "session.libraries.0.profile", "era-b");
+	assert_length_at(root, "session.libraries.0.pids", 2);
+	assert_int_at(root, "session.libraries.0.pids.1", 4243);
 	assert_string_at(root, "session.started_at", "2026-11-24T18:56:56Z");
 	assert_seconds_at(root, "session.duration_s", 1.5, "1.500");
 	assert_seconds_at(root, "session.cpu_s", 0.25, "0.250");
