@@ -41,6 +41,8 @@ int launch__start(struct launch *launch, char *const argv[])
 		 */
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
+		if (launch->stdout_to_stderr && dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+			_exit(127);
 		execvp(argv[0], argv);
 		fprintf(stderr, "devledger: cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);

@@ -6,11 +6,14 @@
 #ifndef DEVLEDGER_LAUNCH_H
 #define DEVLEDGER_LAUNCH_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 struct launch {
 	pid_t pid;
 	int release_fd; /* write end of the pipe the child waits on */
+	/* The command's stdout is devledger's stderr: devledger's stdout carries the summary alone. */
+	bool stdout_to_stderr;
 };
 
 /* Fork the child, blocked before exec. Returns 0 or -errno. */

@@ -141,6 +141,7 @@ struct process_state {
 	struct pending_free pending[PENDING_FREES];
 	size_t pending_next;
 	size_t pending_last; /* the slot written last */
+	size_t mesh_chip_capacity;
 	uint64_t *meshes;    /* MeshDevice pointers, numbered in the order first seen */
 	size_t mesh_count;
 	size_t mesh_capacity;
@@ -301,6 +302,7 @@ static void free_process(struct process_state *p)
 	free(p->banks.items);
 	free(p->contexts);
 	free(p->meshes);
+	free(p->view.mesh_chips);
 }
 
 void ledger__free(struct ledger *ledger)
@@ -1388,6 +1390,28 @@ static int apply_closed(struct process_state *p, const struct dl_event *ev, int 
 	return err;
 }
 
+/* A chip closed inside its mesh's close, on the same thread: one of the mesh's chips. */
+static int note_mesh_chip(struct process_state *p, uint32_t tid, struct device_key chip)
+{
+	struct context *mesh = context_innermost(p, tid, CONTEXT_MESH_CLOSE);
+	struct ledger_mesh_chip pair;
+	int err;
+
+	if (!mesh || chip.kind != DL_DEVICE_CHIP)
+		return 0;
+	pair = (struct ledger_mesh_chip){ .mesh_id = mesh->device.id, .chip_id = chip.id };
+	for (size_t i = 0; i < p->view.mesh_chip_count; i++)
+		if (p->view.mesh_chips[i].mesh_id == pair.mesh_id &&
+		    p->view.mesh_chips[i].chip_id == pair.chip_id)
+			return 0;
+	err = grow((void **)&p->view.mesh_chips, &p->mesh_chip_capacity,
+		   sizeof(*p->view.mesh_chips), p->view.mesh_chip_count + 1);
+	if (err)
+		return err;
+	p->view.mesh_chips[p->view.mesh_chip_count++] = pair;
+	return 0;
+}
+
 /* ---- records ---- */
 
 static int process_exit(struct ledger *ledger, size_t process, int status, uint64_t ts,
@@ -1481,8 +1505,9 @@ static int apply_record(struct ledger *ledger, const void *record, size_t size)
 							   : CONTEXT_DEVICE_CLOSE,
 					   .has_device = true,
 					   .device = device };
+		int err = ev->kind == DL_EV_DEVICE_CLOSE ? note_mesh_chip(p, ev->tid, device) : 0;
 
-		return context_push(p, &context);
+		return err ? err : context_push(p, &context);
 	}
 	case DL_EV_DEVICE_CLOSED:
 		return apply_closed(p, ev, CONTEXT_DEVICE_CLOSE);

@@ -104,6 +104,12 @@ struct ledger_identity {
 	size_t cmdline_len;
 };
 
+/* A chip of a mesh, learned from a Device::close that the mesh's MeshDevice::close made. */
+struct ledger_mesh_chip {
+	int32_t mesh_id;
+	int32_t chip_id;
+};
+
 /* A read-only view of one process; valid until the next call that changes the ledger. */
 struct ledger_process {
 	uint32_t pid;
@@ -128,6 +134,9 @@ struct ledger_process {
 	struct ledger_list leaks;
 	struct ledger_list unmatched_frees;
 	struct ledger_list live; /* filled by ledger__finish() for processes still running */
+	/* Each mesh's chips, as far as its closes told them, in the order seen; each pair once. */
+	struct ledger_mesh_chip *mesh_chips;
+	size_t mesh_chip_count;
 };
 
 struct ledger_key {

@@ -55,7 +55,10 @@ static const struct argp_option trace_options[] = {
 	  "at start or with dlopen, from any path; a process is held for a moment when it "
 	  "maps a copy not probed yet)",
 	  0 },
-	{ "output", 'o', "FILE", 0, "Write the JSON summary to FILE ('-' for stdout)", 0 },
+	{ "output", 'o', "FILE", 0,
+	  "Write the JSON summary to FILE ('-': stdout, and a launched command's stdout goes to "
+	  "stderr, so that stdout is the summary alone)",
+	  0 },
 	{ "duration", 'd', "SEC", 0,
 	  "Stop tracing after SEC seconds (a launched command is not stopped: devledger writes "
 	  "its summary, then waits for the command and exits with its status)",

@@ -116,7 +116,7 @@ int probesite__choose_code(const uint8_t *code, size_t len, uint64_t func_offset
 			   unsigned int regs_read, struct probesite *site)
 {
 	const uint8_t *cursor = code;
-	uint64_t address = 0, chosen = 0;
+	uint64_t address = func_offset, chosen = 0;
 	char entry_text[48] = "", chosen_text[48] = "";
 	size_t left = len;
 	bool searching = true, found = false;
@@ -132,7 +132,7 @@ int probesite__choose_code(const uint8_t *code, size_t len, uint64_t func_offset
 	cs_option(handle, CS_OPT_DETAIL, CS_OPT_ON);
 	insn = cs_malloc(handle);
 
-	/* Addresses count from the entry (0), so jump targets read as deltas. */
+	/* Addresses are file offsets, as check shows the function's: jump targets read as real. */
 	while (insn && cs_disasm_iter(handle, &cursor, &left, &address, insn)) {
 		uint64_t target;
 
@@ -140,7 +140,7 @@ int probesite__choose_code(const uint8_t *code, size_t len, uint64_t func_offset
 			describe(insn, entry_text, sizeof(entry_text));
 		if (searching && count++ < MAX_PROLOGUE_INSNS) {
 			if (is_cheap(insn)) {
-				chosen = insn->address;
+				chosen = insn->address - func_offset;
 				describe(insn, chosen_text, sizeof(chosen_text));
 				found = true;
 				searching = false;
@@ -151,11 +151,12 @@ int probesite__choose_code(const uint8_t *code, size_t len, uint64_t func_offset
 			searching = false;
 		}
 		/* A jump back to or before the site would run the probe twice in one call. */
-		if (found && branch_target(insn, &target) && target > 0 && target <= chosen) {
+		if (found && branch_target(insn, &target) && target > func_offset &&
+		    target - func_offset <= chosen) {
 			found = false;
 			snprintf(site->why, sizeof(site->why),
 				 "entry (%s; a jump in the function lands at +%llu)", entry_text,
-				 (unsigned long long)target);
+				 (unsigned long long)(target - func_offset));
 			cs_free(insn, 1);
 			cs_close(&handle);
 			return 0;

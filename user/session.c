@@ -572,6 +572,8 @@ int session__start(struct session *s)
 	int err;
 
 	if (s->opts.mode == MODE_COMMAND) {
+		/* -o -: the summary is all of devledger's stdout, never mixed with the command's. */
+		s->launch.stdout_to_stderr = s->opts.output && !strcmp(s->opts.output, "-");
 		err = launch__start(&s->launch, s->opts.command);
 		if (err) {
 			fprintf(stderr, "devledger: cannot start %s: %s\n", s->opts.command[0],

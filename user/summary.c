@@ -21,6 +21,7 @@
 
 #include <json-c/json.h>
 
+#include "chipview.h"
 #include "ledger.h"
 #include "summary.h"
 
@@ -267,7 +268,7 @@ static int json_add_millis(struct json_object *obj, const char *key, uint64_t mi
 }
 
 static int json_add_stats(struct json_object *memory, const char *key,
-			  const struct ledger_stats *stats)
+			  const struct ledger_stats *stats, bool with_peak)
 {
 	const struct {
 		const char *key;
@@ -288,15 +289,67 @@ static int json_add_stats(struct json_object *memory, const char *key,
 	if (!obj)
 		return -ENOMEM;
 	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+		if (!with_peak && !strcmp(fields[i].key, "peak_bytes"))
+			continue;
 		if (json_add_u64(obj, fields[i].key, fields[i].value))
 			return -ENOMEM;
 	}
 	return 0;
 }
 
+/* The memory object of a device or chip view: every type it used, in the report's order. */
+static int json_add_memory(struct json_object *parent, uint32_t active_types,
+			   const struct ledger_stats *mem, bool with_peak)
+{
+	struct json_object *memory = json_add_new(parent, "memory", json_object_new_object());
+
+	if (!memory)
+		return -ENOMEM;
+	for (size_t t = 0; t < ARRAY_SIZE(mem_type_order); t++) {
+		unsigned int type = mem_type_order[t];
+
+		if ((active_types & (1u << type)) &&
+		    json_add_stats(memory, mem_type_name(type), &mem[type], with_peak))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The chips of the process's meshes, each with its meshes' buffers on it (chipview.h). */
+static int json_add_chips(struct json_object *proc, const struct ledger_process *p)
+{
+	struct chip_view *views = calloc(p->mesh_chip_count ? p->mesh_chip_count : 1,
+					 sizeof(*views));
+	struct json_object *chips = json_add_new(proc, "chips", json_object_new_array());
+	size_t count;
+	int err = 0;
+
+	if (!views || !chips) {
+		free(views);
+		return -ENOMEM;
+	}
+	count = chipview__build(p, views);
+	for (size_t i = 0; i < count && !err; i++) {
+		struct json_object *chip = json_append_new(chips, json_object_new_object());
+		struct json_object *meshes;
+
+		err = -ENOMEM;
+		if (!chip || json_add_i64(chip, "device_id", views[i].chip_id))
+			break;
+		meshes = json_add_new(chip, "meshes", json_object_new_array());
+		for (size_t m = 0; meshes && m < views[i].mesh_count; m++)
+			if (json_append(meshes, json_object_new_int64(views[i].meshes[m])))
+				meshes = NULL;
+		if (meshes)
+			err = json_add_memory(chip, views[i].active_types, views[i].mem, false);
+	}
+	free(views);
+	return err;
+}
+
 static int json_add_devices(struct json_object *proc, const struct ledger_process *p)
 {
-	struct json_object *devices, *dev, *memory;
+	struct json_object *devices, *dev;
 
 	devices = json_add_new(proc, "devices", json_object_new_array());
 	if (!devices)
@@ -306,19 +359,9 @@ static int json_add_devices(struct json_object *proc, const struct ledger_proces
 
 		dev = json_append_new(devices, json_object_new_object());
 		if (!dev || json_add_i64(dev, "device_id", device->device_id) ||
-		    json_add_string(dev, "kind", ledger_device_kind_name(device->kind)))
+		    json_add_string(dev, "kind", ledger_device_kind_name(device->kind)) ||
+		    json_add_memory(dev, device->active_types, device->mem, true))
 			return -ENOMEM;
-		memory = json_add_new(dev, "memory", json_object_new_object());
-		if (!memory)
-			return -ENOMEM;
-		for (size_t t = 0; t < ARRAY_SIZE(mem_type_order); t++) {
-			unsigned int type = mem_type_order[t];
-
-			if (!(device->active_types & (1u << type)))
-				continue;
-			if (json_add_stats(memory, mem_type_name(type), &device->mem[type]))
-				return -ENOMEM;
-		}
 	}
 	return 0;
 }
@@ -458,7 +501,7 @@ static int json_add_process(struct json_object *processes, const struct ledger_p
 	    json_add_u64(proc, "hooked_allocations", p->hooked_ignored) ||
 	    json_add_u64(proc, "unattributed_frees", p->unattributed_frees) ||
 	    json_add_u64(proc, "dropped_allocations", p->dropped_allocations) ||
-	    json_add_devices(proc, p) ||
+	    json_add_devices(proc, p) || json_add_chips(proc, p) ||
 	    json_add_records(proc, "untracked_frees", &p->untracked_frees, RECORD_UNTRACKED,
 			     start_ns) ||
 	    json_add_records(proc, "leaks", &p->leaks, RECORD_ALLOCATED, start_ns) ||
@@ -906,6 +949,54 @@ static void report_device_table(FILE *out, const struct ledger_device *device)
 }
 
 /*
+ * The per-chip picture of a process that used meshes: each chip with its
+ * meshes' buffers on it; consecutive chips with the same figures print once
+ * ("devices 1-5, each").
+ */
+static void report_chips(FILE *out, const struct ledger_process *p)
+{
+	struct chip_view *views;
+	size_t count;
+
+	if (!p->mesh_chip_count)
+		return;
+	views = calloc(p->mesh_chip_count, sizeof(*views));
+	if (!views)
+		return;
+	count = chipview__build(p, views);
+	fprintf(out, "  per chip, with its mesh's buffers on each of its chips (same address, same size "
+		     "on every chip):\n");
+	for (size_t i = 0, next; i < count; i = next) {
+		for (next = i + 1; next < count && chipview__same(&views[i], &views[next]) &&
+				   views[next].chip_id == views[next - 1].chip_id + 1;
+		     next++)
+			;
+		if (next - i > 1)
+			fprintf(out, "  devices %" PRId32 "-%" PRId32 ", each", views[i].chip_id,
+				views[next - 1].chip_id);
+		else
+			fprintf(out, "  device %" PRId32, views[i].chip_id);
+		for (size_t m = 0; m < views[i].mesh_count; m++)
+			fprintf(out, "%s%" PRId32, m ? ", " : " (of mesh ", views[i].meshes[m]);
+		fprintf(out, "%s\n", views[i].mesh_count ? ")" : "");
+		fprintf(out, "    %-13s %10s %8s %8s %14s %12s\n", "TYPE", "LIVE", "ALLOCS", "FREES",
+			"UNTRACKED", "LEAKED");
+		for (size_t t = 0; t < ARRAY_SIZE(mem_type_order); t++) {
+			unsigned int type = mem_type_order[t];
+			const struct ledger_stats *s = &views[i].mem[type];
+
+			if (!(views[i].active_types & (1u << type)))
+				continue;
+			fprintf(out, "    %-13s %10s %8" PRIu64 " %8" PRIu64 " %14s %12s\n",
+				mem_type_name(type), human_size(s->live_bytes).text, s->allocs,
+				s->frees, human_size(s->untracked_bytes).text,
+				human_size(s->leaked_bytes).text);
+		}
+	}
+	free(views);
+}
+
+/*
  * One line per (device, type) of the records of one reason: "2 buffers,
  * 36.0 KiB DRAM on device 3". The ledger sorts lists by (device, type,
  * address), so each group is one run. Returns how many records matched.
@@ -1080,6 +1171,7 @@ static void report_process(FILE *out, const struct ledger_process *p, uint64_t s
 		fprintf(out, "  no device memory activity\n");
 	for (size_t d = 0; d < p->device_count; d++)
 		report_device_table(out, &p->devices[d]);
+	report_chips(out, p);
 	report_untracked(out, p);
 	report_leaks(out, p, start_ns);
 	report_unmatched(out, p, lossy);

@@ -353,6 +353,64 @@ static void check_mesh(struct json_object *proc, long long mesh_id)
 }
 
 /*
+ * Per chip: each chip of the truth's one mesh, its own figures plus the
+ * mesh's (every counter but the peak), as the summary's "chips" must show.
+ */
+static void check_chips(struct json_object *proc, const char *truth_path)
+{
+	static const char *const counters[] = { "live_bytes",	   "live_count",
+						"allocs",	   "frees",
+						"untracked_frees", "untracked_bytes",
+						"leaks",	   "leaked_bytes" };
+	struct json_object *truth = harness_load_json(truth_path);
+	struct json_object *devices = harness_get(truth, "devices"), *mesh = NULL;
+	struct json_object *chips = harness_get(proc, "chips");
+	size_t seen = 0;
+
+	for (size_t i = 0; i < json_object_array_length(devices); i++) {
+		struct json_object *d = json_object_array_get_idx(devices, i);
+
+		if (!strcmp(json_object_get_string(harness_get(d, "kind")), "mesh"))
+			mesh = harness_get(d, "memory");
+	}
+	assert_non_null(mesh);
+	for (size_t i = 0; i < json_object_array_length(devices); i++) {
+		struct json_object *d = json_object_array_get_idx(devices, i), *got = NULL;
+		long long id = harness_get_int(d, "device_id");
+
+		if (strcmp(json_object_get_string(harness_get(d, "kind")), "chip"))
+			continue;
+		for (size_t c = 0; chips && c < json_object_array_length(chips); c++)
+			if (harness_get_int(json_object_array_get_idx(chips, c), "device_id") == id)
+				got = json_object_array_get_idx(chips, c);
+		if (!got)
+			fail_msg("chip %lld missing from chips: %s", id,
+				 json_object_to_json_string(chips));
+		seen++;
+		json_object_object_foreach(mesh, type, mesh_stats)
+		{
+			struct json_object *own = NULL, *chip_stats;
+
+			json_object_object_get_ex(harness_get(d, "memory"), type, &own);
+			chip_stats = harness_get(harness_get(got, "memory"), type);
+			if (!chip_stats)
+				fail_msg("chip %lld has no %s", id, type);
+			for (size_t k = 0; k < sizeof(counters) / sizeof(counters[0]); k++) {
+				long long want = harness_get_int(mesh_stats, counters[k]) +
+						 (own ? harness_get_int(own, counters[k]) : 0);
+
+				if (harness_get_int(chip_stats, counters[k]) != want)
+					fail_msg("chip %lld %s %s: %lld, truth %lld", id, type,
+						 counters[k], harness_get_int(chip_stats, counters[k]),
+						 want);
+			}
+		}
+	}
+	assert_int_equal(seen, json_object_array_length(chips));
+	json_object_put(truth);
+}
+
+/*
  * The original report, on a mesh of 8 chips: 36 KiB of kernel binaries on
  * each chip and 22 KiB of CBs on chip 0 still allocated after the test, and
  * none of it a leak. The mesh's own buffers land on one device of kind
@@ -376,8 +434,12 @@ static void test_mesh(void **state)
 			json_object_array_get_idx(harness_get(summary, "processes"), 0);
 
 		check_mesh(proc, 0);
+		check_chips(proc, harness_path(dir, "truth.json"));
 		if (!strstr(run.err, "on mesh 0"))
 			fail_msg("the report does not name the mesh: %s", run.err);
+		/* Chips 1-5 hold the same: printed once, as the original report says it. */
+		if (!strstr(run.err, "devices 1-5, each (of mesh 0)"))
+			fail_msg("the report has no per-chip picture: %s", run.err);
 		json_object_put(summary);
 	}
 }
@@ -689,6 +751,38 @@ static void test_flood_bounded(void **state)
 		fail_msg("devledger held %lld KiB", harness_get_int(summary, "session.peak_rss_kib"));
 	if (!strstr(proc.err, "1980001 allocations were not kept"))
 		fail_msg("the report does not say what was dropped: %s", proc.err);
+	json_object_put(summary);
+}
+
+/*
+ * -o - in launch mode: devledger's stdout is the summary alone, whatever the
+ * command prints; the command's stdout goes to stderr.
+ */
+static void test_summary_on_stdout(void **state)
+{
+	const char *dir = *state;
+	char script[4200];
+	char *argv[] = { (char *)harness_devledger(), "trace", "-q", "-o", "-", "--", "/bin/sh",
+			 "-c", script, NULL };
+	struct harness_proc proc;
+	struct json_object *summary;
+	FILE *f;
+
+	snprintf(script, sizeof(script),
+		 "echo from-the-command; '%s' leak --truth '%s'; echo after-the-command",
+		 harness_standin_driver(), harness_path(dir, "truth.json"));
+	harness_spawn(&proc, argv, true, true, 0);
+	assert_int_equal(harness_exit_code(harness_wait(&proc, TIMEOUT_S)), 0);
+	if (!strstr(proc.err, "from-the-command") || !strstr(proc.err, "after-the-command"))
+		fail_msg("the command's output is not on stderr: %s", proc.err);
+	f = fopen(harness_path(dir, "stdout.json"), "w");
+	assert_non_null(f);
+	fwrite(proc.out, 1, proc.out_len, f);
+	fclose(f);
+	/* Strictly one JSON document: nothing of the command's around it. */
+	summary = harness_load_json(harness_path(dir, "stdout.json"));
+	harness_assert_exact(summary);
+	harness_assert_truth(summary, harness_path(dir, "truth.json"));
 	json_object_put(summary);
 }
 
@@ -1362,6 +1456,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_attach_pid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_pid_zombie, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flood_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_summary_on_stdout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duration_with_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataflow_unreadable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_system_wide, setup, teardown),

@@ -790,6 +790,15 @@ static void test_mesh_close(void **state)
 	/* Sorted chips first: the mesh's entry comes last. */
 	assert_int_equal(p->untracked_frees.items[3].device_kind, DL_DEVICE_MESH);
 	assert_int_equal(p->untracked_frees.items[3].size, 8192);
+	/* The chips closed inside the mesh's close are its chips, each once. */
+	assert_int_equal(p->mesh_chip_count, 2);
+	assert_int_equal(p->mesh_chips[0].mesh_id, 0);
+	assert_int_equal(p->mesh_chips[0].chip_id, 0);
+	assert_int_equal(p->mesh_chips[1].chip_id, 1);
+	/* A chip closed on its own afterwards is no mesh's. */
+	assert_int_equal(send_from(l, DL_EV_DEVICE_CLOSE, 10, 7, 0, 5, 0, 0, 0, 0, 0), 0);
+	assert_int_equal(send_from(l, DL_EV_DEVICE_CLOSED, 10, 7, 0, -1, 0, 0, 0, 0, 0), 0);
+	assert_int_equal(proc(l, 0)->mesh_chip_count, 2);
 }
 
 /* Meshes whose id the library does not tell are numbered by the order first seen. */

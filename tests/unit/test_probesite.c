@@ -91,6 +91,18 @@ static void test_jump_into_prologue(void **state)
 	assert_non_null(strstr(why, "+4"));
 }
 
+/* A tail call at the entry says where it goes, as a file offset: 0x1000 + 5 + 0x7fb = 0x1800. */
+static void test_tail_call_target(void **state)
+{
+	const uint8_t code[] = { 0xe9, 0xfb, 0x07, 0x00, 0x00 /* jmp rel32 0x7fb */ };
+	char why[160];
+
+	(void)state;
+	assert_int_equal(choose(code, sizeof(code), PROBESITE_RSI, why), 0);
+	if (!strstr(why, "jmp 0x1800"))
+		fail_msg("the jump's target is not its real offset: %s", why);
+}
+
 static void test_undecodable(void **state)
 {
 	const uint8_t code[] = { 0x0f, 0x0b, 0xff, 0xff }; /* ud2, then garbage */
@@ -177,6 +189,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cet_prologue),
+		cmocka_unit_test(test_tail_call_target),
 		cmocka_unit_test(test_entry_already_cheap),
 		cmocka_unit_test(test_argument_registers),
 		cmocka_unit_test(test_stops_at_first_branch),

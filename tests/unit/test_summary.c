@@ -562,7 +562,7 @@ static void test_exit_states(void **state)
 	assert_keys_at(
 		root, "processes.2",
 		"pid,comm,cmdline,ppid,started_at,exit,events,hooked_allocations,unattributed_frees,"
-		"dropped_allocations,devices,untracked_frees,leaks,unmatched_frees,live");
+		"dropped_allocations,devices,chips,untracked_frees,leaks,unmatched_frees,live");
 	/* Nothing known of who it was: null, not made up. */
 	assert_true(json_object_is_type(get(root, "processes.0.cmdline"), json_type_null));
 	assert_true(json_object_is_type(get(root, "processes.0.ppid"), json_type_null));
