@@ -92,6 +92,7 @@ test_procinfo_MODULES := procinfo
 test_demangle_MODULES := demangle
 test_inlining_MODULES := inlining elfsyms
 test_dwarflayout_MODULES := dwarflayout
+test_timeline_MODULES := timeline ledger
 
 $(OUTPUT)/tests/obj/%.o: tests/unit/%.c | $(OUTPUT)/tests/obj
 	$(call msg,CC,$@)
