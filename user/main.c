@@ -12,6 +12,7 @@
 #include "eras.h"
 #include "libfind.h"
 #include "library.h"
+#include "mark.h"
 #include "options.h"
 #include "session.h"
 
@@ -67,12 +68,20 @@ static int run_check(const struct options *o, const struct library_opts *lopts)
 	return err ? EXIT_RUNTIME : 0;
 }
 
+/* devledger mark: 0 once the trace took the mark, 1 when it could not. */
+static int run_mark(const struct options *o, const struct library_opts *lopts)
+{
+	(void)lopts;
+	return mark__send(o->mark_pid, o->mark_label, 5000) ? EXIT_RUNTIME : 0;
+}
+
 static const struct command {
 	enum subcommand subcommand;
 	int (*run)(const struct options *o, const struct library_opts *lopts);
 } commands[] = {
 	{ SUBCOMMAND_TRACE, session__trace },
 	{ SUBCOMMAND_CHECK, run_check },
+	{ SUBCOMMAND_MARK, run_mark },
 };
 
 int main(int argc, char **argv)

@@ -11,6 +11,7 @@
 #include <time.h>
 
 struct ledger;
+struct timeline;
 
 struct summary_session {
 	const char *mode;    /* "command", "pid" or "system" */
@@ -30,6 +31,8 @@ struct summary_session {
 	uint64_t peak_rss_kib; /* devledger's own peak resident memory */
 	/* When set, measures the two above again once the JSON summary is built. */
 	void (*usage)(double *cpu_s, uint64_t *peak_rss_kib);
+	/* Memory over time, when kept: the summary's "timeline", "growth", "snapshots". */
+	const struct timeline *timeline;
 };
 
 /* What every process's figures add up to (saturating), as the summary's "totals" says. */
@@ -51,6 +54,12 @@ void summary__totals(const struct ledger *ledger, struct summary_totals *totals)
  */
 int summary__write_json(const struct ledger *ledger, const struct summary_session *session,
 			const char *path);
+
+/*
+ * Write text and a newline to path ("-" for stdout), whole or not at all, as
+ * the summary is: for every file devledger writes. 0 or -errno.
+ */
+int summary__write_text(const char *path, const char *text);
 
 /*
  * Can a summary be written to path later? Checked before a session starts, so

@@ -248,6 +248,14 @@ void timeline__observe(void *ctx, const struct ledger_change *c)
 								   : TIMELINE_EVENT_UNTRACKED;
 		ev.reason = c->record->reason;
 		ev.bytes = c->record->size;
+		/* What a close or an exit releases is its start: the growth stops before it. */
+		if (c->record->reason == LEDGER_REASON_NONE ||
+		    c->record->reason == LEDGER_REASON_DEVICE_CLOSED ||
+		    c->record->reason == LEDGER_REASON_MESH_CLOSED) {
+			s = series_for(t, &key);
+			if (s && !s->end_ns)
+				s->end_ns = c->ts_ns;
+		}
 		break;
 	case LEDGER_CHANGE_UNMATCHED:
 		ev.kind = TIMELINE_EVENT_UNMATCHED;
