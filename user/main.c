@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "diff.h"
 #include "eras.h"
 #include "libfind.h"
 #include "library.h"
@@ -75,6 +76,13 @@ static int run_mark(const struct options *o, const struct library_opts *lopts)
 	return mark__send(o->mark_pid, o->mark_label, 5000) ? EXIT_RUNTIME : 0;
 }
 
+/* devledger diff: 1 when NEW leaks more than OLD (past --allow), 2 for bad input, else 0. */
+static int run_diff(const struct options *o, const struct library_opts *lopts)
+{
+	(void)lopts;
+	return diff__run(o->inputs[0], o->inputs[1], o->allow_bytes, stdout);
+}
+
 static const struct command {
 	enum subcommand subcommand;
 	int (*run)(const struct options *o, const struct library_opts *lopts);
@@ -82,6 +90,7 @@ static const struct command {
 	{ SUBCOMMAND_TRACE, session__trace },
 	{ SUBCOMMAND_CHECK, run_check },
 	{ SUBCOMMAND_MARK, run_mark },
+	{ SUBCOMMAND_DIFF, run_diff },
 };
 
 int main(int argc, char **argv)

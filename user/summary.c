@@ -174,6 +174,11 @@ static struct size_text human_size(uint64_t bytes)
 	return out;
 }
 
+void summary__size_text(uint64_t bytes, char out[SUMMARY_SIZE_TEXT])
+{
+	snprintf(out, SUMMARY_SIZE_TEXT, "%s", human_size(bytes).text);
+}
+
 /* Seconds from start_ns to ts_ns, rounded to milliseconds, 0 for what predates the start. */
 static uint64_t millis_since(uint64_t ts_ns, uint64_t start_ns)
 {

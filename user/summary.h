@@ -45,6 +45,10 @@ struct summary_totals {
 
 void summary__totals(const struct ledger *ledger, struct summary_totals *totals);
 
+/* "512 B", "36.0 KiB", "1.5 MiB", as the report writes sizes. */
+#define SUMMARY_SIZE_TEXT 24
+void summary__size_text(uint64_t bytes, char out[SUMMARY_SIZE_TEXT]);
+
 /*
  * Write the JSON summary to path ("-" for stdout). A file is written whole
  * to a temporary name in the same folder and renamed into place; on failure
