@@ -18,7 +18,7 @@ VMLINUX := vmlinux/$(ARCH)/vmlinux.h
 
 # Debian packages devledger needs to build and test (make deps installs them).
 DEB_PACKAGES := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libjson-c-dev \
-	libcmocka-dev libcapstone-dev libdw-dev libzstd-dev pkg-config g++ make
+	libcmocka-dev libcapstone-dev libdw-dev libzstd-dev pkg-config g++ make chromium
 
 WARNINGS := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
@@ -75,6 +75,15 @@ $(OUTPUT)/user/%.o: user/%.c | $(OUTPUT)/user
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(OUTPUT)/user/tracer.o: $(OUTPUT)/devledger.skel.h
+
+# The report's page, one C string made from user/htmlreport.html.
+$(OUTPUT)/htmlreport_page.h: user/htmlreport.html | $(OUTPUT)
+	$(call msg,GEN,$@)
+	$(Q)awk 'BEGIN { print "static const char htmlreport_page[] =" } \
+		{ gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); print "\"" $$0 "\\n\"" } \
+		END { print ";" }' $< > $@
+
+$(OUTPUT)/user/htmlreport.o: $(OUTPUT)/htmlreport_page.h
 
 $(OUTPUT)/devledger: $(USER_OBJS)
 	$(call msg,BINARY,$@)

@@ -11,6 +11,7 @@
 #include "check.h"
 #include "diff.h"
 #include "eras.h"
+#include "htmlreport.h"
 #include "libfind.h"
 #include "library.h"
 #include "mark.h"
@@ -83,6 +84,13 @@ static int run_diff(const struct options *o, const struct library_opts *lopts)
 	return diff__run(o->inputs[0], o->inputs[1], o->allow_bytes, stdout);
 }
 
+/* devledger report: the summary as one HTML page. */
+static int run_report(const struct options *o, const struct library_opts *lopts)
+{
+	(void)lopts;
+	return htmlreport__run(o->inputs[0], o->output);
+}
+
 static const struct command {
 	enum subcommand subcommand;
 	int (*run)(const struct options *o, const struct library_opts *lopts);
@@ -91,6 +99,7 @@ static const struct command {
 	{ SUBCOMMAND_CHECK, run_check },
 	{ SUBCOMMAND_MARK, run_mark },
 	{ SUBCOMMAND_DIFF, run_diff },
+	{ SUBCOMMAND_REPORT, run_report },
 };
 
 int main(int argc, char **argv)
