@@ -1135,31 +1135,51 @@ static void report_growth(FILE *out, const struct summary_session *session)
 }
 
 struct run_totals {
-	uint64_t leaked, untracked, chips;
+	uint64_t leaked, untracked;
+	uint64_t chip_untracked; /* what each chip left untracked, when all left the same */
+	bool chips_alike;
 	uint32_t reasons; /* bit per enum ledger_reason of its untracked frees */
 };
 
 static struct run_totals run_totals(const struct ledger_process *p)
 {
-	struct run_totals r = { 0 };
+	struct run_totals r = { .chips_alike = true };
+	bool first_chip = true;
 
 	for (size_t d = 0; d < p->device_count; d++) {
-		r.chips += p->devices[d].kind == DL_DEVICE_CHIP;
+		uint64_t untracked = 0;
+
 		for (unsigned int t = 0; t < DL_MEM_TYPES; t++) {
 			r.leaked = sum(r.leaked, p->devices[d].mem[t].leaked_bytes);
-			r.untracked = sum(r.untracked, p->devices[d].mem[t].untracked_bytes);
+			untracked = sum(untracked, p->devices[d].mem[t].untracked_bytes);
 		}
+		r.untracked = sum(r.untracked, untracked);
+		if (p->devices[d].kind != DL_DEVICE_CHIP)
+			continue;
+		if (first_chip)
+			r.chip_untracked = untracked;
+		r.chips_alike &= untracked == r.chip_untracked;
+		first_chip = false;
 	}
+	r.chips_alike &= !first_chip;
 	for (size_t i = 0; i < p->untracked_frees.count; i++)
 		r.reasons |= 1u << p->untracked_frees.items[i].reason;
 	return r;
 }
 
+/*
+ * Runs of one command: the same argv, or where neither's could be read (a
+ * run too short for /proc to be read in time), the same name.
+ */
 static bool same_command(const struct ledger_process *a, const struct ledger_process *b)
 {
-	return a->identity.known && b->identity.known && a->identity.cmdline_len &&
-	       a->identity.cmdline_len == b->identity.cmdline_len &&
-	       !memcmp(a->identity.cmdline, b->identity.cmdline, a->identity.cmdline_len);
+	const struct ledger_identity *x = &a->identity, *y = &b->identity;
+	bool x_known = x->known && x->cmdline_len, y_known = y->known && y->cmdline_len;
+
+	if (!x_known && !y_known)
+		return a->comm[0] && !strncmp(a->comm, b->comm, DL_COMM_LEN);
+	return x_known && y_known && x->cmdline_len == y->cmdline_len &&
+	       !memcmp(x->cmdline, y->cmdline, x->cmdline_len);
 }
 
 /*
@@ -1177,8 +1197,7 @@ static void report_runs(FILE *out, const struct ledger_process *procs, size_t co
 		bool same = true, rising = true;
 		uint64_t last_leaked;
 
-		if (done[i] || !procs[i].exited || !procs[i].identity.known ||
-		    !procs[i].identity.cmdline_len)
+		if (done[i] || !procs[i].exited)
 			continue;
 		first = run_totals(&procs[i]);
 		last_leaked = first.leaked;
@@ -1195,14 +1214,21 @@ static void report_runs(FILE *out, const struct ledger_process *procs, size_t co
 		if (runs < 2)
 			continue;
 		fprintf(out, "\n%zu runs of `", runs);
-		for (size_t k = 0; k < procs[i].identity.cmdline_len && k < 200; k++) {
-			unsigned char c = (unsigned char)procs[i].identity.cmdline[k];
+		if (!procs[i].identity.known || !procs[i].identity.cmdline_len) {
+			char comm[COMM_PRINT_SIZE];
 
-			if (k + 1 == procs[i].identity.cmdline_len && !c)
-				break;
-			fputc(!c ? ' ' : c >= 0x20 && c < 0x7f ? c : '?', out);
+			fprintf(out, "%s` (by name: their command lines could not be read in time): ",
+				comm_printable(procs[i].comm, comm));
+		} else {
+			for (size_t k = 0; k < procs[i].identity.cmdline_len && k < 200; k++) {
+				unsigned char c = (unsigned char)procs[i].identity.cmdline[k];
+
+				if (k + 1 == procs[i].identity.cmdline_len && !c)
+					break;
+				fputc(!c ? ' ' : c >= 0x20 && c < 0x7f ? c : '?', out);
+			}
+			fprintf(out, "`: ");
 		}
-		fprintf(out, "`: ");
 		if (!same) {
 			fprintf(out, "the runs left different amounts (first: %s leaked, %s untracked)%s\n",
 				human_size(first.leaked).text, human_size(first.untracked).text,
@@ -1211,8 +1237,12 @@ static void report_runs(FILE *out, const struct ledger_process *procs, size_t co
 			continue;
 		}
 		fprintf(out, "each left ");
-		if (first.untracked && first.chips && first.untracked % first.chips == 0)
-			fprintf(out, "%s per chip untracked", human_size(first.untracked / first.chips).text);
+		if (!first.untracked && !first.leaked)
+			fprintf(out, "nothing");
+		else if (!first.untracked)
+			fprintf(out, "nothing untracked");
+		else if (first.chips_alike)
+			fprintf(out, "%s per chip untracked", human_size(first.chip_untracked).text);
 		else
 			fprintf(out, "%s untracked", human_size(first.untracked).text);
 		for (int reason = LEDGER_REASON_NONE + 1, n = 0; reason < LEDGER_REASONS; reason++)

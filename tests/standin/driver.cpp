@@ -50,6 +50,7 @@ const char usage[] =
 	"                       --mark: SIGUSR2 to the parent (devledger) after each iteration\n"
 	"  loop N [--time]      N track_allocate/track_deallocate pairs of one buffer;\n"
 	"                       --time prints \"ns_per_call X\"\n"
+	"--linger MS: stay MS milliseconds after the scenario (long enough to be looked at in /proc)\n"
 	"--truth FILE writes the ground truth; --attach-truth FILE (wait) the truth as seen by\n"
 	"an observer that attached at the ready line.\n";
 
@@ -551,7 +552,7 @@ int main(int argc, char **argv)
 {
 	std::string scenario, truth_path, attach_truth_path;
 	std::vector<uint64_t> numbers;
-	uint64_t seed = 1, ops = 10000, skip_meshes = 0;
+	uint64_t seed = 1, ops = 10000, skip_meshes = 0, linger_ms = 0;
 	bool timed = false, skip_meshes_given = false, mark = false;
 
 	for (int i = 1; i < argc; i++) {
@@ -570,6 +571,8 @@ int main(int argc, char **argv)
 			attach_truth_path = value("--attach-truth");
 		} else if (arg == "--time") {
 			timed = true;
+		} else if (arg == "--linger") {
+			linger_ms = parse_number(value("--linger"), "--linger");
 		} else if (arg == "--mark") {
 			mark = true;
 		} else if (arg == "--seed") {
@@ -656,6 +659,8 @@ int main(int argc, char **argv)
 		bad_usage("unknown scenario " + scenario);
 	}
 
+	if (linger_ms)
+		usleep((useconds_t)(linger_ms * 1000));
 	standin::process_end();
 	if (!truth_path.empty() && !truth.write(truth_path, scenario, exit_code)) {
 		std::fprintf(stderr, "standin: cannot write %s\n", truth_path.c_str());
