@@ -143,7 +143,12 @@ deps:
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all standin
-	$(OUTPUT)/devledger trace -o $(OUTPUT)/demo-summary.json -- $(STANDIN_DRIVER) remaining
+	$(OUTPUT)/devledger trace -o $(OUTPUT)/demo-summary.json --timeline $(OUTPUT)/demo-timeline.json \
+		-- $(STANDIN_DRIVER) remaining
+	$(OUTPUT)/devledger report $(OUTPUT)/demo-summary.json -o $(OUTPUT)/demo-report.html
+	@echo "summary:  $(OUTPUT)/demo-summary.json"
+	@echo "timeline: $(OUTPUT)/demo-timeline.json (open it in ui.perfetto.dev or chrome://tracing)"
+	@echo "report:   $(OUTPUT)/demo-report.html"
 
 unit: $(UNIT_BINS)
 	$(Q)for t in $(UNIT_BINS); do echo "== $$t"; $$t || exit 1; done

@@ -622,12 +622,13 @@ static const char top_usage[] =
 	"  report     turn a summary into one self-contained HTML page\n"
 	"\n"
 	"Options:\n"
-	"  -h, --help     this help; 'devledger trace --help', 'devledger check --help' for more\n"
+	"  -h, --help     this help; 'devledger COMMAND --help' for each command's\n"
 	"  -V, --version  print the version\n"
 	"\n"
 	"Examples:\n"
 	"  sudo devledger trace -o summary.json -- ./build/test/tt_metal/unit_tests_api\n"
-	"  devledger check -l $TT_METAL_HOME/build/lib/libtt_metal.so\n";
+	"  devledger check -l $TT_METAL_HOME/build/lib/libtt_metal.so\n"
+	"  devledger diff main.json branch.json && devledger report branch.json -o report.html\n";
 
 int options__parse(int argc, char **argv, struct options *opts, char *error, size_t error_len)
 {
