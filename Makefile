@@ -91,7 +91,7 @@ $(OUTPUT)/devledger: $(USER_OBJS)
 
 # Tests: one cmocka binary per module, linked with the modules it names.
 test_ledger_MODULES := ledger
-test_summary_MODULES := summary ledger timeline timeline_json
+test_summary_MODULES := summary ledger timeline timeline_json jsonout
 test_options_MODULES := options
 test_probesite_MODULES := probesite
 test_probes_MODULES := probes probesite eras

@@ -12,6 +12,7 @@
 
 #include <json-c/json.h>
 
+#include "jsonout.h"
 #include "ledger.h"
 #include "perfetto.h"
 #include "summary.h"
@@ -19,17 +20,6 @@
 
 /* devledger's own instants (snapshots, lost records) go on a track of their own. */
 #define DEVLEDGER_TRACK_PID 0
-
-static int add(struct json_object *obj, const char *key, struct json_object *value)
-{
-	if (!value)
-		return -ENOMEM;
-	if (json_object_object_add(obj, key, value)) {
-		json_object_put(value);
-		return -ENOMEM;
-	}
-	return 0;
-}
 
 static struct json_object *micros(uint64_t ts_ns, uint64_t start_ns)
 {
@@ -52,10 +42,10 @@ static struct json_object *event(struct json_object *events, const char *name, c
 		json_object_put(ev);
 		return NULL;
 	}
-	if (add(ev, "name", json_object_new_string(name)) ||
-	    add(ev, "ph", json_object_new_string(ph)) ||
-	    add(ev, "pid", json_object_new_int64(pid)) ||
-	    add(ev, "tid", json_object_new_int64(pid)) || add(ev, "ts", micros(ts_ns, start_ns)))
+	if (jsonout__add(ev, "name", json_object_new_string(name)) ||
+	    jsonout__add(ev, "ph", json_object_new_string(ph)) ||
+	    jsonout__add(ev, "pid", json_object_new_int64(pid)) ||
+	    jsonout__add(ev, "tid", json_object_new_int64(pid)) || jsonout__add(ev, "ts", micros(ts_ns, start_ns)))
 		return NULL;
 	return ev;
 }
@@ -90,7 +80,7 @@ static int add_process_names(struct json_object *events, const struct ledger *le
 			snprintf(name, sizeof(name), "devledger");
 		ev = event(events, "process_name", "M", pid, 0, 0);
 		args = json_object_new_object();
-		if (!ev || add(ev, "args", args) || add(args, "name", json_object_new_string(name)))
+		if (!ev || jsonout__add(ev, "args", args) || jsonout__add(args, "name", json_object_new_string(name)))
 			return -ENOMEM;
 	}
 	return 0;
@@ -114,8 +104,8 @@ static int add_counters(struct json_object *events, const struct timeline *t, ui
 				event(events, name, "C", s->pid, s->points[p].ts_ns, start_ns);
 			struct json_object *args = json_object_new_object();
 
-			if (!ev || add(ev, "args", args) ||
-			    add(args, "live_bytes", json_object_new_uint64(s->points[p].live_bytes)))
+			if (!ev || jsonout__add(ev, "args", args) ||
+			    jsonout__add(args, "live_bytes", json_object_new_uint64(s->points[p].live_bytes)))
 				return -ENOMEM;
 		}
 	}
@@ -161,33 +151,33 @@ static int add_instant(struct json_object *events, const struct timeline *t,
 		   start_ns);
 	args = json_object_new_object();
 	/* "p": on its process's track; "g": across the whole trace */
-	if (!ev || add(ev, "s", json_object_new_string(own_track ? "g" : "p")) ||
-	    add(ev, "args", args))
+	if (!ev || jsonout__add(ev, "s", json_object_new_string(own_track ? "g" : "p")) ||
+	    jsonout__add(ev, "args", args))
 		return -ENOMEM;
 	switch (e->kind) {
 	case TIMELINE_EVENT_UNTRACKED:
 	case TIMELINE_EVENT_LEAKED:
 	case TIMELINE_EVENT_UNMATCHED:
-		if (add(args, "type", json_object_new_string(type_name(e->mem_type))) ||
-		    add(args, "count", json_object_new_uint64(e->count)) ||
-		    add(args, "bytes", json_object_new_uint64(e->bytes)) ||
+		if (jsonout__add(args, "type", json_object_new_string(type_name(e->mem_type))) ||
+		    jsonout__add(args, "count", json_object_new_uint64(e->count)) ||
+		    jsonout__add(args, "bytes", json_object_new_uint64(e->bytes)) ||
 		    (e->kind != TIMELINE_EVENT_LEAKED &&
-		     add(args, "reason", json_object_new_string(ledger_reason_name(e->reason)))))
+		     jsonout__add(args, "reason", json_object_new_string(ledger_reason_name(e->reason)))))
 			return -ENOMEM;
 		/* these name their device too */
 		__attribute__((fallthrough));
 	case TIMELINE_EVENT_CLOSED:
-		if (add(args, "device_id", json_object_new_int64(e->device_id)) ||
-		    add(args, "device_kind",
+		if (jsonout__add(args, "device_id", json_object_new_int64(e->device_id)) ||
+		    jsonout__add(args, "device_kind",
 			json_object_new_string(ledger_device_kind_name(e->device_kind))))
 			return -ENOMEM;
 		break;
 	case TIMELINE_EVENT_SNAPSHOT:
-		if (add(args, "snapshot", json_object_new_uint64(e->snapshot)))
+		if (jsonout__add(args, "snapshot", json_object_new_uint64(e->snapshot)))
 			return -ENOMEM;
 		break;
 	case TIMELINE_EVENT_LOST:
-		if (add(args, "count", json_object_new_uint64(e->count)))
+		if (jsonout__add(args, "count", json_object_new_uint64(e->count)))
 			return -ENOMEM;
 		break;
 	default:
@@ -209,7 +199,7 @@ int perfetto__write(const char *path, const struct timeline *t, const struct led
 		json_object_put(events);
 		return -ENOMEM;
 	}
-	err = add(root, "traceEvents", events) || add(root, "displayTimeUnit",
+	err = jsonout__add(root, "traceEvents", events) || jsonout__add(root, "displayTimeUnit",
 						       json_object_new_string("ms"))
 		      ? -ENOMEM
 		      : 0;

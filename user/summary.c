@@ -21,6 +21,7 @@
 
 #include <json-c/json.h>
 
+#include "jsonout.h"
 #include "ledger.h"
 #include "summary.h"
 #include "timeline.h"
@@ -220,29 +221,15 @@ static const char *plural(uint64_t n, const char *one, const char *many)
  * every helper returns 0 or -ENOMEM and callers chain them with ||.
  */
 
+/* keys are string literals or ledger_mem_type_name()'s static names */
 static int json_add(struct json_object *obj, const char *key, struct json_object *value)
 {
-	/* keys are string literals or ledger_mem_type_name()'s static names */
-	const unsigned int opts = JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_KEY_IS_CONSTANT;
-
-	if (!value)
-		return -ENOMEM;
-	if (json_object_object_add_ex(obj, key, value, opts)) {
-		json_object_put(value);
-		return -ENOMEM;
-	}
-	return 0;
+	return jsonout__add(obj, key, value);
 }
 
 static int json_append(struct json_object *array, struct json_object *value)
 {
-	if (!value)
-		return -ENOMEM;
-	if (json_object_array_add(array, value)) {
-		json_object_put(value);
-		return -ENOMEM;
-	}
-	return 0;
+	return jsonout__append(array, value);
 }
 
 static struct json_object *json_add_new(struct json_object *obj, const char *key,

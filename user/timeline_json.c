@@ -7,32 +7,10 @@
 
 #include <json-c/json.h>
 
+#include "jsonout.h"
 #include "ledger.h"
 #include "timeline.h"
 #include "timeline_json.h"
-
-/* Attaches value to obj under key; json-c can only fail to allocate. */
-static int add(struct json_object *obj, const char *key, struct json_object *value)
-{
-	if (!value)
-		return -ENOMEM;
-	if (json_object_object_add_ex(obj, key, value, JSON_C_OBJECT_KEY_IS_CONSTANT)) {
-		json_object_put(value);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-static int append(struct json_object *array, struct json_object *value)
-{
-	if (!value)
-		return -ENOMEM;
-	if (json_object_array_add(array, value)) {
-		json_object_put(value);
-		return -ENOMEM;
-	}
-	return 0;
-}
 
 /* A number with a fixed count of decimals, written as printed. */
 static struct json_object *fixed(double value, int decimals)
@@ -59,10 +37,10 @@ static struct json_object *keyed(uint32_t pid, int32_t device_id, uint8_t kind, 
 
 	if (!obj)
 		return NULL;
-	if (add(obj, "pid", json_object_new_int64(pid)) ||
-	    add(obj, "device_id", json_object_new_int64(device_id)) ||
-	    add(obj, "device_kind", json_object_new_string(kind_name ? kind_name : "unknown")) ||
-	    add(obj, "type", json_object_new_string(type_name ? type_name : "UNKNOWN"))) {
+	if (jsonout__add(obj, "pid", json_object_new_int64(pid)) ||
+	    jsonout__add(obj, "device_id", json_object_new_int64(device_id)) ||
+	    jsonout__add(obj, "device_kind", json_object_new_string(kind_name ? kind_name : "unknown")) ||
+	    jsonout__add(obj, "type", json_object_new_string(type_name ? type_name : "UNKNOWN"))) {
 		json_object_put(obj);
 		return NULL;
 	}
@@ -75,7 +53,7 @@ static int add_series(struct json_object *timeline, const struct timeline *t, ui
 	const struct timeline_series *series;
 	size_t count;
 
-	if (add(timeline, "series", list))
+	if (jsonout__add(timeline, "series", list))
 		return -ENOMEM;
 	series = timeline__series(t, &count);
 	for (size_t i = 0; i < count; i++) {
@@ -83,16 +61,16 @@ static int add_series(struct json_object *timeline, const struct timeline *t, ui
 		struct json_object *item = keyed(s->pid, s->device_id, s->device_kind, s->mem_type);
 		struct json_object *points;
 
-		if (append(list, item) || add(item, "changes", json_object_new_uint64(s->changes)) ||
-		    add(item, "peak_bytes", json_object_new_uint64(s->peak_bytes)) ||
-		    add(item, "points", points = json_object_new_array()))
+		if (jsonout__append(list, item) || jsonout__add(item, "changes", json_object_new_uint64(s->changes)) ||
+		    jsonout__add(item, "peak_bytes", json_object_new_uint64(s->peak_bytes)) ||
+		    jsonout__add(item, "points", points = json_object_new_array()))
 			return -ENOMEM;
 		for (size_t p = 0; p < s->point_count; p++) {
 			struct json_object *pair = json_object_new_array_ext(2);
 
-			if (append(points, pair) ||
-			    append(pair, seconds(s->points[p].ts_ns, start_ns)) ||
-			    append(pair, json_object_new_uint64(s->points[p].live_bytes)))
+			if (jsonout__append(points, pair) ||
+			    jsonout__append(pair, seconds(s->points[p].ts_ns, start_ns)) ||
+			    jsonout__append(pair, json_object_new_uint64(s->points[p].live_bytes)))
 				return -ENOMEM;
 		}
 	}
@@ -105,7 +83,7 @@ static int add_growth(struct json_object *root, const struct timeline *t, uint64
 	const struct timeline_series *series;
 	size_t count;
 
-	if (add(root, "growth", list))
+	if (jsonout__add(root, "growth", list))
 		return -ENOMEM;
 	series = timeline__series(t, &count);
 	for (size_t i = 0; i < count; i++) {
@@ -114,17 +92,17 @@ static int add_growth(struct json_object *root, const struct timeline *t, uint64
 		struct timeline_growth g;
 
 		timeline__growth(t, i, now_ns, &g);
-		if (append(list, item) || add(item, "growing", json_object_new_boolean(g.growing)) ||
-		    add(item, "basis", json_object_new_string(timeline_basis_name(g.basis))) ||
-		    add(item, "slope_bytes_per_s", fixed(g.slope_bytes_per_s, 1)) ||
+		if (jsonout__append(list, item) || jsonout__add(item, "growing", json_object_new_boolean(g.growing)) ||
+		    jsonout__add(item, "basis", json_object_new_string(timeline_basis_name(g.basis))) ||
+		    jsonout__add(item, "slope_bytes_per_s", fixed(g.slope_bytes_per_s, 1)) ||
 		    (g.basis == TIMELINE_BASIS_SNAPSHOTS
-			     ? add(item, "bytes_per_snapshot", fixed(g.bytes_per_snapshot, 1))
+			     ? jsonout__add(item, "bytes_per_snapshot", fixed(g.bytes_per_snapshot, 1))
 			     : json_object_object_add_ex(item, "bytes_per_snapshot", NULL,
 							 JSON_C_OBJECT_KEY_IS_CONSTANT)) ||
-		    add(item, "snapshots", json_object_new_uint64(g.snapshots)) ||
-		    add(item, "intervals", json_object_new_uint64(g.intervals)) ||
-		    add(item, "first_min_bytes", json_object_new_uint64(g.first_min_bytes)) ||
-		    add(item, "last_min_bytes", json_object_new_uint64(g.last_min_bytes)))
+		    jsonout__add(item, "snapshots", json_object_new_uint64(g.snapshots)) ||
+		    jsonout__add(item, "intervals", json_object_new_uint64(g.intervals)) ||
+		    jsonout__add(item, "first_min_bytes", json_object_new_uint64(g.first_min_bytes)) ||
+		    jsonout__add(item, "last_min_bytes", json_object_new_uint64(g.last_min_bytes)))
 			return -ENOMEM;
 	}
 	return 0;
@@ -136,24 +114,24 @@ static int add_snapshots(struct json_object *root, const struct timeline *t, uin
 	const struct timeline_snapshot *snaps;
 	size_t count;
 
-	if (add(root, "snapshots", list))
+	if (jsonout__add(root, "snapshots", list))
 		return -ENOMEM;
 	snaps = timeline__snapshots(t, &count);
 	for (size_t i = 0; i < count; i++) {
 		struct json_object *item = json_object_new_object(), *entries;
 
-		if (append(list, item) || add(item, "label", json_object_new_string(snaps[i].label)) ||
-		    add(item, "t_s", seconds(snaps[i].ts_ns, start_ns)) ||
-		    add(item, "series", entries = json_object_new_array()))
+		if (jsonout__append(list, item) || jsonout__add(item, "label", json_object_new_string(snaps[i].label)) ||
+		    jsonout__add(item, "t_s", seconds(snaps[i].ts_ns, start_ns)) ||
+		    jsonout__add(item, "series", entries = json_object_new_array()))
 			return -ENOMEM;
 		for (size_t e = 0; e < snaps[i].entry_count; e++) {
 			const struct timeline_snapshot_entry *en = &snaps[i].entries[e];
 			struct json_object *obj =
 				keyed(en->pid, en->device_id, en->device_kind, en->mem_type);
 
-			if (append(entries, obj) ||
-			    add(obj, "live_bytes", json_object_new_uint64(en->live_bytes)) ||
-			    add(obj, "live_count", json_object_new_uint64(en->live_count)))
+			if (jsonout__append(entries, obj) ||
+			    jsonout__add(obj, "live_bytes", json_object_new_uint64(en->live_bytes)) ||
+			    jsonout__add(obj, "live_count", json_object_new_uint64(en->live_count)))
 				return -ENOMEM;
 		}
 	}
@@ -165,9 +143,9 @@ int timeline_json__add(struct json_object *root, const struct timeline *t, uint6
 {
 	struct json_object *timeline = json_object_new_object();
 
-	if (add(root, "timeline", timeline) ||
-	    add(timeline, "events_dropped", json_object_new_uint64(timeline__events_dropped(t))) ||
-	    add(timeline, "exact", json_object_new_boolean(timeline__error(t) == 0)))
+	if (jsonout__add(root, "timeline", timeline) ||
+	    jsonout__add(timeline, "events_dropped", json_object_new_uint64(timeline__events_dropped(t))) ||
+	    jsonout__add(timeline, "exact", json_object_new_boolean(timeline__error(t) == 0)))
 		return -ENOMEM;
 	if (add_series(timeline, t, start_ns) || add_growth(root, t, now_ns) ||
 	    add_snapshots(root, t, start_ns))
