@@ -18,7 +18,7 @@ VMLINUX := vmlinux/$(ARCH)/vmlinux.h
 
 # Debian packages devledger needs to build and test (make deps installs them).
 DEB_PACKAGES := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libjson-c-dev \
-	libcmocka-dev libcapstone-dev libdw-dev libzstd-dev pkg-config g++ make
+	libcmocka-dev libcapstone-dev libdw-dev libzstd-dev pkg-config g++ make chromium
 
 WARNINGS := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
@@ -76,13 +76,22 @@ $(OUTPUT)/user/%.o: user/%.c | $(OUTPUT)/user
 
 $(OUTPUT)/user/tracer.o: $(OUTPUT)/devledger.skel.h
 
+# The report's page, one C string made from user/htmlreport.html.
+$(OUTPUT)/htmlreport_page.h: user/htmlreport.html | $(OUTPUT)
+	$(call msg,GEN,$@)
+	$(Q)awk 'BEGIN { print "static const char htmlreport_page[] =" } \
+		{ gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); print "\"" $$0 "\\n\"" } \
+		END { print ";" }' $< > $@
+
+$(OUTPUT)/user/htmlreport.o: $(OUTPUT)/htmlreport_page.h
+
 $(OUTPUT)/devledger: $(USER_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
 # Tests: one cmocka binary per module, linked with the modules it names.
 test_ledger_MODULES := ledger
-test_summary_MODULES := summary ledger chipview
+test_summary_MODULES := summary ledger chipview timeline timeline_json jsonout
 test_options_MODULES := options
 test_probesite_MODULES := probesite
 test_probes_MODULES := probes probesite eras
@@ -92,6 +101,7 @@ test_procinfo_MODULES := procinfo
 test_demangle_MODULES := demangle
 test_inlining_MODULES := inlining elfsyms
 test_dwarflayout_MODULES := dwarflayout
+test_timeline_MODULES := timeline ledger
 
 $(OUTPUT)/tests/obj/%.o: tests/unit/%.c | $(OUTPUT)/tests/obj
 	$(call msg,CC,$@)
@@ -133,7 +143,12 @@ deps:
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all standin
-	$(OUTPUT)/devledger trace -o $(OUTPUT)/demo-summary.json -- $(STANDIN_DRIVER) remaining
+	$(OUTPUT)/devledger trace -o $(OUTPUT)/demo-summary.json --timeline $(OUTPUT)/demo-timeline.json \
+		-- $(STANDIN_DRIVER) remaining
+	$(OUTPUT)/devledger report $(OUTPUT)/demo-summary.json -o $(OUTPUT)/demo-report.html
+	@echo "summary:  $(OUTPUT)/demo-summary.json"
+	@echo "timeline: $(OUTPUT)/demo-timeline.json (open it in ui.perfetto.dev or chrome://tracing)"
+	@echo "report:   $(OUTPUT)/demo-report.html"
 
 unit: $(UNIT_BINS)
 	$(Q)for t in $(UNIT_BINS); do echo "== $$t"; $$t || exit 1; done

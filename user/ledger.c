@@ -181,8 +181,12 @@ struct ledger {
 	uint64_t events;
 	uint64_t rejected; /* records that could not be accounted for */
 	uint64_t max_live;
-	ledger_observer_fn observer;
-	void *observer_ctx;
+	/* A short list: the timeline and a metrics endpoint may follow one ledger at once. */
+	struct {
+		ledger_observer_fn fn;
+		void *ctx;
+	} observers[LEDGER_MAX_OBSERVERS];
+	size_t observer_count;
 };
 
 static const char *const reason_names[LEDGER_REASONS] = {
@@ -549,10 +553,11 @@ static void add_live(struct ledger_stats *s, uint64_t size)
 
 static void notify(struct process_state *p, struct ledger_change change)
 {
-	if (!p->ledger->observer)
-		return;
+	struct ledger *ledger = p->ledger;
+
 	change.pid = p->view.pid;
-	p->ledger->observer(p->ledger->observer_ctx, &change);
+	for (size_t i = 0; i < ledger->observer_count; i++)
+		ledger->observers[i].fn(ledger->observers[i].ctx, &change);
 }
 
 static void notify_live(struct process_state *p, struct device_key device, uint8_t mem_type,
@@ -1691,8 +1696,16 @@ uint64_t ledger__events(const struct ledger *ledger)
 	return ledger->events;
 }
 
-void ledger__observe(struct ledger *ledger, ledger_observer_fn fn, void *ctx)
+int ledger__observe(struct ledger *ledger, ledger_observer_fn fn, void *ctx)
 {
-	ledger->observer = fn;
-	ledger->observer_ctx = ctx;
+	if (!fn) {
+		ledger->observer_count = 0;
+		return 0;
+	}
+	if (ledger->observer_count == LEDGER_MAX_OBSERVERS)
+		return -ENOSPC;
+	ledger->observers[ledger->observer_count].fn = fn;
+	ledger->observers[ledger->observer_count].ctx = ctx;
+	ledger->observer_count++;
+	return 0;
 }

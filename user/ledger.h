@@ -256,8 +256,13 @@ struct ledger_change {
 
 typedef void (*ledger_observer_fn)(void *ctx, const struct ledger_change *change);
 
-/* One observer (NULL: none), called from inside ledger__apply and ledger__process_exited. */
-void ledger__observe(struct ledger *ledger, ledger_observer_fn fn, void *ctx);
+/*
+ * Add an observer, called from inside ledger__apply and ledger__process_exited,
+ * after those added before it. fn NULL removes them all. -ENOSPC past
+ * LEDGER_MAX_OBSERVERS.
+ */
+#define LEDGER_MAX_OBSERVERS 4
+int ledger__observe(struct ledger *ledger, ledger_observer_fn fn, void *ctx);
 
 /* Number of records applied in total. */
 uint64_t ledger__events(const struct ledger *ledger);

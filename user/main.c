@@ -9,9 +9,12 @@
 #include <string.h>
 
 #include "check.h"
+#include "diff.h"
 #include "eras.h"
+#include "htmlreport.h"
 #include "libfind.h"
 #include "library.h"
+#include "mark.h"
 #include "options.h"
 #include "session.h"
 
@@ -68,12 +71,36 @@ static int run_check(const struct options *o, const struct library_opts *lopts)
 	return err ? EXIT_RUNTIME : 0;
 }
 
+/* devledger mark: 0 once the trace took the mark, 1 when it could not. */
+static int run_mark(const struct options *o, const struct library_opts *lopts)
+{
+	(void)lopts;
+	return mark__send(o->mark_pid, o->mark_label, 5000) ? EXIT_RUNTIME : 0;
+}
+
+/* devledger diff: 1 when NEW leaks more than OLD (past --allow), 2 for bad input, else 0. */
+static int run_diff(const struct options *o, const struct library_opts *lopts)
+{
+	(void)lopts;
+	return diff__run(o->inputs[0], o->inputs[1], o->allow_bytes, stdout);
+}
+
+/* devledger report: the summary as one HTML page. */
+static int run_report(const struct options *o, const struct library_opts *lopts)
+{
+	(void)lopts;
+	return htmlreport__run(o->inputs[0], o->output);
+}
+
 static const struct command {
 	enum subcommand subcommand;
 	int (*run)(const struct options *o, const struct library_opts *lopts);
 } commands[] = {
 	{ SUBCOMMAND_TRACE, session__trace },
 	{ SUBCOMMAND_CHECK, run_check },
+	{ SUBCOMMAND_MARK, run_mark },
+	{ SUBCOMMAND_DIFF, run_diff },
+	{ SUBCOMMAND_REPORT, run_report },
 };
 
 int main(int argc, char **argv)

@@ -18,6 +18,8 @@ enum {
 	OPT_JSON,
 	OPT_PROFILE,
 	OPT_OFFSET,
+	OPT_TIMELINE,
+	OPT_ALLOW,
 };
 
 static const char trace_doc[] =
@@ -37,6 +39,11 @@ static const char trace_doc[] =
 	"  devledger trace -a -d 60 -i 5\n"
 	"\n"
 	"The report goes to stderr; -o writes the JSON summary (devledger.summary.v1).\n"
+	"\n"
+	"Snapshots: SIGUSR2 to devledger, or 'devledger mark PID [LABEL]', records the live bytes "
+	"and buffers of every process, device and type at that instant (the summary's "
+	"\"snapshots\"); the intervals between snapshots are the iterations the growth verdict "
+	"counts.\n"
 	"\n"
 	"Exit status, first that applies: 2 for a usage error; 1 when devledger itself failed; the "
 	"launched command's when it failed (128+N if killed by signal N); with --fail-on-leak, 3 "
@@ -64,6 +71,11 @@ static const struct argp_option trace_options[] = {
 	  "its summary, then waits for the command and exits with its status)",
 	  0 },
 	{ "interval", 'i', "SEC", 0, "Print the live per-device table every SEC seconds", 0 },
+	{ "timeline", OPT_TIMELINE, "FILE", 0,
+	  "Write the timeline as Chrome trace-event JSON (open it in ui.perfetto.dev or "
+	  "chrome://tracing): live bytes per process, device and type, and closes, untracked "
+	  "releases, leaks, snapshots and lost records as instants",
+	  0 },
 	{ "fail-on-leak", OPT_FAIL_ON_LEAK, NULL, 0,
 	  "Exit 3 when any leak was found, 1 when the session could not tell (not exact)", 0 },
 	{ "ring-size", OPT_RING_SIZE, "BYTES", 0,
@@ -254,6 +266,11 @@ static error_t parse_trace_option(int key, char *arg, struct argp_state *state)
 			return fail(ps, "-d takes a number of seconds greater than 0, not '%s'",
 				    arg);
 		break;
+	case OPT_TIMELINE:
+		if (!*arg)
+			return fail(ps, "--timeline takes a file name%s", "");
+		opts->timeline = arg;
+		break;
 	case 'i':
 		if (parse_seconds(arg, &opts->interval_s))
 			return fail(ps, "-i takes a number of seconds greater than 0, not '%s'",
@@ -412,6 +429,191 @@ static int parse_check(int argc, char **argv, struct parse_state *ps)
 	return 0;
 }
 
+
+static const struct argp mark_argp, diff_argp, report_argp;
+
+static const struct argp_option report_options[] = {
+	{ "output", 'o', "FILE", 0, "Write the HTML page to FILE", 0 },
+	{ "help", 'h', NULL, 0, "Give this help list", -1 },
+	{ NULL, 0, NULL, 0, NULL, 0 },
+};
+
+static const struct argp_option help_only[] = {
+	{ "help", 'h', NULL, 0, "Give this help list", -1 },
+	{ NULL, 0, NULL, 0, NULL, 0 },
+};
+
+static error_t parse_mark_option(int key, char *arg, struct argp_state *state)
+{
+	struct parse_state *ps = state->input;
+	struct options *opts = ps->opts;
+
+	switch (key) {
+	case 'h':
+		argp_help(&mark_argp, stdout, ARGP_HELP_STD_HELP, "devledger mark");
+		ps->help = true;
+		break;
+	case ARGP_KEY_ARG:
+		if (!opts->mark_pid) {
+			if (parse_pid(arg, &opts->mark_pid))
+				return fail(ps, "mark takes the PID of a devledger trace, not '%s'",
+					    arg);
+		} else if (!opts->mark_label) {
+			if (strlen(arg) >= 64)
+				return fail(ps, "a mark's label is at most 63 bytes: '%s'", arg);
+			opts->mark_label = arg;
+		} else {
+			return fail(ps, "unexpected argument '%s'", arg);
+		}
+		break;
+	case ARGP_KEY_END:
+		if (!opts->mark_pid)
+			return fail(ps, "mark needs the PID of a devledger trace%s", "");
+		break;
+	case ARGP_KEY_ERROR:
+		return bad_option(ps, state, help_only);
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp mark_argp = {
+	.options = help_only,
+	.parser = parse_mark_option,
+	.args_doc = "PID [LABEL]",
+	.doc = "Record a labelled snapshot in the devledger trace with this PID: the live bytes and "
+	       "buffers of every process, device and type at this instant (as SIGUSR2 does, with a "
+	       "label). Waits until the trace took the label. Exit 0, 1 when it could not.\v"
+	       "Examples:\n"
+	       "  devledger mark $(pidof devledger) after-warmup\n"
+	       "  for i in 1 2 3; do ./run_test; devledger mark 4242 run-$i; done",
+};
+
+static const struct argp_option diff_options[] = {
+	{ "allow", OPT_ALLOW, "BYTES", 0,
+	  "Exit 0 while NEW leaks at most BYTES more than OLD (K, M, G suffixes; default 0)", 0 },
+	{ "help", 'h', NULL, 0, "Give this help list", -1 },
+	{ NULL, 0, NULL, 0, NULL, 0 },
+};
+
+static error_t parse_inputs(struct parse_state *ps, char *arg, size_t most, const char *what)
+{
+	struct options *opts = ps->opts;
+
+	if (opts->input_count == most)
+		return fail(ps, "unexpected argument '%s'", arg);
+	if (!*arg)
+		return fail(ps, "%s takes file names, not empty arguments", what);
+	opts->inputs[opts->input_count++] = arg;
+	return 0;
+}
+
+static error_t parse_diff_option(int key, char *arg, struct argp_state *state)
+{
+	struct parse_state *ps = state->input;
+	struct options *opts = ps->opts;
+
+	switch (key) {
+	case OPT_ALLOW:
+		if (parse_size(arg, &opts->allow_bytes))
+			return fail(ps, "--allow takes a number of bytes (K, M, G suffixes), not '%s'",
+				    arg);
+		break;
+	case 'h':
+		argp_help(&diff_argp, stdout, ARGP_HELP_STD_HELP, "devledger diff");
+		ps->help = true;
+		break;
+	case ARGP_KEY_ARG:
+		return parse_inputs(ps, arg, 2, "diff");
+	case ARGP_KEY_END:
+		if (opts->input_count != 2)
+			return fail(ps, "diff takes two summaries: OLD.json NEW.json%s", "");
+		break;
+	case ARGP_KEY_ERROR:
+		return bad_option(ps, state, diff_options);
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp diff_argp = {
+	.options = diff_options,
+	.parser = parse_diff_option,
+	.args_doc = "OLD.json[#LABEL] NEW.json[#LABEL]",
+	.doc = "Compare two JSON summaries (devledger.summary.v1), or two snapshots (FILE#LABEL): "
+	       "per device and type the change in leaks, untracked bytes, peak and live bytes, and "
+	       "the leak sites (device, type, size) that are new or gone.\v"
+	       "Exit status: 1 when NEW leaks more bytes than OLD (more than --allow), 0 otherwise, 2 "
+	       "for bad input: a CI job can gate on it.\n"
+	       "Examples:\n"
+	       "  devledger diff main.json branch.json\n"
+	       "  devledger diff --allow 4K run.json#warm run.json#done",
+};
+
+static error_t parse_report_option(int key, char *arg, struct argp_state *state)
+{
+	struct parse_state *ps = state->input;
+	struct options *opts = ps->opts;
+
+	switch (key) {
+	case 'o':
+		if (!*arg)
+			return fail(ps, "-o takes a file name%s", "");
+		opts->output = arg;
+		break;
+	case 'h':
+		argp_help(&report_argp, stdout, ARGP_HELP_STD_HELP, "devledger report");
+		ps->help = true;
+		break;
+	case ARGP_KEY_ARG:
+		return parse_inputs(ps, arg, 1, "report");
+	case ARGP_KEY_END:
+		if (opts->input_count != 1)
+			return fail(ps, "report takes one summary: SUMMARY.json%s", "");
+		if (!opts->output)
+			return fail(ps, "report needs -o FILE.html%s", "");
+		break;
+	case ARGP_KEY_ERROR:
+		return bad_option(ps, state, report_options);
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp report_argp = {
+	.options = report_options,
+	.parser = parse_report_option,
+	.args_doc = "SUMMARY.json -o FILE.html",
+	.doc = "Turn a JSON summary into one self-contained HTML page (no network, no outside "
+	       "script or font): live bytes over time per device and type, the per-device table, "
+	       "untracked frees by reason, leaks by site, growth, snapshots and the runs compared.\v"
+	       "Example:\n"
+	       "  devledger report summary.json -o report.html",
+};
+
+/* mark, diff, report: their own parsers, each with its help. */
+static int parse_simple(const struct argp *argp, enum subcommand subcommand, const char *name,
+			int argc, char **argv, struct parse_state *ps)
+{
+	int err = argp_parse(argp, argc - 1, argv + 1,
+			     ARGP_NO_EXIT | ARGP_NO_ERRS | ARGP_NO_HELP | ARGP_IN_ORDER, NULL, ps);
+
+	if (ps->help)
+		return 1;
+	if (err) {
+		if (!*ps->error)
+			snprintf(ps->error, ps->error_len, "bad arguments");
+		snprintf(ps->error + strlen(ps->error), ps->error_len - strlen(ps->error),
+			 " (see 'devledger %s --help')", name);
+		return -EINVAL;
+	}
+	ps->opts->subcommand = subcommand;
+	return 0;
+}
+
 static const char top_usage[] =
 	"Usage: devledger COMMAND [OPTIONS]\n"
 	"Trace tt-metal device memory (DRAM, L1, L1_SMALL, TRACE, circular buffers) from outside the\n"
@@ -420,14 +622,18 @@ static const char top_usage[] =
 	"Commands:\n"
 	"  trace      trace a command, running processes (-p) or the whole system (-a)\n"
 	"  check      show what would be probed in a libtt_metal.so, and what looks wrong\n"
+	"  mark       record a labelled snapshot in a running trace\n"
+	"  diff       compare two summaries or snapshots; exit 1 when the new one leaks more\n"
+	"  report     turn a summary into one self-contained HTML page\n"
 	"\n"
 	"Options:\n"
-	"  -h, --help     this help; 'devledger trace --help', 'devledger check --help' for more\n"
+	"  -h, --help     this help; 'devledger COMMAND --help' for each command's\n"
 	"  -V, --version  print the version\n"
 	"\n"
 	"Examples:\n"
 	"  sudo devledger trace -o summary.json -- ./build/test/tt_metal/unit_tests_api\n"
-	"  devledger check -l $TT_METAL_HOME/build/lib/libtt_metal.so\n";
+	"  devledger check -l $TT_METAL_HOME/build/lib/libtt_metal.so\n"
+	"  devledger diff main.json branch.json && devledger report branch.json -o report.html\n";
 
 int options__parse(int argc, char **argv, struct options *opts, char *error, size_t error_len)
 {
@@ -450,6 +656,12 @@ int options__parse(int argc, char **argv, struct options *opts, char *error, siz
 	}
 	if (!strcmp(argv[1], "check"))
 		return parse_check(argc, argv, &ps);
+	if (!strcmp(argv[1], "mark"))
+		return parse_simple(&mark_argp, SUBCOMMAND_MARK, "mark", argc, argv, &ps);
+	if (!strcmp(argv[1], "diff"))
+		return parse_simple(&diff_argp, SUBCOMMAND_DIFF, "diff", argc, argv, &ps);
+	if (!strcmp(argv[1], "report"))
+		return parse_simple(&report_argp, SUBCOMMAND_REPORT, "report", argc, argv, &ps);
 	if (strcmp(argv[1], "trace")) {
 		snprintf(error, error_len, "unknown command '%s'; try 'devledger --help'", argv[1]);
 		return -EINVAL;

@@ -20,6 +20,9 @@ enum trace_mode {
 enum subcommand {
 	SUBCOMMAND_TRACE = 0,
 	SUBCOMMAND_CHECK,
+	SUBCOMMAND_MARK,
+	SUBCOMMAND_DIFF,
+	SUBCOMMAND_REPORT,
 };
 
 struct options {
@@ -46,6 +49,13 @@ struct options {
 	unsigned int offset_values[OPTIONS_MAX_OFFSETS];
 	size_t offset_count;
 	bool version;
+	const char *timeline; /* trace --timeline FILE: Chrome trace-event JSON */
+	pid_t mark_pid;	      /* mark PID [LABEL] */
+	const char *mark_label;
+	/* diff OLD NEW (each FILE or FILE#LABEL); report SUMMARY (-o is the HTML) */
+	const char *inputs[2];
+	size_t input_count;
+	size_t allow_bytes; /* diff --allow BYTES */
 };
 
 /*

@@ -29,10 +29,13 @@
 #include "ledger.h"
 #include "libfind.h"
 #include "library.h"
+#include "mark.h"
 #include "options.h"
+#include "perfetto.h"
 #include "procinfo.h"
 #include "session.h"
 #include "summary.h"
+#include "timeline.h"
 #include "tracer.h"
 
 #define POLL_MS 100
@@ -73,8 +76,22 @@ struct session {
 	uint64_t unseen[PROBE_SYMBOLS];
 	char warning_text[SESSION_MAX_WARNINGS][2 * PATH_MAX + 256];
 	const char *warnings[SESSION_MAX_WARNINGS];
+	struct timeline *timeline; /* memory over time, snapshots, growth */
+	unsigned int marks_taken;  /* of mark_ts[] */
 	size_t warning_count;
 };
+
+/*
+ * Snapshots asked for by SIGUSR2: when each came and who sent it, taken in
+ * order by the loop. The handler writes a slot, then counts it; the loop
+ * reads only counted slots. MARK_QUEUE marks can wait at once.
+ */
+#define MARK_QUEUE 64
+static struct {
+	uint64_t ts_ns;
+	pid_t sender;
+} mark_queue[MARK_QUEUE];
+static volatile sig_atomic_t marks_received;
 
 static uint64_t monotonic_ns(void)
 {
@@ -97,13 +114,68 @@ static void on_signal(int sig, siginfo_t *info, void *ucontext)
 		forward_pending = sig;
 }
 
+/* clock_gettime is async-signal-safe: the mark's instant is when it came, not when it is seen. */
+static void on_mark(int sig, siginfo_t *info, void *ucontext)
+{
+	unsigned int n = (unsigned int)marks_received;
+	struct timespec ts;
+
+	(void)sig;
+	(void)ucontext;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	mark_queue[n % MARK_QUEUE].ts_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	mark_queue[n % MARK_QUEUE].sender = info->si_pid;
+	marks_received = (sig_atomic_t)(n + 1);
+}
+
 static void install_signals(void)
 {
 	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO };
+	struct sigaction mark = { .sa_sigaction = on_mark, .sa_flags = SA_SIGINFO | SA_RESTART };
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigemptyset(&mark.sa_mask);
+	sigaction(SIGUSR2, &mark, NULL);
+}
+
+/*
+ * Take the snapshots asked for before `before_ns`: the ledger has then seen
+ * every record up to the mark and none after it.
+ */
+static void take_marks(struct session *s, uint64_t before_ns)
+{
+	while (s->marks_taken != (unsigned int)marks_received) {
+		unsigned int slot = s->marks_taken % MARK_QUEUE;
+		char label[TIMELINE_LABEL_MAX];
+
+		if (mark_queue[slot].ts_ns >= before_ns)
+			return;
+		mark__take_label(mark_queue[slot].sender, label, sizeof(label));
+		if (timeline__snapshot(s->timeline, label, mark_queue[slot].ts_ns) == -ENOSPC &&
+		    !s->opts.quiet)
+			fprintf(stderr, "devledger: snapshot not taken: at most %d\n",
+				TIMELINE_MAX_SNAPSHOTS);
+		s->marks_taken++;
+	}
+}
+
+/* Marks and lost records, followed between polls. */
+static void follow_timeline(struct session *s)
+{
+	struct dl_bpf_stats stats = { 0 };
+
+	if (s->marks_taken != (unsigned int)marks_received) {
+		/* What the probes sent before the mark is in the ring: all of it first. */
+		tracer__drain(s->tracer);
+		take_marks(s, UINT64_MAX);
+	}
+	if (!tracer__stats(s->tracer, &stats))
+		timeline__lost(s->timeline,
+			       stats.ringbuf_full + stats.read_failed + stats.map_full +
+				       stats.elements_dropped,
+			       monotonic_ns());
 }
 
 static void identify(struct ledger *ledger, uint32_t pid)
@@ -138,7 +210,7 @@ static void identify_command(struct session *s)
 }
 
 /* Fail before tracing rather than lose a long session's summary at the end. */
-static int check_output(const char *output)
+static int check_output(const char *option, const char *output)
 {
 	char why[PATH_MAX + 64];
 	int err;
@@ -147,7 +219,7 @@ static int check_output(const char *output)
 		return 0;
 	err = summary__check_path(output, why, sizeof(why));
 	if (err)
-		fprintf(stderr, "devledger: -o %s: %s\n", output, why);
+		fprintf(stderr, "devledger: %s %s: %s\n", option, output, why);
 	return err;
 }
 
@@ -261,6 +333,7 @@ static int trace_loop(struct session *s, int *child_status, bool *child_done)
 			fprintf(stderr, "devledger: reading records: %s\n", strerror(-n));
 			return n;
 		}
+		follow_timeline(s);
 		if (interval_ns && now >= next_table) {
 			struct summary_session view = { .mode = mode_name(o->mode),
 							.start_ns = s->start_ns,
@@ -492,6 +565,9 @@ static int on_record(void *ctx, const void *record, size_t size)
 	int err;
 
 	s->records++;
+	/* A snapshot asked for before this record is taken before it. */
+	if (s->marks_taken != (unsigned int)marks_received && size >= sizeof(struct dl_exit_event))
+		take_marks(s, ev->ts_ns);
 	if (size == sizeof(*ev) && ev->kind != DL_EV_PROCESS_EXIT)
 		s->activity++;
 	/* Not the ledger's: a library mapped, or something devledger could not see. */
@@ -552,15 +628,17 @@ int session__prepare(struct session *s)
 			return EXIT_NOT_FOUND;
 		}
 	}
-	if (check_output(s->opts.output))
+	if (check_output("-o", s->opts.output) || check_output("--timeline", s->opts.timeline))
 		return EXIT_RUNTIME;
 	/* A --profile or --offset that does not fit the library is a usage error. */
 	err = open_libraries(s);
 	if (err)
 		return err == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
 	s->ledger = ledger__new(&lopts);
-	if (!s->ledger) {
-		fprintf(stderr, "devledger: %s\n", strerror(errno));
+	s->timeline = timeline__new(0);
+	if (!s->ledger || !s->timeline ||
+	    ledger__observe(s->ledger, timeline__observe, s->timeline)) {
+		fprintf(stderr, "devledger: %s\n", strerror(errno ? errno : ENOMEM));
 		return EXIT_RUNTIME;
 	}
 	return 0;
@@ -670,6 +748,7 @@ static void describe(struct session *s, const struct dl_bpf_stats *stats,
 		stats->ringbuf_full + stats->read_failed + stats->map_full + stats->elements_dropped;
 	own_usage(&view->cpu_s, &view->peak_rss_kib);
 	view->usage = own_usage;
+	view->timeline = s->timeline;
 }
 
 int session__finish(struct session *s)
@@ -686,6 +765,11 @@ int session__finish(struct session *s)
 	if (tracer__drain(s->tracer) < 0 && s->apply_error)
 		exit_code = EXIT_RUNTIME;
 	tracer__stats(s->tracer, &stats);
+	take_marks(s, UINT64_MAX);
+	timeline__lost(s->timeline,
+		       stats.ringbuf_full + stats.read_failed + stats.map_full +
+			       stats.elements_dropped,
+		       monotonic_ns());
 	if (s->child_done)
 		ledger__process_exited(s->ledger, (uint32_t)s->launch.pid, s->child_status,
 				       monotonic_ns());
@@ -698,6 +782,14 @@ int session__finish(struct session *s)
 		if (err) {
 			fprintf(stderr, "devledger: writing summary to %s: %s\n", s->opts.output,
 				strerror(-err));
+			exit_code = EXIT_RUNTIME;
+		}
+	}
+	if (s->opts.timeline) {
+		err = perfetto__write(s->opts.timeline, s->timeline, s->ledger, s->start_ns);
+		if (err) {
+			fprintf(stderr, "devledger: writing the timeline to %s: %s\n",
+				s->opts.timeline, strerror(-err));
 			exit_code = EXIT_RUNTIME;
 		}
 	}
@@ -737,6 +829,7 @@ void session__free(struct session *s)
 		return;
 	tracer__free(s->tracer);
 	ledger__free(s->ledger);
+	timeline__free(s->timeline);
 	libset__free(&s->libs);
 	free(s);
 }

@@ -22,8 +22,11 @@
 #include <json-c/json.h>
 
 #include "chipview.h"
+#include "jsonout.h"
 #include "ledger.h"
 #include "summary.h"
+#include "timeline.h"
+#include "timeline_json.h"
 
 #define SUMMARY_SCHEMA "devledger.summary.v1"
 #define JSON_FLAGS     (JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE)
@@ -173,6 +176,11 @@ static struct size_text human_size(uint64_t bytes)
 	return out;
 }
 
+void summary__size_text(uint64_t bytes, char out[SUMMARY_SIZE_TEXT])
+{
+	snprintf(out, SUMMARY_SIZE_TEXT, "%s", human_size(bytes).text);
+}
+
 /* Seconds from start_ns to ts_ns, rounded to milliseconds, 0 for what predates the start. */
 static uint64_t millis_since(uint64_t ts_ns, uint64_t start_ns)
 {
@@ -197,6 +205,12 @@ static double session_duration(const struct summary_session *session)
 	return isfinite(d) && d > 0 ? d : 0;
 }
 
+/* The session's end on the ledger's clock: what ends the series still open. */
+static uint64_t session_end_ns(const struct summary_session *session)
+{
+	return session->start_ns + (uint64_t)(session_duration(session) * 1e9);
+}
+
 static const char *plural(uint64_t n, const char *one, const char *many)
 {
 	return n == 1 ? one : many;
@@ -208,29 +222,15 @@ static const char *plural(uint64_t n, const char *one, const char *many)
  * every helper returns 0 or -ENOMEM and callers chain them with ||.
  */
 
+/* keys are string literals or ledger_mem_type_name()'s static names */
 static int json_add(struct json_object *obj, const char *key, struct json_object *value)
 {
-	/* keys are string literals or ledger_mem_type_name()'s static names */
-	const unsigned int opts = JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_KEY_IS_CONSTANT;
-
-	if (!value)
-		return -ENOMEM;
-	if (json_object_object_add_ex(obj, key, value, opts)) {
-		json_object_put(value);
-		return -ENOMEM;
-	}
-	return 0;
+	return jsonout__add(obj, key, value);
 }
 
 static int json_append(struct json_object *array, struct json_object *value)
 {
-	if (!value)
-		return -ENOMEM;
-	if (json_object_array_add(array, value)) {
-		json_object_put(value);
-		return -ENOMEM;
-	}
-	return 0;
+	return jsonout__append(array, value);
 }
 
 static struct json_object *json_add_new(struct json_object *obj, const char *key,
@@ -652,6 +652,9 @@ static int summary_build(struct json_object *root, const struct ledger *ledger,
 		if (json_add_process(processes, &procs[i], session->start_ns))
 			return -ENOMEM;
 	}
+	if (session->timeline)
+		return timeline_json__add(root, session->timeline, session->start_ns,
+					  session_end_ns(session));
 	return 0;
 }
 
@@ -777,13 +780,15 @@ static int write_unnamed(const char *path, const char *text, mode_t mode)
 }
 
 /* Never half a file at path: a reader sees the old summary or the whole new one. */
-static int write_file_atomically(const char *path, const char *text)
+int summary__write_text(const char *path, const char *text)
 {
 	char *tmp;
 	FILE *f;
 	mode_t mask;
 	int fd, err;
 
+	if (!strcmp(path, "-"))
+		return write_stream(stdout, text);
 	mask = umask(0);
 	umask(mask);
 	err = write_unnamed(path, text, 0666);
@@ -862,7 +867,7 @@ int summary__write_json(const struct ledger *ledger, const struct summary_sessio
 		else if (strcmp(path, "-") == 0)
 			err = write_stream(stdout, text);
 		else
-			err = write_file_atomically(path, text);
+			err = summary__write_text(path, text);
 	}
 	json_object_put(root);
 	return err;
@@ -1182,6 +1187,167 @@ static void report_process(FILE *out, const struct ledger_process *p, uint64_t s
 			human_size(live_bytes).text);
 }
 
+/*
+ * Which series keep growing, one line each ("DRAM on device 0 (PID 4242)
+ * grows 36.0 KiB per snapshot over 50 snapshots"), or that none does.
+ */
+static void report_growth(FILE *out, const struct summary_session *session)
+{
+	const struct timeline_series *series;
+	size_t count, judged = 0, growing = 0;
+
+	if (!session->timeline)
+		return;
+	series = timeline__series(session->timeline, &count);
+	for (size_t i = 0; i < count; i++) {
+		const struct timeline_series *s = &series[i];
+		struct timeline_growth g;
+
+		timeline__growth(session->timeline, i, session_end_ns(session), &g);
+		judged += g.basis != TIMELINE_BASIS_TOO_SHORT;
+		if (!g.growing)
+			continue;
+		if (!growing++)
+			fprintf(out, "\ngrowth (the lowest live bytes keep rising after a warm-up):\n");
+		fprintf(out, "  %s on %s %" PRId32 " (PID %" PRIu32 ") grows ",
+			mem_type_name(s->mem_type), device_word(s->device_kind), s->device_id,
+			s->pid);
+		if (g.basis == TIMELINE_BASIS_SNAPSHOTS)
+			fprintf(out, "%s per snapshot over %zu snapshots\n",
+				human_size((uint64_t)g.bytes_per_snapshot).text, g.snapshots);
+		else
+			fprintf(out, "%s/s, from %s to %s\n",
+				human_size((uint64_t)g.slope_bytes_per_s).text,
+				human_size(g.first_min_bytes).text, human_size(g.last_min_bytes).text);
+	}
+	if (judged && !growing)
+		fprintf(out, "\nnothing accumulates: no series' lowest live bytes keep rising (%zu series "
+			     "judged)\n",
+			judged);
+}
+
+struct run_totals {
+	uint64_t leaked, untracked;
+	uint64_t chip_untracked; /* what each chip left untracked, when all left the same */
+	bool chips_alike;
+	uint32_t reasons; /* bit per enum ledger_reason of its untracked frees */
+};
+
+static struct run_totals run_totals(const struct ledger_process *p)
+{
+	struct run_totals r = { .chips_alike = true };
+	bool first_chip = true;
+
+	for (size_t d = 0; d < p->device_count; d++) {
+		uint64_t untracked = 0;
+
+		for (unsigned int t = 0; t < DL_MEM_TYPES; t++) {
+			r.leaked = sum(r.leaked, p->devices[d].mem[t].leaked_bytes);
+			untracked = sum(untracked, p->devices[d].mem[t].untracked_bytes);
+		}
+		r.untracked = sum(r.untracked, untracked);
+		if (p->devices[d].kind != DL_DEVICE_CHIP)
+			continue;
+		if (first_chip)
+			r.chip_untracked = untracked;
+		r.chips_alike &= untracked == r.chip_untracked;
+		first_chip = false;
+	}
+	r.chips_alike &= !first_chip;
+	for (size_t i = 0; i < p->untracked_frees.count; i++)
+		r.reasons |= 1u << p->untracked_frees.items[i].reason;
+	return r;
+}
+
+/*
+ * Runs of one command: the same argv, or where neither's could be read (a
+ * run too short for /proc to be read in time), the same name.
+ */
+static bool same_command(const struct ledger_process *a, const struct ledger_process *b)
+{
+	const struct ledger_identity *x = &a->identity, *y = &b->identity;
+	bool x_known = x->known && x->cmdline_len, y_known = y->known && y->cmdline_len;
+
+	if (!x_known && !y_known)
+		return a->comm[0] && !strncmp(a->comm, b->comm, DL_COMM_LEN);
+	return x_known && y_known && x->cmdline_len == y->cmdline_len &&
+	       !memcmp(x->cmdline, y->cmdline, x->cmdline_len);
+}
+
+/*
+ * A command line run more than once in one session (a test run again under
+ * -a): what each run left, compared. "3 runs of `python t.py`: each left
+ * 36.0 KiB per chip untracked (device_closed), nothing accumulates".
+ */
+static void report_runs(FILE *out, const struct ledger_process *procs, size_t count)
+{
+	bool *done = calloc(count, sizeof(*done));
+
+	for (size_t i = 0; done && i < count; i++) {
+		struct run_totals first, r;
+		size_t runs = 1;
+		bool same = true, rising = true;
+		uint64_t last_leaked;
+
+		if (done[i] || !procs[i].exited)
+			continue;
+		first = run_totals(&procs[i]);
+		last_leaked = first.leaked;
+		for (size_t j = i + 1; j < count; j++) {
+			if (done[j] || !procs[j].exited || !same_command(&procs[i], &procs[j]))
+				continue;
+			done[j] = true;
+			runs++;
+			r = run_totals(&procs[j]);
+			same &= r.leaked == first.leaked && r.untracked == first.untracked;
+			rising &= r.leaked > last_leaked;
+			last_leaked = r.leaked;
+		}
+		if (runs < 2)
+			continue;
+		fprintf(out, "\n%zu runs of `", runs);
+		if (!procs[i].identity.known || !procs[i].identity.cmdline_len) {
+			char comm[COMM_PRINT_SIZE];
+
+			fprintf(out, "%s` (by name: their command lines could not be read in time): ",
+				comm_printable(procs[i].comm, comm));
+		} else {
+			for (size_t k = 0; k < procs[i].identity.cmdline_len && k < 200; k++) {
+				unsigned char c = (unsigned char)procs[i].identity.cmdline[k];
+
+				if (k + 1 == procs[i].identity.cmdline_len && !c)
+					break;
+				fputc(!c ? ' ' : c >= 0x20 && c < 0x7f ? c : '?', out);
+			}
+			fprintf(out, "`: ");
+		}
+		if (!same) {
+			fprintf(out, "the runs left different amounts (first: %s leaked, %s untracked)%s\n",
+				human_size(first.leaked).text, human_size(first.untracked).text,
+				rising ? ", and each leaked more than the one before: it accumulates"
+				       : "");
+			continue;
+		}
+		fprintf(out, "each left ");
+		if (!first.untracked && !first.leaked)
+			fprintf(out, "nothing");
+		else if (!first.untracked)
+			fprintf(out, "nothing untracked");
+		else if (first.chips_alike)
+			fprintf(out, "%s per chip untracked", human_size(first.chip_untracked).text);
+		else
+			fprintf(out, "%s untracked", human_size(first.untracked).text);
+		for (int reason = LEDGER_REASON_NONE + 1, n = 0; reason < LEDGER_REASONS; reason++)
+			if (first.reasons & (1u << reason))
+				fprintf(out, "%s%s", n++ ? ", " : " (", ledger_reason_name(reason));
+		fprintf(out, "%s", first.reasons ? ")" : "");
+		if (first.leaked)
+			fprintf(out, " and leaked %s", human_size(first.leaked).text);
+		fprintf(out, ", nothing accumulates\n");
+	}
+	free(done);
+}
+
 int summary__print_report(const struct ledger *ledger, const struct summary_session *session,
 			  FILE *out)
 {
@@ -1246,6 +1412,8 @@ int summary__print_report(const struct ledger *ledger, const struct summary_sess
 			running++;
 		}
 	}
+	report_runs(out, procs, count);
+	report_growth(out, session);
 
 	fputc('\n', out);
 	if (leaks)

@@ -12,6 +12,7 @@
 #include <time.h>
 
 struct ledger;
+struct timeline;
 
 /* A file called libtt_metal.so that the session probed, or that a traced process mapped. */
 struct summary_library {
@@ -40,6 +41,8 @@ struct summary_session {
 	uint64_t peak_rss_kib; /* devledger's own peak resident memory */
 	/* When set, measures the two above again once the JSON summary is built. */
 	void (*usage)(double *cpu_s, uint64_t *peak_rss_kib);
+	/* Memory over time, when kept: the summary's "timeline", "growth", "snapshots". */
+	const struct timeline *timeline;
 };
 
 /* What every process's figures add up to (saturating), as the summary's "totals" says. */
@@ -52,6 +55,10 @@ struct summary_totals {
 
 void summary__totals(const struct ledger *ledger, struct summary_totals *totals);
 
+/* "512 B", "36.0 KiB", "1.5 MiB", as the report writes sizes. */
+#define SUMMARY_SIZE_TEXT 24
+void summary__size_text(uint64_t bytes, char out[SUMMARY_SIZE_TEXT]);
+
 /*
  * Write the JSON summary to path ("-" for stdout). A file is written whole
  * to a temporary name in the same folder and renamed into place; on failure
@@ -61,6 +68,12 @@ void summary__totals(const struct ledger *ledger, struct summary_totals *totals)
  */
 int summary__write_json(const struct ledger *ledger, const struct summary_session *session,
 			const char *path);
+
+/*
+ * Write text and a newline to path ("-" for stdout), whole or not at all, as
+ * the summary is: for every file devledger writes. 0 or -errno.
+ */
+int summary__write_text(const char *path, const char *text);
 
 /*
  * Can a summary be written to path later? Checked before a session starts, so

@@ -16,6 +16,11 @@
  * After every ledger__finish the accounting the summary prints must hold,
  * for every process, device and type: allocs == frees + untracked_frees +
  * leaks + live_count, and the lists agree with the counts.
+ *
+ * A timeline follows the ledger as its observer, with room for 16 points a
+ * series so that it downsamples: its points stay in time order and within
+ * bound, each series ends at the live bytes the ledger told it last, and
+ * a verdict can be had on every series.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -23,6 +28,7 @@
 
 #include "fuzz.h"
 #include "ledger.h"
+#include "timeline.h"
 
 enum ledger_fuzz_mode {
 	FUZZ_COLLIDING_HASH = 1 << 0, /* every key in one chain, as the unit tests do */
@@ -100,6 +106,27 @@ static void check_ledger(struct ledger *ledger)
 	}
 }
 
+static void check_timeline(const struct timeline *timeline)
+{
+	const struct timeline_series *series;
+	size_t count;
+
+	FUZZ_CHECK(timeline__error(timeline) == 0);
+	series = timeline__series(timeline, &count);
+	for (size_t i = 0; i < count; i++) {
+		const struct timeline_series *s = &series[i];
+		struct timeline_growth growth;
+
+		FUZZ_CHECK(s->point_count >= 1 && s->point_count <= 16);
+		FUZZ_CHECK(s->points[s->point_count - 1].live_bytes == s->live_bytes);
+		for (size_t p = 1; p < s->point_count; p++)
+			FUZZ_CHECK(s->points[p].ts_ns > s->points[p - 1].ts_ns);
+		timeline__growth(timeline, i, UINT64_MAX, &growth);
+		FUZZ_CHECK(growth.basis != TIMELINE_BASIS_TOO_SHORT || !growth.growing);
+		FUZZ_CHECK(!growth.growing || growth.last_min_bytes > growth.first_min_bytes);
+	}
+}
+
 /* The replay'th copy of one record, in a buffer of its own size. */
 static void *replayed(const uint8_t *bytes, size_t n, unsigned int replay, enum moved_field field)
 {
@@ -135,6 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ledger_opts opts = { 0 };
 	uint64_t applied = 0, refused = 0;
 	struct ledger *ledger;
+	struct timeline *timeline;
 	uint32_t first_pid = 0;
 	unsigned int mode;
 	enum moved_field field;
@@ -146,7 +174,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (mode & FUZZ_COLLIDING_HASH)
 		opts.hash = colliding_hash;
 	ledger = ledger__new(&opts);
-	FUZZ_CHECK(ledger);
+	timeline = timeline__new(16);
+	FUZZ_CHECK(ledger && timeline);
+	FUZZ_CHECK(ledger__observe(ledger, timeline__observe, timeline) == 0);
 	if (size >= 1 + 8)
 		memcpy(&first_pid, data + 1 + offsetof(struct dl_event, pid), sizeof(first_pid));
 	if (mode & FUZZ_NAMED_PROCESS)
@@ -172,8 +202,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			applied++;
 			refused += err != 0;
 			/* Snapshots of the first play only: one walks the whole table. */
-			if ((mode & FUZZ_FINISH_EACH) && !replay)
+			if ((mode & FUZZ_FINISH_EACH) && !replay) {
 				check_ledger(ledger);
+				FUZZ_CHECK(timeline__snapshot(timeline, NULL, applied) == 0);
+			}
 			at += n;
 		}
 	}
@@ -183,8 +215,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(err == 0 || err == -ENOENT);
 	}
 	check_ledger(ledger);
+	check_timeline(timeline);
 	FUZZ_CHECK(ledger__events(ledger) <= applied);
 	FUZZ_CHECK(ledger__rejected(ledger) >= refused);
 	ledger__free(ledger);
+	timeline__free(timeline);
 	return 0;
 }

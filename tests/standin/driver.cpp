@@ -47,8 +47,13 @@ const char usage[] =
 	"  hammer T SECONDS     T threads (one device each) calling the probed functions flat\n"
 	"                       out; prints \"rounds N\"\n"
 	"  flood N              N allocations reported, never freed; no ground truth\n"
+	"  accumulate N [--mark]  N iterations, each leaving 36 KiB of DRAM on chip 0 (never\n"
+	"                       freed: leaked at exit); chip 1 comes back to the same level\n"
+	"  steady N [--mark]    N iterations that each come back to the same level, then close\n"
+	"                       --mark: SIGUSR2 to the parent (devledger) after each iteration\n"
 	"  loop N [--time]      N track_allocate/track_deallocate pairs of one buffer;\n"
 	"                       --time prints \"ns_per_call X\"\n"
+	"--linger MS: stay MS milliseconds after the scenario (long enough to be looked at in /proc)\n"
 	"--truth FILE writes the ground truth; --attach-truth FILE (wait) the truth as seen by\n"
 	"an observer that attached at the ready line.\n";
 
@@ -389,6 +394,82 @@ void scenario_fork_wait(const std::string &child_truth_path)
 	}
 }
 
+// The parent (devledger trace) takes a snapshot on SIGUSR2. The next iteration starts only once
+// the signal was delivered (no longer pending at the parent), so the snapshot holds this one.
+void mark_parent(standin::Truth &truth)
+{
+	pid_t parent = getppid();
+	char path[64];
+
+	truth.snapshot();
+	kill(parent, SIGUSR2);
+	std::snprintf(path, sizeof(path), "/proc/%d/status", (int)parent);
+	for (int tries = 0; tries < 2000; tries++) {
+		char line[256];
+		bool pending = false;
+		FILE *f = std::fopen(path, "r");
+
+		if (!f)
+			break;
+		while (std::fgets(line, sizeof(line), f))
+			if (!std::strncmp(line, "ShdPnd:", 7) || !std::strncmp(line, "SigPnd:", 7))
+				pending |= (std::strtoull(line + 7, nullptr, 16) >> (SIGUSR2 - 1)) & 1;
+		std::fclose(f);
+		if (!pending)
+			break;
+		usleep(1000);
+	}
+	usleep(2000);
+}
+
+// One iteration of a repeated workload: a working set allocated and freed.
+void work(Device *d)
+{
+	auto a = Buffer::create(d, 64 * KIB, 2048, BufferType::DRAM, true);
+	auto b = Buffer::create(d, 4 * KIB, 1024, BufferType::L1, false);
+	usleep(1000);
+	a->deallocate();
+	b.reset();
+}
+
+// An inference server that grows by 36 KiB of DRAM per request on chip 0; chip 1 does not.
+void scenario_accumulate(uint64_t iterations, bool mark, standin::Truth &truth)
+{
+	auto devices = open_devices(2);
+	auto held = Buffer::create(devices[1], 8 * KIB, 2048, BufferType::DRAM, true);
+
+	truth.iteration_leaves({ standin::CHIP, 0 }, standin::DRAM, 36 * KIB);
+	truth.iteration_leaves({ standin::CHIP, 1 }, standin::DRAM, 0);
+	for (uint64_t i = 0; i < iterations; i++) {
+		work(devices[0]);
+		work(devices[1]);
+		new auto(Buffer::create(devices[0], 36 * KIB, 2048, BufferType::DRAM, true));
+		usleep(2000);
+		if (mark)
+			mark_parent(truth);
+	}
+	new auto(held); // never freed: its process exits with it
+}
+
+// The same workload, every iteration back to where it began; the devices closed at the end.
+void scenario_steady(uint64_t iterations, bool mark, standin::Truth &truth)
+{
+	auto devices = open_devices(2);
+	auto held = Buffer::create(devices[0], 8 * KIB, 2048, BufferType::DRAM, true);
+
+	truth.iteration_leaves({ standin::CHIP, 0 }, standin::DRAM, 0);
+	truth.iteration_leaves({ standin::CHIP, 1 }, standin::DRAM, 0);
+	for (uint64_t i = 0; i < iterations; i++) {
+		work(devices[0]);
+		work(devices[1]);
+		usleep(2000);
+		if (mark)
+			mark_parent(truth);
+	}
+	held->deallocate();
+	close_devices(devices);
+}
+
 void scenario_double_free(standin::Truth &truth)
 {
 	auto devices = open_devices(1);
@@ -508,8 +589,8 @@ int main(int argc, char **argv)
 {
 	std::string scenario, truth_path, attach_truth_path, child_truth_path;
 	std::vector<uint64_t> numbers;
-	uint64_t seed = 1, ops = 10000, skip_meshes = 0;
-	bool timed = false, skip_meshes_given = false;
+	uint64_t seed = 1, ops = 10000, skip_meshes = 0, linger_ms = 0;
+	bool timed = false, skip_meshes_given = false, mark = false;
 
 	for (int i = 1; i < argc; i++) {
 		std::string arg = argv[i];
@@ -529,6 +610,10 @@ int main(int argc, char **argv)
 			child_truth_path = value("--child-truth");
 		} else if (arg == "--time") {
 			timed = true;
+		} else if (arg == "--linger") {
+			linger_ms = parse_number(value("--linger"), "--linger");
+		} else if (arg == "--mark") {
+			mark = true;
 		} else if (arg == "--seed") {
 			seed = parse_number(value("--seed"), "seed");
 		} else if (arg == "--ops") {
@@ -607,6 +692,12 @@ int main(int argc, char **argv)
 	} else if (scenario == "flood") {
 		need(1);
 		scenario_flood(numbers[0]);
+	} else if (scenario == "accumulate") {
+		need(1);
+		scenario_accumulate(numbers[0], mark, truth);
+	} else if (scenario == "steady") {
+		need(1);
+		scenario_steady(numbers[0], mark, truth);
 	} else if (scenario == "loop") {
 		need(1);
 		scenario_loop(numbers[0], timed, truth);
@@ -614,6 +705,8 @@ int main(int argc, char **argv)
 		bad_usage("unknown scenario " + scenario);
 	}
 
+	if (linger_ms)
+		usleep((useconds_t)(linger_ms * 1000));
 	standin::process_end();
 	if (!truth_path.empty() && !truth.write(truth_path, scenario, exit_code)) {
 		std::fprintf(stderr, "standin: cannot write %s\n", truth_path.c_str());

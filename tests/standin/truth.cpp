@@ -157,6 +157,16 @@ void Truth::leak_everything_live()
 		update_program_l1_union(device, type);
 }
 
+void Truth::snapshot()
+{
+	std::vector<Entry> entries;
+
+	for (const auto &[device, types] : devices_)
+		for (const auto &[type, st] : types)
+			entries.push_back({ device, type, st.live_count, st.live_bytes, "" });
+	snapshots_.push_back(std::move(entries));
+}
+
 using Row = std::tuple<DeviceKey, int, uint64_t, uint64_t, std::string>;
 
 static void write_entries(std::ostringstream &out, const char *name, const std::vector<Row> &rows,
@@ -221,7 +231,30 @@ bool Truth::write(const std::string &path, const std::string &scenario, int exit
 	write_entries(out, "leaks", rows(leaks_), true, false);
 	out << ",\n";
 	write_entries(out, "unmatched_frees", rows(unmatched_), false, true);
-	out << "\n}\n";
+	// Snapshots, in the order taken: each series as live_bytes (size) and live_count (address).
+	out << ",\n  \"snapshots\": [";
+	for (size_t i = 0; i < snapshots_.size(); i++) {
+		out << (i ? ",\n    " : "\n    ") << "{ \"label\": \"mark " << i + 1
+		    << "\", \"series\": [";
+		for (size_t e = 0; e < snapshots_[i].size(); e++) {
+			const Entry &en = snapshots_[i][e];
+			out << (e ? ", " : "") << "{ \"device_id\": " << en.device.second
+			    << ", \"device_kind\": \"" << kind_names[en.device.first]
+			    << "\", \"type\": \"" << type_names[en.type]
+			    << "\", \"live_bytes\": " << en.size << ", \"live_count\": " << en.address
+			    << " }";
+		}
+		out << "] }";
+	}
+	out << (snapshots_.empty() ? "]" : "\n  ]");
+	out << ",\n  \"per_iteration\": [";
+	for (size_t i = 0; i < per_iteration_.size(); i++) {
+		const Entry &en = per_iteration_[i];
+		out << (i ? ", " : "") << "{ \"device_id\": " << en.device.second
+		    << ", \"device_kind\": \"" << kind_names[en.device.first] << "\", \"type\": \""
+		    << type_names[en.type] << "\", \"bytes\": " << en.size << " }";
+	}
+	out << "]\n}\n";
 
 	// Whole or not at all: a temporary file beside it, then rename.
 	std::string tmp = path + ".tmp";

@@ -47,6 +47,16 @@ public:
 	// The process ends now: what this observer still sees live is leaked.
 	void leak_everything_live();
 
+	// A snapshot devledger was asked to take now: every device and type's live bytes and
+	// buffers, as the summary's "snapshots" must show them.
+	void snapshot();
+	// What each iteration of a repeated workload left behind on one device and type, and
+	// whether it keeps adding up (the growth verdict devledger must reach).
+	void iteration_leaves(DeviceKey device, int type, uint64_t bytes)
+	{
+		per_iteration_.push_back({ device, type, 0, bytes, "" });
+	}
+
 	// exit_code >= 0: {"code": N}; otherwise {"signal": -exit_code}.
 	bool write(const std::string &path, const std::string &scenario, int exit_code) const;
 
@@ -74,6 +84,8 @@ private:
 	std::map<ProgramL1Key, uint64_t> live_program_l1_;
 	std::map<DeviceKey, std::map<int, Stats>> devices_;
 	std::vector<Entry> untracked_, leaks_, unmatched_;
+	std::vector<std::vector<Entry>> snapshots_; // size: live_bytes, address: live_count
+	std::vector<Entry> per_iteration_;	    // size: bytes left per iteration
 	uint64_t hooked_ = 0;
 	bool programs_seen_ = true;
 };

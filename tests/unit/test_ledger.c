@@ -1110,6 +1110,34 @@ static void test_observer_sees_every_change(void **state)
 	assert_int_equal(o.live[0][DL_MEM_DRAM], 0);
 }
 
+/* Several observers (a timeline and metrics) each see every change, in the order added. */
+static void count_change(void *ctx, const struct ledger_change *c)
+{
+	uint64_t *counts = ctx;
+
+	(void)c;
+	counts[0]++;
+}
+
+static void test_observers_listed(void **state)
+{
+	struct ledger *l = *state;
+	uint64_t first[1] = { 0 }, second[1] = { 0 };
+
+	assert_int_equal(ledger__observe(l, count_change, first), 0);
+	assert_int_equal(ledger__observe(l, count_change, second), 0);
+	alloc(l, 10, 0, DL_MEM_DRAM, 0x1000, 4096);
+	dealloc(l, 10, 0, DL_MEM_DRAM, 0x1000);
+	assert_int_equal(first[0], 2);
+	assert_int_equal(second[0], 2);
+	for (int i = 2; i < LEDGER_MAX_OBSERVERS; i++)
+		assert_int_equal(ledger__observe(l, count_change, first), 0);
+	assert_int_equal(ledger__observe(l, count_change, first), -ENOSPC);
+	ledger__observe(l, NULL, NULL);
+	alloc(l, 10, 0, DL_MEM_DRAM, 0x1000, 4096);
+	assert_int_equal(second[0], 2);
+}
+
 #define BOTH(test)                                                                                 \
 	cmocka_unit_test_setup_teardown(test, setup_default, teardown),                            \
 		cmocka_unit_test_setup_teardown(test, setup_colliding, teardown)
@@ -1147,6 +1175,7 @@ int main(void)
 		BOTH(test_random_against_model),
 		cmocka_unit_test_setup_teardown(test_growth, setup_default, teardown),
 		BOTH(test_observer_sees_every_change),
+		BOTH(test_observers_listed),
 	};
 
 	return cmocka_run_group_tests_name("ledger", tests, NULL, NULL);

@@ -196,6 +196,59 @@ static void test_check(void **state)
 	assert_int_equal(opts.subcommand, SUBCOMMAND_TRACE);
 }
 
+static void test_timeline_option(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("trace", "--timeline", "t.json", "-a", NULL), 0);
+	assert_string_equal(opts.timeline, "t.json");
+	expect_usage_error(parse("trace", "--timeline", "", "-a", NULL), "--timeline takes a file");
+	expect_usage_error(parse("trace", "-a", "--timeline", NULL), "--timeline needs a value");
+}
+
+static void test_mark(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("mark", "4242", "after warm-up", NULL), 0);
+	assert_int_equal(opts.subcommand, SUBCOMMAND_MARK);
+	assert_int_equal(opts.mark_pid, 4242);
+	assert_string_equal(opts.mark_label, "after warm-up");
+	assert_int_equal(parse("mark", "17", NULL), 0);
+	assert_null(opts.mark_label);
+	expect_usage_error(parse("mark", NULL), "mark needs the PID");
+	expect_usage_error(parse("mark", "x1", NULL), "not 'x1'");
+	expect_usage_error(parse("mark", "1", "a", "b", NULL), "unexpected argument 'b'");
+	expect_usage_error(parse("mark", "1",
+				 "a label far too long to be kept whole in a snapshot of the timeline",
+				 NULL),
+			   "at most 63 bytes");
+}
+
+static void test_diff(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("diff", "old.json", "new.json#after", "--allow", "4K", NULL), 0);
+	assert_int_equal(opts.subcommand, SUBCOMMAND_DIFF);
+	assert_int_equal(opts.input_count, 2);
+	assert_string_equal(opts.inputs[0], "old.json");
+	assert_string_equal(opts.inputs[1], "new.json#after");
+	assert_int_equal(opts.allow_bytes, 4096);
+	expect_usage_error(parse("diff", "old.json", NULL), "diff takes two summaries");
+	expect_usage_error(parse("diff", "a", "b", "c", NULL), "unexpected argument 'c'");
+	expect_usage_error(parse("diff", "a", "b", "--allow", "lots", NULL), "--allow takes");
+}
+
+static void test_report(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("report", "s.json", "-o", "r.html", NULL), 0);
+	assert_int_equal(opts.subcommand, SUBCOMMAND_REPORT);
+	assert_string_equal(opts.inputs[0], "s.json");
+	assert_string_equal(opts.output, "r.html");
+	expect_usage_error(parse("report", "s.json", NULL), "report needs -o");
+	expect_usage_error(parse("report", "-o", "r.html", NULL), "report takes one summary");
+	expect_usage_error(parse("report", "s.json", "-x", NULL), "unknown option '-x'");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -204,6 +257,8 @@ int main(void)
 		cmocka_unit_test(test_mode_errors),	 cmocka_unit_test(test_number_errors),
 		cmocka_unit_test(test_option_errors),	 cmocka_unit_test(test_check),
 		cmocka_unit_test(test_help_and_version),
+		cmocka_unit_test(test_timeline_option),	 cmocka_unit_test(test_mark),
+		cmocka_unit_test(test_diff),		 cmocka_unit_test(test_report),
 	};
 
 	return cmocka_run_group_tests_name("options", tests, NULL, NULL);

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 
 #include "ledger.h"
 #include "summary.h"
+#include "timeline.h"
 
 /* CLOCK_MONOTONIC at the session's start, and a time that many milliseconds later. */
 #define START_NS  1000000000000ull
@@ -1098,6 +1100,82 @@ static void test_print_live(void **state)
 	free(text);
 }
 
+/*
+ * With a timeline, the summary gains "timeline" (every change a point,
+ * seconds since the start), "growth" (one verdict per series) and
+ * "snapshots"; without one, none of the three.
+ */
+static void test_timeline_in_summary(void **state)
+{
+	struct fixture *f = *state;
+	struct timeline *timeline = timeline__new(0);
+	struct json_object *root, *points, *series, *growth, *snap;
+	char *raw;
+
+	assert_non_null(timeline);
+	root = write_and_parse(f, NULL);
+	assert_false(json_object_object_get_ex(root, "timeline", NULL));
+	assert_false(json_object_object_get_ex(root, "growth", NULL));
+	assert_false(json_object_object_get_ex(root, "snapshots", NULL));
+	json_object_put(root);
+
+	assert_int_equal(ledger__observe(f->ledger, timeline__observe, timeline), 0);
+	alloc(f, 42, AT_MS(100), 0, DL_MEM_DRAM, 0x1000, 4096);
+	alloc(f, 42, AT_MS(250), 0, DL_MEM_DRAM, 0x3000, 1024);
+	assert_int_equal(timeline__snapshot(timeline, "after two", AT_MS(300)), 0);
+	dealloc(f, 42, AT_MS(400), 0, DL_MEM_DRAM, 0x1000, 0);
+	alloc(f, 42, AT_MS(500), 1, DL_MEM_L1, 0x40, 64);
+	f->session.timeline = timeline;
+	root = write_and_parse(f, &raw);
+
+	assert_int_equal(json_object_array_length(get(root, "timeline.series")), 2);
+	series = get(root, "timeline.series.0");
+	assert_int_equal(json_object_get_int64(get(series, "pid")), 42);
+	assert_int_equal(json_object_get_int64(get(series, "device_id")), 0);
+	assert_string_equal(json_object_get_string(get(series, "device_kind")), "chip");
+	assert_string_equal(json_object_get_string(get(series, "type")), "DRAM");
+	assert_int_equal(json_object_get_int64(get(series, "changes")), 3);
+	assert_int_equal(json_object_get_int64(get(series, "peak_bytes")), 5120);
+	points = get(series, "points");
+	assert_int_equal(json_object_array_length(points), 3);
+	{
+		const double t_s[] = { 0.1, 0.25, 0.4 };
+		const int64_t bytes[] = { 4096, 5120, 1024 };
+
+		for (size_t i = 0; i < 3; i++) {
+			struct json_object *p = json_object_array_get_idx(points, i);
+
+			assert_true(fabs(json_object_get_double(json_object_array_get_idx(p, 0)) -
+					 t_s[i]) < 1e-9);
+			assert_int_equal(json_object_get_int64(json_object_array_get_idx(p, 1)),
+					 bytes[i]);
+		}
+	}
+	/* seconds to the microsecond, as written */
+	assert_non_null(strstr(raw, "0.250000"));
+	assert_string_equal(json_object_get_string(get(root, "timeline.series.1.type")), "L1");
+	assert_true(json_object_get_boolean(get(root, "timeline.exact")));
+
+	assert_int_equal(json_object_array_length(get(root, "growth")), 2);
+	growth = get(root, "growth.0");
+	assert_false(json_object_get_boolean(get(growth, "growing")));
+	assert_string_equal(json_object_get_string(get(growth, "basis")), "too_short");
+	assert_true(json_object_is_type(get(growth, "bytes_per_snapshot"), json_type_null));
+	assert_int_equal(json_object_get_int64(get(growth, "snapshots")), 1);
+
+	assert_int_equal(json_object_array_length(get(root, "snapshots")), 1);
+	snap = get(root, "snapshots.0");
+	assert_string_equal(json_object_get_string(get(snap, "label")), "after two");
+	assert_true(fabs(json_object_get_double(get(snap, "t_s")) - 0.3) < 1e-9);
+	assert_int_equal(json_object_array_length(get(snap, "series")), 1);
+	assert_int_equal(json_object_get_int64(get(snap, "series.0.live_bytes")), 5120);
+	assert_int_equal(json_object_get_int64(get(snap, "series.0.live_count")), 2);
+	free(raw);
+	json_object_put(root);
+	ledger__observe(f->ledger, NULL, NULL);
+	timeline__free(timeline);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1121,6 +1199,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_report_no_leaks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_print_live, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timeline_in_summary, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
