@@ -13,6 +13,7 @@
 #include "libfind.h"
 #include "library.h"
 #include "options.h"
+#include "serve.h"
 #include "session.h"
 
 /* --offset values, as the layout takes them. */
@@ -73,6 +74,7 @@ static const struct command {
 } commands[] = {
 	{ SUBCOMMAND_TRACE, session__trace },
 	{ SUBCOMMAND_CHECK, run_check },
+	{ SUBCOMMAND_SERVE, serve__run },
 };
 
 int main(int argc, char **argv)

@@ -20,7 +20,12 @@ enum trace_mode {
 enum subcommand {
 	SUBCOMMAND_TRACE = 0,
 	SUBCOMMAND_CHECK,
+	SUBCOMMAND_SERVE,
 };
+
+/* devledger serve's default --metrics: loopback only, until told otherwise. */
+#define OPTIONS_METRICS_DEFAULT "127.0.0.1:9477"
+#define OPTIONS_RETAIN_DEFAULT_S 300
 
 struct options {
 	enum subcommand subcommand;
@@ -46,6 +51,11 @@ struct options {
 	unsigned int offset_values[OPTIONS_MAX_OFFSETS];
 	size_t offset_count;
 	bool version;
+	/* serve */
+	char metrics_host[48]; /* numeric IPv4 or IPv6 address, without brackets */
+	unsigned int metrics_port;
+	double retain_s;	     /* per-pid series kept this long after the process exits */
+	const char *per_process_dir; /* each exited process's summary, written here */
 };
 
 /*

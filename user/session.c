@@ -66,6 +66,7 @@ struct session {
 	uint32_t last_pid; /* of the last record: identity is looked for once per run of records */
 	int apply_error;
 	bool timed_out; /* -d ran out */
+	const struct session_hooks *hooks; /* what a command adds to the phases (serve) */
 	char layout_source[32];
 	/* Functions that ran and laid out memory devledger cannot read, by enum probe_symbol. */
 	uint64_t unseen[PROBE_SYMBOLS];
@@ -325,6 +326,8 @@ static int trace_loop(struct session *s, int *child_status, bool *child_done)
 			fprintf(stderr, "devledger: reading records: %s\n", strerror(-n));
 			return n;
 		}
+		if (s->hooks && s->hooks->tick)
+			s->hooks->tick(s->hooks->ctx, s, now);
 		if (interval_ns && now >= next_table) {
 			struct summary_session view = { .mode = mode_name(o->mode),
 							.start_ns = s->start_ns,
@@ -431,6 +434,7 @@ static void collect_warnings(struct session *s)
 {
 	const struct library *lib = s->targets[0].library;
 
+	s->warning_count = 0; /* said again from the counts: the view can be asked for often */
 	/*
 	 * Nothing at all from the library: the likeliest cause is another copy of
 	 * it than the one probed. Never a clean session.
@@ -559,10 +563,18 @@ int session__run(struct session *s)
 	return s->exit_code;
 }
 
-/* The summary's view of the session: how it ran and what it could not see. */
-static void describe(struct session *s, const struct dl_bpf_stats *stats,
-		     struct summary_session *view)
+struct ledger *session__ledger(struct session *s)
 {
+	return s->ledger;
+}
+
+void session__view(struct session *s, struct summary_session *view)
+{
+	struct dl_bpf_stats stats = { 0 };
+
+	if (s->tracer) /* none before session__start */
+		tracer__stats(s->tracer, &stats);
+	*view = (struct summary_session){ 0 };
 	collect_warnings(s);
 	view->mode = mode_name(s->opts.mode);
 	view->profile = s->targets[0].library->era->name;
@@ -578,7 +590,7 @@ static void describe(struct session *s, const struct dl_bpf_stats *stats,
 	/* A full helper map loses facts too (a process's exit, a CB's program): not exact either.
 	 */
 	view->lost_events =
-		stats->ringbuf_full + stats->read_failed + stats->map_full + stats->elements_dropped;
+		stats.ringbuf_full + stats.read_failed + stats.map_full + stats.elements_dropped;
 	own_usage(&view->cpu_s, &view->peak_rss_kib);
 	view->usage = own_usage;
 }
@@ -586,20 +598,18 @@ static void describe(struct session *s, const struct dl_bpf_stats *stats,
 int session__finish(struct session *s)
 {
 	struct summary_session view = { 0 };
-	struct dl_bpf_stats stats = { 0 };
 	int exit_code = s->exit_code, err;
 
 	/* Everything the probes sent before the end, before anything is written. */
 	if (tracer__drain(s->tracer) < 0 && s->apply_error)
 		exit_code = EXIT_RUNTIME;
-	tracer__stats(s->tracer, &stats);
 	if (s->child_done)
 		ledger__process_exited(s->ledger, (uint32_t)s->launch.pid, s->child_status,
 				       monotonic_ns());
 	name_running_processes(s->ledger);
 	ledger__finish(s->ledger);
 
-	describe(s, &stats, &view);
+	session__view(s, &view);
 	if (s->opts.output) {
 		err = summary__write_json(s->ledger, &view, s->opts.output);
 		if (err) {
@@ -610,7 +620,7 @@ int session__finish(struct session *s)
 	}
 	/* What the summary cost too: the report's figures match the JSON's. */
 	own_usage(&view.cpu_s, &view.peak_rss_kib);
-	if (!s->opts.quiet)
+	if (!s->opts.quiet && !(s->hooks && s->hooks->own_report))
 		summary__print_report(s->ledger, &view, stderr);
 
 	if (exit_code == 0 && s->child_done) {
@@ -651,6 +661,12 @@ void session__free(struct session *s)
 
 int session__trace(const struct options *opts, const struct library_opts *library_opts)
 {
+	return session__run_with(opts, library_opts, NULL);
+}
+
+int session__run_with(const struct options *opts, const struct library_opts *library_opts,
+		      const struct session_hooks *hooks)
+{
 	struct session *s;
 	int exit_code;
 
@@ -664,12 +680,17 @@ int session__trace(const struct options *opts, const struct library_opts *librar
 		fprintf(stderr, "devledger: %s\n", strerror(errno));
 		return EXIT_RUNTIME;
 	}
+	s->hooks = hooks;
 	exit_code = session__prepare(s);
+	if (!exit_code && hooks && hooks->prepared)
+		exit_code = hooks->prepared(hooks->ctx, s);
 	if (!exit_code)
 		exit_code = session__start(s);
 	if (!exit_code) {
 		session__run(s);
 		exit_code = session__finish(s);
+		if (hooks && hooks->finished)
+			exit_code = hooks->finished(hooks->ctx, s, exit_code);
 	}
 	session__free(s);
 	return exit_code;
