@@ -19,7 +19,7 @@ VMLINUX := vmlinux/$(ARCH)/vmlinux.h
 # Debian packages devledger needs to build and test (make deps installs them).
 DEB_PACKAGES := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libjson-c-dev \
 	libcmocka-dev libcapstone-dev libdw-dev libzstd-dev libmicrohttpd-dev pkg-config g++ make \
-	prometheus
+	prometheus curl
 
 WARNINGS := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
