@@ -206,8 +206,15 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all standin $(BENCH_OUT)/probecost $(BENCH_OUT)/ledger_bench
 	$(Q)OUTPUT=$(OUTPUT) bench/run.sh
 
+# The service (devledger serve) under systemd: a unit in a folder systemd reads for PREFIX.
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
+
 install: $(OUTPUT)/devledger
 	install -D -m 0755 $(OUTPUT)/devledger $(DESTDIR)$(PREFIX)/bin/devledger
+	install -d $(DESTDIR)$(SYSTEMD_UNIT_DIR)
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' contrib/devledger.service.in > \
+		$(DESTDIR)$(SYSTEMD_UNIT_DIR)/devledger.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/devledger.service
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX)

@@ -91,29 +91,40 @@ static int free_port(void)
 	return port;
 }
 
-static void start_serve(struct fixture *f, const char *retain)
+/* devledger serve on a free loopback port, after the words of `wrapper` (NULL: none). */
+static void start_serve_in(struct fixture *f, const char *retain, char *const *wrapper)
 {
-	char listen[32];
-	char *argv[] = { (char *)harness_devledger(),
-			 "serve",
-			 "-l",
-			 (char *)harness_standin_lib(),
-			 "--metrics",
-			 listen,
-			 "--retain",
-			 (char *)retain,
-			 "--per-process-dir",
-			 (char *)harness_path(f->dir, "processes"),
-			 NULL };
-	char mkdir_cmd[512];
+	char listen[32], folder[512];
+	char *serve[] = { (char *)harness_devledger(),
+			  "serve",
+			  "-l",
+			  (char *)harness_standin_lib(),
+			  "--metrics",
+			  listen,
+			  "--retain",
+			  (char *)retain,
+			  "--per-process-dir",
+			  folder,
+			  NULL };
+	char *argv[32];
+	size_t argc = 0;
 
-	snprintf(mkdir_cmd, sizeof(mkdir_cmd), "%s/processes", f->dir);
-	assert_int_equal(mkdir(mkdir_cmd, 0755), 0);
+	for (; wrapper && wrapper[argc]; argc++)
+		argv[argc] = wrapper[argc];
+	for (size_t i = 0; i < sizeof(serve) / sizeof(serve[0]); i++)
+		argv[argc++] = serve[i];
+	snprintf(folder, sizeof(folder), "%s/processes", f->dir);
+	assert_int_equal(mkdir(folder, 0755), 0);
 	f->metrics_port = free_port();
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", f->metrics_port);
 	harness_spawn(&f->devledger, argv, false, true, 0);
 	f->devledger_running = true;
 	harness_expect_err(&f->devledger, "devledger: tracing", 30000);
+}
+
+static void start_serve(struct fixture *f, const char *retain)
+{
+	start_serve_in(f, retain, NULL);
 }
 
 /* SIGINT: devledger ends cleanly (exit 0) after writing what is left. */
@@ -577,6 +588,50 @@ static void test_soak_memory_flat(void **state)
 	}
 }
 
+/*
+ * The systemd unit's capabilities are enough: devledger serve started with
+ * only those (setpriv, as systemd would bound them, no new privileges)
+ * attaches and sees a workload exactly.
+ */
+static void test_unit_capabilities_suffice(void **state)
+{
+	struct fixture *f = *state;
+	const char *unit = getenv("DEVLEDGER_UNIT") ? getenv("DEVLEDGER_UNIT")
+						   : "contrib/devledger.service.in";
+	char line[512], bounding[512] = "-all";
+	char *wrapper[] = { "/usr/bin/setpriv", "--bounding-set", bounding, "--no-new-privs", NULL };
+	struct json_object *summary;
+	FILE *in = fopen(unit, "r");
+	pid_t pid;
+
+	if (!in)
+		fail_msg("%s: %s (run from the source tree, or set DEVLEDGER_UNIT)", unit,
+			 strerror(errno));
+	while (fgets(line, sizeof(line), in)) {
+		if (strncmp(line, "CapabilityBoundingSet=", 22))
+			continue;
+		/* CAP_BPF CAP_PERFMON ... -> -all,+bpf,+perfmon,... */
+		for (char *cap = strtok(line + 22, " \n"); cap; cap = strtok(NULL, " \n")) {
+			size_t n = strlen(bounding);
+
+			assert_true(!strncmp(cap, "CAP_", 4));
+			snprintf(bounding + n, sizeof(bounding) - n, ",+%s", cap + 4);
+			for (char *c = bounding + n; *c; c++)
+				*c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+		}
+	}
+	fclose(in);
+	assert_non_null(strstr(bounding, "+bpf"));
+
+	start_serve_in(f, "600", wrapper);
+	pid = run_workload(f, "remaining", NULL, "truth.json");
+	stop_serve(f);
+	summary = harness_load_json(process_summary(f, pid));
+	harness_assert_exact(summary);
+	harness_assert_truth(summary, harness_path(f->dir, "truth.json"));
+	json_object_put(summary);
+}
+
 /* Bad serve options and a taken port: one line, the right exit status, nothing traced. */
 static void test_serve_errors(void **state)
 {
@@ -607,6 +662,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_prometheus_sees_the_truth, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_soak_memory_flat, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unit_capabilities_suffice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_serve_errors, setup, teardown),
 	};
 
