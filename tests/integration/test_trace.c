@@ -877,6 +877,28 @@ static void test_sigint_ignored_by_parent(void **state)
  * load, the probes attach or it traces: devledger ends with its summary
  * written whole, every time.
  */
+/* Wait until pid catches sig (its handler is installed: SigCgt in /proc/PID/status). */
+static void wait_catches(pid_t pid, int sig)
+{
+	char path[64], line[256];
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	for (int tries = 0; tries < 10000; tries++) {
+		FILE *f = fopen(path, "r");
+		bool caught = false;
+
+		while (f && fgets(line, sizeof(line), f))
+			if (!strncmp(line, "SigCgt:", 7))
+				caught = strtoull(line + 7, NULL, 16) & (1ULL << (sig - 1));
+		if (f)
+			fclose(f);
+		if (caught)
+			return;
+		usleep(1000);
+	}
+	fail_msg("pid %d never caught signal %d", (int)pid, sig);
+}
+
 static void test_signal_any_time(void **state)
 {
 	const char *dir = *state;
@@ -891,10 +913,12 @@ static void test_signal_any_time(void **state)
 		unlink(out);
 		harness_spawn(&tracer, argv, false, true, 0);
 		/*
-		 * From 40 ms on (devledger is running by then: nothing can catch a signal
-		 * before its main starts) to well after the attach, 25 ms apart.
+		 * From the moment devledger catches SIGTERM (nothing can before its main
+		 * installs the handler; how long loading takes depends on the machine) to
+		 * well after the attach, 25 ms apart.
 		 */
-		usleep(40000 + (useconds_t)round * 25000);
+		wait_catches(tracer.pid, SIGTERM);
+		usleep((useconds_t)round * 25000);
 		kill(tracer.pid, SIGTERM);
 		if (harness_exit_code(harness_wait(&tracer, TIMEOUT_S)) != 0)
 			fail_msg("round %d: devledger did not end cleanly: %s", round, tracer.err);
