@@ -18,7 +18,8 @@ VMLINUX := vmlinux/$(ARCH)/vmlinux.h
 
 # Debian packages devledger needs to build and test (make deps installs them).
 DEB_PACKAGES := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libjson-c-dev \
-	libcmocka-dev libcapstone-dev libdw-dev libzstd-dev pkg-config g++ make chromium
+	libcmocka-dev libcapstone-dev libdw-dev libzstd-dev libmicrohttpd-dev pkg-config g++ make \
+	chromium prometheus curl
 
 WARNINGS := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
@@ -28,7 +29,7 @@ override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARNINGS) -MMD -MP -I$(OUTPUT) -Iuse
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARNINGS) -Wno-unused-parameter -MMD -MP \
 	-I$(dir $(VMLINUX)) -Ibpf
 # libstdc++ for its demangler only (__cxa_demangle).
-LDLIBS := -lbpf -lelf -ldw -lz -lzstd -ljson-c -lcapstone -lstdc++
+LDLIBS := -lbpf -lelf -ldw -lz -lzstd -ljson-c -lcapstone -lmicrohttpd -lpthread -lstdc++
 
 ifeq ($(V),1)
 Q =
@@ -92,6 +93,7 @@ $(OUTPUT)/devledger: $(USER_OBJS)
 # Tests: one cmocka binary per module, linked with the modules it names.
 test_ledger_MODULES := ledger
 test_summary_MODULES := summary ledger chipview timeline timeline_json jsonout
+test_metrics_MODULES := metrics ledger
 test_options_MODULES := options
 test_probesite_MODULES := probesite
 test_probes_MODULES := probes probesite eras
@@ -219,8 +221,15 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all standin $(BENCH_OUT)/probecost $(BENCH_OUT)/ledger_bench
 	$(Q)OUTPUT=$(OUTPUT) bench/run.sh
 
+# The service (devledger serve) under systemd: a unit in a folder systemd reads for PREFIX.
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
+
 install: $(OUTPUT)/devledger
 	install -D -m 0755 $(OUTPUT)/devledger $(DESTDIR)$(PREFIX)/bin/devledger
+	install -d $(DESTDIR)$(SYSTEMD_UNIT_DIR)
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' contrib/devledger.service.in > \
+		$(DESTDIR)$(SYSTEMD_UNIT_DIR)/devledger.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/devledger.service
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX)

@@ -149,6 +149,7 @@ struct process_state {
 	uint64_t live_total;	   /* its LIVE slots */
 	struct slot_table *tables; /* one per view.devices[] entry, in the same order */
 	size_t table_capacity;
+	bool forgotten; /* handed out by ledger__release_exited: an empty entry to reuse */
 };
 
 /* One process's buffers on one device. */
@@ -181,6 +182,13 @@ struct ledger {
 	uint64_t events;
 	uint64_t rejected; /* records that could not be accounted for */
 	uint64_t max_live;
+	/* Indexes of forgotten processes, taken again before the array grows. */
+	size_t *free_indexes;
+	size_t free_count;
+	size_t free_capacity;
+	/* What forgotten processes add to the ledger's totals. */
+	uint64_t forgotten_dropped;
+	uint64_t forgotten_overflows;
 	/* A short list: the timeline and a metrics endpoint may follow one ledger at once. */
 	struct {
 		ledger_observer_fn fn;
@@ -318,6 +326,7 @@ void ledger__free(struct ledger *ledger)
 	free(ledger->processes);
 	free(ledger->pids);
 	free(ledger->sorted);
+	free(ledger->free_indexes);
 	free(ledger);
 }
 
@@ -374,10 +383,55 @@ static long pid_map_get(const struct ledger *ledger, uint32_t pid)
 	}
 }
 
+/*
+ * Forget pid's entry if it names this process (a newer process may have the
+ * pid now). Linear probing: the entries after it that would no longer be
+ * found move back into the hole.
+ */
+static void pid_map_remove(struct ledger *ledger, uint32_t pid, size_t process)
+{
+	size_t mask = ledger->pid_capacity - 1, hole, j;
+
+	if (!ledger->pid_capacity)
+		return;
+	for (hole = pid_home(pid, ledger->pid_capacity);; hole = (hole + 1) & mask) {
+		if (!ledger->pids[hole].process_plus_one)
+			return;
+		if (ledger->pids[hole].pid == pid)
+			break;
+	}
+	if (ledger->pids[hole].process_plus_one != process + 1)
+		return;
+	ledger->pids[hole] = (struct pid_slot){ 0 };
+	for (j = (hole + 1) & mask; ledger->pids[j].process_plus_one; j = (j + 1) & mask) {
+		size_t home = pid_home(ledger->pids[j].pid, ledger->pid_capacity);
+
+		/* Stays when its home lies cyclically in (hole, j]. */
+		if (hole < j ? (home > hole && home <= j) : (home > hole || home <= j))
+			continue;
+		ledger->pids[hole] = ledger->pids[j];
+		ledger->pids[j] = (struct pid_slot){ 0 };
+		hole = j;
+	}
+}
+
 static int new_process(struct ledger *ledger, uint32_t pid, size_t *index)
 {
 	int err;
 
+	if (ledger->free_count) {
+		size_t reused = ledger->free_indexes[ledger->free_count - 1];
+
+		err = pid_map_set(ledger, pid, reused);
+		if (err)
+			return err;
+		ledger->free_count--;
+		*index = reused;
+		memset(&ledger->processes[reused], 0, sizeof(ledger->processes[reused]));
+		ledger->processes[reused].view.pid = pid;
+		ledger->processes[reused].ledger = ledger;
+		return 0;
+	}
 	if (ledger->process_count == MAX_PROCESSES)
 		return -ENOSPC;
 	err = grow((void **)&ledger->processes, &ledger->process_capacity,
@@ -1546,7 +1600,7 @@ int ledger__apply(struct ledger *ledger, const void *record, size_t size)
 
 uint64_t ledger__dropped(const struct ledger *ledger)
 {
-	uint64_t total = 0;
+	uint64_t total = ledger->forgotten_dropped;
 
 	for (size_t i = 0; i < ledger->process_count; i++)
 		total += ledger->processes[i].view.dropped_allocations;
@@ -1557,7 +1611,8 @@ size_t ledger__memory_bytes(const struct ledger *ledger)
 {
 	size_t bytes = sizeof(*ledger) + ledger->process_capacity * sizeof(*ledger->processes) +
 		       ledger->pid_capacity * sizeof(*ledger->pids) +
-		       ledger->sorted_count * sizeof(*ledger->sorted);
+		       ledger->sorted_count * sizeof(*ledger->sorted) +
+		       ledger->free_capacity * sizeof(*ledger->free_indexes);
 
 	for (size_t i = 0; i < ledger->process_count; i++) {
 		const struct process_state *p = &ledger->processes[i];
@@ -1579,7 +1634,7 @@ size_t ledger__memory_bytes(const struct ledger *ledger)
 
 uint64_t ledger__rejected(const struct ledger *ledger)
 {
-	uint64_t total = ledger->rejected;
+	uint64_t total = ledger->rejected + ledger->forgotten_overflows;
 
 	for (size_t i = 0; i < ledger->process_count; i++)
 		total += ledger->processes[i].overflows;
@@ -1620,6 +1675,14 @@ static void sort_list(struct ledger_list *list)
 		qsort(list->items, list->count, sizeof(*list->items), compare_records);
 }
 
+/* A process's ended and unmatched lists in the order the results promise. */
+static void sort_lists(struct process_state *p)
+{
+	sort_list(&p->view.untracked_frees);
+	sort_list(&p->view.leaks);
+	sort_list(&p->view.unmatched_frees);
+}
+
 static int compare_processes(const void *a, const void *b)
 {
 	const struct ledger_process *x = a, *y = b;
@@ -1642,6 +1705,8 @@ int ledger__finish(struct ledger *ledger)
 	for (size_t i = 0; i < ledger->process_count; i++) {
 		struct process_state *p = &ledger->processes[i];
 
+		if (p->forgotten)
+			continue;
 		for (size_t d = 0; d < p->view.device_count; d++) {
 			for (size_t k = 0; k < p->tables[d].capacity; k++) {
 				const struct slot *s = &p->tables[d].slots[k];
@@ -1668,20 +1733,19 @@ int ledger__finish(struct ledger *ledger)
 			if (err)
 				return err;
 		}
-		sort_list(&p->view.untracked_frees);
-		sort_list(&p->view.leaks);
-		sort_list(&p->view.unmatched_frees);
+		sort_lists(p);
 		sort_list(&p->view.live);
 	}
 	sorted = realloc(ledger->sorted,
 			 (ledger->process_count ? ledger->process_count : 1) * sizeof(*sorted));
 	if (!sorted)
 		return -ENOMEM;
-	for (size_t i = 0; i < ledger->process_count; i++)
-		sorted[i] = ledger->processes[i].view;
-	qsort(sorted, ledger->process_count, sizeof(*sorted), compare_processes);
 	ledger->sorted = sorted;
-	ledger->sorted_count = ledger->process_count;
+	ledger->sorted_count = 0;
+	for (size_t i = 0; i < ledger->process_count; i++)
+		if (!ledger->processes[i].forgotten)
+			sorted[ledger->sorted_count++] = ledger->processes[i].view;
+	qsort(sorted, ledger->sorted_count, sizeof(*sorted), compare_processes);
 	return 0;
 }
 
@@ -1708,4 +1772,41 @@ int ledger__observe(struct ledger *ledger, ledger_observer_fn fn, void *ctx)
 	ledger->observers[ledger->observer_count].ctx = ctx;
 	ledger->observer_count++;
 	return 0;
+}
+
+int ledger__release_exited(struct ledger *ledger, ledger_release_fn fn, void *ctx)
+{
+	size_t released = 0;
+	int err;
+
+	for (size_t i = 0; i < ledger->process_count; i++) {
+		struct process_state *p = &ledger->processes[i];
+
+		if (p->forgotten || !p->view.exited)
+			continue;
+		sort_lists(p);
+		p->view.live.count = 0;
+		if (fn)
+			fn(ctx, &p->view);
+		err = grow((void **)&ledger->free_indexes, &ledger->free_capacity,
+			   sizeof(*ledger->free_indexes), ledger->free_count + 1);
+		if (err)
+			return err;
+		ledger->forgotten_dropped += p->view.dropped_allocations;
+		ledger->forgotten_overflows += p->overflows;
+		pid_map_remove(ledger, p->view.pid, i);
+		if (ledger->last_process == i)
+			ledger->last_process = 0;
+		free_process(p);
+		memset(p, 0, sizeof(*p));
+		p->forgotten = true;
+		p->view.exited = true; /* never matched by pid again */
+		p->ledger = ledger;
+		ledger->free_indexes[ledger->free_count++] = i;
+		released++;
+	}
+	/* The views ledger__processes gave point into what was just freed. */
+	if (released)
+		ledger->sorted_count = 0;
+	return (int)(released > INT32_MAX ? INT32_MAX : released);
 }

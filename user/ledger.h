@@ -257,12 +257,22 @@ struct ledger_change {
 typedef void (*ledger_observer_fn)(void *ctx, const struct ledger_change *change);
 
 /*
- * Add an observer, called from inside ledger__apply and ledger__process_exited,
- * after those added before it. fn NULL removes them all. -ENOSPC past
+ * Add an observer (a timeline, the metrics, ...), called from inside ledger__apply and
+ * ledger__process_exited in the order added; fn NULL removes them all. -ENOSPC past
  * LEDGER_MAX_OBSERVERS.
  */
 #define LEDGER_MAX_OBSERVERS 4
 int ledger__observe(struct ledger *ledger, ledger_observer_fn fn, void *ctx);
+
+/*
+ * Hand out each exited process's final view (lists sorted as by ledger__finish, valid during
+ * the call only), then forget the process: its memory is freed, it is no longer among
+ * ledger__processes (whose last array this invalidates), and what it dropped or could not
+ * count stays in ledger__dropped and ledger__rejected. A service that runs for weeks holds
+ * only its running processes. Returns how many were released, or -ENOMEM.
+ */
+typedef void (*ledger_release_fn)(void *ctx, const struct ledger_process *process);
+int ledger__release_exited(struct ledger *ledger, ledger_release_fn fn, void *ctx);
 
 /* Number of records applied in total. */
 uint64_t ledger__events(const struct ledger *ledger);

@@ -16,6 +16,7 @@
 #include "library.h"
 #include "mark.h"
 #include "options.h"
+#include "serve.h"
 #include "session.h"
 
 /* --offset values, as the layout takes them. */
@@ -101,6 +102,7 @@ static const struct command {
 	{ SUBCOMMAND_MARK, run_mark },
 	{ SUBCOMMAND_DIFF, run_diff },
 	{ SUBCOMMAND_REPORT, run_report },
+	{ SUBCOMMAND_SERVE, serve__run },
 };
 
 int main(int argc, char **argv)

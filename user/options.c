@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+#include <arpa/inet.h>
 #include <argp.h>
 #include <errno.h>
 #include <limits.h>
@@ -20,6 +21,9 @@ enum {
 	OPT_OFFSET,
 	OPT_TIMELINE,
 	OPT_ALLOW,
+	OPT_METRICS,
+	OPT_RETAIN,
+	OPT_PER_PROCESS_DIR,
 };
 
 static const char trace_doc[] =
@@ -614,6 +618,150 @@ static int parse_simple(const struct argp *argp, enum subcommand subcommand, con
 	return 0;
 }
 
+static const char serve_doc[] =
+	"Trace every process that maps a libtt_metal.so, as trace -a does, until SIGINT or SIGTERM, and "
+	"serve what the ledger holds at /metrics over HTTP, in Prometheus' text format: live and "
+	"peak bytes per process, device and type; allocations, frees by fate, untracked bytes by "
+	"reason, leaked bytes, unmatched frees; events seen and lost. An exited process's series "
+	"stay --retain seconds, then its counts go on in per-command totals (no pid label) and the "
+	"ledger forgets it: memory stays bounded however long it runs.\v"
+	"Examples:\n"
+	"  devledger serve\n"
+	"  devledger serve --metrics 0.0.0.0:9477 --retain 600 --per-process-dir /var/lib/devledger\n"
+	"  curl -s http://127.0.0.1:9477/metrics\n"
+	"\n"
+	"--metrics takes a numeric address: 127.0.0.1:PORT, 0.0.0.0:PORT, [::1]:PORT. Exit status: "
+	"0 when stopped by a signal, 2 for a usage error, 1 when devledger failed (the port "
+	"taken, the probes not attached). Needs root (BPF).";
+
+static const struct argp_option serve_options[] = {
+	{ "metrics", OPT_METRICS, "ADDR:PORT", 0,
+	  "Where to serve /metrics (default " OPTIONS_METRICS_DEFAULT ": this host only)", 0 },
+	{ "retain", OPT_RETAIN, "SEC", 0,
+	  "Keep an exited process's series this long (default 300), then only its command's "
+	  "totals",
+	  0 },
+	{ "per-process-dir", OPT_PER_PROCESS_DIR, "DIR", 0,
+	  "Write each process's JSON summary (devledger.summary.v1, that process alone) to "
+	  "DIR/PID-START.json when it exits, and those still running when devledger stops",
+	  0 },
+	{ "lib", 'l', "PATH", 0,
+	  "Trace only this libtt_metal.so (default: whichever copy each process loads)", 0 },
+	{ "output", 'o', "FILE", 0, "At the end, the JSON summary of the processes still known", 0 },
+	{ "duration", 'd', "SEC", 0, "Stop after SEC seconds (default: only on a signal)", 0 },
+	{ "ring-size", OPT_RING_SIZE, "BYTES", 0, "BPF ring buffer size, as for trace", 0 },
+	{ "max-live", OPT_MAX_LIVE, "N", 0, "Live allocations kept per process, as for trace", 0 },
+	{ "entry-probes", OPT_ENTRY_PROBES, NULL, 0, "As for trace", 0 },
+	{ "perf-uprobes", OPT_PERF_UPROBES, NULL, 0, "As for trace", 0 },
+	{ "profile", OPT_PROFILE, "NAME", 0, "The tt-metal era, as for trace", 0 },
+	{ "offset", OPT_OFFSET, "FIELD=N", 0, "Where a field is, as for trace", 0 },
+	{ "quiet", 'q', NULL, 0, "No report on stderr at the end", 0 },
+	{ "verbose", 'v', NULL, 0, "Print libbpf's debug log, as for trace", 0 },
+	{ "help", 'h', NULL, 0, "Give this help list", -1 },
+	{ NULL, 0, NULL, 0, NULL, 0 },
+};
+
+/* ADDR:PORT with a numeric address ([...] around IPv6) and a port from 1 to 65535. */
+static int parse_listen(const char *arg, struct options *opts)
+{
+	const char *colon = strrchr(arg, ':'), *host = arg;
+	size_t host_len;
+	unsigned char addr[16];
+	char *end;
+	long port;
+
+	if (!colon || colon == arg)
+		return -EINVAL;
+	host_len = (size_t)(colon - arg);
+	if (arg[0] == '[') {
+		if (host_len < 3 || arg[host_len - 1] != ']')
+			return -EINVAL;
+		host++;
+		host_len -= 2;
+	}
+	if (host_len >= sizeof(opts->metrics_host))
+		return -EINVAL;
+	memcpy(opts->metrics_host, host, host_len);
+	opts->metrics_host[host_len] = '\0';
+	if (inet_pton(arg[0] == '[' ? AF_INET6 : AF_INET, opts->metrics_host, addr) != 1)
+		return -EINVAL;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (!colon[1] || *end || errno || port < 1 || port > 65535)
+		return -EINVAL;
+	opts->metrics_port = (unsigned int)port;
+	return 0;
+}
+
+static const struct argp serve_argp;
+
+static error_t parse_serve_option(int key, char *arg, struct argp_state *state)
+{
+	struct parse_state *ps = state->input;
+	struct options *opts = ps->opts;
+
+	switch (key) {
+	case OPT_METRICS:
+		if (parse_listen(arg, opts))
+			return fail(ps,
+				    "--metrics takes ADDR:PORT with a numeric address, e.g. "
+				    "127.0.0.1:9477 or [::1]:9477, not '%s'",
+				    arg);
+		return 0;
+	case OPT_RETAIN:
+		if (parse_seconds(arg, &opts->retain_s))
+			return fail(ps, "--retain takes a number of seconds greater than 0, not '%s'",
+				    arg);
+		return 0;
+	case OPT_PER_PROCESS_DIR:
+		if (!*arg)
+			return fail(ps, "--per-process-dir takes a folder%s", "");
+		opts->per_process_dir = arg;
+		return 0;
+	case 'h':
+		argp_help(&serve_argp, stdout, ARGP_HELP_STD_HELP, "devledger serve");
+		ps->help = true;
+		return 0;
+	case ARGP_KEY_ARG:
+		return fail(ps, "unexpected argument '%s'", arg);
+	case ARGP_KEY_ERROR:
+		return bad_option(ps, state, serve_options);
+	default:
+		/* What serve shares with trace is parsed as trace parses it. */
+		return parse_trace_option(key, arg, state);
+	}
+}
+
+static const struct argp serve_argp = {
+	.options = serve_options,
+	.parser = parse_serve_option,
+	.args_doc = "[--metrics ADDR:PORT] [--retain SEC] [--per-process-dir DIR]",
+	.doc = serve_doc,
+};
+
+static int parse_serve(int argc, char **argv, struct parse_state *ps)
+{
+	struct options *opts = ps->opts;
+	int err;
+
+	parse_listen(OPTIONS_METRICS_DEFAULT, opts);
+	opts->retain_s = OPTIONS_RETAIN_DEFAULT_S;
+	err = argp_parse(&serve_argp, argc - 1, argv + 1,
+			 ARGP_NO_EXIT | ARGP_NO_ERRS | ARGP_NO_HELP | ARGP_IN_ORDER, NULL, ps);
+	if (ps->help)
+		return 1;
+	if (err) {
+		if (!*ps->error)
+			snprintf(ps->error, ps->error_len, "bad arguments");
+		strncat(ps->error, " (see 'devledger serve --help')",
+			ps->error_len - strlen(ps->error) - 1);
+		return -EINVAL;
+	}
+	opts->subcommand = SUBCOMMAND_SERVE;
+	opts->mode = MODE_SYSTEM;
+	return 0;
+}
+
 static const char top_usage[] =
 	"Usage: devledger COMMAND [OPTIONS]\n"
 	"Trace tt-metal device memory (DRAM, L1, L1_SMALL, TRACE, circular buffers) from outside the\n"
@@ -625,6 +773,7 @@ static const char top_usage[] =
 	"  mark       record a labelled snapshot in a running trace\n"
 	"  diff       compare two summaries or snapshots; exit 1 when the new one leaks more\n"
 	"  report     turn a summary into one self-contained HTML page\n"
+	"  serve      trace the whole system until stopped; Prometheus metrics at /metrics\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help     this help; 'devledger COMMAND --help' for each command's\n"
@@ -633,7 +782,8 @@ static const char top_usage[] =
 	"Examples:\n"
 	"  sudo devledger trace -o summary.json -- ./build/test/tt_metal/unit_tests_api\n"
 	"  devledger check -l $TT_METAL_HOME/build/lib/libtt_metal.so\n"
-	"  devledger diff main.json branch.json && devledger report branch.json -o report.html\n";
+	"  devledger diff main.json branch.json && devledger report branch.json -o report.html\n"
+	"  sudo devledger serve --metrics 127.0.0.1:9477\n";
 
 int options__parse(int argc, char **argv, struct options *opts, char *error, size_t error_len)
 {
@@ -662,6 +812,8 @@ int options__parse(int argc, char **argv, struct options *opts, char *error, siz
 		return parse_simple(&diff_argp, SUBCOMMAND_DIFF, "diff", argc, argv, &ps);
 	if (!strcmp(argv[1], "report"))
 		return parse_simple(&report_argp, SUBCOMMAND_REPORT, "report", argc, argv, &ps);
+	if (!strcmp(argv[1], "serve"))
+		return parse_serve(argc, argv, &ps);
 	if (strcmp(argv[1], "trace")) {
 		snprintf(error, error_len, "unknown command '%s'; try 'devledger --help'", argv[1]);
 		return -EINVAL;

@@ -23,7 +23,12 @@ enum subcommand {
 	SUBCOMMAND_MARK,
 	SUBCOMMAND_DIFF,
 	SUBCOMMAND_REPORT,
+	SUBCOMMAND_SERVE,
 };
+
+/* devledger serve's default --metrics: loopback only, until told otherwise. */
+#define OPTIONS_METRICS_DEFAULT "127.0.0.1:9477"
+#define OPTIONS_RETAIN_DEFAULT_S 300
 
 struct options {
 	enum subcommand subcommand;
@@ -56,6 +61,11 @@ struct options {
 	const char *inputs[2];
 	size_t input_count;
 	size_t allow_bytes; /* diff --allow BYTES */
+	/* serve */
+	char metrics_host[48]; /* numeric IPv4 or IPv6 address, without brackets */
+	unsigned int metrics_port;
+	double retain_s;	     /* per-pid series kept this long after the process exits */
+	const char *per_process_dir; /* each exited process's summary, written here */
 };
 
 /*

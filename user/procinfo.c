@@ -84,6 +84,28 @@ int procinfo__cmdline(pid_t pid, char *buf, size_t size, size_t *len)
 	return 0;
 }
 
+int procinfo__comm(pid_t pid, char *buf, size_t size)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	if (!size)
+		return -EINVAL;
+	*buf = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
 /* The boot time (btime in /proc/stat), read once: start ticks count from it. */
 static double boot_time_s(void)
 {

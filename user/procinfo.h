@@ -31,6 +31,9 @@ bool procinfo__alive(pid_t pid, uint64_t start_ticks);
 /* Its argv as /proc/PID/cmdline has it (NUL-separated); *len bytes read. 0 or -errno. */
 int procinfo__cmdline(pid_t pid, char *buf, size_t size, size_t *len);
 
+/* Its name as /proc/PID/comm has it, without the newline, NUL-terminated. 0 or -errno. */
+int procinfo__comm(pid_t pid, char *buf, size_t size);
+
 /* When a process with these start ticks started, in seconds since the epoch; 0 if unknown. */
 double procinfo__started_at(uint64_t start_ticks);
 

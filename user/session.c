@@ -39,8 +39,8 @@
 #include "tracer.h"
 
 #define POLL_MS 100
-/* One per function that could not be read, per library not traced, and one for no activity. */
-#define SESSION_MAX_WARNINGS (PROBE_SYMBOLS + LIBSET_MAX_FILES + 1)
+/* One per function that could not be read, per library not traced, and for none followed or none used. */
+#define SESSION_MAX_WARNINGS (PROBE_SYMBOLS + LIBSET_MAX_FILES + 2)
 
 static volatile sig_atomic_t stop_signal;
 static volatile sig_atomic_t signal_count;
@@ -67,10 +67,12 @@ struct session {
 	uint64_t start_ns;
 	struct timespec started_at;
 	uint64_t records;
+	uint64_t unfollowed; /* libraries mapped past LIBSET_MAX_FILES */
 	uint64_t activity; /* records other than process exits: anything the library did */
 	uint32_t last_pid; /* of the last record: identity is looked for once per run of records */
 	int apply_error;
 	bool timed_out; /* -d ran out */
+	const struct session_hooks *hooks; /* what a command adds to the phases (serve) */
 	char layout_source[32];
 	/* Functions that ran and laid out memory devledger cannot read, by enum probe_symbol. */
 	uint64_t unseen[PROBE_SYMBOLS];
@@ -334,6 +336,8 @@ static int trace_loop(struct session *s, int *child_status, bool *child_done)
 			return n;
 		}
 		follow_timeline(s);
+		if (s->hooks && s->hooks->tick)
+			s->hooks->tick(s->hooks->ctx, s, now);
 		if (interval_ns && now >= next_table) {
 			struct summary_session view = { .mode = mode_name(o->mode),
 							.start_ns = s->start_ns,
@@ -506,11 +510,9 @@ static void probe_new_file(struct session *s, struct libset_file *f, uint32_t pi
 		return;
 	}
 	/* -a -l: one file was chosen for the whole machine; other copies are not what was asked. */
-	if (s->opts.mode == MODE_SYSTEM && s->opts.library)
-		return;
-	add_warning(s, "process %u loaded %s, which was not traced: %s", pid, f->path, f->why);
-	if (!s->opts.quiet)
-		fprintf(stderr, "devledger: warning: %s\n", s->warnings[s->warning_count - 1]);
+	if (!s->opts.quiet && !(s->opts.mode == MODE_SYSTEM && s->opts.library))
+		fprintf(stderr, "devledger: warning: process %u loaded %s, which was not traced: %s\n",
+			pid, f->path, f->why);
 }
 
 /*
@@ -527,8 +529,7 @@ static void library_mapped(struct session *s, const struct dl_map_event *ev)
 	if (f)
 		libset__add_pid(f, ev->pid);
 	else
-		add_warning(s, "process %u loaded one more %s than devledger can follow", ev->pid,
-			    LIBFIND_NAME);
+		s->unfollowed++;
 	if (ev->stopped)
 		kill((pid_t)ev->pid, SIGCONT);
 }
@@ -538,6 +539,19 @@ static void collect_warnings(struct session *s)
 {
 	const struct library *lib = libset__first_probed(&s->libs);
 
+	s->warning_count = 0; /* said again from the counts: the view can be asked for often */
+	for (size_t i = 0; i < s->libs.count; i++) {
+		const struct libset_file *f = &s->libs.files[i];
+
+		/* -a -l: one file was chosen for the whole machine; other copies were not asked. */
+		if (f->probed || (s->opts.mode == MODE_SYSTEM && s->opts.library))
+			continue;
+		add_warning(s, "process %u loaded %s, which was not traced: %s",
+			    f->pid_count ? f->pids[0] : 0, f->path, f->why);
+	}
+	if (s->unfollowed)
+		add_warning(s, "%" PRIu64 " more %s could not be followed: devledger keeps %d",
+			    s->unfollowed, LIBFIND_NAME, LIBSET_MAX_FILES);
 	/* Nothing at all from the library: never a clean session. */
 	if (!s->activity && !lib)
 		add_warning(s, "no traced process loaded %s%s", LIBFIND_NAME,
@@ -635,9 +649,10 @@ int session__prepare(struct session *s)
 	if (err)
 		return err == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
 	s->ledger = ledger__new(&lopts);
-	s->timeline = timeline__new(0);
-	if (!s->ledger || !s->timeline ||
-	    ledger__observe(s->ledger, timeline__observe, s->timeline)) {
+	if (!(s->hooks && s->hooks->no_timeline))
+		s->timeline = timeline__new(0);
+	if (!s->ledger || (!s->timeline && !(s->hooks && s->hooks->no_timeline)) ||
+	    (s->timeline && ledger__observe(s->ledger, timeline__observe, s->timeline))) {
 		fprintf(stderr, "devledger: %s\n", strerror(errno ? errno : ENOMEM));
 		return EXIT_RUNTIME;
 	}
@@ -713,12 +728,19 @@ int session__run(struct session *s)
 	return s->exit_code;
 }
 
-/* The summary's view of the session: how it ran and what it could not see. */
-static void describe(struct session *s, const struct dl_bpf_stats *stats,
-		     struct summary_session *view)
+struct ledger *session__ledger(struct session *s)
+{
+	return s->ledger;
+}
+
+void session__view(struct session *s, struct summary_session *view)
 {
 	const struct library *first = libset__first_probed(&s->libs);
+	struct dl_bpf_stats stats = { 0 };
 
+	if (s->tracer) /* none before session__start */
+		tracer__stats(s->tracer, &stats);
+	*view = (struct summary_session){ 0 };
 	collect_warnings(s);
 	for (size_t i = 0; i < s->libs.count; i++) {
 		const struct libset_file *f = &s->libs.files[i];
@@ -745,7 +767,7 @@ static void describe(struct session *s, const struct dl_bpf_stats *stats,
 	/* A full helper map loses facts too (a process's exit, a CB's program): not exact either.
 	 */
 	view->lost_events =
-		stats->ringbuf_full + stats->read_failed + stats->map_full + stats->elements_dropped;
+		stats.ringbuf_full + stats.read_failed + stats.map_full + stats.elements_dropped;
 	own_usage(&view->cpu_s, &view->peak_rss_kib);
 	view->usage = own_usage;
 	view->timeline = s->timeline;
@@ -753,8 +775,8 @@ static void describe(struct session *s, const struct dl_bpf_stats *stats,
 
 int session__finish(struct session *s)
 {
-	struct summary_session view = { 0 };
 	struct dl_bpf_stats stats = { 0 };
+	struct summary_session view = { 0 };
 	int exit_code = s->exit_code, err;
 
 	/*
@@ -776,7 +798,7 @@ int session__finish(struct session *s)
 	name_running_processes(s->ledger);
 	ledger__finish(s->ledger);
 
-	describe(s, &stats, &view);
+	session__view(s, &view);
 	if (s->opts.output) {
 		err = summary__write_json(s->ledger, &view, s->opts.output);
 		if (err) {
@@ -795,7 +817,7 @@ int session__finish(struct session *s)
 	}
 	/* What the summary cost too: the report's figures match the JSON's. */
 	own_usage(&view.cpu_s, &view.peak_rss_kib);
-	if (!s->opts.quiet)
+	if (!s->opts.quiet && !(s->hooks && s->hooks->own_report))
 		summary__print_report(s->ledger, &view, stderr);
 
 	if (exit_code == 0 && s->child_done) {
@@ -836,6 +858,12 @@ void session__free(struct session *s)
 
 int session__trace(const struct options *opts, const struct library_opts *library_opts)
 {
+	return session__run_with(opts, library_opts, NULL);
+}
+
+int session__run_with(const struct options *opts, const struct library_opts *library_opts,
+		      const struct session_hooks *hooks)
+{
 	struct session *s;
 	int exit_code;
 
@@ -849,12 +877,17 @@ int session__trace(const struct options *opts, const struct library_opts *librar
 		fprintf(stderr, "devledger: %s\n", strerror(errno));
 		return EXIT_RUNTIME;
 	}
+	s->hooks = hooks;
 	exit_code = session__prepare(s);
+	if (!exit_code && hooks && hooks->prepared)
+		exit_code = hooks->prepared(hooks->ctx, s);
 	if (!exit_code)
 		exit_code = session__start(s);
 	if (!exit_code) {
 		session__run(s);
 		exit_code = session__finish(s);
+		if (hooks && hooks->finished)
+			exit_code = hooks->finished(hooks->ctx, s, exit_code);
 	}
 	session__free(s);
 	return exit_code;

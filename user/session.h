@@ -7,6 +7,9 @@
 #ifndef DEVLEDGER_SESSION_H
 #define DEVLEDGER_SESSION_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "library.h"
 #include "options.h"
 
@@ -37,5 +40,34 @@ void session__free(struct session *s);
 
 /* Every phase in turn, with SIGINT and SIGTERM ending the session with its summary. */
 int session__trace(const struct options *opts, const struct library_opts *library_opts);
+
+/* What a command adds to the phases (devledger serve: the metrics, per-process summaries). */
+struct session_hooks {
+	/* After prepare, before the probes: 0 to go on, else the exit status. */
+	int (*prepared)(void *ctx, struct session *s);
+	/* On the run loop's thread after each poll of the records; now_ns is CLOCK_MONOTONIC. */
+	void (*tick)(void *ctx, struct session *s, uint64_t now_ns);
+	/* After finish, with its exit status: the exit status to end with. */
+	int (*finished)(void *ctx, struct session *s, int exit_code);
+	/* The command reports at the end itself: the ledger no longer holds all it saw. */
+	bool own_report;
+	/* No memory over time: a service that runs for weeks would grow it with every process. */
+	bool no_timeline;
+	void *ctx;
+};
+
+/* session__trace with hooks (NULL: none). */
+int session__run_with(const struct options *opts, const struct library_opts *library_opts,
+		      const struct session_hooks *hooks);
+
+/* The session's ledger, from session__prepare on. */
+struct ledger *session__ledger(struct session *s);
+
+/*
+ * The summary's view of the session so far: how it ran, what it lost and what it could not
+ * see. Strings point into the session.
+ */
+struct summary_session;
+void session__view(struct session *s, struct summary_session *view);
 
 #endif /* DEVLEDGER_SESSION_H */

@@ -513,7 +513,8 @@ static int json_add_process(struct json_object *processes, const struct ledger_p
 	return 0;
 }
 
-static int json_add_session(struct json_object *root, const struct ledger *ledger,
+/* rejected, dropped: what the ledger could not count or keep, for "exact". */
+static int json_add_session(struct json_object *root, uint64_t rejected, uint64_t dropped,
 			    const struct summary_session *s)
 {
 	struct json_object *session, *libraries, *warnings;
@@ -569,11 +570,10 @@ static int json_add_session(struct json_object *root, const struct ledger *ledge
 		     json_object_new_double_s(strtod(duration, NULL), duration)) ||
 	    json_add_u64(session, "events", s->events) ||
 	    json_add_u64(session, "lost_events", s->lost_events) ||
-	    json_add_u64(session, "rejected_events", ledger__rejected(ledger)) ||
+	    json_add_u64(session, "rejected_events", rejected) ||
 	    json_add(session, "exact",
 		     json_object_new_boolean(s->lost_events == 0 && s->warning_count == 0 &&
-					     ledger__rejected(ledger) == 0 &&
-					     ledger__dropped(ledger) == 0)) ||
+					     rejected == 0 && dropped == 0)) ||
 	    json_add(session, "cpu_s", json_object_new_double_s(s->cpu_s, cpu)) ||
 	    json_add_u64(session, "peak_rss_kib", s->peak_rss_kib))
 		return -ENOMEM;
@@ -586,13 +586,10 @@ static uint64_t sum(uint64_t a, uint64_t b)
 	return b > UINT64_MAX - a ? UINT64_MAX : a + b;
 }
 
-void summary__totals(const struct ledger *ledger, struct summary_totals *t)
+static void totals_of(const struct ledger_process *procs, size_t count,
+		      struct summary_totals *t)
 {
-	const struct ledger_process *procs;
-	size_t count;
-
 	memset(t, 0, sizeof(*t));
-	procs = ledger__processes(ledger, &count);
 	t->processes = count;
 	for (size_t i = 0; i < count; i++) {
 		t->unmatched_frees = sum(t->unmatched_frees, procs[i].unmatched_frees.count);
@@ -609,15 +606,25 @@ void summary__totals(const struct ledger *ledger, struct summary_totals *t)
 	}
 }
 
+void summary__totals(const struct ledger *ledger, struct summary_totals *t)
+{
+	const struct ledger_process *procs;
+	size_t count;
+
+	procs = ledger__processes(ledger, &count);
+	totals_of(procs, count, t);
+}
+
 /* The verdict in one place, for scripts: what every process's lists add up to. */
-static int json_add_totals(struct json_object *root, const struct ledger *ledger)
+static int json_add_totals(struct json_object *root, const struct ledger_process *procs,
+			   size_t count)
 {
 	struct json_object *totals = json_add_new(root, "totals", json_object_new_object());
 	struct summary_totals t;
 
 	if (!totals)
 		return -ENOMEM;
-	summary__totals(ledger, &t);
+	totals_of(procs, count, &t);
 	if (json_add_u64(totals, "processes", t.processes) ||
 	    json_add_u64(totals, "leaks", t.leaks) ||
 	    json_add_u64(totals, "leaked_bytes", t.leaked_bytes) ||
@@ -628,26 +635,24 @@ static int json_add_totals(struct json_object *root, const struct ledger *ledger
 	return 0;
 }
 
-static int summary_build(struct json_object *root, const struct ledger *ledger,
+static int summary_build(struct json_object *root, const struct ledger_process *procs,
+			 size_t count, uint64_t rejected, uint64_t dropped,
 			 const struct summary_session *session)
 {
-	const struct ledger_process *procs;
 	struct json_object *processes;
-	size_t count;
 	int err;
 
 	if (json_add_string(root, "schema", SUMMARY_SCHEMA) ||
 	    json_add_string(root, "devledger_version", DEVLEDGER_VERSION))
 		return -ENOMEM;
-	err = json_add_session(root, ledger, session);
+	err = json_add_session(root, rejected, dropped, session);
 	if (!err)
-		err = json_add_totals(root, ledger);
+		err = json_add_totals(root, procs, count);
 	if (err)
 		return err;
 	processes = json_add_new(root, "processes", json_object_new_array());
 	if (!processes)
 		return -ENOMEM;
-	procs = ledger__processes(ledger, &count);
 	for (size_t i = 0; i < count; i++) {
 		if (json_add_process(processes, &procs[i], session->start_ns))
 			return -ENOMEM;
@@ -830,19 +835,17 @@ cleanup:
 	return err;
 }
 
-int summary__write_json(const struct ledger *ledger, const struct summary_session *session,
-			const char *path)
+static int write_json(const struct ledger_process *procs, size_t count, uint64_t rejected,
+		      uint64_t dropped, const struct summary_session *session, const char *path)
 {
 	struct json_object *root;
 	const char *text;
 	int err;
 
-	if (!ledger || !session || !path || !*path)
-		return -EINVAL;
 	root = json_object_new_object();
 	if (!root)
 		return -ENOMEM;
-	err = summary_build(root, ledger, session);
+	err = summary_build(root, procs, count, rejected, dropped, session);
 	/*
 	 * devledger's own peak memory includes this summary: measured once the
 	 * tree and its text exist, then written in; the text is made again.
@@ -871,6 +874,28 @@ int summary__write_json(const struct ledger *ledger, const struct summary_sessio
 	}
 	json_object_put(root);
 	return err;
+}
+
+int summary__write_json(const struct ledger *ledger, const struct summary_session *session,
+			const char *path)
+{
+	const struct ledger_process *procs;
+	size_t count;
+
+	if (!ledger || !session || !path || !*path)
+		return -EINVAL;
+	procs = ledger__processes(ledger, &count);
+	return write_json(procs, count, ledger__rejected(ledger), ledger__dropped(ledger),
+			  session, path);
+}
+
+int summary__write_process_json(const struct ledger *ledger, const struct ledger_process *process,
+				const struct summary_session *session, const char *path)
+{
+	if (!ledger || !process || !session || !path || !*path)
+		return -EINVAL;
+	return write_json(process, 1, ledger__rejected(ledger), process->dropped_allocations,
+			  session, path);
 }
 
 /* The report for people. */

@@ -76,6 +76,15 @@ int summary__write_json(const struct ledger *ledger, const struct summary_sessio
 int summary__write_text(const char *path, const char *text);
 
 /*
+ * One process's summary, as summary__write_json writes it with that process alone (in
+ * "processes" and "totals"; "exact" counts its own dropped allocations and what the ledger
+ * rejected so far): for a process that exited, written whole when it is handed out.
+ */
+struct ledger_process;
+int summary__write_process_json(const struct ledger *ledger, const struct ledger_process *process,
+				const struct summary_session *session, const char *path);
+
+/*
  * Can a summary be written to path later? Checked before a session starts, so
  * that a long session's summary is never lost at its end: 0, or -errno with
  * `why` saying what is wrong (a folder, a missing folder, no write permission,

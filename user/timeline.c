@@ -281,6 +281,8 @@ int timeline__snapshot(struct timeline *t, const char *label, uint64_t ts_ns)
 {
 	struct timeline_snapshot *snap;
 
+	if (!t)
+		return 0; /* a session without a timeline (serve) */
 	if (t->snapshot_count == TIMELINE_MAX_SNAPSHOTS)
 		return -ENOSPC;
 	if (grow((void **)&t->snapshots, &t->snapshot_capacity, t->snapshot_count + 1,
@@ -318,7 +320,7 @@ int timeline__snapshot(struct timeline *t, const char *label, uint64_t ts_ns)
 
 void timeline__lost(struct timeline *t, uint64_t total, uint64_t ts_ns)
 {
-	if (total <= t->lost_total)
+	if (!t || total <= t->lost_total)
 		return;
 	add_event(t, (struct timeline_event){ .kind = TIMELINE_EVENT_LOST,
 					      .device_id = -1,

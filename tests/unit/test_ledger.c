@@ -1138,6 +1138,125 @@ static void test_observers_listed(void **state)
 	assert_int_equal(second[0], 2);
 }
 
+/* What ledger__release_exited handed out, copied during the call. */
+struct released {
+	uint32_t pids[8];
+	uint64_t leaked_bytes[8];
+	uint64_t untracked_bytes[8];
+	size_t leak_records[8];
+	size_t count;
+};
+
+static void on_release(void *ctx, const struct ledger_process *p)
+{
+	struct released *r = ctx;
+
+	assert_true(r->count < 8);
+	assert_true(p->exited);
+	assert_int_equal(p->live.count, 0);
+	r->pids[r->count] = p->pid;
+	r->leak_records[r->count] = p->leaks.count;
+	for (size_t d = 0; d < p->device_count; d++)
+		for (int t = 0; t < DL_MEM_TYPES; t++) {
+			r->leaked_bytes[r->count] += p->devices[d].mem[t].leaked_bytes;
+			r->untracked_bytes[r->count] += p->devices[d].mem[t].untracked_bytes;
+		}
+	/* Sorted by address, as ledger__finish sorts them. */
+	for (size_t i = 1; i < p->leaks.count; i++)
+		assert_true(p->leaks.items[i - 1].address < p->leaks.items[i].address);
+	r->count++;
+}
+
+/* An exited process is handed out once, whole, then forgotten; a running one stays. */
+static void test_release_exited_hands_out_and_forgets(void **state)
+{
+	struct ledger *l = *state;
+	struct released r = { 0 };
+
+	alloc(l, 10, 0, DL_MEM_DRAM, 0x5000, 300);
+	alloc(l, 10, 0, DL_MEM_DRAM, 0x1000, 100);
+	alloc(l, 10, 1, DL_MEM_L1, 0x1000, 64);
+	close_device(l, 10, 1);
+	alloc(l, 11, 0, DL_MEM_DRAM, 0x1000, 4096);
+	process_exit(l, 10, 0, "gone");
+	assert_int_equal(ledger__release_exited(l, on_release, &r), 1);
+	assert_int_equal(r.count, 1);
+	assert_int_equal(r.pids[0], 10);
+	assert_int_equal(r.leak_records[0], 2);
+	assert_int_equal(r.leaked_bytes[0], 400);
+	assert_int_equal(r.untracked_bytes[0], 64);
+	/* Once only. */
+	assert_int_equal(ledger__release_exited(l, on_release, &r), 0);
+	assert_int_equal(r.count, 1);
+	assert_int_equal(process_count(l), 1);
+	assert_int_equal(proc(l, 0)->pid, 11);
+	assert_int_equal(ledger__set_comm(l, 10, "x"), -ENOENT);
+
+	/* The pid again is a new process, counted from nothing in the entry the old one left. */
+	alloc(l, 10, 0, DL_MEM_DRAM, 0x1000, 8);
+	dealloc(l, 10, 0, DL_MEM_DRAM, 0x1000);
+	dealloc(l, 10, 0, DL_MEM_DRAM, 0x5000); /* the old process's: unknown to this one */
+	assert_int_equal(process_count(l), 2);
+	assert_int_equal(proc(l, 0)->pid, 10);
+	assert_int_equal(proc(l, 0)->devices[0].mem[DL_MEM_DRAM].allocs, 1);
+	assert_int_equal(proc(l, 0)->devices[0].mem[DL_MEM_DRAM].frees, 1);
+	assert_int_equal(proc(l, 0)->devices[0].mem[DL_MEM_DRAM].leaks, 0);
+	assert_int_equal(proc(l, 0)->unmatched_frees.count, 1);
+	assert_int_equal(proc(l, 0)->unmatched_frees.items[0].reason,
+			 LEDGER_REASON_UNKNOWN_ADDRESS);
+	assert_int_equal(proc(l, 1)->devices[0].mem[DL_MEM_DRAM].live_bytes, 4096);
+}
+
+/* Processes that come and go, each released: the ledger holds no more after 2000 than after 20. */
+static void test_release_exited_keeps_memory_flat(void **state)
+{
+	struct ledger *l = *state;
+	size_t after_warmup = 0;
+
+	alloc(l, 1, 0, DL_MEM_DRAM, 0x1000, 4096); /* one that stays throughout */
+	for (uint32_t i = 0; i < 2000; i++) {
+		uint32_t pid = 100 + i;
+
+		for (uint64_t a = 0; a < 50; a++)
+			alloc(l, pid, (int32_t)(a % 4), DL_MEM_L1, 0x10000 + a * 64, 64);
+		for (uint64_t a = 0; a < 40; a++)
+			dealloc(l, pid, (int32_t)(a % 4), DL_MEM_L1, 0x10000 + a * 64);
+		process_exit(l, pid, 0, "churn");
+		assert_int_equal(ledger__release_exited(l, NULL, NULL), 1);
+		if (i == 19)
+			after_warmup = ledger__memory_bytes(l);
+	}
+	assert_int_equal(ledger__memory_bytes(l), after_warmup);
+	assert_int_equal(process_count(l), 1);
+	assert_int_equal(proc(l, 0)->devices[0].mem[DL_MEM_DRAM].live_bytes, 4096);
+}
+
+/* Releasing some of many pids (several sharing a home in the pid map) loses none of the rest. */
+static void test_release_exited_keeps_other_pids(void **state)
+{
+	struct ledger *l = *state;
+
+	for (uint32_t pid = 1; pid <= 300; pid++)
+		alloc(l, pid, 0, DL_MEM_DRAM, 0x1000, pid);
+	for (uint32_t pid = 1; pid <= 300; pid += 3)
+		process_exit(l, pid, 0, "x");
+	assert_int_equal(ledger__release_exited(l, NULL, NULL), 100);
+	for (uint32_t pid = 1; pid <= 300; pid++)
+		assert_int_equal(ledger__set_comm(l, pid, "y"), pid % 3 == 1 ? -ENOENT : 0);
+	assert_int_equal(process_count(l), 200);
+	/* A record of a running pid goes to its own process, not a new one. */
+	for (uint32_t pid = 2; pid <= 300; pid += 3)
+		dealloc(l, pid, 0, DL_MEM_DRAM, 0x1000);
+	assert_int_equal(process_count(l), 200);
+	for (size_t i = 0; i < 200; i++) {
+		const struct ledger_process *p = proc(l, i);
+
+		assert_int_equal(p->devices[0].mem[DL_MEM_DRAM].live_bytes,
+				 p->pid % 3 == 2 ? 0 : p->pid);
+		assert_int_equal(p->unmatched_frees.count, 0);
+	}
+}
+
 #define BOTH(test)                                                                                 \
 	cmocka_unit_test_setup_teardown(test, setup_default, teardown),                            \
 		cmocka_unit_test_setup_teardown(test, setup_colliding, teardown)
@@ -1176,6 +1295,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_growth, setup_default, teardown),
 		BOTH(test_observer_sees_every_change),
 		BOTH(test_observers_listed),
+		BOTH(test_release_exited_hands_out_and_forgets),
+		BOTH(test_release_exited_keeps_memory_flat),
+		BOTH(test_release_exited_keeps_other_pids),
 	};
 
 	return cmocka_run_group_tests_name("ledger", tests, NULL, NULL);

@@ -105,6 +105,53 @@ static void test_defaults(void **state)
 		     opts.perf_uprobes);
 }
 
+static void test_serve(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("serve", NULL), 0);
+	assert_int_equal(opts.subcommand, SUBCOMMAND_SERVE);
+	assert_int_equal(opts.mode, MODE_SYSTEM);
+	assert_string_equal(opts.metrics_host, "127.0.0.1");
+	assert_int_equal(opts.metrics_port, 9477);
+	assert_true(opts.retain_s == 300);
+	assert_null(opts.per_process_dir);
+
+	assert_int_equal(parse("serve", "--metrics", "0.0.0.0:9100", "--retain", "2.5",
+			       "--per-process-dir", "/var/lib/devledger", "-l", "/x/libtt_metal.so",
+			       "-d", "10", "--ring-size", "64M", "-q", NULL),
+			 0);
+	assert_string_equal(opts.metrics_host, "0.0.0.0");
+	assert_int_equal(opts.metrics_port, 9100);
+	assert_true(opts.retain_s == 2.5);
+	assert_string_equal(opts.per_process_dir, "/var/lib/devledger");
+	assert_string_equal(opts.library, "/x/libtt_metal.so");
+	assert_true(opts.duration_s == 10);
+	assert_int_equal(opts.ring_bytes, 64 << 20);
+	assert_true(opts.quiet);
+
+	assert_int_equal(parse("serve", "--metrics=[::1]:65535", NULL), 0);
+	assert_string_equal(opts.metrics_host, "::1");
+	assert_int_equal(opts.metrics_port, 65535);
+}
+
+static void test_serve_errors(void **state)
+{
+	(void)state;
+	expect_usage_error(parse("serve", "--metrics", "localhost:9477", NULL), "numeric address");
+	expect_usage_error(parse("serve", "--metrics", "127.0.0.1", NULL), "'127.0.0.1'");
+	expect_usage_error(parse("serve", "--metrics", "127.0.0.1:0", NULL), "ADDR:PORT");
+	expect_usage_error(parse("serve", "--metrics", "127.0.0.1:65536", NULL), "ADDR:PORT");
+	expect_usage_error(parse("serve", "--metrics", "::1:9477", NULL), "ADDR:PORT");
+	expect_usage_error(parse("serve", "--metrics", "[::1]:", NULL), "ADDR:PORT");
+	expect_usage_error(parse("serve", "--retain", "0", NULL), "greater than 0");
+	expect_usage_error(parse("serve", "--retain", "5s", NULL), "'5s'");
+	expect_usage_error(parse("serve", "--per-process-dir", "", NULL), "takes a folder");
+	expect_usage_error(parse("serve", "-p", "1", NULL), "unknown option '-p'");
+	expect_usage_error(parse("serve", "extra", NULL), "unexpected argument 'extra'");
+	expect_usage_error(parse("serve", "--metrics", NULL), "--metrics needs a value");
+	assert_non_null(strstr(error, "devledger serve --help"));
+}
+
 static void test_mode_errors(void **state)
 {
 	(void)state;
@@ -254,6 +301,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_command_mode),	 cmocka_unit_test(test_pid_mode),
 		cmocka_unit_test(test_system_mode),	 cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_serve),
+		cmocka_unit_test(test_serve_errors),
 		cmocka_unit_test(test_mode_errors),	 cmocka_unit_test(test_number_errors),
 		cmocka_unit_test(test_option_errors),	 cmocka_unit_test(test_check),
 		cmocka_unit_test(test_help_and_version),

@@ -760,6 +760,48 @@ static size_t dir_entries(const char *dir, char *names, size_t size)
 	return n;
 }
 
+/* What one process gets when it is handed out: itself alone, whole, in the summary's schema. */
+static void on_release_write(void *ctx, const struct ledger_process *p)
+{
+	struct fixture *f = ctx;
+
+	assert_int_equal(summary__write_process_json(f->ledger, p, &f->session, f->path), 0);
+}
+
+static void test_process_summary(void **state)
+{
+	struct fixture *f = *state;
+	struct json_object *root;
+	char names[256], *text;
+	size_t size;
+
+	alloc(f, 7, AT_MS(1), 0, DL_MEM_DRAM, 0x2000, 4096);
+	alloc(f, 7, AT_MS(1), 0, DL_MEM_DRAM, 0x1000, 100);
+	dealloc(f, 7, AT_MS(3), 0, DL_MEM_DRAM, 0x9000, 0); /* matches nothing */
+	alloc(f, 8, AT_MS(5), 0, DL_MEM_DRAM, 0x1000, 8192); /* still running */
+	process_exit(f, 7, AT_MS(4), 0, "a", 1);
+	assert_int_equal(ledger__release_exited(f->ledger, on_release_write, f), 1);
+
+	assert_int_equal(dir_entries(f->dir, names, sizeof(names)), 1);
+	text = read_file(f->path, &size);
+	root = parse_text(text, size);
+	assert_string_equal(json_object_get_string(get(root, "schema")), "devledger.summary.v1");
+	assert_uint_at(root, "totals.processes", 1);
+	assert_uint_at(root, "totals.leaks", 2);
+	assert_uint_at(root, "totals.leaked_bytes", 4196);
+	assert_uint_at(root, "totals.unmatched_frees", 1);
+	assert_int_equal(json_object_array_length(get(root, "processes")), 1);
+	assert_int_at(root, "processes.0.pid", 7);
+	assert_int_at(root, "processes.0.exit.code", 0);
+	/* sorted by address */
+	assert_uint_at(root, "processes.0.leaks.0.address", 0x1000);
+	assert_uint_at(root, "processes.0.leaks.1.address", 0x2000);
+	assert_int_equal(json_object_array_length(get(root, "processes.0.live")), 0);
+	assert_true(json_object_get_boolean(get(root, "session.exact")));
+	json_object_put(root);
+	free(text);
+}
+
 static void test_write_replaces_whole_file(void **state)
 {
 	struct fixture *f = *state;
@@ -1189,6 +1231,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_known_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_running_process_live, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_comm_escaped_and_valid_utf8, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_process_summary, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_replaces_whole_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_failures_leave_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_stdout, setup, teardown),
