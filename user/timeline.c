@@ -175,10 +175,17 @@ static int add_point(struct timeline *t, struct timeline_series *s, uint64_t ts,
 	}
 	if (s->point_count == t->max_points)
 		compact(s);
-	if (!s->points) {
-		s->points = malloc(t->max_points * sizeof(*s->points));
-		if (!s->points)
+	if (s->point_count == s->point_capacity) {
+		size_t cap = s->point_capacity ? s->point_capacity * 2 : 16;
+		struct timeline_point *p;
+
+		if (cap > t->max_points)
+			cap = t->max_points;
+		p = realloc(s->points, cap * sizeof(*p));
+		if (!p)
 			return -ENOMEM;
+		s->points = p;
+		s->point_capacity = cap;
 	}
 	s->points[s->point_count++] = (struct timeline_point){ ts, live_bytes };
 	return 0;

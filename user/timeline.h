@@ -38,6 +38,7 @@ struct timeline_series {
 	uint8_t mem_type;    /* enum dl_mem_type */
 	struct timeline_point *points; /* in time order */
 	size_t point_count;
+	size_t point_capacity; /* grows to the timeline's bound: most series stay small */
 	uint64_t changes;    /* every change seen, before downsampling */
 	uint64_t live_bytes; /* now */
 	uint64_t live_count;
