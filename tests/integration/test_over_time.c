@@ -406,6 +406,41 @@ static void test_diff_snapshots(void **state)
 	assert_int_equal(diff(dir, old_snap, file_in(dir, "steady", ".json"), NULL), 2);
 }
 
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f || fputs(text, f) == EOF || fclose(f))
+		fail_msg("cannot write %s", path);
+}
+
+/* Where summaries carry the allocating stack, a leak site is its stack. */
+static void test_diff_by_stack(void **state)
+{
+	const char *dir = *state;
+	const char *old = "{ \"schema\": \"devledger.summary.v1\", \"processes\": [ { \"devices\": [ "
+			  "{ \"device_id\": 0, \"kind\": \"chip\", \"memory\": { \"DRAM\": { "
+			  "\"leaks\": 1, \"leaked_bytes\": 4096 } } } ], \"leaks\": [ "
+			  "{ \"device_id\": 0, \"device_kind\": \"chip\", \"type\": \"DRAM\", "
+			  "\"size\": 4096, \"stack\": [\"run_model\", \"main\"] } ] } ] }";
+	const char *new = "{ \"schema\": \"devledger.summary.v1\", \"processes\": [ { \"devices\": [ "
+			  "{ \"device_id\": 0, \"kind\": \"chip\", \"memory\": { \"DRAM\": { "
+			  "\"leaks\": 1, \"leaked_bytes\": 4096 } } } ], \"leaks\": [ "
+			  "{ \"device_id\": 0, \"device_kind\": \"chip\", \"type\": \"DRAM\", "
+			  "\"size\": 4096, \"stack\": [\"load_weights\", \"main\"] } ] } ] }";
+	const char *text;
+
+	write_text(file_in(dir, "old", ".json"), old);
+	write_text(file_in(dir, "new", ".json"), new);
+	/* as many bytes leaked, from another place */
+	assert_int_equal(diff(dir, file_in(dir, "old", ".json"), file_in(dir, "new", ".json"), NULL),
+			 0);
+	text = read_text(file_in(dir, "diff", ".txt"));
+	assert_non_null(strstr(text, "new or more often in NEW:\n  chip 0 DRAM \"load_weights\" < "
+				     "\"main\": 1 (was 0)"));
+	assert_non_null(strstr(text, "gone in NEW:\n  chip 0 DRAM \"run_model\" < \"main\": 1"));
+}
+
 /* The stand-in's pid: the one child of devledger. */
 static pid_t child_of(pid_t parent)
 {
@@ -657,6 +692,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_growth_over_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_diff_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_diff_snapshots, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_diff_by_stack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mark_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_runs_compared, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_in_chromium, setup, teardown),
