@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -18,8 +19,11 @@
 #include "summary.h"
 #include "timeline.h"
 
-/* devledger's own instants (snapshots, lost records) go on a track of their own. */
-#define DEVLEDGER_TRACK_PID 0
+/*
+ * devledger's own instants (snapshots, lost records) go on a track of their
+ * own, under devledger's pid: a real one, which no traced process has.
+ */
+#define DEVLEDGER_TRACK_PID ((uint32_t)getpid())
 
 static struct json_object *micros(uint64_t ts_ns, uint64_t start_ns)
 {
