@@ -71,14 +71,16 @@ int mark__send(pid_t devledger, const char *label, int timeout_ms)
 		return err;
 	}
 	if (!is_devledger(devledger)) {
-		fprintf(stderr, "devledger: mark: PID %d is not devledger: give the PID of a running "
-				"devledger trace\n", (int)devledger);
+		fprintf(stderr,
+			"devledger: mark: PID %d is not devledger: give the PID of a running devledger trace\n",
+			(int)devledger);
 		return -EINVAL;
 	}
 	if (label && *label) {
 		err = write_label(path, label);
 		if (err) {
-			fprintf(stderr, "devledger: mark: cannot leave the label in %s: %s (run as root)\n",
+			fprintf(stderr,
+				"devledger: mark: cannot leave the label in %s: %s (run as root)\n",
 				MARK_DIR, strerror(-err));
 			return err;
 		}
@@ -101,8 +103,7 @@ int mark__send(pid_t devledger, const char *label, int timeout_ms)
 	}
 	unlink(path);
 	fprintf(stderr,
-		"devledger: mark: PID %d did not take the label within %d ms: is it a devledger "
-		"trace?\n",
+		"devledger: mark: PID %d did not take the label within %d ms: is it a devledger trace?\n",
 		(int)devledger, timeout_ms);
 	return -ETIMEDOUT;
 }
