@@ -145,10 +145,10 @@ static void site_key(struct json_object *leak, const char *kind, int64_t id, con
 	if (json_object_object_get_ex(leak, "stack", &stack) &&
 	    json_object_is_type(stack, json_type_array) && json_object_array_length(stack)) {
 		for (size_t i = 0; i < json_object_array_length(stack) && at < len; i++)
-			at += (size_t)snprintf(key + at, len - at, "%s%s", i ? " < " : "",
-					       json_object_to_json_string_ext(
-						       json_object_array_get_idx(stack, i),
-						       JSON_C_TO_STRING_PLAIN));
+			at += (size_t)snprintf(
+				key + at, len - at, "%s%s", i ? " < " : "",
+				json_object_to_json_string_ext(json_object_array_get_idx(stack, i),
+							       JSON_C_TO_STRING_PLAIN));
 		return;
 	}
 	snprintf(key + at, len - at, "%" PRIu64 " bytes each", size);
@@ -169,7 +169,8 @@ static int read_summary(struct side *s, struct json_object *root, const char *sp
 		return bad(spec, "no \"processes\" list: not a devledger summary");
 	for (size_t p = 0; p < json_object_array_length(procs); p++) {
 		struct json_object *proc = json_object_array_get_idx(procs, p);
-		struct json_object *devices = get_array(proc, "devices"), *leaks = get_array(proc, "leaks");
+		struct json_object *devices = get_array(proc, "devices"),
+				   *leaks = get_array(proc, "leaks");
 
 		for (size_t d = 0; devices && d < json_object_array_length(devices); d++) {
 			struct json_object *dev = json_object_array_get_idx(devices, d), *memory;
@@ -202,14 +203,16 @@ static int read_summary(struct side *s, struct json_object *root, const char *sp
 		}
 		for (size_t i = 0; leaks && i < json_object_array_length(leaks); i++) {
 			struct json_object *leak = json_object_array_get_idx(leaks, i);
-			const char *kind = get_string(leak, "device_kind"), *type = get_string(leak, "type");
+			const char *kind = get_string(leak, "device_kind"),
+				   *type = get_string(leak, "type");
 			uint64_t size = 0;
 			int64_t id;
 			char key[1024];
 
 			if (!kind || !type || !get_i64(leak, "device_id", &id) ||
 			    !get_u64(leak, "size", &size))
-				return bad(spec, "a leak without device_kind, device_id, type or size");
+				return bad(spec,
+					   "a leak without device_kind, device_id, type or size");
 			site_key(leak, kind, id, type, size, key, sizeof(key));
 			if (add_site(s, key, size))
 				return -ENOMEM;
@@ -328,11 +331,13 @@ static void print_cells(FILE *out, const struct side *old, const struct side *ne
 				continue;
 			o = o ? o : &none;
 			n = n ? n : &none;
-			fprintf(out, "  %s %" PRId64 " %s:", !strcmp(c->kind, "mesh") ? "mesh" : "device",
-				c->device_id, c->type);
-			fprintf(out, " %s %" PRIu64 " -> %" PRIu64 ",", old->snapshot ? "live buffers" : "leaks",
-				o->leaks, n->leaks);
-			change(out, old->snapshot ? " live" : " leaked", o->leaked_bytes, n->leaked_bytes);
+			fprintf(out, "  %s %" PRId64 " %s:",
+				!strcmp(c->kind, "mesh") ? "mesh" : "device", c->device_id,
+				c->type);
+			fprintf(out, " %s %" PRIu64 " -> %" PRIu64 ",",
+				old->snapshot ? "live buffers" : "leaks", o->leaks, n->leaks);
+			change(out, old->snapshot ? " live" : " leaked", o->leaked_bytes,
+			       n->leaked_bytes);
 			if (!old->snapshot) {
 				change(out, ", untracked", o->untracked_bytes, n->untracked_bytes);
 				change(out, ", peak", o->peak_bytes, n->peak_bytes);
@@ -403,12 +408,13 @@ int diff__run(const char *old_spec, const char *new_spec, uint64_t allow_bytes, 
 	fprintf(out, "devledger diff: OLD %s, NEW %s\n", old_spec, new_spec);
 	print_cells(out, &old, &new);
 	print_sites(out, &old, &new);
-	code = new.leaked_bytes > old.leaked_bytes &&
-			       new.leaked_bytes - old.leaked_bytes > allow_bytes
+	code = new.leaked_bytes > old.leaked_bytes &&new.leaked_bytes - old.leaked_bytes >
+			       allow_bytes
 		       ? DIFF_EXIT_MORE_LEAKS
 		       : 0;
-	summary__size_text(new.leaked_bytes > old.leaked_bytes ? new.leaked_bytes - old.leaked_bytes
-							       : old.leaked_bytes - new.leaked_bytes,
+	summary__size_text(new.leaked_bytes > old.leaked_bytes
+				   ? new.leaked_bytes - old.leaked_bytes
+				   : old.leaked_bytes - new.leaked_bytes,
 			   more);
 	summary__size_text(allow_bytes, allowed);
 	if (code)

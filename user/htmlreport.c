@@ -62,7 +62,8 @@ int htmlreport__run(const char *summary_path, const char *html_path)
 	schema = json_object_object_get_ex(root, "schema", &v) ? json_object_get_string(v) : NULL;
 	if (!schema || strcmp(schema, SCHEMA) ||
 	    !json_object_object_get_ex(root, "processes", &v)) {
-		fprintf(stderr, "devledger: report: %s: not a devledger summary (schema " SCHEMA ")\n",
+		fprintf(stderr,
+			"devledger: report: %s: not a devledger summary (schema " SCHEMA ")\n",
 			summary_path);
 		json_object_put(root);
 		return 2;

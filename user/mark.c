@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -70,14 +71,16 @@ int mark__send(pid_t devledger, const char *label, int timeout_ms)
 		return err;
 	}
 	if (!is_devledger(devledger)) {
-		fprintf(stderr, "devledger: mark: PID %d is not devledger: give the PID of a running "
-				"devledger trace\n", (int)devledger);
+		fprintf(stderr,
+			"devledger: mark: PID %d is not devledger: give the PID of a running devledger trace\n",
+			(int)devledger);
 		return -EINVAL;
 	}
 	if (label && *label) {
 		err = write_label(path, label);
 		if (err) {
-			fprintf(stderr, "devledger: mark: cannot leave the label in %s: %s (run as root)\n",
+			fprintf(stderr,
+				"devledger: mark: cannot leave the label in %s: %s (run as root)\n",
 				MARK_DIR, strerror(-err));
 			return err;
 		}
@@ -100,13 +103,13 @@ int mark__send(pid_t devledger, const char *label, int timeout_ms)
 	}
 	unlink(path);
 	fprintf(stderr,
-		"devledger: mark: PID %d did not take the label within %d ms: is it a devledger "
-		"trace?\n",
+		"devledger: mark: PID %d did not take the label within %d ms: is it a devledger trace?\n",
 		(int)devledger, timeout_ms);
 	return -ETIMEDOUT;
 }
 
-void mark__take_label(pid_t sender, char *label, size_t size)
+/* The label that the process `sender` left for this one, if any, into label (""). */
+static void take_label(pid_t sender, char *label, size_t size)
 {
 	char path[128];
 	ssize_t n;
@@ -125,4 +128,59 @@ void mark__take_label(pid_t sender, char *label, size_t size)
 			*c = ' ';
 	close(fd);
 	unlink(path);
+}
+
+/*
+ * The handler writes a slot, then counts it; the trace reads only counted
+ * slots. clock_gettime is async-signal-safe: a mark's instant is when it
+ * came, not when it was seen.
+ */
+static struct {
+	uint64_t ts_ns;
+	pid_t sender;
+} queue[MARK_QUEUE];
+static volatile sig_atomic_t marks_received;
+static unsigned int marks_taken;
+
+static void on_mark(int sig, siginfo_t *info, void *ucontext)
+{
+	unsigned int n = (unsigned int)marks_received;
+	struct timespec ts;
+
+	(void)sig;
+	(void)ucontext;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	queue[n % MARK_QUEUE].ts_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	queue[n % MARK_QUEUE].sender = info->si_pid;
+	marks_received = (sig_atomic_t)(n + 1);
+}
+
+void mark__install(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_mark, .sa_flags = SA_SIGINFO | SA_RESTART };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR2, &sa, NULL);
+}
+
+bool mark__pending(void)
+{
+	return marks_taken != (unsigned int)marks_received;
+}
+
+void mark__take(uint64_t before_ns, mark_fn fn, void *ctx)
+{
+	char label[64];
+
+	if ((unsigned int)marks_received - marks_taken > MARK_QUEUE)
+		marks_taken = (unsigned int)marks_received - MARK_QUEUE;
+	while (mark__pending()) {
+		unsigned int slot = marks_taken % MARK_QUEUE;
+
+		if (queue[slot].ts_ns >= before_ns)
+			return;
+		take_label(queue[slot].sender, label, sizeof(label));
+		fn(ctx, label, queue[slot].ts_ns);
+		marks_taken++;
+	}
 }

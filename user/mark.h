@@ -8,7 +8,9 @@
 #ifndef DEVLEDGER_MARK_H
 #define DEVLEDGER_MARK_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Where labels wait: root's, as a trace runs as root. */
@@ -23,9 +25,22 @@
 int mark__send(pid_t devledger, const char *label, int timeout_ms);
 
 /*
- * In the trace: the label that the process `sender` left for this one, if
- * any, into label (""), and the file removed so the sender knows.
+ * In the trace: from here on SIGUSR2 asks for a snapshot. When each came
+ * (CLOCK_MONOTONIC, the records' clock) and who sent it wait in a queue of
+ * MARK_QUEUE; more at once overwrite the oldest.
  */
-void mark__take_label(pid_t sender, char *label, size_t size);
+#define MARK_QUEUE 64
+void mark__install(void);
+
+/* Are marks waiting to be taken? */
+bool mark__pending(void);
+
+/*
+ * Take, in the order they came, the marks that came before before_ns: for
+ * each, fn with its label (the one its sender left, else "") and instant.
+ * The label's file is removed, so that `devledger mark` knows it was taken.
+ */
+typedef void (*mark_fn)(void *ctx, const char *label, uint64_t ts_ns);
+void mark__take(uint64_t before_ns, mark_fn fn, void *ctx);
 
 #endif /* DEVLEDGER_MARK_H */

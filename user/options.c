@@ -433,7 +433,6 @@ static int parse_check(int argc, char **argv, struct parse_state *ps)
 	return 0;
 }
 
-
 static const struct argp mark_argp, diff_argp, report_argp;
 
 static const struct argp_option report_options[] = {
@@ -521,7 +520,8 @@ static error_t parse_diff_option(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case OPT_ALLOW:
 		if (parse_size(arg, &opts->allow_bytes))
-			return fail(ps, "--allow takes a number of bytes (K, M, G suffixes), not '%s'",
+			return fail(ps,
+				    "--allow takes a number of bytes (K, M, G suffixes), not '%s'",
 				    arg);
 		break;
 	case 'h':

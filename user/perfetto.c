@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -18,8 +19,11 @@
 #include "summary.h"
 #include "timeline.h"
 
-/* devledger's own instants (snapshots, lost records) go on a track of their own. */
-#define DEVLEDGER_TRACK_PID 0
+/*
+ * devledger's own instants (snapshots, lost records) go on a track of their
+ * own, under devledger's pid: a real one, which no traced process has.
+ */
+#define DEVLEDGER_TRACK_PID ((uint32_t)getpid())
 
 static struct json_object *micros(uint64_t ts_ns, uint64_t start_ns)
 {
@@ -45,7 +49,8 @@ static struct json_object *event(struct json_object *events, const char *name, c
 	if (jsonout__add(ev, "name", json_object_new_string(name)) ||
 	    jsonout__add(ev, "ph", json_object_new_string(ph)) ||
 	    jsonout__add(ev, "pid", json_object_new_int64(pid)) ||
-	    jsonout__add(ev, "tid", json_object_new_int64(pid)) || jsonout__add(ev, "ts", micros(ts_ns, start_ns)))
+	    jsonout__add(ev, "tid", json_object_new_int64(pid)) ||
+	    jsonout__add(ev, "ts", micros(ts_ns, start_ns)))
 		return NULL;
 	return ev;
 }
@@ -80,7 +85,8 @@ static int add_process_names(struct json_object *events, const struct ledger *le
 			snprintf(name, sizeof(name), "devledger");
 		ev = event(events, "process_name", "M", pid, 0, 0);
 		args = json_object_new_object();
-		if (!ev || jsonout__add(ev, "args", args) || jsonout__add(args, "name", json_object_new_string(name)))
+		if (!ev || jsonout__add(ev, "args", args) ||
+		    jsonout__add(args, "name", json_object_new_string(name)))
 			return -ENOMEM;
 	}
 	return 0;
@@ -105,7 +111,8 @@ static int add_counters(struct json_object *events, const struct timeline *t, ui
 			struct json_object *args = json_object_new_object();
 
 			if (!ev || jsonout__add(ev, "args", args) ||
-			    jsonout__add(args, "live_bytes", json_object_new_uint64(s->points[p].live_bytes)))
+			    jsonout__add(args, "live_bytes",
+					 json_object_new_uint64(s->points[p].live_bytes)))
 				return -ENOMEM;
 		}
 	}
@@ -147,8 +154,7 @@ static int add_instant(struct json_object *events, const struct timeline *t,
 		snprintf(name, sizeof(name), "lost records");
 		break;
 	}
-	ev = event(events, name, "i", own_track ? DEVLEDGER_TRACK_PID : e->pid, e->ts_ns,
-		   start_ns);
+	ev = event(events, name, "i", own_track ? DEVLEDGER_TRACK_PID : e->pid, e->ts_ns, start_ns);
 	args = json_object_new_object();
 	/* "p": on its process's track; "g": across the whole trace */
 	if (!ev || jsonout__add(ev, "s", json_object_new_string(own_track ? "g" : "p")) ||
@@ -162,14 +168,15 @@ static int add_instant(struct json_object *events, const struct timeline *t,
 		    jsonout__add(args, "count", json_object_new_uint64(e->count)) ||
 		    jsonout__add(args, "bytes", json_object_new_uint64(e->bytes)) ||
 		    (e->kind != TIMELINE_EVENT_LEAKED &&
-		     jsonout__add(args, "reason", json_object_new_string(ledger_reason_name(e->reason)))))
+		     jsonout__add(args, "reason",
+				  json_object_new_string(ledger_reason_name(e->reason)))))
 			return -ENOMEM;
 		/* these name their device too */
 		__attribute__((fallthrough));
 	case TIMELINE_EVENT_CLOSED:
 		if (jsonout__add(args, "device_id", json_object_new_int64(e->device_id)) ||
 		    jsonout__add(args, "device_kind",
-			json_object_new_string(ledger_device_kind_name(e->device_kind))))
+				 json_object_new_string(ledger_device_kind_name(e->device_kind))))
 			return -ENOMEM;
 		break;
 	case TIMELINE_EVENT_SNAPSHOT:
@@ -199,8 +206,8 @@ int perfetto__write(const char *path, const struct timeline *t, const struct led
 		json_object_put(events);
 		return -ENOMEM;
 	}
-	err = jsonout__add(root, "traceEvents", events) || jsonout__add(root, "displayTimeUnit",
-						       json_object_new_string("ms"))
+	err = jsonout__add(root, "traceEvents", events) ||
+			      jsonout__add(root, "displayTimeUnit", json_object_new_string("ms"))
 		      ? -ENOMEM
 		      : 0;
 	if (!err)
@@ -211,8 +218,8 @@ int perfetto__write(const char *path, const struct timeline *t, const struct led
 	for (size_t i = 0; !err && i < count; i++)
 		err = add_instant(events, t, &evs[i], start_ns);
 	if (!err) {
-		const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
-									JSON_C_TO_STRING_NOSLASHESCAPE);
+		const char *text = json_object_to_json_string_ext(
+			root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 
 		err = text ? summary__write_text(path, text) : -ENOMEM;
 	}

@@ -79,21 +79,8 @@ struct session {
 	char warning_text[SESSION_MAX_WARNINGS][2 * PATH_MAX + 256];
 	const char *warnings[SESSION_MAX_WARNINGS];
 	struct timeline *timeline; /* memory over time, snapshots, growth */
-	unsigned int marks_taken;  /* of mark_ts[] */
 	size_t warning_count;
 };
-
-/*
- * Snapshots asked for by SIGUSR2: when each came and who sent it, taken in
- * order by the loop. The handler writes a slot, then counts it; the loop
- * reads only counted slots. MARK_QUEUE marks can wait at once.
- */
-#define MARK_QUEUE 64
-static struct {
-	uint64_t ts_ns;
-	pid_t sender;
-} mark_queue[MARK_QUEUE];
-static volatile sig_atomic_t marks_received;
 
 static uint64_t monotonic_ns(void)
 {
@@ -116,51 +103,24 @@ static void on_signal(int sig, siginfo_t *info, void *ucontext)
 		forward_pending = sig;
 }
 
-/* clock_gettime is async-signal-safe: the mark's instant is when it came, not when it is seen. */
-static void on_mark(int sig, siginfo_t *info, void *ucontext)
-{
-	unsigned int n = (unsigned int)marks_received;
-	struct timespec ts;
-
-	(void)sig;
-	(void)ucontext;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	mark_queue[n % MARK_QUEUE].ts_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-	mark_queue[n % MARK_QUEUE].sender = info->si_pid;
-	marks_received = (sig_atomic_t)(n + 1);
-}
-
 static void install_signals(void)
 {
 	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO };
-	struct sigaction mark = { .sa_sigaction = on_mark, .sa_flags = SA_SIGINFO | SA_RESTART };
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	sigemptyset(&mark.sa_mask);
-	sigaction(SIGUSR2, &mark, NULL);
+	mark__install();
 }
 
-/*
- * Take the snapshots asked for before `before_ns`: the ledger has then seen
- * every record up to the mark and none after it.
- */
-static void take_marks(struct session *s, uint64_t before_ns)
+/* A mark taken: the ledger has seen every record up to it and none after it. */
+static void snapshot(void *ctx, const char *label, uint64_t ts_ns)
 {
-	while (s->marks_taken != (unsigned int)marks_received) {
-		unsigned int slot = s->marks_taken % MARK_QUEUE;
-		char label[TIMELINE_LABEL_MAX];
+	struct session *s = ctx;
 
-		if (mark_queue[slot].ts_ns >= before_ns)
-			return;
-		mark__take_label(mark_queue[slot].sender, label, sizeof(label));
-		if (timeline__snapshot(s->timeline, label, mark_queue[slot].ts_ns) == -ENOSPC &&
-		    !s->opts.quiet)
-			fprintf(stderr, "devledger: snapshot not taken: at most %d\n",
-				TIMELINE_MAX_SNAPSHOTS);
-		s->marks_taken++;
-	}
+	if (timeline__snapshot(s->timeline, label, ts_ns) == -ENOSPC && !s->opts.quiet)
+		fprintf(stderr, "devledger: snapshot not taken: at most %d\n",
+			TIMELINE_MAX_SNAPSHOTS);
 }
 
 /* Marks and lost records, followed between polls. */
@@ -168,10 +128,10 @@ static void follow_timeline(struct session *s)
 {
 	struct dl_bpf_stats stats = { 0 };
 
-	if (s->marks_taken != (unsigned int)marks_received) {
+	if (mark__pending()) {
 		/* What the probes sent before the mark is in the ring: all of it first. */
 		tracer__drain(s->tracer);
-		take_marks(s, UINT64_MAX);
+		mark__take(UINT64_MAX, snapshot, s);
 	}
 	if (!tracer__stats(s->tracer, &stats))
 		timeline__lost(s->timeline,
@@ -580,8 +540,8 @@ static int on_record(void *ctx, const void *record, size_t size)
 
 	s->records++;
 	/* A snapshot asked for before this record is taken before it. */
-	if (s->marks_taken != (unsigned int)marks_received && size >= sizeof(struct dl_exit_event))
-		take_marks(s, ev->ts_ns);
+	if (mark__pending() && size >= sizeof(struct dl_exit_event))
+		mark__take(ev->ts_ns, snapshot, s);
 	if (size == sizeof(*ev) && ev->kind != DL_EV_PROCESS_EXIT)
 		s->activity++;
 	/* Not the ledger's: a library mapped, or something devledger could not see. */
@@ -787,7 +747,7 @@ int session__finish(struct session *s)
 	if (tracer__drain(s->tracer) < 0 && s->apply_error)
 		exit_code = EXIT_RUNTIME;
 	tracer__stats(s->tracer, &stats);
-	take_marks(s, UINT64_MAX);
+	mark__take(UINT64_MAX, snapshot, s);
 	timeline__lost(s->timeline,
 		       stats.ringbuf_full + stats.read_failed + stats.map_full +
 			       stats.elements_dropped,

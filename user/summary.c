@@ -1233,7 +1233,8 @@ static void report_growth(FILE *out, const struct summary_session *session)
 		if (!g.growing)
 			continue;
 		if (!growing++)
-			fprintf(out, "\ngrowth (the lowest live bytes keep rising after a warm-up):\n");
+			fprintf(out,
+				"\ngrowth (the lowest live bytes keep rising after a warm-up):\n");
 		fprintf(out, "  %s on %s %" PRId32 " (PID %" PRIu32 ") grows ",
 			mem_type_name(s->mem_type), device_word(s->device_kind), s->device_id,
 			s->pid);
@@ -1243,11 +1244,12 @@ static void report_growth(FILE *out, const struct summary_session *session)
 		else
 			fprintf(out, "%s/s, from %s to %s\n",
 				human_size((uint64_t)g.slope_bytes_per_s).text,
-				human_size(g.first_min_bytes).text, human_size(g.last_min_bytes).text);
+				human_size(g.first_min_bytes).text,
+				human_size(g.last_min_bytes).text);
 	}
 	if (judged && !growing)
-		fprintf(out, "\nnothing accumulates: no series' lowest live bytes keep rising (%zu series "
-			     "judged)\n",
+		fprintf(out,
+			"\nnothing accumulates: no series' lowest live bytes keep rising (%zu series judged)\n",
 			judged);
 }
 
@@ -1334,7 +1336,8 @@ static void report_runs(FILE *out, const struct ledger_process *procs, size_t co
 		if (!procs[i].identity.known || !procs[i].identity.cmdline_len) {
 			char comm[COMM_PRINT_SIZE];
 
-			fprintf(out, "%s` (by name: their command lines could not be read in time): ",
+			fprintf(out,
+				"%s` (by name: their command lines could not be read in time): ",
 				comm_printable(procs[i].comm, comm));
 		} else {
 			for (size_t k = 0; k < procs[i].identity.cmdline_len && k < 200; k++) {
@@ -1347,7 +1350,8 @@ static void report_runs(FILE *out, const struct ledger_process *procs, size_t co
 			fprintf(out, "`: ");
 		}
 		if (!same) {
-			fprintf(out, "the runs left different amounts (first: %s leaked, %s untracked)%s\n",
+			fprintf(out,
+				"the runs left different amounts (first: %s leaked, %s untracked)%s\n",
 				human_size(first.leaked).text, human_size(first.untracked).text,
 				rising ? ", and each leaked more than the one before: it accumulates"
 				       : "");
@@ -1359,7 +1363,8 @@ static void report_runs(FILE *out, const struct ledger_process *procs, size_t co
 		else if (!first.untracked)
 			fprintf(out, "nothing untracked");
 		else if (first.chips_alike)
-			fprintf(out, "%s per chip untracked", human_size(first.chip_untracked).text);
+			fprintf(out, "%s per chip untracked",
+				human_size(first.chip_untracked).text);
 		else
 			fprintf(out, "%s untracked", human_size(first.untracked).text);
 		for (int reason = LEDGER_REASON_NONE + 1, n = 0; reason < LEDGER_REASONS; reason++)

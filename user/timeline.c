@@ -113,8 +113,7 @@ static struct timeline_series *series_for(struct timeline *t, const struct serie
 		else
 			hi = mid;
 	}
-	if (grow((void **)&t->series, &t->series_capacity, t->series_count + 1,
-		 sizeof(*t->series)))
+	if (grow((void **)&t->series, &t->series_capacity, t->series_count + 1, sizeof(*t->series)))
 		return NULL;
 	memmove(&t->series[lo + 1], &t->series[lo], (t->series_count - lo) * sizeof(*t->series));
 	t->series_count++;
@@ -175,10 +174,17 @@ static int add_point(struct timeline *t, struct timeline_series *s, uint64_t ts,
 	}
 	if (s->point_count == t->max_points)
 		compact(s);
-	if (!s->points) {
-		s->points = malloc(t->max_points * sizeof(*s->points));
-		if (!s->points)
+	if (s->point_count == s->point_capacity) {
+		size_t cap = s->point_capacity ? s->point_capacity * 2 : 16;
+		struct timeline_point *p;
+
+		if (cap > t->max_points)
+			cap = t->max_points;
+		p = realloc(s->points, cap * sizeof(*p));
+		if (!p)
 			return -ENOMEM;
+		s->points = p;
+		s->point_capacity = cap;
 	}
 	s->points[s->point_count++] = (struct timeline_point){ ts, live_bytes };
 	return 0;
@@ -192,8 +198,7 @@ static void add_event(struct timeline *t, struct timeline_event ev)
 	if (last && last->kind == ev.kind && ev.kind != TIMELINE_EVENT_SNAPSHOT &&
 	    ev.kind != TIMELINE_EVENT_LOST && last->pid == ev.pid &&
 	    last->device_id == ev.device_id && last->device_kind == ev.device_kind &&
-	    last->mem_type == ev.mem_type && last->reason == ev.reason &&
-	    last->ts_ns == ev.ts_ns) {
+	    last->mem_type == ev.mem_type && last->reason == ev.reason && last->ts_ns == ev.ts_ns) {
 		last->count += ev.count;
 		last->bytes += ev.bytes;
 		return;
@@ -214,7 +219,8 @@ static void mark_end(struct timeline *t, const struct ledger_change *c, bool who
 
 		if (s->pid != c->pid || s->end_ns)
 			continue;
-		if (whole_process || (s->device_id == c->device_id && s->device_kind == c->device_kind))
+		if (whole_process ||
+		    (s->device_id == c->device_id && s->device_kind == c->device_kind))
 			s->end_ns = c->ts_ns;
 	}
 }
@@ -245,7 +251,7 @@ void timeline__observe(void *ctx, const struct ledger_change *c)
 		return;
 	case LEDGER_CHANGE_ENDED:
 		ev.kind = c->record->reason == LEDGER_REASON_NONE ? TIMELINE_EVENT_LEAKED
-								   : TIMELINE_EVENT_UNTRACKED;
+								  : TIMELINE_EVENT_UNTRACKED;
 		ev.reason = c->record->reason;
 		ev.bytes = c->record->size;
 		/* What a close or an exit releases is its start: the growth stops before it. */

@@ -21,9 +21,9 @@ struct timeline;
 /* Points kept per series unless told otherwise: a few KiB each, enough for a picture. */
 #define TIMELINE_DEFAULT_POINTS 1024
 /* Instants kept (closes, releases, ...); past it they are counted, not kept. */
-#define TIMELINE_MAX_EVENTS 100000
+#define TIMELINE_MAX_EVENTS    100000
 #define TIMELINE_MAX_SNAPSHOTS 10000
-#define TIMELINE_LABEL_MAX 64
+#define TIMELINE_LABEL_MAX     64
 
 struct timeline_point {
 	uint64_t ts_ns; /* the ledger's clock (CLOCK_MONOTONIC) */
@@ -34,12 +34,13 @@ struct timeline_point {
 struct timeline_series {
 	uint32_t pid;
 	int32_t device_id;
-	uint8_t device_kind; /* enum dl_device_kind */
-	uint8_t mem_type;    /* enum dl_mem_type */
+	uint8_t device_kind;	       /* enum dl_device_kind */
+	uint8_t mem_type;	       /* enum dl_mem_type */
 	struct timeline_point *points; /* in time order */
 	size_t point_count;
-	uint64_t changes;    /* every change seen, before downsampling */
-	uint64_t live_bytes; /* now */
+	size_t point_capacity; /* grows to the timeline's bound: most series stay small */
+	uint64_t changes;      /* every change seen, before downsampling */
+	uint64_t live_bytes;   /* now */
 	uint64_t live_count;
 	uint64_t peak_bytes;
 	/* When its device first closed or its process exited (0: neither): growth stops there. */
@@ -131,8 +132,7 @@ const struct timeline_series *timeline__series(const struct timeline *timeline, 
 const struct timeline_event *timeline__events(const struct timeline *timeline, size_t *count);
 /* Events not kept past TIMELINE_MAX_EVENTS, or for want of memory. */
 uint64_t timeline__events_dropped(const struct timeline *timeline);
-const struct timeline_snapshot *timeline__snapshots(const struct timeline *timeline,
-						    size_t *count);
+const struct timeline_snapshot *timeline__snapshots(const struct timeline *timeline, size_t *count);
 /* -ENOMEM when a change could not be kept: the series are then inexact. */
 int timeline__error(const struct timeline *timeline);
 

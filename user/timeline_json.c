@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* The timeline in the JSON summary (devledger.summary.v1, its "timeline", "growth", "snapshots"). */
+/* The timeline in the JSON summary (devledger.summary.v1, its "timeline", "growth", "snapshots").
+ */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -33,13 +34,15 @@ static struct json_object *seconds(uint64_t ts_ns, uint64_t start_ns)
 static struct json_object *keyed(uint32_t pid, int32_t device_id, uint8_t kind, uint8_t type)
 {
 	struct json_object *obj = json_object_new_object();
-	const char *kind_name = ledger_device_kind_name(kind), *type_name = ledger_mem_type_name(type);
+	const char *kind_name = ledger_device_kind_name(kind),
+		   *type_name = ledger_mem_type_name(type);
 
 	if (!obj)
 		return NULL;
 	if (jsonout__add(obj, "pid", json_object_new_int64(pid)) ||
 	    jsonout__add(obj, "device_id", json_object_new_int64(device_id)) ||
-	    jsonout__add(obj, "device_kind", json_object_new_string(kind_name ? kind_name : "unknown")) ||
+	    jsonout__add(obj, "device_kind",
+			 json_object_new_string(kind_name ? kind_name : "unknown")) ||
 	    jsonout__add(obj, "type", json_object_new_string(type_name ? type_name : "UNKNOWN"))) {
 		json_object_put(obj);
 		return NULL;
@@ -61,7 +64,8 @@ static int add_series(struct json_object *timeline, const struct timeline *t, ui
 		struct json_object *item = keyed(s->pid, s->device_id, s->device_kind, s->mem_type);
 		struct json_object *points;
 
-		if (jsonout__append(list, item) || jsonout__add(item, "changes", json_object_new_uint64(s->changes)) ||
+		if (jsonout__append(list, item) ||
+		    jsonout__add(item, "changes", json_object_new_uint64(s->changes)) ||
 		    jsonout__add(item, "peak_bytes", json_object_new_uint64(s->peak_bytes)) ||
 		    jsonout__add(item, "points", points = json_object_new_array()))
 			return -ENOMEM;
@@ -92,16 +96,20 @@ static int add_growth(struct json_object *root, const struct timeline *t, uint64
 		struct timeline_growth g;
 
 		timeline__growth(t, i, now_ns, &g);
-		if (jsonout__append(list, item) || jsonout__add(item, "growing", json_object_new_boolean(g.growing)) ||
-		    jsonout__add(item, "basis", json_object_new_string(timeline_basis_name(g.basis))) ||
+		if (jsonout__append(list, item) ||
+		    jsonout__add(item, "growing", json_object_new_boolean(g.growing)) ||
+		    jsonout__add(item, "basis",
+				 json_object_new_string(timeline_basis_name(g.basis))) ||
 		    jsonout__add(item, "slope_bytes_per_s", fixed(g.slope_bytes_per_s, 1)) ||
 		    (g.basis == TIMELINE_BASIS_SNAPSHOTS
-			     ? jsonout__add(item, "bytes_per_snapshot", fixed(g.bytes_per_snapshot, 1))
+			     ? jsonout__add(item, "bytes_per_snapshot",
+					    fixed(g.bytes_per_snapshot, 1))
 			     : json_object_object_add_ex(item, "bytes_per_snapshot", NULL,
 							 JSON_C_OBJECT_KEY_IS_CONSTANT)) ||
 		    jsonout__add(item, "snapshots", json_object_new_uint64(g.snapshots)) ||
 		    jsonout__add(item, "intervals", json_object_new_uint64(g.intervals)) ||
-		    jsonout__add(item, "first_min_bytes", json_object_new_uint64(g.first_min_bytes)) ||
+		    jsonout__add(item, "first_min_bytes",
+				 json_object_new_uint64(g.first_min_bytes)) ||
 		    jsonout__add(item, "last_min_bytes", json_object_new_uint64(g.last_min_bytes)))
 			return -ENOMEM;
 	}
@@ -120,7 +128,8 @@ static int add_snapshots(struct json_object *root, const struct timeline *t, uin
 	for (size_t i = 0; i < count; i++) {
 		struct json_object *item = json_object_new_object(), *entries;
 
-		if (jsonout__append(list, item) || jsonout__add(item, "label", json_object_new_string(snaps[i].label)) ||
+		if (jsonout__append(list, item) ||
+		    jsonout__add(item, "label", json_object_new_string(snaps[i].label)) ||
 		    jsonout__add(item, "t_s", seconds(snaps[i].ts_ns, start_ns)) ||
 		    jsonout__add(item, "series", entries = json_object_new_array()))
 			return -ENOMEM;
@@ -130,7 +139,8 @@ static int add_snapshots(struct json_object *root, const struct timeline *t, uin
 				keyed(en->pid, en->device_id, en->device_kind, en->mem_type);
 
 			if (jsonout__append(entries, obj) ||
-			    jsonout__add(obj, "live_bytes", json_object_new_uint64(en->live_bytes)) ||
+			    jsonout__add(obj, "live_bytes",
+					 json_object_new_uint64(en->live_bytes)) ||
 			    jsonout__add(obj, "live_count", json_object_new_uint64(en->live_count)))
 				return -ENOMEM;
 		}
@@ -144,7 +154,8 @@ int timeline_json__add(struct json_object *root, const struct timeline *t, uint6
 	struct json_object *timeline = json_object_new_object();
 
 	if (jsonout__add(root, "timeline", timeline) ||
-	    jsonout__add(timeline, "events_dropped", json_object_new_uint64(timeline__events_dropped(t))) ||
+	    jsonout__add(timeline, "events_dropped",
+			 json_object_new_uint64(timeline__events_dropped(t))) ||
 	    jsonout__add(timeline, "exact", json_object_new_boolean(timeline__error(t) == 0)))
 		return -ENOMEM;
 	if (add_series(timeline, t, start_ns) || add_growth(root, t, now_ns) ||

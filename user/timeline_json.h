@@ -15,7 +15,7 @@ struct timeline;
  * Add the three keys to root. Times are seconds since start_ns (the
  * session's start); now_ns ends the series still open. 0 or -ENOMEM.
  */
-int timeline_json__add(struct json_object *root, const struct timeline *timeline,
-		       uint64_t start_ns, uint64_t now_ns);
+int timeline_json__add(struct json_object *root, const struct timeline *timeline, uint64_t start_ns,
+		       uint64_t now_ns);
 
 #endif /* DEVLEDGER_TIMELINE_JSON_H */

@@ -41,7 +41,19 @@ static void check_options(const struct options *o, int argc, char **argv)
 		FUZZ_CHECK(o->pid_count <= 1 && !(o->pid_count && o->library));
 		return;
 	}
+	if (o->subcommand == SUBCOMMAND_MARK) {
+		FUZZ_CHECK(o->mark_pid > 0 && (!o->mark_label || strlen(o->mark_label) < 64));
+		return;
+	}
+	if (o->subcommand == SUBCOMMAND_DIFF || o->subcommand == SUBCOMMAND_REPORT) {
+		FUZZ_CHECK(o->input_count == (o->subcommand == SUBCOMMAND_DIFF ? 2u : 1u));
+		for (size_t i = 0; i < o->input_count; i++)
+			FUZZ_CHECK(o->inputs[i] && o->inputs[i][0]);
+		FUZZ_CHECK(o->subcommand == SUBCOMMAND_DIFF || (o->output && o->output[0]));
+		return;
+	}
 	FUZZ_CHECK(o->subcommand == SUBCOMMAND_TRACE);
+	FUZZ_CHECK(!o->timeline || o->timeline[0]);
 	FUZZ_CHECK((o->mode == MODE_COMMAND) == (o->command != NULL));
 	FUZZ_CHECK((o->mode == MODE_PIDS) == (o->pid_count > 0));
 	FUZZ_CHECK(o->mode == MODE_COMMAND || o->mode == MODE_PIDS || o->mode == MODE_SYSTEM);

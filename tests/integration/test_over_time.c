@@ -97,14 +97,15 @@ static struct json_object *keyed(struct json_object *list, long long device, con
 	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
 		struct json_object *e = json_object_array_get_idx(list, i);
 
-		if (harness_get_int(e, "device_id") == device && !strcmp(str(e, "device_kind"), kind) &&
-		    !strcmp(str(e, "type"), type))
+		if (harness_get_int(e, "device_id") == device &&
+		    !strcmp(str(e, "device_kind"), kind) && !strcmp(str(e, "type"), type))
 			return e;
 	}
 	return NULL;
 }
 
-/* Every snapshot the stand-in asked for, with each series' live bytes and buffers as it had them. */
+/* Every snapshot the stand-in asked for, with each series' live bytes and buffers as it had them.
+ */
 static void assert_snapshots(struct json_object *summary, struct json_object *truth)
 {
 	struct json_object *got = harness_get(summary, "snapshots");
@@ -135,20 +136,20 @@ static void assert_snapshots(struct json_object *summary, struct json_object *tr
 }
 
 /* Growth as the truth says each iteration left: growing exactly where it left something. */
-static void assert_growth(struct json_object *summary, struct json_object *truth,
-			  const char *basis)
+static void assert_growth(struct json_object *summary, struct json_object *truth, const char *basis)
 {
 	struct json_object *per = harness_get(truth, "per_iteration");
 
 	for (size_t i = 0; i < json_object_array_length(per); i++) {
 		struct json_object *w = json_object_array_get_idx(per, i);
 		long long bytes = harness_get_int(w, "bytes");
-		struct json_object *g = keyed(harness_get(summary, "growth"),
-					      harness_get_int(w, "device_id"), str(w, "device_kind"),
-					      str(w, "type"));
+		struct json_object *g =
+			keyed(harness_get(summary, "growth"), harness_get_int(w, "device_id"),
+			      str(w, "device_kind"), str(w, "type"));
 
 		if (!g)
-			fail_msg("no growth entry for device %lld", harness_get_int(w, "device_id"));
+			fail_msg("no growth entry for device %lld",
+				 harness_get_int(w, "device_id"));
 		assert_int_equal(json_object_get_boolean(harness_get(g, "growing")), bytes > 0);
 		assert_string_equal(str(g, "basis"), basis);
 		if (!strcmp(basis, "snapshots")) {
@@ -157,7 +158,8 @@ static void assert_growth(struct json_object *summary, struct json_object *truth
 				    (double)bytes);
 		}
 		if (bytes)
-			assert_true(json_object_get_double(harness_get(g, "slope_bytes_per_s")) > 0);
+			assert_true(json_object_get_double(harness_get(g, "slope_bytes_per_s")) >
+				    0);
 	}
 }
 
@@ -184,8 +186,8 @@ static void assert_timeline_file(const char *path, struct json_object *truth,
 		json_object_object_foreach(memory, type, stats)
 		{
 			char track[64];
-			long long last = -1, max = 0, untracked = 0, untracked_count = 0, leaked = 0,
-				  leaks = 0;
+			long long last = -1, max = 0, untracked = 0, untracked_count = 0,
+				  leaked = 0, leaks = 0;
 			bool mesh = !strcmp(str(dev, "kind"), "mesh");
 
 			snprintf(track, sizeof(track), "%s %lld %s", mesh ? "mesh" : "device",
@@ -218,7 +220,8 @@ static void assert_timeline_file(const char *path, struct json_object *truth,
 				assert_int_equal(last, harness_get_int(stats, "live_bytes"));
 			assert_int_equal(max, harness_get_int(stats, "peak_bytes"));
 			assert_int_equal(untracked, harness_get_int(stats, "untracked_bytes"));
-			assert_int_equal(untracked_count, harness_get_int(stats, "untracked_frees"));
+			assert_int_equal(untracked_count,
+					 harness_get_int(stats, "untracked_frees"));
 			assert_int_equal(leaked, harness_get_int(stats, "leaked_bytes"));
 			assert_int_equal(leaks, harness_get_int(stats, "leaks"));
 		}
@@ -259,7 +262,8 @@ static void test_accumulate_marked(void **state)
 	const char *dir = *state;
 	const char *args[] = { "accumulate", "20", "--mark", NULL };
 	struct harness_proc proc;
-	struct json_object *summary = trace(&proc, dir, "acc", args), *truth = load_truth(dir, "acc");
+	struct json_object *summary = trace(&proc, dir, "acc", args),
+			   *truth = load_truth(dir, "acc");
 	char line[256];
 
 	assert_snapshots(summary, truth);
@@ -298,7 +302,8 @@ static void test_growth_over_time(void **state)
 	const char *dir = *state;
 	const char *acc[] = { "accumulate", "20", NULL }, *steady[] = { "steady", "20", NULL };
 	struct harness_proc proc;
-	struct json_object *summary = trace(&proc, dir, "acc", acc), *truth = load_truth(dir, "acc");
+	struct json_object *summary = trace(&proc, dir, "acc", acc),
+			   *truth = load_truth(dir, "acc");
 
 	assert_growth(summary, truth, "time");
 	assert_int_equal(json_object_array_length(harness_get(summary, "snapshots")), 0);
@@ -352,21 +357,19 @@ static void test_diff_runs(void **state)
 	json_object_put(trace(&proc, dir, "steady20", steady_b));
 
 	/* 15 more iterations, 36 KiB each: 540 KiB more leaked, the one new count of a site */
-	assert_int_equal(diff(dir, file_in(dir, "acc5", ".json"), file_in(dir, "acc20", ".json"),
-			      NULL),
-			 1);
+	assert_int_equal(
+		diff(dir, file_in(dir, "acc5", ".json"), file_in(dir, "acc20", ".json"), NULL), 1);
 	assert_non_null(strstr(read_text(file_in(dir, "diff", ".txt")), "540.0 KiB more"));
 	assert_non_null(strstr(read_text(file_in(dir, "diff", ".txt")),
 			       "chip 0 DRAM 36864 bytes each: 20 (was 5)"));
-	assert_int_equal(diff(dir, file_in(dir, "acc5", ".json"), file_in(dir, "acc20", ".json"),
-			      "540K"),
-			 0);
-	assert_int_equal(diff(dir, file_in(dir, "acc5", ".json"), file_in(dir, "acc20", ".json"),
-			      "539K"),
-			 1);
-	assert_int_equal(diff(dir, file_in(dir, "acc20", ".json"), file_in(dir, "acc5", ".json"),
-			      NULL),
-			 0);
+	assert_int_equal(
+		diff(dir, file_in(dir, "acc5", ".json"), file_in(dir, "acc20", ".json"), "540K"),
+		0);
+	assert_int_equal(
+		diff(dir, file_in(dir, "acc5", ".json"), file_in(dir, "acc20", ".json"), "539K"),
+		1);
+	assert_int_equal(
+		diff(dir, file_in(dir, "acc20", ".json"), file_in(dir, "acc5", ".json"), NULL), 0);
 	assert_int_equal(diff(dir, file_in(dir, "steady5", ".json"),
 			      file_in(dir, "steady20", ".json"), NULL),
 			 0);
@@ -374,12 +377,12 @@ static void test_diff_runs(void **state)
 			      file_in(dir, "steady5", ".json"), NULL),
 			 0);
 	/* bad input: 2 */
-	assert_int_equal(diff(dir, file_in(dir, "missing", ".json"),
-			      file_in(dir, "acc5", ".json"), NULL),
-			 2);
-	assert_int_equal(diff(dir, file_in(dir, "acc5-truth", ".json"),
-			      file_in(dir, "acc5", ".json"), NULL),
-			 2);
+	assert_int_equal(
+		diff(dir, file_in(dir, "missing", ".json"), file_in(dir, "acc5", ".json"), NULL),
+		2);
+	assert_int_equal(
+		diff(dir, file_in(dir, "acc5-truth", ".json"), file_in(dir, "acc5", ".json"), NULL),
+		2);
 	snprintf(old_snap, sizeof(old_snap), "%s#no such mark", file_in(dir, "acc5", ".json"));
 	assert_int_equal(diff(dir, old_snap, file_in(dir, "acc5", ".json"), NULL), 2);
 }
@@ -406,6 +409,43 @@ static void test_diff_snapshots(void **state)
 	assert_int_equal(diff(dir, old_snap, file_in(dir, "steady", ".json"), NULL), 2);
 }
 
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f || fputs(text, f) == EOF || fclose(f))
+		fail_msg("cannot write %s", path);
+}
+
+/* Where summaries carry the allocating stack, a leak site is its stack. */
+static void test_diff_by_stack(void **state)
+{
+	const char *dir = *state;
+	const char *old =
+		"{ \"schema\": \"devledger.summary.v1\", \"processes\": [ { \"devices\": [ "
+		"{ \"device_id\": 0, \"kind\": \"chip\", \"memory\": { \"DRAM\": { "
+		"\"leaks\": 1, \"leaked_bytes\": 4096 } } } ], \"leaks\": [ "
+		"{ \"device_id\": 0, \"device_kind\": \"chip\", \"type\": \"DRAM\", "
+		"\"size\": 4096, \"stack\": [\"run_model\", \"main\"] } ] } ] }";
+	const char *new =
+		"{ \"schema\": \"devledger.summary.v1\", \"processes\": [ { \"devices\": [ "
+		"{ \"device_id\": 0, \"kind\": \"chip\", \"memory\": { \"DRAM\": { "
+		"\"leaks\": 1, \"leaked_bytes\": 4096 } } } ], \"leaks\": [ "
+		"{ \"device_id\": 0, \"device_kind\": \"chip\", \"type\": \"DRAM\", "
+		"\"size\": 4096, \"stack\": [\"load_weights\", \"main\"] } ] } ] }";
+	const char *text;
+
+	write_text(file_in(dir, "old", ".json"), old);
+	write_text(file_in(dir, "new", ".json"), new);
+	/* as many bytes leaked, from another place */
+	assert_int_equal(
+		diff(dir, file_in(dir, "old", ".json"), file_in(dir, "new", ".json"), NULL), 0);
+	text = read_text(file_in(dir, "diff", ".txt"));
+	assert_non_null(strstr(text, "new or more often in NEW:\n  chip 0 DRAM \"load_weights\" < "
+				     "\"main\": 1 (was 0)"));
+	assert_non_null(strstr(text, "gone in NEW:\n  chip 0 DRAM \"run_model\" < \"main\": 1"));
+}
+
 /* The stand-in's pid: the one child of devledger. */
 static pid_t child_of(pid_t parent)
 {
@@ -420,7 +460,8 @@ static pid_t child_of(pid_t parent)
 	return (pid_t)atoi(text);
 }
 
-/* devledger mark PID LABEL: a labelled snapshot in a running trace, with the truth at that point. */
+/* devledger mark PID LABEL: a labelled snapshot in a running trace, with the truth at that point.
+ */
 static void test_mark_command(void **state)
 {
 	const char *dir = *state;
@@ -463,12 +504,12 @@ static void test_mark_command(void **state)
 	assert_int_equal(harness_get_int(keyed(harness_get(snap, "series"), 0, "chip", "DRAM"),
 					 "live_bytes"),
 			 4 * KIB);
-	assert_int_equal(harness_get_int(keyed(harness_get(snap, "series"), 0, "chip", "L1"),
-					 "live_bytes"),
-			 3 * KIB);
-	assert_int_equal(harness_get_int(keyed(harness_get(snap, "series"), 0, "chip", "L1"),
-					 "live_count"),
-			 2);
+	assert_int_equal(
+		harness_get_int(keyed(harness_get(snap, "series"), 0, "chip", "L1"), "live_bytes"),
+		3 * KIB);
+	assert_int_equal(
+		harness_get_int(keyed(harness_get(snap, "series"), 0, "chip", "L1"), "live_count"),
+		2);
 	json_object_put(summary);
 }
 
@@ -496,10 +537,11 @@ static void test_runs_compared(void **state)
 	kill(tracer.pid, SIGINT);
 	assert_int_equal(harness_exit_code(harness_wait(&tracer, TIMEOUT_S)), 0);
 	/* remaining leaves 36 KiB of DRAM per chip at close, and 22 KiB of CBs on chip 0 */
-	snprintf(line, sizeof(line),
-		 "3 runs of `%s remaining --linger 300`: each left %s untracked (program_destroyed, "
-		 "device_closed), nothing accumulates",
-		 harness_standin_driver(), "310.0 KiB");
+	snprintf(
+		line, sizeof(line),
+		"3 runs of `%s remaining --linger 300`: each left %s untracked (program_destroyed, "
+		"device_closed), nothing accumulates",
+		harness_standin_driver(), "310.0 KiB");
 	if (!strstr(tracer.err, line))
 		fail_msg("no \"%s\" in the report: %s", line, tracer.err);
 }
@@ -551,10 +593,15 @@ static void test_report_in_chromium(void **state)
 	const char *dir = *state;
 	const char *args[] = { "remaining", NULL };
 	char page[600], shot[600], kept[600], dom_path[600];
-	char *report[] = { (char *)harness_devledger(), "report", (char *)file_in(dir, "rem", ".json"),
-			   "-o", page, NULL };
+	char *report[] = { (char *)harness_devledger(),
+			   "report",
+			   (char *)file_in(dir, "rem", ".json"),
+			   "-o",
+			   page,
+			   NULL };
 	struct harness_proc proc;
-	struct json_object *summary = trace(&proc, dir, "rem", args), *truth = load_truth(dir, "rem");
+	struct json_object *summary = trace(&proc, dir, "rem", args),
+			   *truth = load_truth(dir, "rem");
 	struct json_object *devices = harness_get(truth, "devices");
 	const char *err;
 	char *dom;
@@ -576,7 +623,8 @@ static void test_report_in_chromium(void **state)
 		fail_msg("the page logged to the console: %s", err);
 	dom = read_text(dom_path);
 	assert_non_null(strstr(dom, "data-rendered=\"yes\""));
-	assert_shows(dom, "total-untracked-bytes", harness_get_int(summary, "totals.untracked_bytes"));
+	assert_shows(dom, "total-untracked-bytes",
+		     harness_get_int(summary, "totals.untracked_bytes"));
 	assert_shows(dom, "total-leaked-bytes", harness_get_int(summary, "totals.leaked_bytes"));
 	assert_non_null(strstr(dom, "no leaks"));
 	/* every device and type's peak and untracked bytes, as the truth has them */
@@ -604,8 +652,9 @@ static void test_report_in_chromium(void **state)
 		{
 			char chart[128];
 
-			snprintf(chart, sizeof(chart), "data-pid=\"%lld\" data-device=\"device %lld\"",
-				 pid, harness_get_int(dev, "device_id"));
+			snprintf(chart, sizeof(chart),
+				 "data-pid=\"%lld\" data-device=\"device %lld\"", pid,
+				 harness_get_int(dev, "device_id"));
 			assert_non_null(strstr(dom, chart));
 		}
 	}
@@ -636,8 +685,9 @@ static void test_report_in_chromium(void **state)
 static void test_report_bad_input(void **state)
 {
 	const char *dir = *state;
-	char *missing[] = { (char *)harness_devledger(), "report", (char *)file_in(dir, "none", ".json"),
-			    "-o", (char *)file_in(dir, "r", ".html"), NULL };
+	char *missing[] = { (char *)harness_devledger(),	   "report",
+			    (char *)file_in(dir, "none", ".json"), "-o",
+			    (char *)file_in(dir, "r", ".html"),	   NULL };
 	char *no_output[] = { (char *)harness_devledger(), "report", "x.json", NULL };
 	struct harness_proc proc;
 	struct stat st;
@@ -657,6 +707,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_growth_over_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_diff_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_diff_snapshots, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_diff_by_stack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mark_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_runs_compared, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_in_chromium, setup, teardown),

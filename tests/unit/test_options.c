@@ -264,10 +264,10 @@ static void test_mark(void **state)
 	expect_usage_error(parse("mark", NULL), "mark needs the PID");
 	expect_usage_error(parse("mark", "x1", NULL), "not 'x1'");
 	expect_usage_error(parse("mark", "1", "a", "b", NULL), "unexpected argument 'b'");
-	expect_usage_error(parse("mark", "1",
-				 "a label far too long to be kept whole in a snapshot of the timeline",
-				 NULL),
-			   "at most 63 bytes");
+	expect_usage_error(
+		parse("mark", "1",
+		      "a label far too long to be kept whole in a snapshot of the timeline", NULL),
+		"at most 63 bytes");
 }
 
 static void test_diff(void **state)
@@ -299,15 +299,21 @@ static void test_report(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_command_mode),	 cmocka_unit_test(test_pid_mode),
-		cmocka_unit_test(test_system_mode),	 cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_command_mode),
+		cmocka_unit_test(test_pid_mode),
+		cmocka_unit_test(test_system_mode),
+		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_serve),
 		cmocka_unit_test(test_serve_errors),
-		cmocka_unit_test(test_mode_errors),	 cmocka_unit_test(test_number_errors),
-		cmocka_unit_test(test_option_errors),	 cmocka_unit_test(test_check),
+		cmocka_unit_test(test_mode_errors),
+		cmocka_unit_test(test_number_errors),
+		cmocka_unit_test(test_option_errors),
+		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_help_and_version),
-		cmocka_unit_test(test_timeline_option),	 cmocka_unit_test(test_mark),
-		cmocka_unit_test(test_diff),		 cmocka_unit_test(test_report),
+		cmocka_unit_test(test_timeline_option),
+		cmocka_unit_test(test_mark),
+		cmocka_unit_test(test_diff),
+		cmocka_unit_test(test_report),
 	};
 
 	return cmocka_run_group_tests_name("options", tests, NULL, NULL);
