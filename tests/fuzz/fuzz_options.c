@@ -52,6 +52,15 @@ static void check_options(const struct options *o, int argc, char **argv)
 		FUZZ_CHECK(o->subcommand == SUBCOMMAND_DIFF || (o->output && o->output[0]));
 		return;
 	}
+	if (o->subcommand == SUBCOMMAND_SERVE) {
+		FUZZ_CHECK(o->mode == MODE_SYSTEM && !o->pid_count && !o->command);
+		FUZZ_CHECK(memchr(o->metrics_host, '\0', sizeof(o->metrics_host)) &&
+			   o->metrics_host[0]);
+		FUZZ_CHECK(o->metrics_port >= 1 && o->metrics_port <= 65535);
+		FUZZ_CHECK(isfinite(o->retain_s) && o->retain_s > 0);
+		FUZZ_CHECK(!o->per_process_dir || *o->per_process_dir);
+		return;
+	}
 	FUZZ_CHECK(o->subcommand == SUBCOMMAND_TRACE);
 	FUZZ_CHECK(!o->timeline || o->timeline[0]);
 	FUZZ_CHECK((o->mode == MODE_COMMAND) == (o->command != NULL));

@@ -282,13 +282,25 @@ static void prom_table(struct fixture *f, const char *family, pid_t pid, const c
 	json_object_put(result);
 }
 
-/* The truth's untracked bytes by (device, type, reason) and leaked bytes by (device, type). */
+/*
+ * The truth's untracked bytes by (device, type, reason), leaked bytes and
+ * allocations by (device, type), unmatched frees by (device, type, reason).
+ */
 static void truth_tables(const char *truth_path, struct table *untracked, struct table *leaked,
-			 struct table *allocs)
+			 struct table *allocs, struct table *unmatched)
 {
 	struct json_object *truth = harness_load_json(truth_path), *list, *devices;
 
-	untracked->count = leaked->count = allocs->count = 0;
+	untracked->count = leaked->count = allocs->count = unmatched->count = 0;
+	list = harness_get(truth, "unmatched_frees");
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		struct json_object *e = json_object_array_get_idx(list, i);
+
+		table_add(unmatched, json_object_get_string(harness_get(e, "device_kind")),
+			  harness_get_int(e, "device_id"),
+			  json_object_get_string(harness_get(e, "type")),
+			  json_object_get_string(harness_get(e, "reason")), 1);
+	}
 	list = harness_get(truth, "untracked_frees");
 	for (size_t i = 0; i < json_object_array_length(list); i++) {
 		struct json_object *e = json_object_array_get_idx(list, i);
@@ -331,13 +343,13 @@ static void truth_tables(const char *truth_path, struct table *untracked, struct
  */
 static void assert_prometheus_has_truth(struct fixture *f, pid_t pid, const char *truth_name)
 {
-	struct table want_untracked, want_leaked, want_allocs, got;
+	struct table want_untracked, want_leaked, want_allocs, want_unmatched, got;
 	char why[512] = "";
 	time_t deadline = time(NULL) + 60;
 	bool same = false;
 
 	truth_tables(harness_path(f->dir, truth_name), &want_untracked, &want_leaked,
-		     &want_allocs);
+		     &want_allocs, &want_unmatched);
 	while (!same && time(NULL) < deadline) {
 		prom_table(f, "devledger_untracked_bytes_total", pid, "reason", &got);
 		same = tables_equal(&got, &want_untracked, why, sizeof(why));
@@ -348,6 +360,10 @@ static void assert_prometheus_has_truth(struct fixture *f, pid_t pid, const char
 		if (same) {
 			prom_table(f, "devledger_allocations_total", pid, NULL, &got);
 			same = tables_equal(&got, &want_allocs, why, sizeof(why));
+		}
+		if (same) {
+			prom_table(f, "devledger_unmatched_frees_total", pid, "reason", &got);
+			same = tables_equal(&got, &want_unmatched, why, sizeof(why));
 		}
 		if (!same)
 			sleep(1);
@@ -493,13 +509,49 @@ static void assert_dashboard_queries(struct fixture *f)
 	json_object_put(dashboard);
 }
 
+/* promtool passes an empty file too: every family of the interface must be there, with samples. */
+static void assert_exposition_has_families(const char *path)
+{
+	static const char *const families[][2] = {
+		{ "devledger_live_bytes", "gauge" },
+		{ "devledger_peak_bytes", "gauge" },
+		{ "devledger_allocations_total", "counter" },
+		{ "devledger_frees_total", "counter" },
+		{ "devledger_untracked_bytes_total", "counter" },
+		{ "devledger_leaked_bytes_total", "counter" },
+		{ "devledger_unmatched_frees_total", "counter" },
+		{ "devledger_events_total", "counter" },
+		{ "devledger_lost_events_total", "counter" },
+		{ "devledger_processes", "gauge" },
+		{ "devledger_build_info", "gauge" },
+	};
+	char *text = NULL, line[160];
+	size_t len = 0;
+	FILE *in = fopen(path, "r");
+
+	assert_non_null(in);
+	assert_true(getdelim(&text, &len, '\0', in) > 0);
+	fclose(in);
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+		snprintf(line, sizeof(line), "\n# TYPE %s %s\n%s", families[i][0], families[i][1],
+			 families[i][0]);
+		if (!strstr(text, line))
+			fail_msg("the exposition has no %s %s with a sample", families[i][1],
+				 families[i][0]);
+		snprintf(line, sizeof(line), "# HELP %s ", families[i][0]);
+		if (!strstr(text, line))
+			fail_msg("the exposition has no HELP for %s", families[i][0]);
+	}
+	free(text);
+}
+
 static void test_prometheus_sees_the_truth(void **state)
 {
 	struct fixture *f = *state;
 	static const char *const scenarios[][2] = {
 		{ "leak", "leak-truth.json" },	 { "remaining", "remaining-truth.json" },
 		{ "mesh", "mesh-truth.json" },	 { "dataflow", "dataflow-truth.json" },
-		{ "subdevice", "subdevice-truth.json" },
+		{ "subdevice", "subdevice-truth.json" }, { "double-free", "double-free-truth.json" },
 	};
 	const size_t n = sizeof(scenarios) / sizeof(scenarios[0]);
 	pid_t pids[sizeof(scenarios) / sizeof(scenarios[0])];
@@ -541,6 +593,7 @@ static void test_prometheus_sees_the_truth(void **state)
 		 harness_path(f->dir, "metrics.txt"));
 	if (harness_exit_code(harness_run(&check, promtool, 60)) != 0)
 		fail_msg("promtool check metrics: %s", check.err);
+	assert_exposition_has_families(harness_path(f->dir, "metrics.txt"));
 
 	kill(f->prometheus.pid, SIGTERM);
 	harness_wait(&f->prometheus, 60);
