@@ -24,8 +24,9 @@ WARNINGS := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARNINGS) -MMD -MP -I$(OUTPUT) -Iuser \
 	-DDEVLEDGER_VERSION='"$(VERSION)"'
+# -mcpu=v3: atomics that return their old value (each stack sample's sequence number).
 # The BPF_KPROBE macros name parameters a program may not use.
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARNINGS) -Wno-unused-parameter -MMD -MP \
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) $(WARNINGS) -Wno-unused-parameter -MMD -MP \
 	-I$(dir $(VMLINUX)) -Ibpf
 # libstdc++ for its demangler only (__cxa_demangle).
 LDLIBS := -lbpf -lelf -ldw -lz -lzstd -ljson-c -lcapstone -lstdc++
@@ -92,6 +93,7 @@ test_procinfo_MODULES := procinfo
 test_demangle_MODULES := demangle
 test_inlining_MODULES := inlining elfsyms
 test_dwarflayout_MODULES := dwarflayout
+test_unwind_MODULES := unwind demangle
 
 $(OUTPUT)/tests/obj/%.o: tests/unit/%.c | $(OUTPUT)/tests/obj
 	$(call msg,CC,$@)

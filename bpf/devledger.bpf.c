@@ -33,6 +33,9 @@ const volatile __u32 mesh_off_id = DL_OFFSET_UNKNOWN;
 
 struct dl_bpf_stats stats = {};
 
+/* Bytes of user stack copied with each stack sample; 0: no stacks. */
+const volatile __u32 stack_bytes = 0;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 16 << 20); /* resized by user space */
@@ -77,6 +80,22 @@ struct {
 	__type(key, struct saved_key);
 	__type(value, struct dl_saved);
 } saved_objects SEC(".maps");
+
+/* Stack samples (struct dl_stack_sample); resized by user space, kept tiny with stacks off. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} stacks SEC(".maps");
+
+/* Processes that sent a stack already: a process's first one wakes user space at once. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32); /* tgid */
+	__type(value, __u8);
+} stacked_processes SEC(".maps");
+
+__u32 stack_sequence = 0;
 
 /* Per thread: the program whose CBs are being laid out. */
 struct {
@@ -335,6 +354,109 @@ static __always_inline __u64 load_bias(struct pt_regs *ctx, __u64 cookie, const 
 	return PT_REGS_IP(ctx) - (cookie & DL_COOKIE_VADDR_MASK);
 }
 
+/* ---- call stacks ---- */
+
+/*
+ * Records that say where memory was allocated, or what may release it
+ * without a tracked free: the ledger names these as a leak's or an
+ * untracked free's stacks. A tracked free needs none.
+ */
+static __always_inline bool wants_stack(__u32 kind)
+{
+	switch (kind) {
+	case DL_EV_ALLOC:
+	case DL_EV_CB_ALLOC:
+	case DL_EV_CB_FREE_ALL:
+	case DL_EV_PROGRAM_DESTROYED:
+	case DL_EV_DEVICE_CLOSE:
+	case DL_EV_MESH_CLOSE:
+	case DL_EV_BANK_FREE:
+	case DL_EV_BANK_FREE_ALL:
+	case DL_EV_ALLOCATOR_CLEAR:
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Copy stack_bytes of the user stack from sp, as far as it is mapped: the
+ * first read ends at a chunk boundary, the next ones are whole chunks (a
+ * stack's end is page-aligned, so no chunk but the last straddles it), and a
+ * last read ending exactly at stack_bytes takes the rest, overlapping what
+ * is copied already. Returns the bytes copied, 0 if none could be.
+ */
+static __always_inline __u32 copy_user_stack(__u8 *dst, __u64 sp)
+{
+	__u32 head = DL_STACK_CHUNK - (sp & (DL_STACK_CHUNK - 1));
+	__u32 copied;
+
+	if (bpf_probe_read_user(dst, head, (const void *)sp))
+		return 0;
+	copied = head;
+	for (int i = 0; i < DL_STACK_MAX_BYTES / DL_STACK_CHUNK; i++) {
+		if (copied > stack_bytes - DL_STACK_CHUNK)
+			break;
+		if (bpf_probe_read_user(dst + copied, DL_STACK_CHUNK, (const void *)(sp + copied)))
+			return copied;
+		copied += DL_STACK_CHUNK;
+	}
+	if (copied < stack_bytes &&
+	    !bpf_probe_read_user(dst + stack_bytes - DL_STACK_CHUNK, DL_STACK_CHUNK,
+				 (const void *)(sp + stack_bytes - DL_STACK_CHUNK)))
+		copied = stack_bytes;
+	return copied;
+}
+
+/*
+ * One stack sample for a record of this kind, in the stack ring: its
+ * sequence number for the record, 0 when stacks are off, the kind needs
+ * none, or the sample was lost (counted). The ring wakes user space at a
+ * process's first sample, so that its mappings are read while it runs.
+ */
+static __always_inline __u32 take_stack(struct pt_regs *ctx, __u32 kind, __u64 pid_tgid)
+{
+	__u32 tgid = pid_tgid >> 32;
+	struct dl_stack_sample *sample;
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	__u8 one = 1;
+
+	if (!stack_bytes || !wants_stack(kind))
+		return 0;
+	sample = bpf_ringbuf_reserve(&stacks, sizeof(*sample) + stack_bytes, 0);
+	if (!sample) {
+		__sync_fetch_and_add(&stats.stacks_lost, 1);
+		return 0;
+	}
+	sample->bytes = copy_user_stack(sample->stack, PT_REGS_SP(ctx));
+	if (!sample->bytes) {
+		__sync_fetch_and_add(&stats.stack_reads_failed, 1);
+		bpf_ringbuf_discard(sample, BPF_RB_NO_WAKEUP);
+		return 0;
+	}
+	sample->sequence = __sync_fetch_and_add(&stack_sequence, 1) + 1;
+	if (!sample->sequence) /* wrapped: 0 means none */
+		sample->sequence = __sync_fetch_and_add(&stack_sequence, 1) + 1;
+	sample->pid = tgid;
+	sample->tid = (__u32)pid_tgid;
+	sample->regs[DL_REG_IP] = PT_REGS_IP(ctx);
+	sample->regs[DL_REG_SP] = PT_REGS_SP(ctx);
+	sample->regs[DL_REG_BP] = ctx->bp;
+	sample->regs[DL_REG_BX] = ctx->bx;
+	sample->regs[DL_REG_R12] = ctx->r12;
+	sample->regs[DL_REG_R13] = ctx->r13;
+	sample->regs[DL_REG_R14] = ctx->r14;
+	sample->regs[DL_REG_R15] = ctx->r15;
+	if (!bpf_map_lookup_elem(&stacked_processes, &tgid)) {
+		bpf_map_update_elem(&stacked_processes, &tgid, &one, BPF_ANY);
+		flags = BPF_RB_FORCE_WAKEUP;
+	} else if (bpf_ringbuf_query(&stacks, BPF_RB_AVAIL_DATA) >
+		   bpf_ringbuf_query(&stacks, BPF_RB_RING_SIZE) / 4) {
+		flags = BPF_RB_FORCE_WAKEUP;
+	}
+	bpf_ringbuf_submit(sample, flags);
+	return sample->sequence;
+}
+
 /*
  * Every uprobe, entry or return: what it reports is its spec. Reads come
  * first and the record is reserved only when they all worked, so that a
@@ -354,6 +476,7 @@ int probe(struct pt_regs *ctx)
 	struct dl_event *ev;
 	struct args args;
 	__u64 bias, type;
+	__u32 stack;
 
 	spec = bpf_map_lookup_elem(&specs, &index);
 	if (!spec || !wanted(id >> 32))
@@ -385,12 +508,14 @@ int probe(struct pt_regs *ctx)
 			&device))
 		return 0;
 
+	stack = take_stack(ctx, spec->kind, id);
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
 		__sync_fetch_and_add(&stats.ringbuf_full, 1);
 		return 0;
 	}
 	start_record(ev, spec->kind, id, &device);
+	ev->stack = stack;
 	ev->address = value_of(&args, &spec->address, raw, &hit);
 	ev->size = value_of(&args, &spec->size, raw, &hit);
 	ev->object = value_of(&args, &spec->object, raw, &hit);
@@ -438,6 +563,7 @@ struct element_ctx {
 	__u64 pid_tgid;
 	struct device_ref device;
 	__u8 mem_type;
+	__u32 stack; /* one stack sample for every element */
 };
 
 /* One element of the vector: the pointer it holds, its fields, its record. */
@@ -466,6 +592,7 @@ static long emit_element(__u32 index, void *data)
 		return 0;
 	}
 	start_record(ev, c->spec->kind, c->pid_tgid, &c->device);
+	ev->stack = c->stack;
 	ev->address = address;
 	ev->size = size;
 	ev->object = c->object;

@@ -215,6 +215,8 @@ struct dl_library {
  *  BANK_FREE_ALL:     object = bank manager, mem_type = its BufferType
  *  ALLOCATOR_CLEAR:   object = allocator; ALLOCATOR_CLEAR_END: nothing
  *  MESH_CLOSE:        device; MESH_CLOSED: nothing
+ * With stacks on, ALLOC, CB_ALLOC, CB_FREE_ALL, PROGRAM_DESTROYED, DEVICE_CLOSE,
+ * MESH_CLOSE, BANK_FREE, BANK_FREE_ALL and ALLOCATOR_CLEAR also carry `stack`.
  */
 struct dl_event {
 	__u32 kind;
@@ -229,7 +231,9 @@ struct dl_event {
 	__u8 mem_type;
 	__u8 flags;
 	__u8 device_kind; /* enum dl_device_kind */
-	__u8 pad[5];
+	__u8 pad[1];
+	/* The stack sample (its sequence number) taken with this record; 0: none. */
+	__u32 stack;
 };
 
 struct dl_exit_event {
@@ -241,12 +245,48 @@ struct dl_exit_event {
 	char comm[DL_COMM_LEN];
 };
 
+/*
+ * A call stack, in a ring of its own (`stacks`) so that the ledger's records
+ * stay small and a full stack ring loses only stacks: the registers the
+ * unwinder starts from and a copy of the user stack from sp up. Taken at
+ * allocations and at what may release memory untracked (closes, clears,
+ * destructors, the allocator's own releases); user space unwinds it with
+ * the call-frame information of the modules the process maps.
+ */
+enum dl_stack_reg {
+	DL_REG_IP = 0,
+	DL_REG_SP,
+	DL_REG_BP,
+	DL_REG_BX,
+	DL_REG_R12,
+	DL_REG_R13,
+	DL_REG_R14,
+	DL_REG_R15,
+	DL_STACK_REGS,
+};
+
+/* --stack-bytes bounds: the copy goes in chunks of DL_STACK_CHUNK, and the verifier wants a bound. */
+#define DL_STACK_CHUNK	   512
+#define DL_STACK_MIN_BYTES DL_STACK_CHUNK
+#define DL_STACK_MAX_BYTES (64 << 10)
+
+struct dl_stack_sample {
+	__u32 sequence; /* what dl_event.stack names; never 0 */
+	__u32 pid;	/* tgid */
+	__u32 tid;
+	__u32 bytes; /* of stack[] copied, from regs[DL_REG_SP] up */
+	__u64 regs[DL_STACK_REGS];
+	__u8 stack[];
+};
+
 /* Failures on the BPF side, read by user space from .bss; each is reported. */
 struct dl_bpf_stats {
 	__u64 ringbuf_full;	/* records lost: bpf_ringbuf_reserve failed */
 	__u64 read_failed;	/* bpf_probe_read_user failed: record lost */
 	__u64 map_full;		/* a helper map was full: attribution lost */
 	__u64 elements_dropped; /* program-scope buffers past DL_MAX_ELEMENTS: records lost */
+	__u64 stacks_lost;	/* the stack ring was full: a record without its stack */
+	__u64 stack_reads_failed; /* not even sp's first chunk could be read: no stack */
 };
 
 _Static_assert(sizeof(struct dl_event) == 64, "dl_event layout");
@@ -256,6 +296,7 @@ _Static_assert(sizeof(struct dl_array) == 40, "dl_array layout");
 _Static_assert(sizeof(struct dl_saved) == 24, "dl_saved layout");
 _Static_assert(sizeof(struct dl_probe_spec) == 136, "dl_probe_spec layout");
 _Static_assert(sizeof(struct dl_exit_event) == 40, "dl_exit_event layout");
-_Static_assert(sizeof(struct dl_bpf_stats) == 32, "dl_bpf_stats layout");
+_Static_assert(sizeof(struct dl_stack_sample) == 80, "dl_stack_sample layout");
+_Static_assert(sizeof(struct dl_bpf_stats) == 48, "dl_bpf_stats layout");
 
 #endif /* DEVLEDGER_H */

@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Unwinding this test's own stack, as the probes sample it: the registers
+ * and a copy of the stack taken inside a chain of functions built without
+ * frame pointers, unwound with their .eh_frame and symbolized.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../bpf/devledger.h"
+#include "unwind.h"
+
+#define SAMPLE_BYTES 16384
+
+struct sample_buffer {
+	struct dl_stack_sample head;
+	uint8_t stack[SAMPLE_BYTES];
+};
+
+static struct sample_buffer buffer;
+static uint32_t next_sequence = 1;
+
+/* The top of this thread's stack: the copy must not read past it. */
+static uint64_t stack_top(void)
+{
+	pthread_attr_t attr;
+	void *base;
+	size_t size;
+
+	pthread_getattr_np(pthread_self(), &attr);
+	pthread_attr_getstack(&attr, &base, &size);
+	pthread_attr_destroy(&attr);
+	return (uint64_t)base + size;
+}
+
+/* As the probe does: the registers at one instruction, and the stack above sp. */
+static __attribute__((noinline, optimize("omit-frame-pointer"))) void capture(size_t bytes)
+{
+	__u64 *regs = buffer.head.regs;
+	uint64_t top;
+
+	_Static_assert(DL_REG_IP == 0 && DL_REG_SP == 1 && DL_REG_BP == 2 && DL_REG_BX == 3 &&
+			       DL_REG_R12 == 4 && DL_REG_R15 == 7,
+		       "the order the asm stores them in");
+	__asm__ volatile("leaq 0(%%rip), %%rax\n\t"
+			 "movq %%rax, 0(%0)\n\t"
+			 "movq %%rsp, 8(%0)\n\t"
+			 "movq %%rbp, 16(%0)\n\t"
+			 "movq %%rbx, 24(%0)\n\t"
+			 "movq %%r12, 32(%0)\n\t"
+			 "movq %%r13, 40(%0)\n\t"
+			 "movq %%r14, 48(%0)\n\t"
+			 "movq %%r15, 56(%0)\n\t"
+			 :
+			 : "r"(regs)
+			 : "rax", "memory");
+	top = stack_top();
+	if (bytes > top - regs[DL_REG_SP])
+		bytes = top - regs[DL_REG_SP];
+	memcpy(buffer.stack, (const void *)regs[DL_REG_SP], bytes);
+	buffer.head.bytes = (uint32_t)bytes;
+	buffer.head.pid = (uint32_t)getpid();
+	buffer.head.tid = (uint32_t)getpid();
+	buffer.head.sequence = next_sequence++;
+}
+
+/* A chain of named frames; the barrier after each call keeps it a call, not a jump. */
+#define CHAIN(name, next)                                                                  \
+	static __attribute__((noinline, optimize("omit-frame-pointer"))) void name(size_t n) \
+	{                                                                                  \
+		volatile char local[48];                                                   \
+		local[0] = (char)n;                                                        \
+		next(n + local[0] * 0);                                                    \
+		__asm__ volatile("" ::: "memory");                                         \
+	}
+CHAIN(chain_inner, capture)
+CHAIN(chain_middle, chain_inner)
+CHAIN(chain_outer, chain_middle)
+CHAIN(other_outer, chain_inner)
+
+struct fixture {
+	struct unwind *unwind;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	f->unwind = unwind__new(NULL);
+	*state = f;
+	return f->unwind ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	unwind__free(f->unwind);
+	free(f);
+	return 0;
+}
+
+static uint32_t add(struct unwind *u)
+{
+	assert_int_equal(unwind__add_sample(u, &buffer, sizeof(buffer.head) + buffer.head.bytes), 0);
+	return unwind__stack_of(u, buffer.head.sequence);
+}
+
+static size_t find_function(const struct unwind_frame *frames, size_t count, const char *name)
+{
+	for (size_t i = 0; i < count; i++)
+		if (frames[i].function && !strcmp(frames[i].function, name))
+			return i;
+	return SIZE_MAX;
+}
+
+static void test_frames_in_order(void **state)
+{
+	struct fixture *f = *state;
+	const struct unwind_frame *frames;
+	size_t count, capture_at;
+	uint32_t id;
+
+	chain_outer(SAMPLE_BYTES);
+	id = add(f->unwind);
+	assert_int_not_equal(id, 0);
+	assert_int_equal(unwind__frames(f->unwind, id, &frames, &count), 0);
+	capture_at = find_function(frames, count, "capture");
+	assert_int_equal(capture_at, 0);
+	assert_int_equal(find_function(frames, count, "chain_inner"), 1);
+	assert_int_equal(find_function(frames, count, "chain_middle"), 2);
+	assert_int_equal(find_function(frames, count, "chain_outer"), 3);
+	assert_int_equal(find_function(frames, count, "test_frames_in_order"), 4);
+	/* On past cmocka into libc's start: the whole stack. */
+	assert_true(find_function(frames, count, "main") < count);
+	assert_non_null(strstr(frames[1].module, "test_unwind"));
+	assert_non_null(frames[1].file);
+	assert_non_null(strstr(frames[1].file, "test_unwind.c"));
+	assert_true(frames[1].line > 0);
+	assert_int_equal(unwind__stack_pid(f->unwind, id), (uint32_t)getpid());
+}
+
+static void test_same_path_same_stack(void **state)
+{
+	struct fixture *f = *state;
+	struct unwind_stats stats;
+	uint32_t ids[2], first, again, other;
+	uint32_t first_sequence = next_sequence;
+
+	/* From one call site twice: the same frames. */
+	for (int i = 0; i < 2; i++) {
+		chain_outer(SAMPLE_BYTES);
+		ids[i] = add(f->unwind);
+	}
+	first = ids[0];
+	again = ids[1];
+	other_outer(SAMPLE_BYTES);
+	other = add(f->unwind);
+	assert_int_equal(first, again);
+	assert_int_not_equal(first, other);
+	/* Each sample's stack by its sequence number, the older ones still. */
+	assert_int_equal(unwind__stack_of(f->unwind, first_sequence), first);
+	assert_int_equal(unwind__stack_of(f->unwind, 0), 0);
+	assert_int_equal(unwind__stack_of(f->unwind, buffer.head.sequence + 1), 0);
+	unwind__stats(f->unwind, &stats);
+	assert_int_equal(stats.samples, 3);
+	assert_int_equal(stats.unique_stacks, 2);
+	assert_int_equal(stats.stack_hits, 1);
+	/* The second sample's frames all had their rules cached by the first. */
+	assert_true(stats.rule_hits >= stats.frames / 3);
+	assert_int_equal(stats.truncated, 0);
+	assert_int_equal(stats.maps_reads, 1);
+}
+
+static void test_short_copy(void **state)
+{
+	struct fixture *f = *state;
+	const struct unwind_frame *frames;
+	struct unwind_stats stats;
+	size_t count;
+
+	/* Too little copied to reach the test: the innermost frames only, counted as cut. */
+	chain_outer(96);
+	assert_int_equal(unwind__frames(f->unwind, add(f->unwind), &frames, &count), 0);
+	assert_true(count >= 1 && count < 4);
+	assert_string_equal(frames[0].function, "capture");
+	unwind__stats(f->unwind, &stats);
+	assert_int_equal(stats.truncated, 1);
+}
+
+static void test_malformed(void **state)
+{
+	struct fixture *f = *state;
+	const struct unwind_frame *frames;
+	size_t count;
+
+	chain_outer(SAMPLE_BYTES);
+	assert_int_equal(unwind__add_sample(f->unwind, &buffer, sizeof(buffer.head) - 1), -EINVAL);
+	/* More bytes claimed than given. */
+	assert_int_equal(unwind__add_sample(f->unwind, &buffer, sizeof(buffer.head) + 8), -EINVAL);
+	buffer.head.sequence = 0;
+	assert_int_equal(unwind__add_sample(f->unwind, &buffer, sizeof(buffer)), -EINVAL);
+	assert_int_equal(unwind__frames(f->unwind, 1, &frames, &count), -ENOENT);
+}
+
+/* A pid whose maps cannot be read (gone): one frame, its pc, no module; read once only. */
+static void test_gone_process(void **state)
+{
+	struct fixture *f = *state;
+	const struct unwind_frame *frames;
+	struct unwind_stats stats;
+	size_t count;
+
+	chain_outer(SAMPLE_BYTES);
+	buffer.head.pid = 0x7ffffff0;
+	assert_int_equal(unwind__frames(f->unwind, add(f->unwind), &frames, &count), 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(frames[0].address, buffer.head.regs[DL_REG_IP]);
+	assert_null(frames[0].module);
+	assert_null(frames[0].function);
+	buffer.head.sequence = next_sequence++;
+	add(f->unwind);
+	unwind__stats(f->unwind, &stats);
+	assert_int_equal(stats.unmapped, 2);
+	assert_int_equal(stats.maps_reads, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_frames_in_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_same_path_same_stack, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_short_copy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gone_process, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("unwind", tests, NULL, NULL);
+}
