@@ -83,7 +83,7 @@ $(OUTPUT)/devledger: $(USER_OBJS)
 
 # Tests: one cmocka binary per module, linked with the modules it names.
 test_ledger_MODULES := ledger
-test_summary_MODULES := summary ledger
+test_summary_MODULES := summary ledger unwind demangle
 test_options_MODULES := options
 test_probesite_MODULES := probesite
 test_probes_MODULES := probes probesite eras

@@ -418,6 +418,7 @@ static __always_inline __u32 take_stack(struct pt_regs *ctx, __u32 kind, __u64 p
 	__u32 tgid = pid_tgid >> 32;
 	struct dl_stack_sample *sample;
 	__u64 flags = BPF_RB_NO_WAKEUP;
+	__u32 sequence;
 	__u8 one = 1;
 
 	if (!stack_bytes || !wants_stack(kind))
@@ -433,9 +434,10 @@ static __always_inline __u32 take_stack(struct pt_regs *ctx, __u32 kind, __u64 p
 		bpf_ringbuf_discard(sample, BPF_RB_NO_WAKEUP);
 		return 0;
 	}
-	sample->sequence = __sync_fetch_and_add(&stack_sequence, 1) + 1;
-	if (!sample->sequence) /* wrapped: 0 means none */
-		sample->sequence = __sync_fetch_and_add(&stack_sequence, 1) + 1;
+	sequence = __sync_fetch_and_add(&stack_sequence, 1) + 1;
+	if (!sequence) /* wrapped: 0 means none */
+		sequence = __sync_fetch_and_add(&stack_sequence, 1) + 1;
+	sample->sequence = sequence;
 	sample->pid = tgid;
 	sample->tid = (__u32)pid_tgid;
 	sample->regs[DL_REG_IP] = PT_REGS_IP(ctx);
@@ -454,7 +456,7 @@ static __always_inline __u32 take_stack(struct pt_regs *ctx, __u32 kind, __u64 p
 		flags = BPF_RB_FORCE_WAKEUP;
 	}
 	bpf_ringbuf_submit(sample, flags);
-	return sample->sequence;
+	return sequence;
 }
 
 /*

@@ -30,6 +30,7 @@
 #include "procinfo.h"
 #include "summary.h"
 #include "tracer.h"
+#include "unwind.h"
 
 #define EXIT_RUNTIME   1
 #define EXIT_USAGE     2
@@ -45,6 +46,7 @@ struct session {
 	struct options opts;
 	struct ledger *ledger;
 	struct tracer *tracer;
+	struct unwind *stacks; /* NULL: --no-stacks */
 	struct launch launch;
 	struct tracer_target targets[OPTIONS_MAX_PIDS];
 	char libraries[OPTIONS_MAX_PIDS][PATH_MAX];
@@ -146,7 +148,8 @@ static int on_record(void *ctx, const void *record, size_t size)
 			s->unseen[ev->object]++;
 		return 0;
 	}
-	err = ledger__apply(s->ledger, record, size);
+	err = ledger__apply_with_stack(s->ledger, record, size,
+				       unwind__record_stack(s->stacks, record, size));
 	/*
 	 * Who a process is, read once while it runs: its records come before its
 	 * exit. Records come in runs from one process: asked once per run.
@@ -164,6 +167,15 @@ static int on_record(void *ctx, const void *record, size_t size)
 		return err;
 	}
 	return 0;
+}
+
+/* A stack sample, unwound at once: its process may not outlive the next poll. */
+static int on_stack(void *ctx, const void *sample, size_t size)
+{
+	struct session *s = ctx;
+	int err = unwind__add_sample(s->stacks, sample, size);
+
+	return err == -ENOMEM ? err : 0;
 }
 
 /* Fail before tracing rather than lose a long session's summary at the end. */
@@ -555,6 +567,11 @@ int main(int argc, char **argv)
 		exit_code = EXIT_RUNTIME;
 		goto cleanup;
 	}
+	if (s.opts.stack_bytes && !(s.stacks = unwind__new(NULL))) {
+		fprintf(stderr, "devledger: %s\n", strerror(errno));
+		exit_code = EXIT_RUNTIME;
+		goto cleanup;
+	}
 	if (s.opts.mode == MODE_COMMAND) {
 		err = launch__start(&s.launch, s.opts.command);
 		if (err) {
@@ -578,6 +595,8 @@ int main(int argc, char **argv)
 	topts.verbose = s.opts.verbose;
 	topts.perf_uprobes = s.opts.perf_uprobes;
 	topts.on_record = on_record;
+	topts.stack_bytes = (uint32_t)s.opts.stack_bytes;
+	topts.on_stack = s.stacks ? on_stack : NULL;
 	topts.ctx = &s;
 	s.tracer = tracer__open(&topts);
 	if (!s.tracer) {
@@ -637,6 +656,10 @@ int main(int argc, char **argv)
 	 */
 	view.lost_events =
 		stats.ringbuf_full + stats.read_failed + stats.map_full + stats.elements_dropped;
+	view.stacks = s.stacks;
+	view.stack_bytes = (uint32_t)s.opts.stack_bytes;
+	view.stack_frames = s.opts.stack_frames;
+	view.stacks_lost = stats.stacks_lost + stats.stack_reads_failed;
 	own_usage(&view.cpu_s, &view.peak_rss_kib);
 	view.usage = own_usage;
 	if (s.opts.output) {
@@ -677,6 +700,7 @@ int main(int argc, char **argv)
 cleanup:
 	tracer__free(s.tracer);
 	ledger__free(s.ledger);
+	unwind__free(s.stacks);
 	for (size_t i = 0; i < s.opened_count; i++)
 		library__free(s.opened[i]);
 	return exit_code;

@@ -11,6 +11,7 @@
 #include <time.h>
 
 struct ledger;
+struct unwind;
 
 struct summary_session {
 	const char *mode;    /* "command", "pid" or "system" */
@@ -30,6 +31,14 @@ struct summary_session {
 	uint64_t peak_rss_kib; /* devledger's own peak resident memory */
 	/* When set, measures the two above again once the JSON summary is built. */
 	void (*usage)(double *cpu_s, uint64_t *peak_rss_kib);
+	/*
+	 * Call stacks, NULL when none were taken (--no-stacks): what a record's
+	 * stack tag names. Symbolized as the summary asks for them.
+	 */
+	struct unwind *stacks;
+	uint32_t stack_bytes;  /* copied per sample */
+	size_t stack_frames;   /* per site in the report */
+	uint64_t stacks_lost;  /* samples the BPF side could not deliver or read */
 };
 
 /* What every process's figures add up to (saturating), as the summary's "totals" says. */

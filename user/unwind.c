@@ -81,7 +81,8 @@ struct mapping {
 struct process {
 	uint32_t pid;
 	bool exited; /* its exit was seen: a new sample with its pid is another process */
-	bool gone;   /* its mappings could not be read: it ended before its first sample was */
+	bool gone;   /* its mappings can be read no more: it has ended */
+	uint64_t read_ns; /* when its mappings were read last */
 	struct mapping *maps; /* sorted by start */
 	size_t map_count;
 };
@@ -100,6 +101,9 @@ struct stack {
 	struct unwind_frame *frames; /* symbolized on first ask */
 	char **names;		     /* the demangled names frames[] point at */
 };
+
+/* A process's mappings are read again at most this often, 20 ms. */
+#define MAPS_REREAD_NS 20000000ull
 
 /* Which stack each recent sample made: a record finds its own sample's by sequence number. */
 #define SEQUENCE_SLOTS (1u << 16)
@@ -321,6 +325,11 @@ static int read_maps(struct unwind *u, struct process *p)
 		maps[count++] = (struct mapping){ start, end, bias, image };
 	}
 	fclose(f);
+	/* An exited process's maps are empty: what was read while it ran stays right. */
+	if (!count) {
+		free(maps);
+		return -ENOENT;
+	}
 	qsort(maps, count, sizeof(*maps), compare_mappings);
 	free(p->maps);
 	p->maps = maps;
@@ -351,6 +360,7 @@ static struct process *process_for(struct unwind *u, uint32_t pid, size_t *index
 	*index = u->last_process = u->process_count++;
 	u->processes[*index] = (struct process){ .pid = pid };
 	u->processes[*index].gone = read_maps(u, &u->processes[*index]) == -ENOENT;
+	u->processes[*index].read_ns = now_ns();
 	return &u->processes[*index];
 }
 
@@ -359,6 +369,20 @@ void unwind__process_exited(struct unwind *u, uint32_t pid)
 	for (size_t i = 0; i < u->process_count; i++)
 		if (u->processes[i].pid == pid)
 			u->processes[i].exited = true;
+}
+
+uint32_t unwind__record_stack(struct unwind *u, const void *record, size_t size)
+{
+	const struct dl_event *ev = record;
+	const struct dl_exit_event *exit_ev = record;
+
+	if (!u)
+		return 0;
+	if (size == sizeof(*exit_ev) && exit_ev->kind == DL_EV_PROCESS_EXIT)
+		unwind__process_exited(u, exit_ev->pid);
+	if (size != sizeof(*ev) || ev->kind == DL_EV_PROCESS_EXIT)
+		return 0;
+	return unwind__stack_of(u, ev->stack);
 }
 
 static const struct mapping *mapping_of(const struct process *p, uint64_t pc)
@@ -565,11 +589,18 @@ static size_t unwind_sample(struct unwind *u, struct process *p, const struct dl
 		const struct rule *rule;
 		bool outermost;
 
-		/* A module mapped since the mappings were read (dlopen): read them again, once. */
-		if (!m && !reread && !p->gone) {
+		/*
+		 * A module mapped since the mappings were read (dlopen): read them
+		 * again, once a sample and not more often than every MAPS_REREAD_NS,
+		 * as a return address that is garbage (a stack the rules misread)
+		 * looks the same.
+		 */
+		if (!m && !reread && !p->gone && now_ns() - p->read_ns >= MAPS_REREAD_NS) {
 			reread = true;
-			if (!read_maps(u, p))
-				m = mapping_of(p, pc);
+			p->read_ns = now_ns();
+			if (read_maps(u, p) == -ENOENT)
+				p->gone = true;
+			m = mapping_of(p, pc);
 		}
 		frames[n] = (struct raw_frame){ .pc = pc,
 						.vaddr = m ? pc - m->bias : 0,

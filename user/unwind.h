@@ -63,6 +63,13 @@ uint32_t unwind__stack_of(const struct unwind *unwind, uint32_t sequence);
 void unwind__process_exited(struct unwind *unwind, uint32_t pid);
 
 /*
+ * The stack of a ring record (struct dl_event: its sample's; 0 for none),
+ * noting a process's exit (struct dl_exit_event) on the way. unwind may be
+ * NULL (no stacks): 0.
+ */
+uint32_t unwind__record_stack(struct unwind *unwind, const void *record, size_t size);
+
+/*
  * The frames of stack id, symbolized (once), valid until unwind__free.
  * -ENOENT for an id never returned by unwind__stack_of.
  */

@@ -409,7 +409,9 @@ static void test_session(void **state)
 	assert_string_at(root, "devledger_version", DEVLEDGER_VERSION);
 	assert_keys_at(root, "session",
 		       "mode,libraries,profile,layout_source,warnings,started_at,duration_s,"
-		       "events,lost_events,rejected_events,exact,cpu_s,peak_rss_kib");
+		       "events,lost_events,rejected_events,exact,cpu_s,peak_rss_kib,stacks");
+	/* No stacks taken: null. */
+	assert_null(get(root, "session.stacks"));
 	assert_uint_at(root, "session.rejected_events", 0);
 	assert_length_at(root, "session.warnings", 0);
 	assert_string_equal(json_object_get_string(get(root, "session.layout_source")), "dwarf");
