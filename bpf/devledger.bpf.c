@@ -408,6 +408,24 @@ static __always_inline __u32 copy_user_stack(__u8 *dst, __u64 sp)
 }
 
 /*
+ * The real return addresses of the calls that return through the uretprobe
+ * trampoline (struct uprobe_task's return_instances, innermost first): the
+ * stack holds the trampoline's address instead.
+ */
+static __always_inline void read_return_instances(struct dl_stack_sample *sample)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct return_instance *ri = BPF_CORE_READ(task, utask, return_instances);
+
+	for (int i = 0; i < DL_STACK_RETURNS; i++) {
+		sample->return_slots[i] = ri ? BPF_CORE_READ(ri, stack) : 0;
+		sample->return_addresses[i] = ri ? BPF_CORE_READ(ri, orig_ret_vaddr) : 0;
+		if (ri)
+			ri = BPF_CORE_READ(ri, next);
+	}
+}
+
+/*
  * One stack sample for a record of this kind, in the stack ring: its
  * sequence number for the record, 0 when stacks are off, the kind needs
  * none, or the sample was lost (counted). The ring wakes user space at a
@@ -448,6 +466,7 @@ static __always_inline __u32 take_stack(struct pt_regs *ctx, __u32 kind, __u64 p
 	sample->regs[DL_REG_R13] = ctx->r13;
 	sample->regs[DL_REG_R14] = ctx->r14;
 	sample->regs[DL_REG_R15] = ctx->r15;
+	read_return_instances(sample);
 	if (!bpf_map_lookup_elem(&stacked_processes, &tgid)) {
 		bpf_map_update_elem(&stacked_processes, &tgid, &one, BPF_ANY);
 		flags = BPF_RB_FORCE_WAKEUP;

@@ -270,12 +270,22 @@ enum dl_stack_reg {
 #define DL_STACK_MIN_BYTES DL_STACK_CHUNK
 #define DL_STACK_MAX_BYTES (64 << 10)
 
+/*
+ * A function with a return probe returns through the kernel's trampoline:
+ * on entry the kernel puts the trampoline's address in the stack slot of
+ * the return address, and keeps the real one. The innermost of those, as
+ * (slot address, real return address); slot 0: none.
+ */
+#define DL_STACK_RETURNS 8
+
 struct dl_stack_sample {
 	__u32 sequence; /* what dl_event.stack names; never 0 */
 	__u32 pid;	/* tgid */
 	__u32 tid;
 	__u32 bytes; /* of stack[] copied, from regs[DL_REG_SP] up */
 	__u64 regs[DL_STACK_REGS];
+	__u64 return_slots[DL_STACK_RETURNS];
+	__u64 return_addresses[DL_STACK_RETURNS];
 	__u8 stack[];
 };
 
@@ -296,7 +306,7 @@ _Static_assert(sizeof(struct dl_array) == 40, "dl_array layout");
 _Static_assert(sizeof(struct dl_saved) == 24, "dl_saved layout");
 _Static_assert(sizeof(struct dl_probe_spec) == 136, "dl_probe_spec layout");
 _Static_assert(sizeof(struct dl_exit_event) == 40, "dl_exit_event layout");
-_Static_assert(sizeof(struct dl_stack_sample) == 80, "dl_stack_sample layout");
+_Static_assert(sizeof(struct dl_stack_sample) == 208, "dl_stack_sample layout");
 _Static_assert(sizeof(struct dl_bpf_stats) == 48, "dl_bpf_stats layout");
 
 #endif /* DEVLEDGER_H */

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include <dwarf.h>
+#include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <gelf.h>
 
@@ -63,6 +64,8 @@ struct rule {
 struct image {
 	char *path;
 	uint64_t dev, inode;
+	bool tried; /* image_open ran */
+	bool dwarf_cfi_tried;
 	Dwfl *dwfl;
 	Dwfl_Module *module; /* reported at its own addresses: a pc's vaddr is its module address */
 	Dwarf_CFI *cfi[2];   /* .eh_frame, .debug_frame; NULL where absent */
@@ -72,10 +75,15 @@ struct image {
 	size_t rule_count;
 };
 
-/* An executable mapping of a process: a pc in [start, end) is at pc - bias in the image. */
+/*
+ * An executable mapping of a process: a pc in [start, end) is at pc - bias
+ * in the image; the bias is found (from the file's program headers) at the
+ * mapping's first pc.
+ */
 struct mapping {
-	uint64_t start, end, bias;
+	uint64_t start, end, offset, bias;
 	struct image *image;
+	int8_t bias_known; /* 0 not yet, 1 yes, -1 it has none (not an ELF file, no such segment) */
 };
 
 struct process {
@@ -197,28 +205,26 @@ void unwind__free(struct unwind *u)
 
 /* ---- module files ---- */
 
-static struct image *open_image(const char *path, uint64_t dev, uint64_t inode)
+/*
+ * Open the file's ELF and call-frame information, at the first pc found in
+ * it: reading a process's mappings must be quick (it may be about to exit),
+ * and most of what it maps is never in a stack.
+ */
+static bool image_open(struct image *image)
 {
-	struct image *image = calloc(1, sizeof(*image));
-
-	if (!image || !(image->path = strdup(path)))
-		goto failed;
-	image->dev = dev;
-	image->inode = inode;
+	if (image->tried)
+		return image->module != NULL;
+	image->tried = true;
 	image->dwfl = dwfl_begin(&file_callbacks);
 	if (!image->dwfl)
-		goto failed;
+		return false;
 	/* base 0, p_vaddr added: the module's addresses are the file's own. */
-	image->module = dwfl_report_elf(image->dwfl, path, path, -1, 0, true);
+	image->module = dwfl_report_elf(image->dwfl, image->path, image->path, -1, 0, true);
 	dwfl_report_end(image->dwfl, NULL, NULL);
-	if (image->module) {
-		image->cfi[0] = dwfl_module_eh_cfi(image->module, &image->cfi_bias[0]);
-		image->cfi[1] = dwfl_module_dwarf_cfi(image->module, &image->cfi_bias[1]);
-	}
-	return image;
-failed:
-	free_image(image);
-	return NULL;
+	if (!image->module)
+		return false;
+	image->cfi[0] = dwfl_module_eh_cfi(image->module, &image->cfi_bias[0]);
+	return true;
 }
 
 /* The image of a file a process maps, opened at its first mapping anywhere. */
@@ -230,9 +236,13 @@ static struct image *image_for(struct unwind *u, const char *path, uint64_t dev,
 		if (u->images[i]->inode == inode && u->images[i]->dev == dev &&
 		    !strcmp(u->images[i]->path, path))
 			return u->images[i];
-	image = open_image(path, dev, inode);
-	if (!image)
+	image = calloc(1, sizeof(*image));
+	if (!image || !(image->path = strdup(path))) {
+		free(image);
 		return NULL;
+	}
+	image->dev = dev;
+	image->inode = inode;
 	images = realloc(u->images, (u->image_count + 1) * sizeof(*images));
 	if (!images) {
 		free_image(image);
@@ -253,7 +263,7 @@ static bool load_bias(struct image *image, uint64_t start, uint64_t offset, uint
 	Elf *elf;
 	size_t phnum;
 
-	if (!image->module || !(elf = dwfl_module_getelf(image->module, &elf_bias)) ||
+	if (!image_open(image) || !(elf = dwfl_module_getelf(image->module, &elf_bias)) ||
 	    elf_getphdrnum(elf, &phnum))
 		return false;
 	for (size_t i = 0; i < phnum; i++) {
@@ -278,12 +288,37 @@ static int compare_mappings(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
+/* The whole of a /proc file, NUL-terminated; NULL on failure. */
+static char *read_all(FILE *f, size_t *len)
+{
+	size_t capacity = 64 << 10, used = 0, n;
+	char *text = malloc(capacity + 1);
+
+	while (text && (n = fread(text + used, 1, capacity - used, f)) > 0) {
+		used += n;
+		if (used == capacity) {
+			char *bigger = realloc(text, capacity * 2 + 1);
+
+			if (!bigger) {
+				free(text);
+				return NULL;
+			}
+			text = bigger;
+			capacity *= 2;
+		}
+	}
+	if (text)
+		text[used] = '\0';
+	*len = used;
+	return text;
+}
+
 /* Read the process's executable mappings again. 0, or -errno (-ENOENT: it is gone). */
 static int read_maps(struct unwind *u, struct process *p)
 {
-	char path[PATH_MAX + 32], line[PATH_MAX + 256];
+	char path[PATH_MAX + 32], *text;
 	struct mapping *maps = NULL;
-	size_t count = 0, capacity = 0;
+	size_t count = 0, capacity = 0, text_len;
 	FILE *f;
 
 	snprintf(path, sizeof(path), u->maps_format, p->pid);
@@ -291,24 +326,32 @@ static int read_maps(struct unwind *u, struct process *p)
 	if (!f)
 		return -errno;
 	u->stats.maps_reads++;
-	while (fgets(line, sizeof(line), f)) {
+	/* All of it first, before the process can end: then what it says. */
+	text = read_all(f, &text_len);
+	fclose(f);
+	if (!text)
+		return -ENOMEM;
+	for (char *at = text, *next; at < text + text_len; at = next) {
 		unsigned long long start, end, offset, inode;
 		unsigned int major, minor;
 		char perms[8];
 		int name = 0;
 		struct image *image;
-		uint64_t bias;
+		char *line = at;
+
+		next = memchr(at, '\n', (size_t)(text + text_len - at));
+		next = next ? next + 1 : text + text_len;
+		next[-1] = '\0';
 
 		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %n", &start, &end, perms, &offset,
 			   &major, &minor, &inode, &name) < 7 ||
 		    !name || perms[2] != 'x' || line[name] != '/')
 			continue;
-		line[strcspn(line, "\n")] = '\0';
 		/* A file deleted since it was mapped: its rules may be another file's now. */
 		if (strstr(line + name, " (deleted)"))
 			continue;
 		image = image_for(u, line + name, ((uint64_t)major << 32) | minor, inode);
-		if (!image || !load_bias(image, start, offset, &bias))
+		if (!image)
 			continue;
 		if (count == capacity) {
 			size_t grown = capacity ? capacity * 2 : 32;
@@ -316,15 +359,16 @@ static int read_maps(struct unwind *u, struct process *p)
 
 			if (!bigger) {
 				free(maps);
-				fclose(f);
+				free(text);
 				return -ENOMEM;
 			}
 			maps = bigger;
 			capacity = grown;
 		}
-		maps[count++] = (struct mapping){ start, end, bias, image };
+		maps[count++] = (struct mapping){ .start = start, .end = end, .offset = offset,
+						  .image = image };
 	}
-	fclose(f);
+	free(text);
 	/* An exited process's maps are empty: what was read while it ran stays right. */
 	if (!count) {
 		free(maps);
@@ -385,19 +429,23 @@ uint32_t unwind__record_stack(struct unwind *u, const void *record, size_t size)
 	return unwind__stack_of(u, ev->stack);
 }
 
-static const struct mapping *mapping_of(const struct process *p, uint64_t pc)
+static const struct mapping *mapping_of(struct process *p, uint64_t pc)
 {
 	size_t lo = 0, hi = p->map_count;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
+		struct mapping *m = &p->maps[mid];
 
-		if (pc < p->maps[mid].start)
+		if (pc < m->start) {
 			hi = mid;
-		else if (pc >= p->maps[mid].end)
+		} else if (pc >= m->end) {
 			lo = mid + 1;
-		else
-			return &p->maps[mid];
+		} else {
+			if (!m->bias_known)
+				m->bias_known = load_bias(m->image, m->start, m->offset, &m->bias) ? 1 : -1;
+			return m->bias_known > 0 ? m : NULL;
+		}
 	}
 	return NULL;
 }
@@ -433,13 +481,18 @@ static struct reg_rule reg_rule_of(Dwarf_Frame *frame, int regno)
 	}
 }
 
-static void rule_from_dwarf(const struct image *image, uint64_t vaddr, struct rule *rule)
+static void rule_from_dwarf(struct image *image, uint64_t vaddr, struct rule *rule)
 {
 	for (int c = 0; c < 2; c++) {
 		Dwarf_Frame *frame = NULL;
 		Dwarf_Op *ops;
 		size_t nops;
 
+		/* .debug_frame only where .eh_frame has no rule: it loads the file's DWARF. */
+		if (c == 1 && !image->dwarf_cfi_tried) {
+			image->dwarf_cfi_tried = true;
+			image->cfi[1] = dwfl_module_dwarf_cfi(image->module, &image->cfi_bias[1]);
+		}
 		if (!image->cfi[c] ||
 		    dwarf_cfi_addrframe(image->cfi[c], vaddr - image->cfi_bias[c], &frame))
 			continue;
@@ -550,6 +603,14 @@ static bool step(const struct dl_stack_sample *s, const struct rule *rule, struc
 			caller.known[r] = true;
 			break;
 		}
+	}
+	/* A return address the uretprobe trampoline took the place of: the real one. */
+	if (rule->regs[DL_REG_IP].kind == RULE_AT_CFA && caller.known[DL_REG_IP]) {
+		uint64_t slot = cfa + (uint64_t)rule->regs[DL_REG_IP].offset;
+
+		for (int i = 0; i < DL_STACK_RETURNS && s->return_slots[i]; i++)
+			if (s->return_slots[i] == slot)
+				caller.value[DL_REG_IP] = s->return_addresses[i];
 	}
 	/* The return address undefined: the outermost frame (_start, a thread's start). */
 	if (rule->regs[DL_REG_IP].kind == RULE_UNDEFINED) {
@@ -748,6 +809,31 @@ uint32_t unwind__stack_pid(const struct unwind *u, uint32_t id)
 
 /* ---- symbols, on demand ---- */
 
+/*
+ * The line of a module address, by a walk of the compile units: Debian 12's
+ * libdw finds no unit for an address in clang's DWARF 5 (its units' ranges
+ * are rnglistx, and there is no .debug_aranges), though each unit's line
+ * table has it.
+ */
+static const char *line_by_units(struct image *image, uint64_t vaddr, int *lineno)
+{
+	Dwarf_Addr bias;
+	Dwarf *dwarf = dwfl_module_getdwarf(image->module, &bias);
+	Dwarf_Off offset = 0, next;
+	size_t header;
+
+	while (dwarf && !dwarf_nextcu(dwarf, offset, &next, &header, NULL, NULL, NULL)) {
+		Dwarf_Die unit;
+		Dwarf_Line *line;
+
+		if (dwarf_offdie(dwarf, offset + header, &unit) &&
+		    (line = dwarf_getsrc_die(&unit, vaddr - bias)) && !dwarf_lineno(line, lineno))
+			return dwarf_linesrc(line, NULL, NULL);
+		offset = next;
+	}
+	return NULL;
+}
+
 static void symbolize(const struct raw_frame *raw, bool caller, struct unwind_frame *frame,
 		      char **name)
 {
@@ -764,7 +850,7 @@ static void symbolize(const struct raw_frame *raw, bool caller, struct unwind_fr
 	if (!raw->image)
 		return;
 	frame->module = raw->image->path;
-	if (!raw->image->module)
+	if (!image_open(raw->image))
 		return;
 	symbol = dwfl_module_addrinfo(raw->image->module, lookup, &offset, &sym, NULL, NULL, NULL);
 	if (symbol) {
@@ -775,12 +861,13 @@ static void symbolize(const struct raw_frame *raw, bool caller, struct unwind_fr
 		frame->offset = offset + caller;
 	}
 	line = dwfl_module_getsrc(raw->image->module, lookup);
-	if (line) {
+	if (line)
 		frame->file = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
-		frame->line = frame->file && lineno > 0 ? (unsigned int)lineno : 0;
-		if (!frame->line)
-			frame->file = NULL;
-	}
+	else
+		frame->file = line_by_units(raw->image, lookup, &lineno);
+	frame->line = frame->file && lineno > 0 ? (unsigned int)lineno : 0;
+	if (!frame->line)
+		frame->file = NULL;
 }
 
 int unwind__frames(struct unwind *u, uint32_t id, const struct unwind_frame **frames,

@@ -12,7 +12,8 @@ STANDIN_ERA_C_OUT := $(OUTPUT)/standin-era-c
 STANDIN_LIB := $(STANDIN_OUT)/libtt_metal.so
 STANDIN_DRIVER := $(STANDIN_OUT)/standin
 # -Wno-invalid-offsetof: the layouts devledger reads are checked with offsetof on non-POD classes.
-STANDIN_CXXFLAGS := -std=c++17 -O2 -g -fPIC -Wall -Wextra -Werror -Wno-invalid-offsetof -MMD -MP
+# -fomit-frame-pointer, as tt-metal is built: call stacks must be unwound from call-frame info.
+STANDIN_CXXFLAGS := -std=c++17 -O2 -fomit-frame-pointer -g -fPIC -Wall -Wextra -Werror -Wno-invalid-offsetof -MMD -MP
 
 # $(1): output folder, $(2): extra compiler flags, $(3): the C++ compiler (default $(CXX)).
 define standin_variant
