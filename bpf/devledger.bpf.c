@@ -426,12 +426,25 @@ static __always_inline void read_return_instances(struct dl_stack_sample *sample
 }
 
 /*
+ * Where a return probe's function starts in this process (its registers are
+ * its caller's), 0 at an entry: a return is the probe whose entry kept its
+ * object, and its cookie has the function's place in the file.
+ */
+static __always_inline __u64 returned_from(const struct dl_probe_spec *spec, __u64 cookie,
+					   __u64 bias)
+{
+	return spec->object_arg == DL_ARG_SAVED && bias ? bias + (cookie & DL_COOKIE_VADDR_MASK)
+						       : 0;
+}
+
+/*
  * One stack sample for a record of this kind, in the stack ring: its
  * sequence number for the record, 0 when stacks are off, the kind needs
  * none, or the sample was lost (counted). The ring wakes user space at a
  * process's first sample, so that its mappings are read while it runs.
  */
-static __always_inline __u32 take_stack(struct pt_regs *ctx, __u32 kind, __u64 pid_tgid)
+static __always_inline __u32 take_stack(struct pt_regs *ctx, __u32 kind, __u64 pid_tgid,
+					__u64 returned_from)
 {
 	__u32 tgid = pid_tgid >> 32;
 	struct dl_stack_sample *sample;
@@ -466,6 +479,7 @@ static __always_inline __u32 take_stack(struct pt_regs *ctx, __u32 kind, __u64 p
 	sample->regs[DL_REG_R13] = ctx->r13;
 	sample->regs[DL_REG_R14] = ctx->r14;
 	sample->regs[DL_REG_R15] = ctx->r15;
+	sample->returned_from = returned_from;
 	read_return_instances(sample);
 	if (!bpf_map_lookup_elem(&stacked_processes, &tgid)) {
 		bpf_map_update_elem(&stacked_processes, &tgid, &one, BPF_ANY);
@@ -529,7 +543,7 @@ int probe(struct pt_regs *ctx)
 			&device))
 		return 0;
 
-	stack = take_stack(ctx, spec->kind, id);
+	stack = take_stack(ctx, spec->kind, id, returned_from(spec, cookie, bias));
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
 		__sync_fetch_and_add(&stats.ringbuf_full, 1);
@@ -670,6 +684,8 @@ int probe_array(struct pt_regs *ctx)
 	    read_device(cookie, load_bias(ctx, cookie, &hit, spec),
 			(const void *)plain_value(&args, &spec->device, &hit), &c.device))
 		return 0;
+	c.stack = take_stack(ctx, spec->kind, id,
+			     returned_from(spec, cookie, load_bias(ctx, cookie, &hit, spec)));
 	bpf_loop(DL_MAX_ELEMENTS, emit_element, &c, 0);
 	return 0;
 }

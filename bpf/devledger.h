@@ -286,6 +286,11 @@ struct dl_stack_sample {
 	__u64 regs[DL_STACK_REGS];
 	__u64 return_slots[DL_STACK_RETURNS];
 	__u64 return_addresses[DL_STACK_RETURNS];
+	/*
+	 * At a return probe: the entry of the function that returned (the
+	 * registers are its caller's, at the return address); 0 at an entry.
+	 */
+	__u64 returned_from;
 	__u8 stack[];
 };
 
@@ -306,7 +311,7 @@ _Static_assert(sizeof(struct dl_array) == 40, "dl_array layout");
 _Static_assert(sizeof(struct dl_saved) == 24, "dl_saved layout");
 _Static_assert(sizeof(struct dl_probe_spec) == 136, "dl_probe_spec layout");
 _Static_assert(sizeof(struct dl_exit_event) == 40, "dl_exit_event layout");
-_Static_assert(sizeof(struct dl_stack_sample) == 208, "dl_stack_sample layout");
+_Static_assert(sizeof(struct dl_stack_sample) == 216, "dl_stack_sample layout");
 _Static_assert(sizeof(struct dl_bpf_stats) == 48, "dl_bpf_stats layout");
 
 #endif /* DEVLEDGER_H */

@@ -644,6 +644,14 @@ static size_t unwind_sample(struct unwind *u, struct process *p, const struct dl
 		regs.value[r] = s->regs[r];
 		regs.known[r] = true;
 	}
+	/* At a return: the function that returned first, then its caller at the return address. */
+	if (s->returned_from) {
+		const struct mapping *m = mapping_of(p, s->returned_from);
+
+		frames[n++] = (struct raw_frame){ .pc = s->returned_from,
+						  .vaddr = m ? s->returned_from - m->bias : 0,
+						  .image = m ? m->image : NULL };
+	}
 	while (n < UNWIND_MAX_FRAMES) {
 		uint64_t pc = regs.value[DL_REG_IP];
 		const struct mapping *m = mapping_of(p, pc);
