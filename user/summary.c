@@ -590,6 +590,9 @@ static int json_add_stack_session(struct json_object *session, const struct summ
 	    json_add_u64(stacks, "samples", st.samples) ||
 	    json_add_u64(stacks, "lost", s->stacks_lost) ||
 	    json_add_u64(stacks, "unique", st.unique_stacks) ||
+	    json_add_u64(stacks, "known_stacks", st.stack_hits) ||
+	    json_add_u64(stacks, "frames", st.frames) ||
+	    json_add_u64(stacks, "cached_frames", st.rule_hits) ||
 	    json_add_u64(stacks, "truncated", st.truncated) ||
 	    json_add_u64(stacks, "unmapped", st.unmapped) ||
 	    json_add_u64(stacks, "unwind_ns", st.unwind_ns))
