@@ -45,7 +45,10 @@ for build in plain cet; do
 		ns "$work/c0" >> "$work/$build.c0"
 		# The stacks' user-space side, from the summary: unwinding ns per sample, and the share
 		# of frames whose unwind rule was cached.
-		python3 -c 'import json, sys; s = json.load(open(sys.argv[1]))["session"]["stacks"]; print("%.1f %.4f %.4f" % (s["unwind_ns"] / max(s["samples"], 1), s["cached_frames"] / max(s["frames"], 1), s["known_stacks"] / max(s["samples"], 1)))' "$work/c.json" >> "$work/$build.unwind"
+		key() { sed -n "s/.*\"$1\": *\([0-9][0-9]*\).*/\1/p" "$work/c.json" | head -n 1; }
+		awk -v ns="$(key unwind_ns)" -v n="$(key samples)" -v f="$(key frames)" -v cf="$(key cached_frames)" \
+			-v k="$(key known_stacks)" 'BEGIN { n = n ? n : 1; f = f ? f : 1; printf "%.1f %.4f %.4f\n", ns / n, cf / f, k / n }' \
+			>> "$work/$build.unwind"
 		ns "$work/d" >> "$work/$build.d"
 		events=$(sed -n 's/.*"events": *\([0-9]*\).*/\1/p' "$work/c.json" | head -n 1)
 		lost=$(sed -n 's/.*"lost_events": *\([0-9]*\).*/\1/p' "$work/c.json" | head -n 1)
