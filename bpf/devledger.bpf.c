@@ -732,5 +732,7 @@ int BPF_PROG(process_exit, struct task_struct *task)
 		__sync_fetch_and_add(&stats.ringbuf_full, 1);
 	}
 	bpf_map_delete_elem(&tracked, &tgid);
+	/* Its pid may come back: that process's first stack must wake user space too. */
+	bpf_map_delete_elem(&stacked_processes, &tgid);
 	return 0;
 }

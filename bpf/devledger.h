@@ -265,8 +265,11 @@ enum dl_stack_reg {
 	DL_STACK_REGS,
 };
 
-/* --stack-bytes bounds: the copy goes in chunks of DL_STACK_CHUNK, and the verifier wants a bound. */
-#define DL_STACK_CHUNK	   512
+/*
+ * --stack-bytes bounds: the copy goes in pages (a read per page costs less than
+ * the bytes it copies), and the verifier wants a bound.
+ */
+#define DL_STACK_CHUNK	   4096
 #define DL_STACK_MIN_BYTES DL_STACK_CHUNK
 #define DL_STACK_MAX_BYTES (64 << 10)
 

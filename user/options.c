@@ -33,6 +33,9 @@ static const char trace_doc[] =
 	"Why a free had no report: program_destroyed, device_closed, mesh_closed, allocator_free, "
 	"allocator_clear, cb_deallocate_all, cb_reallocated (see the README).\n"
 	"\n"
+	"Each leak and untracked free comes with the call stack that allocated it (and what released "
+	"it), unwound without frame pointers and grouped by allocating site in the report.\n"
+	"\n"
 	"Exactly one of: -- CMD [ARG...] (launch CMD under trace), -p PID (attach), -a "
 	"(system-wide).\v"
 	"Examples:\n"
@@ -77,7 +80,7 @@ static const struct argp_option trace_options[] = {
 	  "what released it, unwound from a copy of the user stack)",
 	  0 },
 	{ "stack-bytes", OPT_STACK_BYTES, "BYTES", 0,
-	  "User stack copied per stack: 512 to 64K, a multiple of 8; K suffix (default 8K); "
+	  "User stack copied per stack: 4K to 64K, a multiple of 8; K suffix (default 8K); "
 	  "a deeper stack is cut where the copy ends",
 	  0 },
 	{ "stack-frames", OPT_STACK_FRAMES, "N", 0,
@@ -298,7 +301,7 @@ static error_t parse_trace_option(int key, char *arg, struct argp_state *state)
 		if (parse_size(arg, &opts->stack_bytes) || opts->stack_bytes < DL_STACK_MIN_BYTES ||
 		    opts->stack_bytes > DL_STACK_MAX_BYTES || opts->stack_bytes % 8)
 			return fail(ps,
-				    "--stack-bytes takes a multiple of 8 from 512 to 64K, e.g. 16K, "
+				    "--stack-bytes takes a multiple of 8 from 4K to 64K, e.g. 16K, "
 				    "not '%s'",
 				    arg);
 		ps->stack_bytes_given = true;

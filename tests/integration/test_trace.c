@@ -26,6 +26,8 @@
 #define KIB	  1024LL
 #define TIMEOUT_S 120
 
+static void assert_every_end_has_stack(struct json_object *summary);
+
 static int setup(void **state)
 {
 	*state = harness_tmpdir();
@@ -103,6 +105,7 @@ static struct json_object *trace_and_compare(const char *dir, const char *const 
 	summary = harness_load_json(harness_path(dir, "summary.json"));
 	harness_assert_exact(summary);
 	harness_assert_truth(summary, harness_path(dir, "truth.json"));
+	assert_every_end_has_stack(summary);
 	assert_string_equal(json_object_get_string(harness_get(summary, "session.mode")),
 			    "command");
 	return summary;
@@ -1329,6 +1332,44 @@ static void assert_allocating_stack(struct json_object *proc, struct json_object
 }
 
 /*
+ * In any scenario: every leak and untracked free of every process has a stack that starts in
+ * libtt_metal.so and reaches the driver's own code, however soon the process exited.
+ */
+static void assert_every_end_has_stack(struct json_object *summary)
+{
+	static const char *const lists[] = { "leaks", "untracked_frees" };
+	struct json_object *procs = harness_get(summary, "processes");
+
+	for (size_t p = 0; p < json_object_array_length(procs); p++) {
+		struct json_object *proc = json_object_array_get_idx(procs, p);
+
+		for (int l = 0; l < 2; l++) {
+			struct json_object *list = harness_get(proc, lists[l]);
+
+			for (size_t i = 0; i < json_object_array_length(list); i++) {
+				struct json_object *entry = json_object_array_get_idx(list, i);
+				struct json_object *stack =
+					stack_by_id(proc, harness_get_int(entry, "stack"));
+				struct json_object *frames = stack ? harness_get(stack, "frames") : NULL;
+				const char *module = stack ? frame_string(stack, 0, "module") : NULL;
+				bool driver = false;
+
+				for (size_t f = 0; frames && f < json_object_array_length(frames); f++) {
+					const char *m = frame_string(stack, (int)f, "module");
+
+					driver |= m && !strcmp(strrchr(m, '/'), "/standin");
+				}
+				if (!module || strcmp(strrchr(module, '/'), "/libtt_metal.so") ||
+				    !driver)
+					fail_msg("%s entry without a stack into the driver: %s; stack %s",
+						 lists[l], json_object_to_json_string(entry),
+						 stack ? json_object_to_json_string(stack) : "none");
+			}
+		}
+	}
+}
+
+/*
  * Every leak and untracked free of the stacks scenario: allocated where the
  * truth says, and (untracked) released by the close or destructor its
  * reason names, called from the driver's function that did so.
@@ -1473,6 +1514,7 @@ static void test_build_case(void **state)
 	struct json_object *summary = trace_build(&proc, run->dir, c->env, NULL, c->args);
 
 	assert_int_equal(json_object_array_length(harness_get(summary, "processes")), 1);
+	assert_every_end_has_stack(summary);
 	if (c->check)
 		c->check(json_object_array_get_idx(harness_get(summary, "processes"), 0));
 	json_object_put(summary);

@@ -104,10 +104,10 @@ static void test_system_mode(void **state)
 static void test_stack_options_rejected(void **state)
 {
 	(void)state;
-	expect_usage_error(parse("trace", "-a", "--stack-bytes", "256", NULL), "from 512 to 64K");
-	expect_usage_error(parse("trace", "-a", "--stack-bytes", "128K", NULL), "from 512 to 64K");
+	expect_usage_error(parse("trace", "-a", "--stack-bytes", "2K", NULL), "from 4K to 64K");
+	expect_usage_error(parse("trace", "-a", "--stack-bytes", "128K", NULL), "from 4K to 64K");
 	expect_usage_error(parse("trace", "-a", "--stack-bytes", "1001", NULL), "multiple of 8");
-	expect_usage_error(parse("trace", "-a", "--stack-bytes", "", NULL), "from 512 to 64K");
+	expect_usage_error(parse("trace", "-a", "--stack-bytes", "", NULL), "from 4K to 64K");
 	expect_usage_error(parse("trace", "-a", "--stack-frames", "0", NULL), "from 1 to 128");
 	expect_usage_error(parse("trace", "-a", "--stack-frames", "200", NULL), "from 1 to 128");
 	expect_usage_error(parse("trace", "-a", "--no-stacks", "--stack-bytes", "4K", NULL),
