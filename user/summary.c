@@ -1409,6 +1409,12 @@ int summary__print_report(const struct ledger *ledger, const struct summary_sess
 			plural(session->lost_events, "event was", "events were"));
 		fprintf(out, "WARNING: run again with a bigger --ring-size to lose none.\n");
 	}
+	if (session->stacks && session->stacks_lost)
+		fprintf(out,
+			"note: %" PRIu64 " call %s lost (the stack ring was full): %s no stack; the "
+			"totals do not depend on it.\n",
+			session->stacks_lost, plural(session->stacks_lost, "stack was", "stacks were"),
+			plural(session->stacks_lost, "its record has", "their records have"));
 	if (!count)
 		fprintf(out, "\nno traced process used device memory\n");
 

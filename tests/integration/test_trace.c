@@ -1640,7 +1640,7 @@ int main(void)
 		};
 	}
 	/* TEST_FILTER=test_stacks runs only the tests whose names match (cmocka's * wildcards). */
-	if (getenv("TEST_FILTER"))
+	if (getenv("TEST_FILTER") && *getenv("TEST_FILTER"))
 		cmocka_set_test_filter(getenv("TEST_FILTER"));
 	failed = cmocka_run_group_tests_name("trace (BPF, stand-in runtime)", tests, NULL, NULL);
 	failed += cmocka_run_group_tests_name("trace: unity and newest builds, dataflow buffers",

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Unwinding this test's own stack, as the probes sample it: the registers
- * and a copy of the stack taken inside a chain of functions built without
- * frame pointers, unwound with their .eh_frame and symbolized.
+ * and a copy of the stack taken inside a chain of functions (at -O2: without
+ * frame pointers), unwound with their .eh_frame and symbolized.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +11,6 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,63 +18,11 @@
 #include "../bpf/devledger.h"
 #include "unwind.h"
 
-#define SAMPLE_BYTES 16384
-
-struct sample_buffer {
-	struct dl_stack_sample head;
-	uint8_t stack[SAMPLE_BYTES];
-};
-
-static struct sample_buffer buffer;
-static uint32_t next_sequence = 1;
-
-/* The top of this thread's stack: the copy must not read past it. */
-static uint64_t stack_top(void)
-{
-	pthread_attr_t attr;
-	void *base;
-	size_t size;
-
-	pthread_getattr_np(pthread_self(), &attr);
-	pthread_attr_getstack(&attr, &base, &size);
-	pthread_attr_destroy(&attr);
-	return (uint64_t)base + size;
-}
-
-/* As the probe does: the registers at one instruction, and the stack above sp. */
-static __attribute__((noinline, optimize("omit-frame-pointer"))) void capture(size_t bytes)
-{
-	__u64 *regs = buffer.head.regs;
-	uint64_t top;
-
-	_Static_assert(DL_REG_IP == 0 && DL_REG_SP == 1 && DL_REG_BP == 2 && DL_REG_BX == 3 &&
-			       DL_REG_R12 == 4 && DL_REG_R15 == 7,
-		       "the order the asm stores them in");
-	__asm__ volatile("leaq 0(%%rip), %%rax\n\t"
-			 "movq %%rax, 0(%0)\n\t"
-			 "movq %%rsp, 8(%0)\n\t"
-			 "movq %%rbp, 16(%0)\n\t"
-			 "movq %%rbx, 24(%0)\n\t"
-			 "movq %%r12, 32(%0)\n\t"
-			 "movq %%r13, 40(%0)\n\t"
-			 "movq %%r14, 48(%0)\n\t"
-			 "movq %%r15, 56(%0)\n\t"
-			 :
-			 : "r"(regs)
-			 : "rax", "memory");
-	top = stack_top();
-	if (bytes > top - regs[DL_REG_SP])
-		bytes = top - regs[DL_REG_SP];
-	memcpy(buffer.stack, (const void *)regs[DL_REG_SP], bytes);
-	buffer.head.bytes = (uint32_t)bytes;
-	buffer.head.pid = (uint32_t)getpid();
-	buffer.head.tid = (uint32_t)getpid();
-	buffer.head.sequence = next_sequence++;
-}
+#include "unit/selfstack.h"
 
 /* A chain of named frames; the barrier after each call keeps it a call, not a jump. */
 #define CHAIN(name, next)                                                                  \
-	static __attribute__((noinline, optimize("omit-frame-pointer"))) void name(size_t n) \
+	static __attribute__((noinline)) void name(size_t n)                                \
 	{                                                                                  \
 		volatile char local[48];                                                   \
 		local[0] = (char)n;                                                        \

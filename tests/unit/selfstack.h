@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * A stack sample of the test's own thread, taken as the probes take one:
+ * the registers at one instruction of capture() and the stack above sp.
+ * For the tests of what unwinds and prints stacks.
+ */
+#ifndef DEVLEDGER_TEST_SELFSTACK_H
+#define DEVLEDGER_TEST_SELFSTACK_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "../bpf/devledger.h"
+
+#define SAMPLE_BYTES 16384
+
+struct sample_buffer {
+	struct dl_stack_sample head;
+	uint8_t stack[SAMPLE_BYTES];
+};
+
+/* The last sample taken; its sequence numbers count from 1. */
+static struct sample_buffer buffer;
+static uint32_t next_sequence = 1;
+
+/* The top of this thread's stack: the copy must not read past it. */
+static uint64_t stack_top(void)
+{
+	pthread_attr_t attr;
+	void *base;
+	size_t size;
+
+	pthread_getattr_np(pthread_self(), &attr);
+	pthread_attr_getstack(&attr, &base, &size);
+	pthread_attr_destroy(&attr);
+	return (uint64_t)base + size;
+}
+
+/*
+ * As the probe does: the registers at one instruction, and `bytes` of the
+ * stack above sp, copied byte by byte past ASan (the callers' frames have
+ * redzones).
+ */
+static __attribute__((noinline, no_sanitize_address, unused)) void capture(size_t bytes)
+{
+	__u64 *regs = buffer.head.regs;
+	uint64_t top;
+
+	_Static_assert(DL_REG_IP == 0 && DL_REG_SP == 1 && DL_REG_BP == 2 && DL_REG_BX == 3 &&
+			       DL_REG_R12 == 4 && DL_REG_R15 == 7,
+		       "the order the asm stores them in");
+	__asm__ volatile("leaq 0(%%rip), %%rax\n\t"
+			 "movq %%rax, 0(%0)\n\t"
+			 "movq %%rsp, 8(%0)\n\t"
+			 "movq %%rbp, 16(%0)\n\t"
+			 "movq %%rbx, 24(%0)\n\t"
+			 "movq %%r12, 32(%0)\n\t"
+			 "movq %%r13, 40(%0)\n\t"
+			 "movq %%r14, 48(%0)\n\t"
+			 "movq %%r15, 56(%0)\n\t"
+			 :
+			 : "r"(regs)
+			 : "rax", "memory");
+	top = stack_top();
+	if (bytes > top - regs[DL_REG_SP])
+		bytes = top - regs[DL_REG_SP];
+	for (size_t i = 0; i < bytes; i++)
+		buffer.stack[i] = ((const volatile uint8_t *)regs[DL_REG_SP])[i];
+	buffer.head.bytes = (uint32_t)bytes;
+	buffer.head.pid = (uint32_t)getpid();
+	buffer.head.tid = (uint32_t)getpid();
+	buffer.head.sequence = next_sequence++;
+}
+
+#endif /* DEVLEDGER_TEST_SELFSTACK_H */
