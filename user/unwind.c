@@ -33,7 +33,7 @@
 
 /* x86-64's DWARF numbers of the registers a sample carries, by enum dl_stack_reg. */
 static const int dwarf_regno[DL_STACK_REGS] = {
-	[DL_REG_IP] = 16, [DL_REG_SP] = 7,   [DL_REG_BP] = 6,	[DL_REG_BX] = 3,
+	[DL_REG_IP] = 16,  [DL_REG_SP] = 7,   [DL_REG_BP] = 6,	 [DL_REG_BX] = 3,
 	[DL_REG_R12] = 12, [DL_REG_R13] = 13, [DL_REG_R14] = 14, [DL_REG_R15] = 15,
 };
 
@@ -88,9 +88,9 @@ struct mapping {
 
 struct process {
 	uint32_t pid;
-	bool exited; /* its exit was seen: a new sample with its pid is another process */
-	bool gone;   /* its mappings can be read no more: it has ended */
-	uint64_t read_ns; /* when its mappings were read last */
+	bool exited;	      /* its exit was seen: a new sample with its pid is another process */
+	bool gone;	      /* its mappings can be read no more: it has ended */
+	uint64_t read_ns;     /* when its mappings were read last */
 	struct mapping *maps; /* sorted by start */
 	size_t map_count;
 };
@@ -365,8 +365,9 @@ static int read_maps(struct unwind *u, struct process *p)
 			maps = bigger;
 			capacity = grown;
 		}
-		maps[count++] = (struct mapping){ .start = start, .end = end, .offset = offset,
-						  .image = image };
+		maps[count++] = (struct mapping){
+			.start = start, .end = end, .offset = offset, .image = image
+		};
 	}
 	free(text);
 	/* An exited process's maps are empty: what was read while it ran stays right. */
@@ -443,7 +444,8 @@ static const struct mapping *mapping_of(struct process *p, uint64_t pc)
 			lo = mid + 1;
 		} else {
 			if (!m->bias_known)
-				m->bias_known = load_bias(m->image, m->start, m->offset, &m->bias) ? 1 : -1;
+				m->bias_known =
+					load_bias(m->image, m->start, m->offset, &m->bias) ? 1 : -1;
 			return m->bias_known > 0 ? m : NULL;
 		}
 	}
@@ -596,7 +598,8 @@ static bool step(const struct dl_stack_sample *s, const struct rule *rule, struc
 			caller.known[r] = regs->known[r];
 			break;
 		case RULE_AT_CFA:
-			caller.known[r] = stack_word(s, cfa + (uint64_t)rr->offset, &caller.value[r]);
+			caller.known[r] =
+				stack_word(s, cfa + (uint64_t)rr->offset, &caller.value[r]);
 			break;
 		case RULE_CFA_PLUS:
 			caller.value[r] = cfa + (uint64_t)rr->offset;
@@ -878,8 +881,7 @@ static void symbolize(const struct raw_frame *raw, bool caller, struct unwind_fr
 		frame->file = NULL;
 }
 
-int unwind__frames(struct unwind *u, uint32_t id, const struct unwind_frame **frames,
-		   size_t *count)
+int unwind__frames(struct unwind *u, uint32_t id, const struct unwind_frame **frames, size_t *count)
 {
 	struct stack *s;
 

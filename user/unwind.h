@@ -34,15 +34,15 @@ struct unwind_frame {
 };
 
 struct unwind_stats {
-	uint64_t samples;	   /* stack samples given */
-	uint64_t unique_stacks;	   /* stacks told apart by their frames' addresses */
-	uint64_t frames;	   /* frames unwound, over every sample */
-	uint64_t rule_hits;	   /* frames whose unwind rule was cached already */
-	uint64_t stack_hits;	   /* samples whose stack was known already */
-	uint64_t truncated;	   /* stacks cut: the copy ended, or no rule for a pc, or too deep */
-	uint64_t unmapped;	   /* samples whose first pc no mapping of the process held */
-	uint64_t maps_reads;	   /* /proc/PID/maps read */
-	uint64_t unwind_ns;	   /* time spent in unwind__add_sample */
+	uint64_t samples;	/* stack samples given */
+	uint64_t unique_stacks; /* stacks told apart by their frames' addresses */
+	uint64_t frames;	/* frames unwound, over every sample */
+	uint64_t rule_hits;	/* frames whose unwind rule was cached already */
+	uint64_t stack_hits;	/* samples whose stack was known already */
+	uint64_t truncated;	/* stacks cut: the copy ended, or no rule for a pc, or too deep */
+	uint64_t unmapped;	/* samples whose first pc no mapping of the process held */
+	uint64_t maps_reads;	/* /proc/PID/maps read */
+	uint64_t unwind_ns;	/* time spent in unwind__add_sample */
 };
 
 /* NULL and errno set on failure. opts may be NULL. */

@@ -21,13 +21,13 @@
 #include "unit/selfstack.h"
 
 /* A chain of named frames; the barrier after each call keeps it a call, not a jump. */
-#define CHAIN(name, next)                                                                  \
-	static __attribute__((noinline)) void name(size_t n)                                \
-	{                                                                                  \
-		volatile char local[48];                                                   \
-		local[0] = (char)n;                                                        \
-		next(n + local[0] * 0);                                                    \
-		__asm__ volatile("" ::: "memory");                                         \
+#define CHAIN(name, next)                                                                          \
+	static __attribute__((noinline)) void name(size_t n)                                       \
+	{                                                                                          \
+		volatile char local[48];                                                           \
+		local[0] = (char)n;                                                                \
+		next(n + local[0] * 0);                                                            \
+		__asm__ volatile("" ::: "memory");                                                 \
 	}
 CHAIN(chain_inner, capture)
 CHAIN(chain_middle, chain_inner)
@@ -58,7 +58,8 @@ static int teardown(void **state)
 
 static uint32_t add(struct unwind *u)
 {
-	assert_int_equal(unwind__add_sample(u, &buffer, sizeof(buffer.head) + buffer.head.bytes), 0);
+	assert_int_equal(unwind__add_sample(u, &buffer, sizeof(buffer.head) + buffer.head.bytes),
+			 0);
 	return unwind__stack_of(u, buffer.head.sequence);
 }
 
