@@ -97,6 +97,18 @@ struct {
 
 __u32 stack_sequence = 0;
 
+/*
+ * Per thread: the address of its last tracked free. The allocator's release
+ * of that address that follows on the same thread is the same free (the
+ * ledger counts it once): it releases nothing untracked, and needs no stack.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, __u64);
+} last_tracked_free SEC(".maps");
+
 /* Per thread: the program whose CBs are being laid out. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -438,21 +450,30 @@ static __always_inline __u64 returned_from(const struct dl_probe_spec *spec, __u
 }
 
 /*
- * One stack sample for a record of this kind, in the stack ring: its
- * sequence number for the record, 0 when stacks are off, the kind needs
- * none, or the sample was lost (counted). The ring wakes user space at a
+ * One stack sample for a record of this kind (of `address`), in the stack
+ * ring: its sequence number for the record, 0 when stacks are off, the kind
+ * needs none, or the sample was lost (counted). The ring wakes user space at a
  * process's first sample, so that its mappings are read while it runs.
  */
 static __always_inline __u32 take_stack(struct pt_regs *ctx, __u32 kind, __u64 pid_tgid,
-					__u64 returned_from)
+					__u64 returned_from, __u64 address)
 {
 	__u32 tgid = pid_tgid >> 32;
 	struct dl_stack_sample *sample;
-	__u64 flags = BPF_RB_NO_WAKEUP;
+	__u64 flags = BPF_RB_NO_WAKEUP, *freed;
 	__u32 sequence;
 	__u8 one = 1;
 
-	if (!stack_bytes || !wants_stack(kind))
+	if (!stack_bytes)
+		return 0;
+	if (kind == DL_EV_FREE) {
+		bpf_map_update_elem(&last_tracked_free, &pid_tgid, &address, BPF_ANY);
+		return 0;
+	}
+	if (kind == DL_EV_BANK_FREE && (freed = bpf_map_lookup_elem(&last_tracked_free, &pid_tgid)) &&
+	    *freed == address)
+		return 0;
+	if (!wants_stack(kind))
 		return 0;
 	sample = bpf_ringbuf_reserve(&stacks, sizeof(*sample) + stack_bytes, 0);
 	if (!sample) {
@@ -543,7 +564,8 @@ int probe(struct pt_regs *ctx)
 			&device))
 		return 0;
 
-	stack = take_stack(ctx, spec->kind, id, returned_from(spec, cookie, bias));
+	stack = take_stack(ctx, spec->kind, id, returned_from(spec, cookie, bias),
+			   value_of(&args, &spec->address, raw, &hit));
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
 		__sync_fetch_and_add(&stats.ringbuf_full, 1);
@@ -685,7 +707,7 @@ int probe_array(struct pt_regs *ctx)
 			(const void *)plain_value(&args, &spec->device, &hit), &c.device))
 		return 0;
 	c.stack = take_stack(ctx, spec->kind, id,
-			     returned_from(spec, cookie, load_bias(ctx, cookie, &hit, spec)));
+			     returned_from(spec, cookie, load_bias(ctx, cookie, &hit, spec)), 0);
 	bpf_loop(DL_MAX_ELEMENTS, emit_element, &c, 0);
 	return 0;
 }

@@ -15,13 +15,9 @@
 
 #define SAMPLE_BYTES 16384
 
-struct sample_buffer {
-	struct dl_stack_sample head;
-	uint8_t stack[SAMPLE_BYTES];
-};
-
-/* The last sample taken; its sequence numbers count from 1. */
-static struct sample_buffer buffer;
+/* The last sample taken, with room for its stack; sequence numbers count from 1. */
+static _Alignas(8) uint8_t sample_storage[sizeof(struct dl_stack_sample) + SAMPLE_BYTES];
+static struct dl_stack_sample *const sample = (struct dl_stack_sample *)sample_storage;
 static uint32_t next_sequence = 1;
 
 /* The top of this thread's stack: the copy must not read past it. */
@@ -44,7 +40,7 @@ static uint64_t stack_top(void)
  */
 static __attribute__((noinline, no_sanitize_address, unused)) void capture(size_t bytes)
 {
-	__u64 *regs = buffer.head.regs;
+	__u64 *regs = sample->regs;
 	uint64_t top;
 
 	_Static_assert(DL_REG_IP == 0 && DL_REG_SP == 1 && DL_REG_BP == 2 && DL_REG_BX == 3 &&
@@ -66,11 +62,11 @@ static __attribute__((noinline, no_sanitize_address, unused)) void capture(size_
 	if (bytes > top - regs[DL_REG_SP])
 		bytes = top - regs[DL_REG_SP];
 	for (size_t i = 0; i < bytes; i++)
-		buffer.stack[i] = ((const volatile uint8_t *)regs[DL_REG_SP])[i];
-	buffer.head.bytes = (uint32_t)bytes;
-	buffer.head.pid = (uint32_t)getpid();
-	buffer.head.tid = (uint32_t)getpid();
-	buffer.head.sequence = next_sequence++;
+		sample->stack[i] = ((const volatile uint8_t *)regs[DL_REG_SP])[i];
+	sample->bytes = (uint32_t)bytes;
+	sample->pid = (uint32_t)getpid();
+	sample->tid = (uint32_t)getpid();
+	sample->sequence = next_sequence++;
 }
 
 #endif /* DEVLEDGER_TEST_SELFSTACK_H */

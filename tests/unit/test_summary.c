@@ -487,9 +487,9 @@ static __attribute__((noinline)) void released_site(void)
 static __attribute__((noinline)) uint32_t sample_stack(struct unwind *unwind, void (*site)(void))
 {
 	site();
-	assert_int_equal(unwind__add_sample(unwind, &buffer, sizeof(buffer.head) + buffer.head.bytes),
+	assert_int_equal(unwind__add_sample(unwind, sample, sizeof(*sample) + sample->bytes),
 			 0);
-	return unwind__stack_of(unwind, buffer.head.sequence);
+	return unwind__stack_of(unwind, sample->sequence);
 }
 
 static void apply_tagged(struct fixture *f, uint32_t kind, uint64_t ts, int32_t device,

@@ -58,9 +58,8 @@ static int teardown(void **state)
 
 static uint32_t add(struct unwind *u)
 {
-	assert_int_equal(unwind__add_sample(u, &buffer, sizeof(buffer.head) + buffer.head.bytes),
-			 0);
-	return unwind__stack_of(u, buffer.head.sequence);
+	assert_int_equal(unwind__add_sample(u, sample, sizeof(*sample) + sample->bytes), 0);
+	return unwind__stack_of(u, sample->sequence);
 }
 
 static size_t find_function(const struct unwind_frame *frames, size_t count, const char *name)
@@ -118,7 +117,7 @@ static void test_same_path_same_stack(void **state)
 	/* Each sample's stack by its sequence number, the older ones still. */
 	assert_int_equal(unwind__stack_of(f->unwind, first_sequence), first);
 	assert_int_equal(unwind__stack_of(f->unwind, 0), 0);
-	assert_int_equal(unwind__stack_of(f->unwind, buffer.head.sequence + 1), 0);
+	assert_int_equal(unwind__stack_of(f->unwind, sample->sequence + 1), 0);
 	unwind__stats(f->unwind, &stats);
 	assert_int_equal(stats.samples, 3);
 	assert_int_equal(stats.unique_stacks, 2);
@@ -152,11 +151,11 @@ static void test_malformed(void **state)
 	size_t count;
 
 	chain_outer(SAMPLE_BYTES);
-	assert_int_equal(unwind__add_sample(f->unwind, &buffer, sizeof(buffer.head) - 1), -EINVAL);
+	assert_int_equal(unwind__add_sample(f->unwind, sample, sizeof(*sample) - 1), -EINVAL);
 	/* More bytes claimed than given. */
-	assert_int_equal(unwind__add_sample(f->unwind, &buffer, sizeof(buffer.head) + 8), -EINVAL);
-	buffer.head.sequence = 0;
-	assert_int_equal(unwind__add_sample(f->unwind, &buffer, sizeof(buffer)), -EINVAL);
+	assert_int_equal(unwind__add_sample(f->unwind, sample, sizeof(*sample) + 8), -EINVAL);
+	sample->sequence = 0;
+	assert_int_equal(unwind__add_sample(f->unwind, sample, sizeof(sample_storage)), -EINVAL);
 	assert_int_equal(unwind__frames(f->unwind, 1, &frames, &count), -ENOENT);
 }
 
@@ -169,13 +168,13 @@ static void test_gone_process(void **state)
 	size_t count;
 
 	chain_outer(SAMPLE_BYTES);
-	buffer.head.pid = 0x7ffffff0;
+	sample->pid = 0x7ffffff0;
 	assert_int_equal(unwind__frames(f->unwind, add(f->unwind), &frames, &count), 0);
 	assert_int_equal(count, 1);
-	assert_int_equal(frames[0].address, buffer.head.regs[DL_REG_IP]);
+	assert_int_equal(frames[0].address, sample->regs[DL_REG_IP]);
 	assert_null(frames[0].module);
 	assert_null(frames[0].function);
-	buffer.head.sequence = next_sequence++;
+	sample->sequence = next_sequence++;
 	add(f->unwind);
 	unwind__stats(f->unwind, &stats);
 	assert_int_equal(stats.unmapped, 2);
