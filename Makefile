@@ -18,7 +18,7 @@ VMLINUX := vmlinux/$(ARCH)/vmlinux.h
 
 # Debian packages devledger needs to build and test (make deps installs them).
 DEB_PACKAGES := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libjson-c-dev \
-	libcmocka-dev libcapstone-dev libdw-dev libzstd-dev pkg-config g++ make
+	libcmocka-dev libcapstone-dev libdw-dev libzstd-dev pkg-config g++ make python3-dev
 
 WARNINGS := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g

@@ -391,15 +391,20 @@ static __always_inline bool wants_stack(__u32 kind)
 }
 
 /*
- * Copy stack_bytes of the user stack from sp, as far as it is mapped: the
- * first read ends at a chunk boundary, the next ones are whole chunks (a
- * stack's end is page-aligned, so no chunk but the last straddles it), and a
- * last read ending exactly at stack_bytes takes the rest, overlapping what
- * is copied already. Returns the bytes copied, 0 if none could be.
+ * Copy stack_bytes of the user stack from sp, as far as it is mapped. A read
+ * that fails zeroes what it was to fill, so the one that may fail goes
+ * first: the last DL_STACK_CHUNK bytes, ending exactly at stack_bytes. If it
+ * worked, all below it is mapped too (a stack is one mapping). Then the
+ * first read, to a chunk boundary, and whole chunks after it (a stack's end
+ * is page-aligned: none but the last can straddle it), overwriting the
+ * tail's bytes with the same ones or, if it failed, with what is there.
+ * Returns the bytes copied, 0 if none could be.
  */
 static __always_inline __u32 copy_user_stack(__u8 *dst, __u64 sp)
 {
 	__u32 head = DL_STACK_CHUNK - (sp & (DL_STACK_CHUNK - 1));
+	bool tail = !bpf_probe_read_user(dst + stack_bytes - DL_STACK_CHUNK, DL_STACK_CHUNK,
+					 (const void *)(sp + stack_bytes - DL_STACK_CHUNK));
 	__u32 copied;
 
 	if (bpf_probe_read_user(dst, head, (const void *)sp))
@@ -412,11 +417,7 @@ static __always_inline __u32 copy_user_stack(__u8 *dst, __u64 sp)
 			return copied;
 		copied += DL_STACK_CHUNK;
 	}
-	if (copied < stack_bytes &&
-	    !bpf_probe_read_user(dst + stack_bytes - DL_STACK_CHUNK, DL_STACK_CHUNK,
-				 (const void *)(sp + stack_bytes - DL_STACK_CHUNK)))
-		copied = stack_bytes;
-	return copied;
+	return tail ? stack_bytes : copied;
 }
 
 /*

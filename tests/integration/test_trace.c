@@ -26,7 +26,13 @@
 #define KIB	  1024LL
 #define TIMEOUT_S 120
 
-static void assert_every_end_has_stack(struct json_object *summary);
+static void assert_every_end_has_stack_into(struct json_object *summary, const char *caller);
+
+/* ... into the stand-in's driver. */
+static void assert_every_end_has_stack(struct json_object *summary)
+{
+	assert_every_end_has_stack_into(summary, "/standin");
+}
 
 static int setup(void **state)
 {
@@ -1333,9 +1339,10 @@ static void assert_allocating_stack(struct json_object *proc, struct json_object
 
 /*
  * In any scenario: every leak and untracked free of every process has a stack that starts in
- * libtt_metal.so and reaches the driver's own code, however soon the process exited.
+ * libtt_metal.so and reaches the caller's own code (a frame in a module whose file name, from
+ * its slash on, starts with `caller`), however soon the process exited.
  */
-static void assert_every_end_has_stack(struct json_object *summary)
+static void assert_every_end_has_stack_into(struct json_object *summary, const char *caller)
 {
 	static const char *const lists[] = { "leaks", "untracked_frees" };
 	struct json_object *procs = harness_get(summary, "processes");
@@ -1357,16 +1364,65 @@ static void assert_every_end_has_stack(struct json_object *summary)
 				for (size_t f = 0; frames && f < json_object_array_length(frames); f++) {
 					const char *m = frame_string(stack, (int)f, "module");
 
-					driver |= m && !strcmp(strrchr(m, '/'), "/standin");
+					driver |= m && !strncmp(strrchr(m, '/'), caller,
+								strlen(caller));
 				}
 				if (!module || strcmp(strrchr(module, '/'), "/libtt_metal.so") ||
 				    !driver)
-					fail_msg("%s entry without a stack into the driver: %s; stack %s",
-						 lists[l], json_object_to_json_string(entry),
+					fail_msg("%s entry without a stack into %s: %s; stack %s",
+						 lists[l], caller, json_object_to_json_string(entry),
 						 stack ? json_object_to_json_string(stack) : "none");
 			}
 		}
 	}
+}
+
+/*
+ * Called from Python, as ttnn is: the native frames of a leak's stack run from libtt_metal.so
+ * through the extension's function into the interpreter (_PyEval_EvalFrameDefault) and on to
+ * its main, with the default --stack-bytes.
+ */
+static void test_python_caller(void **state)
+{
+	const char *dir = *state;
+	char *lib = strdup(harness_standin_lib()), *folder = strdup(lib);
+	char *argv[] = { (char *)harness_devledger(),
+			 "trace",
+			 "-q",
+			 "-l",
+			 lib,
+			 "-o",
+			 (char *)harness_path(dir, "summary.json"),
+			 "--",
+			 "/usr/bin/python3",
+			 "-c",
+			 "import standin_ttnn\ndef model_forward():\n    standin_ttnn.leak_tensor()\n"
+			 "model_forward()\n",
+			 NULL };
+	struct json_object *summary, *proc, *stack;
+	struct harness_proc run;
+	int code;
+
+	*strrchr(folder, '/') = '\0';
+	setenv("PYTHONPATH", folder, 1);
+	code = harness_exit_code(harness_run(&run, argv, TIMEOUT_S));
+	unsetenv("PYTHONPATH");
+	if (code)
+		fail_msg("devledger exited %d: %s", code, run.err);
+	summary = harness_load_json(harness_path(dir, "summary.json"));
+	proc = json_object_array_get_idx(harness_get(summary, "processes"), 0);
+	assert_int_equal(json_object_array_length(harness_get(proc, "leaks")), 1);
+	assert_every_end_has_stack_into(summary, "/python3");
+	stack = stack_by_id(proc, harness_get_int(proc, "leaks.0.stack"));
+	if (frame_with(stack, "leak_tensor(") < 0 ||
+	    frame_with(stack, "_PyEval_EvalFrameDefault") <= frame_with(stack, "leak_tensor(") ||
+	    frame_with(stack, "Py_BytesMain") < 0)
+		fail_msg("the stack does not reach the interpreter: %s",
+			 json_object_to_json_string(stack));
+	assert_int_equal(harness_get_int(summary, "session.stacks.truncated"), 0);
+	json_object_put(summary);
+	free(folder);
+	free(lib);
 }
 
 /*
@@ -1623,6 +1679,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_root, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stacks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_stacks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_python_caller, setup, teardown),
 	};
 
 	struct CMUnitTest build_tests[sizeof(build_cases) / sizeof(build_cases[0])];

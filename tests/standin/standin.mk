@@ -80,7 +80,16 @@ $(STANDIN_NOPROG_OUT)/standin: $(STANDIN_NOPROG_BUILD)/standin
 	$(Q)strip --strip-all -o $(STANDIN_NOPROG_OUT)/libtt_metal.so $(STANDIN_NOPROG_BUILD)/libtt_metal.so
 	$(Q)cp $(STANDIN_NOPROG_BUILD)/standin $@
 
-standin: $(STANDIN_NOPROG_OUT)/standin $(STANDIN_DRIVER) $(STANDIN_CET_OUT)/standin $(STANDIN_INLINED_OUT)/standin \
+# A ttnn stand-in for Python callers (a CPython extension beside the plain build's library), with
+# Debian's own Python: stacks from it must reach the interpreter's frames.
+STANDIN_PYTHON := /usr/bin/python3
+$(STANDIN_OUT)/standin_ttnn.so: tests/standin/pymodule.cpp $(STANDIN_LIB)
+	$(call msg,LIB,$@)
+	$(Q)$(CXX) $(STANDIN_CXXFLAGS) -Wno-missing-field-initializers -Wno-cast-function-type \
+		$(shell $(STANDIN_PYTHON)-config --includes) -shared $< -L$(STANDIN_OUT) -ltt_metal \
+		-Wl,-rpath,'$$ORIGIN' -Wl,--enable-new-dtags -o $@
+
+standin: $(STANDIN_OUT)/standin_ttnn.so $(STANDIN_NOPROG_OUT)/standin $(STANDIN_DRIVER) $(STANDIN_CET_OUT)/standin $(STANDIN_INLINED_OUT)/standin \
 	$(STANDIN_ERA_C_OUT)/standin $(STANDIN_SHIFTED_OUT)/standin $(STANDIN_STRIPPED_OUT)/standin \
 	$(STANDIN_SHIFTED_OUT)/libtt_metal-zlib.so $(STANDIN_SHIFTED_OUT)/libtt_metal-zstd.so \
 	$(STANDIN_UNITY_OUT)/standin $(STANDIN_NEWEST_OUT)/standin
