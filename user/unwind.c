@@ -822,9 +822,9 @@ uint32_t unwind__stack_pid(const struct unwind *u, uint32_t id)
 
 /*
  * The line of a module address, by a walk of the compile units: Debian 12's
- * libdw finds no unit for an address in clang's DWARF 5 (its units' ranges
- * are rnglistx, and there is no .debug_aranges), though each unit's line
- * table has it.
+ * libdw finds no unit for an address in clang's DWARF 5 (no .debug_aranges),
+ * though each unit knows its own ranges. Only the unit that holds the
+ * address has its line table read.
  */
 static const char *line_by_units(struct image *image, uint64_t vaddr, int *lineno)
 {
@@ -838,6 +838,7 @@ static const char *line_by_units(struct image *image, uint64_t vaddr, int *linen
 		Dwarf_Line *line;
 
 		if (dwarf_offdie(dwarf, offset + header, &unit) &&
+		    dwarf_haspc(&unit, vaddr - bias) > 0 &&
 		    (line = dwarf_getsrc_die(&unit, vaddr - bias)) && !dwarf_lineno(line, lineno))
 			return dwarf_linesrc(line, NULL, NULL);
 		offset = next;

@@ -7,6 +7,7 @@
 #ifndef DEVLEDGER_TEST_SELFSTACK_H
 #define DEVLEDGER_TEST_SELFSTACK_H
 
+#include <execinfo.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <unistd.h>
@@ -19,6 +20,9 @@
 static _Alignas(8) uint8_t sample_storage[sizeof(struct dl_stack_sample) + SAMPLE_BYTES];
 static struct dl_stack_sample *const sample = (struct dl_stack_sample *)sample_storage;
 static uint32_t next_sequence = 1;
+/* What libgcc's unwinder (backtrace(3)) found at the same point: return addresses, from capture's own. */
+static void *sample_backtrace[64];
+static int sample_backtrace_count;
 
 /* The top of this thread's stack: the copy must not read past it. */
 static uint64_t stack_top(void)
@@ -67,6 +71,7 @@ static __attribute__((noinline, no_sanitize_address, unused)) void capture(size_
 	sample->pid = (uint32_t)getpid();
 	sample->tid = (uint32_t)getpid();
 	sample->sequence = next_sequence++;
+	sample_backtrace_count = backtrace(sample_backtrace, 64);
 }
 
 #endif /* DEVLEDGER_TEST_SELFSTACK_H */

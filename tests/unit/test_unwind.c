@@ -96,6 +96,27 @@ static void test_frames_in_order(void **state)
 	assert_int_equal(unwind__stack_pid(f->unwind, id), (uint32_t)getpid());
 }
 
+/*
+ * Another unwinder as the oracle: libgcc's (backtrace(3)), run in capture() right after the
+ * sample, finds the same callers, frame for frame, on to the outermost.
+ */
+static void test_matches_libgcc(void **state)
+{
+	struct fixture *f = *state;
+	const struct unwind_frame *frames;
+	size_t count;
+
+	chain_outer(SAMPLE_BYTES);
+	assert_int_equal(unwind__frames(f->unwind, add(f->unwind), &frames, &count), 0);
+	/* Entry 0 of backtrace is inside capture (after its own call); the callers follow. */
+	assert_true(sample_backtrace_count > 5);
+	assert_int_equal(count, (size_t)sample_backtrace_count);
+	for (size_t i = 1; i < count; i++)
+		if (frames[i].address != (uint64_t)sample_backtrace[i])
+			fail_msg("frame %zu: %#llx, libgcc says %p", i,
+				 (unsigned long long)frames[i].address, sample_backtrace[i]);
+}
+
 static void test_same_path_same_stack(void **state)
 {
 	struct fixture *f = *state;
@@ -185,6 +206,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_frames_in_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_matches_libgcc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_same_path_same_stack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_short_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
