@@ -267,7 +267,8 @@ enum dl_stack_reg {
 
 /*
  * --stack-bytes bounds: the copy goes in pages (a read per page costs less than
- * the bytes it copies), and the verifier wants a bound.
+ * the bytes it copies), so it is a whole number of them, and the verifier
+ * wants a bound.
  */
 #define DL_STACK_CHUNK	   4096
 #define DL_STACK_MIN_BYTES DL_STACK_CHUNK

@@ -80,7 +80,7 @@ static const struct argp_option trace_options[] = {
 	  "what released it, unwound from a copy of the user stack)",
 	  0 },
 	{ "stack-bytes", OPT_STACK_BYTES, "BYTES", 0,
-	  "User stack copied per stack: 4K to 64K, a multiple of 8; K suffix (default 8K); "
+	  "User stack copied per stack: 4K to 64K, a multiple of 4K; K suffix (default 8K); "
 	  "a deeper stack is cut where the copy ends",
 	  0 },
 	{ "stack-frames", OPT_STACK_FRAMES, "N", 0,
@@ -299,9 +299,9 @@ static error_t parse_trace_option(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_STACK_BYTES:
 		if (parse_size(arg, &opts->stack_bytes) || opts->stack_bytes < DL_STACK_MIN_BYTES ||
-		    opts->stack_bytes > DL_STACK_MAX_BYTES || opts->stack_bytes % 8)
+		    opts->stack_bytes > DL_STACK_MAX_BYTES || opts->stack_bytes % DL_STACK_CHUNK)
 			return fail(ps,
-				    "--stack-bytes takes a multiple of 8 from 4K to 64K, e.g. 16K, "
+				    "--stack-bytes takes a multiple of 4K from 4K to 64K, e.g. 16K, "
 				    "not '%s'",
 				    arg);
 		ps->stack_bytes_given = true;

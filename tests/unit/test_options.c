@@ -106,7 +106,7 @@ static void test_stack_options_rejected(void **state)
 	(void)state;
 	expect_usage_error(parse("trace", "-a", "--stack-bytes", "2K", NULL), "from 4K to 64K");
 	expect_usage_error(parse("trace", "-a", "--stack-bytes", "128K", NULL), "from 4K to 64K");
-	expect_usage_error(parse("trace", "-a", "--stack-bytes", "1001", NULL), "multiple of 8");
+	expect_usage_error(parse("trace", "-a", "--stack-bytes", "12344", NULL), "multiple of 4K");
 	expect_usage_error(parse("trace", "-a", "--stack-bytes", "", NULL), "from 4K to 64K");
 	expect_usage_error(parse("trace", "-a", "--stack-frames", "0", NULL), "from 1 to 128");
 	expect_usage_error(parse("trace", "-a", "--stack-frames", "200", NULL), "from 1 to 128");
