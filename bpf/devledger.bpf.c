@@ -456,9 +456,11 @@ static __always_inline __u64 returned_from(const struct dl_probe_spec *spec, __u
  * needs none, or the sample was lost (counted). The ring wakes user space at a
  * process's first sample, so that its mappings are read while it runs.
  */
-static __always_inline __u32 take_stack(struct pt_regs *ctx, __u32 kind, __u64 pid_tgid,
-					__u64 returned_from, __u64 address)
+static __always_inline __u32 take_stack(struct pt_regs *ctx, const struct dl_probe_spec *spec,
+					__u64 pid_tgid, __u64 cookie, __u64 bias, __u64 address)
 {
+	struct task_struct *task;
+	__u32 kind = spec->kind;
 	__u32 tgid = pid_tgid >> 32;
 	struct dl_stack_sample *sample;
 	__u64 flags = BPF_RB_NO_WAKEUP, *freed;
@@ -501,7 +503,13 @@ static __always_inline __u32 take_stack(struct pt_regs *ctx, __u32 kind, __u64 p
 	sample->regs[DL_REG_R13] = ctx->r13;
 	sample->regs[DL_REG_R14] = ctx->r14;
 	sample->regs[DL_REG_R15] = ctx->r15;
-	sample->returned_from = returned_from;
+	sample->returned_from = returned_from(spec, cookie, bias);
+	sample->library = (cookie >> DL_COOKIE_LIBRARY_SHIFT) & 0xff;
+	sample->pad = 0;
+	sample->library_bias = bias;
+	task = bpf_get_current_task_btf();
+	sample->exe_inode = BPF_CORE_READ(task, mm, exe_file, f_inode, i_ino);
+	sample->exe_start = BPF_CORE_READ(task, mm, start_code);
 	read_return_instances(sample);
 	if (!bpf_map_lookup_elem(&stacked_processes, &tgid)) {
 		bpf_map_update_elem(&stacked_processes, &tgid, &one, BPF_ANY);
@@ -565,8 +573,7 @@ int probe(struct pt_regs *ctx)
 			&device))
 		return 0;
 
-	stack = take_stack(ctx, spec->kind, id, returned_from(spec, cookie, bias),
-			   value_of(&args, &spec->address, raw, &hit));
+	stack = take_stack(ctx, spec, id, cookie, bias, value_of(&args, &spec->address, raw, &hit));
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
 		__sync_fetch_and_add(&stats.ringbuf_full, 1);
@@ -707,8 +714,7 @@ int probe_array(struct pt_regs *ctx)
 	    read_device(cookie, load_bias(ctx, cookie, &hit, spec),
 			(const void *)plain_value(&args, &spec->device, &hit), &c.device))
 		return 0;
-	c.stack = take_stack(ctx, spec->kind, id,
-			     returned_from(spec, cookie, load_bias(ctx, cookie, &hit, spec)), 0);
+	c.stack = take_stack(ctx, spec, id, cookie, load_bias(ctx, cookie, &hit, spec), 0);
 	bpf_loop(DL_MAX_ELEMENTS, emit_element, &c, 0);
 	return 0;
 }

@@ -295,6 +295,17 @@ struct dl_stack_sample {
 	 * registers are its caller's, at the return address); 0 at an entry.
 	 */
 	__u64 returned_from;
+	/*
+	 * What places the library and the executable without /proc/PID/maps,
+	 * for a process gone before user space could read them: the probe's
+	 * library (its index in the cookie) and load bias, and the executable's
+	 * inode and lowest code address (mm->start_code).
+	 */
+	__u32 library;
+	__u32 pad;
+	__u64 library_bias;
+	__u64 exe_inode;
+	__u64 exe_start;
 	__u8 stack[];
 };
 
@@ -315,7 +326,7 @@ _Static_assert(sizeof(struct dl_array) == 40, "dl_array layout");
 _Static_assert(sizeof(struct dl_saved) == 24, "dl_saved layout");
 _Static_assert(sizeof(struct dl_probe_spec) == 136, "dl_probe_spec layout");
 _Static_assert(sizeof(struct dl_exit_event) == 40, "dl_exit_event layout");
-_Static_assert(sizeof(struct dl_stack_sample) == 216, "dl_stack_sample layout");
+_Static_assert(sizeof(struct dl_stack_sample) == 248, "dl_stack_sample layout");
 _Static_assert(sizeof(struct dl_bpf_stats) == 48, "dl_bpf_stats layout");
 
 #endif /* DEVLEDGER_H */

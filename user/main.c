@@ -178,6 +178,22 @@ static int on_stack(void *ctx, const void *sample, size_t size)
 	return err == -ENOMEM ? err : 0;
 }
 
+/*
+ * The files the session knows by path, for the stacks of a process gone
+ * before its mappings could be read: the traced libraries (by their index
+ * in the probes' cookies) and a launched command's executable. A hint only.
+ */
+static void know_files(struct session *s)
+{
+	char path[PATH_MAX];
+
+	for (size_t i = 0; s->stacks && i < s->target_count; i++)
+		unwind__add_file(s->stacks, s->libraries[i], (int)i);
+	if (s->stacks && s->opts.mode == MODE_COMMAND &&
+	    !libfind__resolve_command(s->opts.command[0], path, sizeof(path)))
+		unwind__add_file(s->stacks, path, -1);
+}
+
 /* Fail before tracing rather than lose a long session's summary at the end. */
 static int check_output(const char *output)
 {
@@ -572,6 +588,7 @@ int main(int argc, char **argv)
 		exit_code = EXIT_RUNTIME;
 		goto cleanup;
 	}
+	know_files(&s);
 	if (s.opts.mode == MODE_COMMAND) {
 		err = launch__start(&s.launch, s.opts.command);
 		if (err) {

@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -121,10 +123,18 @@ struct sequence_slot {
 	uint32_t stack;
 };
 
+/* A file known by path (unwind__add_file). */
+struct known_file {
+	struct image *image;
+	int library; /* its index in the cookies, -1 for an executable */
+};
+
 struct unwind {
 	char maps_format[PATH_MAX];
 	struct image **images;
 	size_t image_count;
+	struct known_file *known;
+	size_t known_count;
 	struct process *processes;
 	size_t process_count;
 	size_t last_process;
@@ -186,6 +196,7 @@ void unwind__free(struct unwind *u)
 	for (size_t i = 0; i < u->image_count; i++)
 		free_image(u->images[i]);
 	free(u->images);
+	free(u->known);
 	for (size_t i = 0; i < u->process_count; i++)
 		free(u->processes[i].maps);
 	free(u->processes);
@@ -382,9 +393,107 @@ static int read_maps(struct unwind *u, struct process *p)
 	return 0;
 }
 
-/* The live process with this pid, made at its first sample. */
-static struct process *process_for(struct unwind *u, uint32_t pid, size_t *index)
+int unwind__add_file(struct unwind *u, const char *path, int library)
 {
+	char real[PATH_MAX];
+	struct known_file *known;
+	struct image *image;
+	struct stat st;
+
+	if (!realpath(path, real) || stat(real, &st))
+		return -errno;
+	image = image_for(u, real, ((uint64_t)major(st.st_dev) << 32) | minor(st.st_dev),
+			  st.st_ino);
+	if (!image)
+		return -ENOMEM;
+	known = realloc(u->known, (u->known_count + 1) * sizeof(*known));
+	if (!known)
+		return -ENOMEM;
+	u->known = known;
+	u->known[u->known_count++] = (struct known_file){ .image = image, .library = library };
+	return 0;
+}
+
+/* Mappings of the image's executable segments at this bias; -ENOMEM, or 0. */
+static int add_segments(struct process *p, struct image *image, uint64_t bias)
+{
+	GElf_Addr elf_bias;
+	Elf *elf;
+	size_t phnum;
+
+	if (!image_open(image) || !(elf = dwfl_module_getelf(image->module, &elf_bias)) ||
+	    elf_getphdrnum(elf, &phnum))
+		return 0;
+	for (size_t i = 0; i < phnum; i++) {
+		GElf_Phdr mem, *ph = gelf_getphdr(elf, (int)i, &mem);
+		struct mapping *maps;
+
+		if (!ph || ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+			continue;
+		maps = realloc(p->maps, (p->map_count + 1) * sizeof(*maps));
+		if (!maps)
+			return -ENOMEM;
+		p->maps = maps;
+		p->maps[p->map_count++] = (struct mapping){ .start = bias + ph->p_vaddr,
+							    .end = bias + ph->p_vaddr + ph->p_memsz,
+							    .bias = bias,
+							    .image = image,
+							    .bias_known = 1 };
+	}
+	return 0;
+}
+
+/* The lowest address of the image's executable segments (what mm->start_code is less the bias). */
+static bool lowest_code(struct image *image, uint64_t *vaddr)
+{
+	GElf_Addr elf_bias;
+	Elf *elf;
+	size_t phnum;
+	bool found = false;
+
+	if (!image_open(image) || !(elf = dwfl_module_getelf(image->module, &elf_bias)) ||
+	    elf_getphdrnum(elf, &phnum))
+		return false;
+	for (size_t i = 0; i < phnum; i++) {
+		GElf_Phdr mem, *ph = gelf_getphdr(elf, (int)i, &mem);
+
+		if (ph && ph->p_type == PT_LOAD && (ph->p_flags & PF_X) &&
+		    (!found || ph->p_vaddr < *vaddr)) {
+			*vaddr = ph->p_vaddr;
+			found = true;
+		}
+	}
+	return found;
+}
+
+/*
+ * A process gone before its mappings were read: the known files it mapped,
+ * placed by what its sample carries (the library's bias, the executable's
+ * inode and start of code). Frames elsewhere stay without a module.
+ */
+static int place_known_files(struct unwind *u, struct process *p, const struct dl_stack_sample *s)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < u->known_count && !err; i++) {
+		struct known_file *k = &u->known[i];
+		uint64_t low = 0;
+
+		if (k->library >= 0 && (uint32_t)k->library == s->library && s->library_bias)
+			err = add_segments(p, k->image, s->library_bias);
+		else if (k->library < 0 && s->exe_inode && k->image->inode == s->exe_inode &&
+			 s->exe_start && lowest_code(k->image, &low))
+			err = add_segments(p, k->image, s->exe_start - low);
+	}
+	if (p->map_count)
+		qsort(p->maps, p->map_count, sizeof(*p->maps), compare_mappings);
+	return err;
+}
+
+/* The live process with this pid, made at its first sample. */
+static struct process *process_for(struct unwind *u, const struct dl_stack_sample *s, size_t *index)
+{
+	uint32_t pid = s->pid;
 	struct process *grown;
 
 	if (u->last_process < u->process_count && u->processes[u->last_process].pid == pid &&
@@ -406,6 +515,8 @@ static struct process *process_for(struct unwind *u, uint32_t pid, size_t *index
 	u->processes[*index] = (struct process){ .pid = pid };
 	u->processes[*index].gone = read_maps(u, &u->processes[*index]) == -ENOENT;
 	u->processes[*index].read_ns = now_ns();
+	if (u->processes[*index].gone && place_known_files(u, &u->processes[*index], s))
+		return NULL;
 	return &u->processes[*index];
 }
 
@@ -786,7 +897,7 @@ int unwind__add_sample(struct unwind *u, const void *data, size_t size)
 	if (size < sizeof(*s) || s->bytes > size - sizeof(*s) || !s->sequence)
 		return -EINVAL;
 	u->stats.samples++;
-	p = process_for(u, s->pid, &process);
+	p = process_for(u, s, &process);
 	if (!p)
 		return -ENOMEM;
 	n = unwind_sample(u, p, s, frames, &complete);

@@ -59,6 +59,15 @@ int unwind__add_sample(struct unwind *unwind, const void *sample, size_t size);
 /* The stack (1..) of the sample with this sequence number, 0 if none was unwound. */
 uint32_t unwind__stack_of(const struct unwind *unwind, uint32_t sequence);
 
+/*
+ * A file the session knows by path: a traced library (its index in the
+ * probes' cookies) or, with library -1, a command's executable. A process
+ * gone before its mappings could be read is still placed by them: the
+ * library at the bias its samples carry, the executable by its inode and
+ * start of code. 0, or -errno (the file cannot be read).
+ */
+int unwind__add_file(struct unwind *unwind, const char *path, int library);
+
 /* The process is gone: a later sample with its pid is another process's. */
 void unwind__process_exited(struct unwind *unwind, uint32_t pid);
 

@@ -10,6 +10,7 @@
 #include <execinfo.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "../bpf/devledger.h"
@@ -20,7 +21,8 @@
 static _Alignas(8) uint8_t sample_storage[sizeof(struct dl_stack_sample) + SAMPLE_BYTES];
 static struct dl_stack_sample *const sample = (struct dl_stack_sample *)sample_storage;
 static uint32_t next_sequence = 1;
-/* What libgcc's unwinder (backtrace(3)) found at the same point: return addresses, from capture's own. */
+/* What libgcc's unwinder (backtrace(3)) found at the same point: return addresses, from capture's
+ * own. */
 static void *sample_backtrace[64];
 static int sample_backtrace_count;
 
@@ -71,6 +73,13 @@ static __attribute__((noinline, no_sanitize_address, unused)) void capture(size_
 	sample->pid = (uint32_t)getpid();
 	sample->tid = (uint32_t)getpid();
 	sample->sequence = next_sequence++;
+	/* An entry probe's sample, of nothing the kernel knows more about. */
+	memset(sample->return_slots, 0, sizeof(sample->return_slots));
+	sample->returned_from = 0;
+	sample->library = 0;
+	sample->library_bias = 0;
+	sample->exe_inode = 0;
+	sample->exe_start = 0;
 	sample_backtrace_count = backtrace(sample_backtrace, 64);
 }
 

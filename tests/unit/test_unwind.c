@@ -11,7 +11,9 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -202,6 +204,55 @@ static void test_gone_process(void **state)
 	assert_int_equal(stats.maps_reads, 0);
 }
 
+/* This process's mm->start_code: field 26 of /proc/self/stat. */
+static uint64_t start_code(void)
+{
+	char text[4096], *at;
+	unsigned long long value = 0;
+	FILE *f = fopen("/proc/self/stat", "r");
+	size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+
+	if (f)
+		fclose(f);
+	text[n] = '\0';
+	at = strrchr(text, ')');
+	assert_non_null(at);
+	/* After "pid (comm)": state is field 3; startcode is field 26. */
+	at += 2;
+	for (int field = 3; field < 26 && at; field++)
+		at = strchr(at, ' ') ? strchr(at, ' ') + 1 : NULL;
+	assert_non_null(at);
+	sscanf(at, "%llu", &value);
+	return value;
+}
+
+/*
+ * A process gone before its mappings were read, whose executable the
+ * session knows by path: placed by the inode and start of code its sample
+ * carries, its frames are symbolized all the same.
+ */
+static void test_gone_process_known_executable(void **state)
+{
+	struct fixture *f = *state;
+	const struct unwind_frame *frames;
+	struct stat st;
+	size_t count;
+
+	assert_int_equal(unwind__add_file(f->unwind, "/proc/self/exe", -1), 0);
+	assert_int_equal(unwind__add_file(f->unwind, "/no/such/file", 0), -ENOENT);
+	assert_int_equal(stat("/proc/self/exe", &st), 0);
+	chain_outer(SAMPLE_BYTES);
+	sample->pid = 0x7ffffff0;
+	sample->exe_inode = st.st_ino;
+	sample->exe_start = start_code();
+	assert_int_equal(unwind__frames(f->unwind, add(f->unwind), &frames, &count), 0);
+	assert_int_equal(find_function(frames, count, "capture"), 0);
+	assert_int_equal(find_function(frames, count, "chain_inner"), 1);
+	assert_int_equal(find_function(frames, count, "chain_middle"), 2);
+	assert_int_equal(find_function(frames, count, "chain_outer"), 3);
+	assert_non_null(strstr(frames[1].module, "test_unwind"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -211,6 +262,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_short_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gone_process, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gone_process_known_executable, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests_name("unwind", tests, NULL, NULL);
