@@ -1396,8 +1396,13 @@ static void test_python_caller(void **state)
 			 "--",
 			 "/usr/bin/python3",
 			 "-c",
-			 "import standin_ttnn\ndef model_forward():\n    standin_ttnn.leak_tensor()\n"
-			 "model_forward()\n",
+			 /*
+			  * It lives on a little after the leak: its extension module is placed by its
+			  * mappings, read at its first stack (the fallback for a process gone by then
+			  * knows only the library and the command).
+			  */
+			 "import standin_ttnn, time\ndef model_forward():\n"
+			 "    standin_ttnn.leak_tensor()\nmodel_forward()\ntime.sleep(0.5)\n",
 			 NULL };
 	struct json_object *summary, *proc, *stack;
 	struct harness_proc run;
