@@ -473,9 +473,12 @@ static __always_inline __u32 take_stack(struct pt_regs *ctx, const struct dl_pro
 		bpf_map_update_elem(&last_tracked_free, &pid_tgid, &address, BPF_ANY);
 		return 0;
 	}
+	/* Taken once: a later release of the address (reallocated since) may be untracked. */
 	if (kind == DL_EV_BANK_FREE && (freed = bpf_map_lookup_elem(&last_tracked_free, &pid_tgid)) &&
-	    *freed == address)
+	    *freed == address) {
+		bpf_map_delete_elem(&last_tracked_free, &pid_tgid);
 		return 0;
+	}
 	if (!wants_stack(kind))
 		return 0;
 	sample = bpf_ringbuf_reserve(&stacks, sizeof(*sample) + stack_bytes, 0);
