@@ -1101,6 +1101,31 @@ static void test_stack_tags(void **state)
 	assert_null(site_of(p, 22));
 }
 
+/*
+ * An allocator's own release with no tracked free: released by that call (its tag); the same
+ * inside a close: by the close.
+ */
+static void test_allocator_release_stack(void **state)
+{
+	struct ledger *l = *state;
+	const struct ledger_process *p;
+
+	send_tagged(l, DL_EV_ALLOC, 5, 0, DL_MEM_DRAM, 0x1000, 100, 0, 41);
+	send_tagged(l, DL_EV_ALLOC, 5, 0, DL_MEM_DRAM, 0x2000, 200, 0, 42);
+	send_tagged(l, DL_EV_BANK_FREE, 5, 0, DL_MEM_DRAM, 0x1000, 0, 0xbad, 51);
+	send_tagged(l, DL_EV_DEVICE_CLOSE, 5, 0, 0, 0, 0, 0, 52);
+	send_tagged(l, DL_EV_BANK_FREE, 5, 0, DL_MEM_DRAM, 0x2000, 0, 0xbad, 53);
+	send_tagged(l, DL_EV_DEVICE_CLOSED, 5, 0, 0, 0, 0, 0, 0);
+	p = proc(l, 0);
+	assert_int_equal(p->untracked_frees.count, 2);
+	assert_int_equal(p->untracked_frees.items[0].reason, LEDGER_REASON_ALLOCATOR_FREE);
+	assert_int_equal(p->untracked_frees.items[0].stack, 41);
+	assert_int_equal(p->untracked_frees.items[0].release_stack, 51);
+	assert_int_equal(p->untracked_frees.items[1].reason, LEDGER_REASON_DEVICE_CLOSED);
+	assert_int_equal(p->untracked_frees.items[1].stack, 42);
+	assert_int_equal(p->untracked_frees.items[1].release_stack, 52);
+}
+
 /* Many sites in one process (the site index grows), and records without tags make none. */
 static void test_many_sites(void **state)
 {
@@ -1157,6 +1182,7 @@ int main(void)
 		BOTH(test_dfb_beside_cbs),
 		BOTH(test_stack_tags),
 		BOTH(test_many_sites),
+		BOTH(test_allocator_release_stack),
 		cmocka_unit_test(test_max_live),
 		BOTH(test_memory_bounded),
 		BOTH(test_tables_per_device),
