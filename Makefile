@@ -19,14 +19,15 @@ VMLINUX := vmlinux/$(ARCH)/vmlinux.h
 # Debian packages devledger needs to build and test (make deps installs them).
 DEB_PACKAGES := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libjson-c-dev \
 	libcmocka-dev libcapstone-dev libdw-dev libzstd-dev libmicrohttpd-dev pkg-config g++ make \
-	chromium prometheus curl
+	chromium prometheus curl python3-dev
 
 WARNINGS := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARNINGS) -MMD -MP -I$(OUTPUT) -Iuser \
 	-DDEVLEDGER_VERSION='"$(VERSION)"'
+# -mcpu=v3: atomics that return their old value (each stack sample's sequence number).
 # The BPF_KPROBE macros name parameters a program may not use.
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARNINGS) -Wno-unused-parameter -MMD -MP \
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) $(WARNINGS) -Wno-unused-parameter -MMD -MP \
 	-I$(dir $(VMLINUX)) -Ibpf
 # libstdc++ for its demangler only (__cxa_demangle).
 LDLIBS := -lbpf -lelf -ldw -lz -lzstd -ljson-c -lcapstone -lmicrohttpd -lpthread -lstdc++
@@ -92,7 +93,7 @@ $(OUTPUT)/devledger: $(USER_OBJS)
 
 # Tests: one cmocka binary per module, linked with the modules it names.
 test_ledger_MODULES := ledger
-test_summary_MODULES := summary ledger chipview timeline timeline_json jsonout
+test_summary_MODULES := summary ledger chipview timeline timeline_json jsonout unwind demangle
 test_metrics_MODULES := metrics ledger
 test_options_MODULES := options
 test_probesite_MODULES := probesite
@@ -104,6 +105,7 @@ test_demangle_MODULES := demangle
 test_inlining_MODULES := inlining elfsyms
 test_dwarflayout_MODULES := dwarflayout
 test_timeline_MODULES := timeline ledger
+test_unwind_MODULES := unwind demangle
 
 $(OUTPUT)/tests/obj/%.o: tests/unit/%.c | $(OUTPUT)/tests/obj
 	$(call msg,CC,$@)

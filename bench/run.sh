@@ -7,7 +7,9 @@
 #   a   no probes
 #   b   an empty BPF program at each function's entry (the floor a tracer probing entries pays)
 #   b'  an empty BPF program at the site devledger chooses
-#   c   devledger trace (its own CPU time per million events and peak RSS from its summary)
+#   c   devledger trace, call stacks on as by default (its own CPU time per million events and peak
+#       RSS from its summary)
+#   c0  devledger trace --no-stacks: c/c0 is what the stacks cost (off by default past 2x)
 #   d   bpftrace keeping a per-device live/peak ledger in BPF maps (bench/ledger.bt)
 # Then the ledger alone: records per second on one core, and bytes per live allocation; and the time
 # from start to every probe attached on a library with half a million symbols.
@@ -34,11 +36,19 @@ for build in plain cet; do
 		"$out/bench/probecost" --entry "$lib" -- "$driver" loop "$calls" --time > "$work/b"
 		"$out/bench/probecost" --chosen "$lib" -- "$driver" loop "$calls" --time > "$work/bp"
 		"$out/devledger" trace -q -o "$work/c.json" -- "$driver" loop "$calls" --time > "$work/c"
+		"$out/devledger" trace -q --no-stacks -o "$work/c0.json" -- "$driver" loop "$calls" --time > "$work/c0"
 		bpftrace "$work/ledger.bt" -c "$driver loop $calls --time" > "$work/d" 2>/dev/null
 		ns "$work/a" >> "$work/$build.a"
 		ns "$work/b" >> "$work/$build.b"
 		ns "$work/bp" >> "$work/$build.bp"
 		ns "$work/c" >> "$work/$build.c"
+		ns "$work/c0" >> "$work/$build.c0"
+		# The stacks' user-space side, from the summary: unwinding ns per sample, and the share
+		# of frames whose unwind rule was cached.
+		key() { sed -n "s/.*\"$1\": *\([0-9][0-9]*\).*/\1/p" "$work/c.json" | head -n 1; }
+		awk -v ns="$(key unwind_ns)" -v n="$(key samples)" -v f="$(key frames)" -v cf="$(key cached_frames)" \
+			-v k="$(key known_stacks)" 'BEGIN { n = n ? n : 1; f = f ? f : 1; printf "%.1f %.4f %.4f\n", ns / n, cf / f, k / n }' \
+			>> "$work/$build.unwind"
 		ns "$work/d" >> "$work/$build.d"
 		events=$(sed -n 's/.*"events": *\([0-9]*\).*/\1/p' "$work/c.json" | head -n 1)
 		lost=$(sed -n 's/.*"lost_events": *\([0-9]*\).*/\1/p' "$work/c.json" | head -n 1)
@@ -51,14 +61,23 @@ for build in plain cet; do
 done
 
 printf '\nProbed call cost, median ns per call over %d rounds of %d track_allocate/track_deallocate pairs\n' "$rounds" "$calls"
-printf '%-6s %8s %8s %8s %8s %8s %7s %7s %7s %6s %14s %10s\n' build a b "b'" c d "c/b'" c/b c/d lost "cpu ms/M ev" "peak RSS"
+printf '%-6s %8s %8s %8s %8s %8s %8s %7s %7s %7s %7s %6s %14s %10s\n' build a b "b'" c c0 d "c/b'" c/b c/c0 c/d lost "cpu ms/M ev" "peak RSS"
 for build in plain cet; do
 	a=$(median < "$work/$build.a"); b=$(median < "$work/$build.b"); bp=$(median < "$work/$build.bp")
-	c=$(median < "$work/$build.c"); d=$(median < "$work/$build.d")
+	c=$(median < "$work/$build.c"); c0=$(median < "$work/$build.c0"); d=$(median < "$work/$build.d")
 	cpu=$(median < "$work/$build.cpu"); rss=$(median < "$work/$build.rss")
 	lost=$(awk '{ s += $1 } END { print s + 0 }' "$work/$build.lost")
-	awk -v n="$build" -v a="$a" -v b="$b" -v bp="$bp" -v c="$c" -v d="$d" -v l="$lost" -v cpu="$cpu" -v rss="$rss" \
-		'BEGIN { printf "%-6s %8.1f %8.1f %8.1f %8.1f %8.1f %7.2f %7.2f %7.2f %6d %14.1f %7d KiB\n", n, a, b, bp, c, d, c / bp, c / b, c / d, l, cpu, rss }'
+	awk -v n="$build" -v a="$a" -v b="$b" -v bp="$bp" -v c="$c" -v c0="$c0" -v d="$d" -v l="$lost" -v cpu="$cpu" -v rss="$rss" \
+		'BEGIN { printf "%-6s %8.1f %8.1f %8.1f %8.1f %8.1f %8.1f %7.2f %7.2f %7.2f %7.2f %6d %14.1f %7d KiB\n", n, a, b, bp, c, c0, d, c / bp, c / b, c / c0, c / d, l, cpu, rss }'
+done
+
+printf '\nCall stacks in c: user-space unwinding per sample (wall clock), samples one core unwinds per second,\n'
+printf 'frames whose unwind rule was cached, samples whose stack was known already (medians)\n'
+for build in plain cet; do
+	ns=$(cut -d' ' -f1 "$work/$build.unwind" | median); hits=$(cut -d' ' -f2 "$work/$build.unwind" | median)
+	known=$(cut -d' ' -f3 "$work/$build.unwind" | median)
+	awk -v n="$build" -v ns="$ns" -v h="$hits" -v k="$known" \
+		'BEGIN { printf "%-6s %8.1f ns/sample %10.0f samples/s %6.1f%% frames cached %6.1f%% stacks known\n", n, ns, 1e9 / ns, h * 100, k * 100 }'
 done
 
 printf '\nThe ledger alone (one core)\n'

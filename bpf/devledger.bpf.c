@@ -23,6 +23,9 @@ const volatile __u32 follow_children = 0; /* a tracked process's new children ar
 
 struct dl_bpf_stats stats = {};
 
+/* Bytes of user stack copied with each stack sample; 0: no stacks. */
+const volatile __u32 stack_bytes = 0;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 16 << 20); /* resized by user space */
@@ -67,6 +70,34 @@ struct {
 	__type(key, struct saved_key);
 	__type(value, struct dl_saved);
 } saved_objects SEC(".maps");
+
+/* Stack samples (struct dl_stack_sample); resized by user space, kept tiny with stacks off. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} stacks SEC(".maps");
+
+/* Processes that sent a stack already: a process's first one wakes user space at once. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32); /* tgid */
+	__type(value, __u8);
+} stacked_processes SEC(".maps");
+
+__u32 stack_sequence = 0;
+
+/*
+ * Per thread: the address of its last tracked free. The allocator's release
+ * of that address that follows on the same thread is the same free (the
+ * ledger counts it once): it releases nothing untracked, and needs no stack.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, __u64);
+} last_tracked_free SEC(".maps");
 
 /* Per thread: the program whose CBs are being laid out. */
 struct {
@@ -329,6 +360,165 @@ static __always_inline __u64 load_bias(struct pt_regs *ctx, __u64 cookie, const 
 	return PT_REGS_IP(ctx) - (cookie & DL_COOKIE_VADDR_MASK);
 }
 
+/* ---- call stacks ---- */
+
+/*
+ * Records that say where memory was allocated, or what may release it
+ * without a tracked free: the ledger names these as a leak's or an
+ * untracked free's stacks. A tracked free needs none.
+ */
+static __always_inline bool wants_stack(__u32 kind)
+{
+	switch (kind) {
+	case DL_EV_ALLOC:
+	case DL_EV_CB_ALLOC:
+	case DL_EV_CB_FREE_ALL:
+	case DL_EV_PROGRAM_DESTROYED:
+	case DL_EV_DEVICE_CLOSE:
+	case DL_EV_MESH_CLOSE:
+	case DL_EV_BANK_FREE:
+	case DL_EV_BANK_FREE_ALL:
+	case DL_EV_ALLOCATOR_CLEAR:
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Copy stack_bytes of the user stack from sp, as far as it is mapped. A read
+ * that fails zeroes what it was to fill, so the one that may fail goes
+ * first: the last DL_STACK_CHUNK bytes, ending exactly at stack_bytes. If it
+ * worked, all below it is mapped too (a stack is one mapping). Then the
+ * first read, to a chunk boundary, and whole chunks after it (a stack's end
+ * is page-aligned: none but the last can straddle it), overwriting the
+ * tail's bytes with the same ones or, if it failed, with what is there.
+ * Returns the bytes copied, 0 if none could be.
+ */
+static __always_inline __u32 copy_user_stack(__u8 *dst, __u64 sp)
+{
+	__u32 head = DL_STACK_CHUNK - (sp & (DL_STACK_CHUNK - 1));
+	bool tail = !bpf_probe_read_user(dst + stack_bytes - DL_STACK_CHUNK, DL_STACK_CHUNK,
+					 (const void *)(sp + stack_bytes - DL_STACK_CHUNK));
+	__u32 copied;
+
+	if (bpf_probe_read_user(dst, head, (const void *)sp))
+		return 0;
+	copied = head;
+	for (int i = 0; i < DL_STACK_MAX_BYTES / DL_STACK_CHUNK; i++) {
+		if (copied > stack_bytes - DL_STACK_CHUNK)
+			break;
+		if (bpf_probe_read_user(dst + copied, DL_STACK_CHUNK, (const void *)(sp + copied)))
+			return copied;
+		copied += DL_STACK_CHUNK;
+	}
+	return tail ? stack_bytes : copied;
+}
+
+/*
+ * The real return addresses of the calls that return through the uretprobe
+ * trampoline (struct uprobe_task's return_instances, innermost first): the
+ * stack holds the trampoline's address instead.
+ */
+static __always_inline void read_return_instances(struct dl_stack_sample *sample)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct return_instance *ri = BPF_CORE_READ(task, utask, return_instances);
+
+	for (int i = 0; i < DL_STACK_RETURNS; i++) {
+		sample->return_slots[i] = ri ? BPF_CORE_READ(ri, stack) : 0;
+		sample->return_addresses[i] = ri ? BPF_CORE_READ(ri, orig_ret_vaddr) : 0;
+		if (ri)
+			ri = BPF_CORE_READ(ri, next);
+	}
+}
+
+/*
+ * Where a return probe's function starts in this process (its registers are
+ * its caller's), 0 at an entry: a return is the probe whose entry kept its
+ * object, and its cookie has the function's place in the file.
+ */
+static __always_inline __u64 returned_from(const struct dl_probe_spec *spec, __u64 cookie,
+					   __u64 bias)
+{
+	return spec->object_arg == DL_ARG_SAVED && bias ? bias + (cookie & DL_COOKIE_VADDR_MASK)
+						       : 0;
+}
+
+/*
+ * One stack sample for a record of this kind (of `address`), in the stack
+ * ring: its sequence number for the record, 0 when stacks are off, the kind
+ * needs none, or the sample was lost (counted). The ring wakes user space at a
+ * process's first sample, so that its mappings are read while it runs.
+ */
+static __always_inline __u32 take_stack(struct pt_regs *ctx, const struct dl_probe_spec *spec,
+					__u64 pid_tgid, __u64 cookie, __u64 bias, __u64 address)
+{
+	struct task_struct *task;
+	__u32 kind = spec->kind;
+	__u32 tgid = pid_tgid >> 32;
+	struct dl_stack_sample *sample;
+	__u64 flags = BPF_RB_NO_WAKEUP, *freed;
+	__u32 sequence;
+	__u8 one = 1;
+
+	if (!stack_bytes)
+		return 0;
+	if (kind == DL_EV_FREE) {
+		bpf_map_update_elem(&last_tracked_free, &pid_tgid, &address, BPF_ANY);
+		return 0;
+	}
+	/* Taken once: a later release of the address (reallocated since) may be untracked. */
+	if (kind == DL_EV_BANK_FREE && (freed = bpf_map_lookup_elem(&last_tracked_free, &pid_tgid)) &&
+	    *freed == address) {
+		bpf_map_delete_elem(&last_tracked_free, &pid_tgid);
+		return 0;
+	}
+	if (!wants_stack(kind))
+		return 0;
+	sample = bpf_ringbuf_reserve(&stacks, sizeof(*sample) + stack_bytes, 0);
+	if (!sample) {
+		__sync_fetch_and_add(&stats.stacks_lost, 1);
+		return 0;
+	}
+	sample->bytes = copy_user_stack(sample->stack, PT_REGS_SP(ctx));
+	if (!sample->bytes) {
+		__sync_fetch_and_add(&stats.stack_reads_failed, 1);
+		bpf_ringbuf_discard(sample, BPF_RB_NO_WAKEUP);
+		return 0;
+	}
+	sequence = __sync_fetch_and_add(&stack_sequence, 1) + 1;
+	if (!sequence) /* wrapped: 0 means none */
+		sequence = __sync_fetch_and_add(&stack_sequence, 1) + 1;
+	sample->sequence = sequence;
+	sample->pid = tgid;
+	sample->tid = (__u32)pid_tgid;
+	sample->regs[DL_REG_IP] = PT_REGS_IP(ctx);
+	sample->regs[DL_REG_SP] = PT_REGS_SP(ctx);
+	sample->regs[DL_REG_BP] = ctx->bp;
+	sample->regs[DL_REG_BX] = ctx->bx;
+	sample->regs[DL_REG_R12] = ctx->r12;
+	sample->regs[DL_REG_R13] = ctx->r13;
+	sample->regs[DL_REG_R14] = ctx->r14;
+	sample->regs[DL_REG_R15] = ctx->r15;
+	sample->returned_from = returned_from(spec, cookie, bias);
+	sample->library = (cookie >> DL_COOKIE_LIBRARY_SHIFT) & 0xff;
+	sample->pad = 0;
+	sample->library_bias = bias;
+	task = bpf_get_current_task_btf();
+	sample->exe_inode = BPF_CORE_READ(task, mm, exe_file, f_inode, i_ino);
+	sample->exe_start = BPF_CORE_READ(task, mm, start_code);
+	read_return_instances(sample);
+	if (!bpf_map_lookup_elem(&stacked_processes, &tgid)) {
+		bpf_map_update_elem(&stacked_processes, &tgid, &one, BPF_ANY);
+		flags = BPF_RB_FORCE_WAKEUP;
+	} else if (bpf_ringbuf_query(&stacks, BPF_RB_AVAIL_DATA) >
+		   bpf_ringbuf_query(&stacks, BPF_RB_RING_SIZE) / 4) {
+		flags = BPF_RB_FORCE_WAKEUP;
+	}
+	bpf_ringbuf_submit(sample, flags);
+	return sequence;
+}
+
 /*
  * Every uprobe, entry or return: what it reports is its spec. Reads come
  * first and the record is reserved only when they all worked, so that a
@@ -348,6 +538,7 @@ int probe(struct pt_regs *ctx)
 	struct dl_event *ev;
 	struct args args;
 	__u64 bias, type;
+	__u32 stack;
 
 	spec = bpf_map_lookup_elem(&specs, &index);
 	if (!spec || !wanted(id >> 32))
@@ -379,12 +570,14 @@ int probe(struct pt_regs *ctx)
 			&device))
 		return 0;
 
+	stack = take_stack(ctx, spec, id, cookie, bias, value_of(&args, &spec->address, raw, &hit));
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
 		__sync_fetch_and_add(&stats.ringbuf_full, 1);
 		return 0;
 	}
 	start_record(ev, spec->kind, id, &device);
+	ev->stack = stack;
 	ev->address = value_of(&args, &spec->address, raw, &hit);
 	ev->size = value_of(&args, &spec->size, raw, &hit);
 	ev->object = value_of(&args, &spec->object, raw, &hit);
@@ -432,6 +625,7 @@ struct element_ctx {
 	__u64 pid_tgid;
 	struct device_ref device;
 	__u8 mem_type;
+	__u32 stack; /* one stack sample for every element */
 };
 
 /* One element of the vector: the pointer it holds, its fields, its record. */
@@ -460,6 +654,7 @@ static long emit_element(__u32 index, void *data)
 		return 0;
 	}
 	start_record(ev, c->spec->kind, c->pid_tgid, &c->device);
+	ev->stack = c->stack;
 	ev->address = address;
 	ev->size = size;
 	ev->object = c->object;
@@ -516,6 +711,7 @@ int probe_array(struct pt_regs *ctx)
 	    read_device(cookie, load_bias(ctx, cookie, &hit, spec),
 			(const void *)plain_value(&args, &spec->device, &hit), &c.device))
 		return 0;
+	c.stack = take_stack(ctx, spec, id, cookie, load_bias(ctx, cookie, &hit, spec), 0);
 	bpf_loop(DL_MAX_ELEMENTS, emit_element, &c, 0);
 	return 0;
 }
@@ -657,5 +853,7 @@ int BPF_PROG(process_exit, struct task_struct *task)
 		__sync_fetch_and_add(&stats.ringbuf_full, 1);
 	}
 	bpf_map_delete_elem(&tracked, &tgid);
+	/* Its pid may come back: that process's first stack must wake user space too. */
+	bpf_map_delete_elem(&stacked_processes, &tgid);
 	return 0;
 }

@@ -241,6 +241,8 @@ enum dl_file_state {
  *  BANK_FREE_ALL:     object = bank manager, mem_type = its BufferType
  *  ALLOCATOR_CLEAR:   object = allocator; ALLOCATOR_CLEAR_END: nothing
  *  MESH_CLOSE:        device; MESH_CLOSED: nothing
+ * With stacks on, ALLOC, CB_ALLOC, CB_FREE_ALL, PROGRAM_DESTROYED, DEVICE_CLOSE,
+ * MESH_CLOSE, BANK_FREE, BANK_FREE_ALL and ALLOCATOR_CLEAR also carry `stack`.
  */
 struct dl_event {
 	__u32 kind;
@@ -255,7 +257,9 @@ struct dl_event {
 	__u8 mem_type;
 	__u8 flags;
 	__u8 device_kind; /* enum dl_device_kind */
-	__u8 pad[5];
+	__u8 pad[1];
+	/* The stack sample (its sequence number) taken with this record; 0: none. */
+	__u32 stack;
 };
 
 struct dl_exit_event {
@@ -276,12 +280,78 @@ struct dl_map_event {
 	__u32 pad;
 };
 
+/*
+ * A call stack, in a ring of its own (`stacks`) so that the ledger's records
+ * stay small and a full stack ring loses only stacks: the registers the
+ * unwinder starts from and a copy of the user stack from sp up. Taken at
+ * allocations and at what may release memory untracked (closes, clears,
+ * destructors, the allocator's own releases); user space unwinds it with
+ * the call-frame information of the modules the process maps.
+ */
+enum dl_stack_reg {
+	DL_REG_IP = 0,
+	DL_REG_SP,
+	DL_REG_BP,
+	DL_REG_BX,
+	DL_REG_R12,
+	DL_REG_R13,
+	DL_REG_R14,
+	DL_REG_R15,
+	DL_STACK_REGS,
+};
+
+/*
+ * --stack-bytes bounds: the copy goes in pages (a read per page costs less than
+ * the bytes it copies), so it is a whole number of them, and the verifier
+ * wants a bound.
+ */
+#define DL_STACK_CHUNK	   4096
+#define DL_STACK_MIN_BYTES DL_STACK_CHUNK
+#define DL_STACK_MAX_BYTES (64 << 10)
+
+/*
+ * A function with a return probe returns through the kernel's trampoline:
+ * on entry the kernel puts the trampoline's address in the stack slot of
+ * the return address, and keeps the real one. The innermost of those, as
+ * (slot address, real return address); slot 0: none.
+ */
+#define DL_STACK_RETURNS 8
+
+struct dl_stack_sample {
+	__u32 sequence; /* what dl_event.stack names; never 0 */
+	__u32 pid;	/* tgid */
+	__u32 tid;
+	__u32 bytes; /* of stack[] copied, from regs[DL_REG_SP] up */
+	__u64 regs[DL_STACK_REGS];
+	__u64 return_slots[DL_STACK_RETURNS];
+	__u64 return_addresses[DL_STACK_RETURNS];
+	/*
+	 * At a return probe: the entry of the function that returned (the
+	 * registers are its caller's, at the return address); 0 at an entry.
+	 */
+	__u64 returned_from;
+	/*
+	 * What places the library and the executable without /proc/PID/maps,
+	 * for a process gone before user space could read them: the probe's
+	 * library (its index in the cookie) and load bias, and the executable's
+	 * inode and lowest code address (mm->start_code).
+	 */
+	__u32 library;
+	__u32 pad;
+	__u64 library_bias;
+	__u64 exe_inode;
+	__u64 exe_start;
+	__u8 stack[];
+};
+
 /* Failures on the BPF side, read by user space from .bss; each is reported. */
 struct dl_bpf_stats {
 	__u64 ringbuf_full;	/* records lost: bpf_ringbuf_reserve failed */
 	__u64 read_failed;	/* bpf_probe_read_user failed: record lost */
 	__u64 map_full;		/* a helper map was full: attribution lost */
 	__u64 elements_dropped; /* program-scope buffers past DL_MAX_ELEMENTS: records lost */
+	__u64 stacks_lost;	/* the stack ring was full: a record without its stack */
+	__u64 stack_reads_failed; /* not even sp's first chunk could be read: no stack */
 };
 
 _Static_assert(sizeof(struct dl_event) == 64, "dl_event layout");
@@ -292,6 +362,7 @@ _Static_assert(sizeof(struct dl_array) == 40, "dl_array layout");
 _Static_assert(sizeof(struct dl_saved) == 24, "dl_saved layout");
 _Static_assert(sizeof(struct dl_probe_spec) == 136, "dl_probe_spec layout");
 _Static_assert(sizeof(struct dl_exit_event) == 40, "dl_exit_event layout");
-_Static_assert(sizeof(struct dl_bpf_stats) == 32, "dl_bpf_stats layout");
+_Static_assert(sizeof(struct dl_stack_sample) == 248, "dl_stack_sample layout");
+_Static_assert(sizeof(struct dl_bpf_stats) == 48, "dl_bpf_stats layout");
 
 #endif /* DEVLEDGER_H */

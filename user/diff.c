@@ -134,21 +134,49 @@ static struct json_object *get_array(struct json_object *obj, const char *key)
 	return v;
 }
 
-/* The leak's site: its stack's frames when it has one, else where and how big it was. */
-static void site_key(struct json_object *leak, const char *kind, int64_t id, const char *type,
-		     uint64_t size, char *key, size_t len)
+/* The frames of the process's stack with this id (its "stacks" list), or NULL. */
+static struct json_object *stack_frames(struct json_object *proc, int64_t id)
 {
-	struct json_object *stack;
+	struct json_object *stacks = get_array(proc, "stacks");
+
+	for (size_t i = 0; stacks && i < json_object_array_length(stacks); i++) {
+		struct json_object *stack = json_object_array_get_idx(stacks, i);
+		int64_t sid;
+
+		if (get_i64(stack, "id", &sid) && sid == id)
+			return get_array(stack, "frames");
+	}
+	return NULL;
+}
+
+/*
+ * The leak's site: where the summary has stacks, its allocating stack's
+ * functions (module and offset where a frame has none: addresses differ
+ * from run to run); else where and how big it was.
+ */
+static void site_key(struct json_object *proc, struct json_object *leak, const char *kind,
+		     int64_t id, const char *type, uint64_t size, char *key, size_t len)
+{
+	struct json_object *frames = NULL;
+	int64_t stack;
 	size_t at;
 
 	at = (size_t)snprintf(key, len, "%s %" PRId64 " %s ", kind, id, type);
-	if (json_object_object_get_ex(leak, "stack", &stack) &&
-	    json_object_is_type(stack, json_type_array) && json_object_array_length(stack)) {
-		for (size_t i = 0; i < json_object_array_length(stack) && at < len; i++)
-			at += (size_t)snprintf(
-				key + at, len - at, "%s%s", i ? " < " : "",
-				json_object_to_json_string_ext(json_object_array_get_idx(stack, i),
-							       JSON_C_TO_STRING_PLAIN));
+	if (get_i64(leak, "stack", &stack))
+		frames = stack_frames(proc, stack);
+	if (frames && json_object_array_length(frames)) {
+		for (size_t i = 0; i < json_object_array_length(frames) && at < len; i++) {
+			struct json_object *f = json_object_array_get_idx(frames, i);
+			const char *function = get_string(f, "function"), *module = get_string(f, "module");
+			int64_t offset = 0;
+
+			get_i64(f, "offset", &offset);
+			if (function)
+				at += (size_t)snprintf(key + at, len - at, "%s%s", i ? " < " : "", function);
+			else
+				at += (size_t)snprintf(key + at, len - at, "%s%s+%" PRId64, i ? " < " : "",
+						       module ? module : "?", offset);
+		}
 		return;
 	}
 	snprintf(key + at, len - at, "%" PRIu64 " bytes each", size);
@@ -213,7 +241,7 @@ static int read_summary(struct side *s, struct json_object *root, const char *sp
 			    !get_u64(leak, "size", &size))
 				return bad(spec,
 					   "a leak without device_kind, device_id, type or size");
-			site_key(leak, kind, id, type, size, key, sizeof(key));
+			site_key(proc, leak, kind, id, type, size, key, sizeof(key));
 			if (add_site(s, key, size))
 				return -ENOMEM;
 		}

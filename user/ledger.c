@@ -47,9 +47,11 @@ struct slot {
 	uint32_t state : 3;
 	uint32_t device_kind : 2;
 	uint32_t allocator : 4; /* which of the device's allocators: 1.., 0 unknown */
+	uint32_t stack;		/* where it was allocated: the caller's tag, 0 none */
+	uint32_t pad;
 };
 
-_Static_assert(sizeof(struct slot) == 32, "a slot is 32 bytes");
+_Static_assert(sizeof(struct slot) == 40, "a slot is 40 bytes");
 
 /* A chip or a mesh, as the ledger keys it. */
 struct device_key {
@@ -73,6 +75,7 @@ struct cb {
 	uint64_t alloc_ts_ns;
 	struct device_key device;
 	uint8_t mem_type; /* DL_MEM_CB or DL_MEM_DFB */
+	uint32_t stack;
 };
 
 /* Is this memory type program-scope L1, laid out per program from one base? */
@@ -106,6 +109,7 @@ struct context {
 	bool has_device;   /* an allocator clear may not know its device */
 	uint8_t allocator; /* an allocator clear's allocator, 0 unknown */
 	struct device_key device;
+	uint32_t stack; /* of its entry record */
 };
 
 /*
@@ -150,6 +154,13 @@ struct process_state {
 	struct slot_table *tables; /* one per view.devices[] entry, in the same order */
 	size_t table_capacity;
 	bool forgotten; /* handed out by ledger__release_exited: an empty entry to reuse */
+	/* The record being applied: its stack tag, and the tag what it releases gets. */
+	uint32_t stack;
+	uint32_t release_stack;
+	size_t site_capacity;
+	uint32_t *site_index; /* open addressing over view.sites: index + 1, 0 empty */
+	size_t site_index_capacity;
+	size_t last_site;
 };
 
 /* One process's buffers on one device. */
@@ -315,6 +326,8 @@ static void free_process(struct process_state *p)
 	free(p->contexts);
 	free(p->meshes);
 	free(p->view.mesh_chips);
+	free(p->view.sites);
+	free(p->site_index);
 }
 
 void ledger__free(struct ledger *ledger)
@@ -746,10 +759,108 @@ static struct ledger_record record_of(const struct slot *s, enum ledger_reason r
 				       .device_kind = (uint8_t)s->device_kind,
 				       .mem_type = s->mem_type,
 				       .reason = (uint8_t)reason,
+				       .stack = s->stack,
 				       .address = s->address,
 				       .size = s->size,
 				       .alloc_ts_ns = s->alloc_ts_ns,
 				       .event_ts_ns = ts };
+}
+
+/* ---- allocating sites, by stack tag ---- */
+
+static size_t site_home(uint32_t stack, size_t capacity)
+{
+	return (size_t)((stack * 0x9e3779b97f4a7c15ULL) >> 24) & (capacity - 1);
+}
+
+static struct ledger_site *site_find(struct process_state *p, uint32_t stack, size_t *home)
+{
+	size_t mask = p->site_index_capacity - 1;
+
+	if (!stack || !p->site_index_capacity)
+		return NULL;
+	if (p->last_site < p->view.site_count && p->view.sites[p->last_site].stack == stack)
+		return &p->view.sites[p->last_site];
+	for (size_t h = site_home(stack, p->site_index_capacity);; h = (h + 1) & mask) {
+		uint32_t i = p->site_index[h];
+
+		if (!i) {
+			if (home)
+				*home = h;
+			return NULL;
+		}
+		if (p->view.sites[i - 1].stack == stack) {
+			p->last_site = i - 1;
+			return &p->view.sites[i - 1];
+		}
+	}
+}
+
+static int site_index_grow(struct process_state *p)
+{
+	size_t capacity = p->site_index_capacity ? p->site_index_capacity * 2 : 64;
+	uint32_t *index = calloc(capacity, sizeof(*index));
+
+	if (!index)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->view.site_count; i++) {
+		size_t h = site_home(p->view.sites[i].stack, capacity);
+
+		while (index[h])
+			h = (h + 1) & (capacity - 1);
+		index[h] = (uint32_t)(i + 1);
+	}
+	free(p->site_index);
+	p->site_index = index;
+	p->site_index_capacity = capacity;
+	return 0;
+}
+
+/* An allocation of this stack tag: counted at its site (made at its first). */
+static int site_allocated(struct process_state *p, uint32_t stack, uint64_t size)
+{
+	struct ledger_site *site;
+	size_t home = 0;
+	int err;
+
+	if (!stack)
+		return 0;
+	if ((p->view.site_count + 1) * 2 > p->site_index_capacity && site_index_grow(p))
+		return -ENOMEM;
+	site = site_find(p, stack, &home);
+	if (!site) {
+		err = grow((void **)&p->view.sites, &p->site_capacity, sizeof(*p->view.sites),
+			   p->view.site_count + 1);
+		if (err)
+			return err;
+		p->site_index[home] = (uint32_t)(p->view.site_count + 1);
+		p->last_site = p->view.site_count;
+		site = &p->view.sites[p->view.site_count++];
+		*site = (struct ledger_site){ .stack = stack };
+	}
+	site->allocs++;
+	site->live_bytes += size;
+	if (site->live_bytes > site->peak_bytes)
+		site->peak_bytes = site->live_bytes;
+	return 0;
+}
+
+/* An allocation of this stack tag ended: freed (neither), leaked or released untracked. */
+static void site_ended(struct process_state *p, uint32_t stack, uint64_t size, bool leak,
+		       bool untracked)
+{
+	struct ledger_site *site = site_find(p, stack, NULL);
+
+	if (!site)
+		return;
+	site->live_bytes -= size < site->live_bytes ? size : site->live_bytes;
+	if (leak) {
+		site->leaks++;
+		site->leaked_bytes += size;
+	} else if (untracked) {
+		site->untracked_frees++;
+		site->untracked_bytes += size;
+	}
 }
 
 /*
@@ -939,6 +1050,7 @@ static int apply_alloc(struct ledger *ledger, struct process_state *p, size_t pr
 		stats->live_count--;
 		stats->live_bytes -= s->size;
 		p->live_total--;
+		site_ended(p, s->stack, s->size, false, false);
 	} else if (p->live_total >= ledger->max_live) {
 		/* Bounded: counted, and the session says it is not exact. */
 		p->view.dropped_allocations++;
@@ -955,11 +1067,12 @@ static int apply_alloc(struct ledger *ledger, struct process_state *p, size_t pr
 			    .device_kind = device.kind,
 			    .mem_type = ev->mem_type,
 			    .allocator = ev->object ? p->last_allocator.allocator : 0,
+			    .stack = p->stack,
 			    .state = SLOT_LIVE };
 	stats->allocs++;
 	add_live(stats, ev->size);
 	notify_live(p, device, ev->mem_type, stats, ev->ts_ns);
-	return 0;
+	return site_allocated(p, p->stack, ev->size);
 }
 
 /* Remember a thread's tracked free, for the allocator's release of it that follows. */
@@ -1030,6 +1143,7 @@ static int apply_free(struct ledger *ledger, struct process_state *p, size_t pro
 	stats->live_count--;
 	stats->live_bytes -= s->size;
 	notify_live(p, device, ev->mem_type, stats, ev->ts_ns);
+	site_ended(p, s->stack, s->size, false, false);
 	return 0;
 }
 
@@ -1052,11 +1166,16 @@ static void add_bytes(struct process_state *p, uint64_t *total, uint64_t n)
 static int count_end(struct process_state *p, struct ledger_stats *stats,
 		     const struct ledger_record *record, bool leak)
 {
-	int err = list_append(leak ? &p->view.leaks : &p->view.untracked_frees, record);
+	struct ledger_record tagged = *record;
+	int err;
 
+	if (!leak)
+		tagged.release_stack = p->release_stack;
+	err = list_append(leak ? &p->view.leaks : &p->view.untracked_frees, &tagged);
 	if (err)
 		return err;
-	notify_record(p, LEDGER_CHANGE_ENDED, record);
+	notify_record(p, LEDGER_CHANGE_ENDED, &tagged);
+	site_ended(p, record->stack, record->size, leak, !leak);
 	stats->live_count--;
 	if (leak) {
 		stats->leaks++;
@@ -1199,6 +1318,7 @@ static int end_cb(struct process_state *p, const struct cb *cb, enum ledger_reas
 				   .device_kind = cb->device.kind,
 				   .mem_type = cb->mem_type,
 				   .reason = (uint8_t)reason,
+				   .stack = cb->stack,
 				   .address = cb->address,
 				   .size = cb->size,
 				   .alloc_ts_ns = cb->alloc_ts_ns,
@@ -1293,9 +1413,13 @@ static int apply_cb_alloc(struct process_state *p, const struct dl_event *ev,
 					     .size = ev->size,
 					     .alloc_ts_ns = ev->ts_ns,
 					     .device = device,
-					     .mem_type = ev->mem_type };
+					     .mem_type = ev->mem_type,
+					     .stack = p->stack };
 	stats->allocs++;
 	stats->live_count++;
+	err = site_allocated(p, p->stack, ev->size);
+	if (err)
+		return err;
 	return update_cb_union(p, device, ev->mem_type, ev->ts_ns);
 }
 
@@ -1402,7 +1526,9 @@ static int apply_allocator_clear(struct process_state *p, const struct dl_event 
 {
 	const struct owner *owner = owner_find(&p->allocators, ev->object);
 	struct context *close = close_innermost(p, ev->tid);
-	struct context context = { .tid = ev->tid, .kind = CONTEXT_ALLOCATOR_CLEAR };
+	struct context context = { .tid = ev->tid,
+				   .kind = CONTEXT_ALLOCATOR_CLEAR,
+				   .stack = p->stack };
 	int err;
 
 	if (owner) {
@@ -1499,7 +1625,19 @@ static int process_exit(struct ledger *ledger, size_t process, int status, uint6
 	return 0;
 }
 
-static int apply_record(struct ledger *ledger, const void *record, size_t size)
+/*
+ * What a release on this thread is tagged with: the outermost close or
+ * allocator clear in progress (what the user called), else the record's own.
+ */
+static uint32_t release_stack(const struct process_state *p, uint32_t tid, uint32_t otherwise)
+{
+	for (size_t i = 0; i < p->context_count; i++)
+		if (p->contexts[i].tid == tid && p->contexts[i].stack)
+			return p->contexts[i].stack;
+	return otherwise;
+}
+
+static int apply_record(struct ledger *ledger, const void *record, size_t size, uint32_t stack)
 {
 	const struct dl_event *ev = record;
 	struct device_key device;
@@ -1522,6 +1660,7 @@ static int apply_record(struct ledger *ledger, const void *record, size_t size)
 		ledger->processes[process].view.events++;
 		memcpy(comm, exit_ev->comm, DL_COMM_LEN);
 		comm[DL_COMM_LEN - 1] = '\0';
+		ledger->processes[process].release_stack = 0;
 		return process_exit(ledger, process, exit_ev->exit_code, exit_ev->ts_ns, comm);
 	}
 	if (size != sizeof(*ev) || ev->kind < DL_EV_ALLOC || ev->kind >= DL_EV_KINDS ||
@@ -1542,6 +1681,8 @@ static int apply_record(struct ledger *ledger, const void *record, size_t size)
 	err = device_of(p, ev, &device);
 	if (err)
 		return err;
+	p->stack = stack;
+	p->release_stack = release_stack(p, ev->tid, stack);
 
 	switch (ev->kind) {
 	case DL_EV_ALLOC:
@@ -1563,7 +1704,8 @@ static int apply_record(struct ledger *ledger, const void *record, size_t size)
 							   ? CONTEXT_MESH_CLOSE
 							   : CONTEXT_DEVICE_CLOSE,
 					   .has_device = true,
-					   .device = device };
+					   .device = device,
+					   .stack = p->stack };
 		int err = ev->kind == DL_EV_DEVICE_CLOSE ? note_mesh_chip(p, ev->tid, device) : 0;
 
 		return err ? err : context_push(p, &context);
@@ -1591,7 +1733,13 @@ static int apply_record(struct ledger *ledger, const void *record, size_t size)
 
 int ledger__apply(struct ledger *ledger, const void *record, size_t size)
 {
-	int err = apply_record(ledger, record, size);
+	return ledger__apply_with_stack(ledger, record, size, 0);
+}
+
+int ledger__apply_with_stack(struct ledger *ledger, const void *record, size_t size,
+			     uint32_t stack)
+{
+	int err = apply_record(ledger, record, size, stack);
 
 	if (err == -EINVAL || err == -ERANGE)
 		ledger->rejected++;
@@ -1625,7 +1773,9 @@ size_t ledger__memory_bytes(const struct ledger *ledger)
 			 p->table_capacity * sizeof(*p->tables) + p->cb_capacity * sizeof(*p->cbs) +
 			 p->context_capacity * sizeof(*p->contexts) +
 			 p->mesh_capacity * sizeof(*p->meshes) +
-			 (p->allocators.capacity + p->banks.capacity) * sizeof(struct owner);
+			 (p->allocators.capacity + p->banks.capacity) * sizeof(struct owner) +
+			 p->site_capacity * sizeof(*p->view.sites) +
+			 p->site_index_capacity * sizeof(*p->site_index);
 		for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++)
 			bytes += lists[l]->capacity * sizeof(*lists[l]->items);
 	}
@@ -1725,6 +1875,7 @@ int ledger__finish(struct ledger *ledger)
 			struct ledger_record r = { .device_id = p->cbs[c].device.id,
 						   .device_kind = p->cbs[c].device.kind,
 						   .mem_type = p->cbs[c].mem_type,
+						   .stack = p->cbs[c].stack,
 						   .address = p->cbs[c].address,
 						   .size = p->cbs[c].size,
 						   .alloc_ts_ns = p->cbs[c].alloc_ts_ns };

@@ -70,6 +70,10 @@ struct ledger_record {
 	uint8_t device_kind; /* enum dl_device_kind */
 	uint8_t mem_type;
 	uint8_t reason; /* enum ledger_reason; NONE for leaks and live */
+	/* The caller's stack tags (ledger__apply_with_stack): where it was allocated, and what
+	 * released it (untracked frees only); 0 unknown. */
+	uint32_t stack;
+	uint32_t release_stack;
 	uint64_t address;
 	uint64_t size;
 	uint64_t alloc_ts_ns;
@@ -93,6 +97,20 @@ struct ledger_device {
 	/* which mem[] entries ever saw activity, bit per enum dl_mem_type */
 	uint32_t active_types;
 	struct ledger_stats mem[DL_MEM_TYPES];
+};
+
+/*
+ * What the allocations of one stack tag (one allocating site) came to, in a
+ * process: allocs == frees + untracked_frees + leaks + live ones. live_bytes
+ * and peak_bytes add sizes up, CBs too (no union).
+ */
+struct ledger_site {
+	uint32_t stack;
+	uint64_t allocs;
+	uint64_t live_bytes;
+	uint64_t peak_bytes;
+	uint64_t leaks, leaked_bytes;
+	uint64_t untracked_frees, untracked_bytes;
 };
 
 /* Who a process is, as devledger found it while the process ran. */
@@ -137,6 +155,8 @@ struct ledger_process {
 	/* Each mesh's chips, as far as its closes told them, in the order seen; each pair once. */
 	struct ledger_mesh_chip *mesh_chips;
 	size_t mesh_chip_count;
+	struct ledger_site *sites; /* in the order first seen; none without stack tags */
+	size_t site_count;
 };
 
 struct ledger_key {
@@ -147,7 +167,7 @@ struct ledger_key {
 	uint64_t address;
 };
 
-/* Live allocations kept per process unless told otherwise: about 12 MiB of ledger each. */
+/* Live allocations kept per process unless told otherwise: about 14 MiB of ledger each. */
 #define LEDGER_DEFAULT_MAX_LIVE (1u << 18)
 
 struct ledger_opts {
@@ -179,6 +199,16 @@ void ledger__free(struct ledger *ledger);
  * counted once; it also tells which device the bank belongs to.
  */
 int ledger__apply(struct ledger *ledger, const void *record, size_t size);
+
+/*
+ * The same, with the record's stack tag: an opaque number (0: none) the
+ * ledger keeps with what the record allocates (a leak's or an untracked
+ * free's `stack`, and its site) and with what it releases untracked
+ * (`release_stack`). A release inside a close or an allocator clear is
+ * tagged with the thread's outermost one, as its reason is named.
+ */
+int ledger__apply_with_stack(struct ledger *ledger, const void *record, size_t size,
+			     uint32_t stack);
 
 /*
  * Who a process is (from /proc while it runs): its parent, when it started,

@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../bpf/devledger.h"
 #include "options.h"
+#include "unwind.h"
 
 enum {
 	OPT_FAIL_ON_LEAK = 0x100,
@@ -24,6 +26,9 @@ enum {
 	OPT_METRICS,
 	OPT_RETAIN,
 	OPT_PER_PROCESS_DIR,
+	OPT_NO_STACKS,
+	OPT_STACK_BYTES,
+	OPT_STACK_FRAMES,
 };
 
 static const char trace_doc[] =
@@ -33,6 +38,9 @@ static const char trace_doc[] =
 	"\n"
 	"Why a free had no report: program_destroyed, device_closed, mesh_closed, allocator_free, "
 	"allocator_clear, cb_deallocate_all, cb_reallocated (see the README).\n"
+	"\n"
+	"Each leak and untracked free comes with the call stack that allocated it (and what released "
+	"it), unwound without frame pointers and grouped by allocating site in the report.\n"
 	"\n"
 	"Exactly one of: -- CMD [ARG...] (launch CMD under trace), -p PID (attach), -a "
 	"(system-wide).\v"
@@ -88,6 +96,17 @@ static const struct argp_option trace_options[] = {
 	  "Live allocations kept per process (K/M suffixes; default 256K); more are dropped, "
 	  "counted and make the session inexact",
 	  0 },
+	{ "no-stacks", OPT_NO_STACKS, NULL, 0,
+	  "Take no call stacks (default: where each leak and untracked free was allocated, and "
+	  "what released it, unwound from a copy of the user stack)",
+	  0 },
+	{ "stack-bytes", OPT_STACK_BYTES, "BYTES", 0,
+	  "User stack copied per stack: 4K to 64K, a multiple of 4K; K suffix (default 8K); "
+	  "a deeper stack is cut where the copy ends",
+	  0 },
+	{ "stack-frames", OPT_STACK_FRAMES, "N", 0,
+	  "Frames the report prints per allocating site, 1 to 128 (default 6; the JSON has all)",
+	  0 },
 	{ "entry-probes", OPT_ENTRY_PROBES, NULL, 0,
 	  "Probe every function at its first instruction (default: at the cheapest safe "
 	  "instruction of its prologue; -v shows which)",
@@ -116,6 +135,8 @@ struct parse_state {
 	char *error;
 	size_t error_len;
 	bool help;
+	bool no_stacks;
+	bool stack_bytes_given;
 };
 
 static int fail(struct parse_state *ps, const char *format, const char *arg)
@@ -297,6 +318,24 @@ static error_t parse_trace_option(int key, char *arg, struct argp_state *state)
 		if (parse_size(arg, &opts->max_live) || !opts->max_live ||
 		    opts->max_live > (1ULL << 30))
 			return fail(ps, "--max-live takes a number from 1 to 1G, not '%s'", arg);
+		break;
+	case OPT_NO_STACKS:
+		opts->stack_bytes = 0;
+		ps->no_stacks = true;
+		break;
+	case OPT_STACK_BYTES:
+		if (parse_size(arg, &opts->stack_bytes) || opts->stack_bytes < DL_STACK_MIN_BYTES ||
+		    opts->stack_bytes > DL_STACK_MAX_BYTES || opts->stack_bytes % DL_STACK_CHUNK)
+			return fail(ps,
+				    "--stack-bytes takes a multiple of 4K from 4K to 64K, e.g. 16K, "
+				    "not '%s'",
+				    arg);
+		ps->stack_bytes_given = true;
+		break;
+	case OPT_STACK_FRAMES:
+		if (parse_size(arg, &opts->stack_frames) || !opts->stack_frames ||
+		    opts->stack_frames > UNWIND_MAX_FRAMES)
+			return fail(ps, "--stack-frames takes a number from 1 to 128, not '%s'", arg);
 		break;
 	case OPT_ENTRY_PROBES:
 		opts->entry_probes = true;
@@ -845,6 +884,14 @@ int options__parse(int argc, char **argv, struct options *opts, char *error, siz
 		snprintf(error, error_len, "give exactly one of -- CMD, -p PID or -a");
 		goto usage;
 	}
+	if (ps.no_stacks && ps.stack_bytes_given) {
+		snprintf(error, error_len, "--no-stacks and --stack-bytes contradict each other");
+		goto usage;
+	}
+	if (!ps.no_stacks && !ps.stack_bytes_given)
+		opts->stack_bytes = OPTIONS_DEFAULT_STACK_BYTES;
+	if (!opts->stack_frames)
+		opts->stack_frames = OPTIONS_DEFAULT_STACK_FRAMES;
 	if (opts->command)
 		opts->mode = MODE_COMMAND;
 	else if (opts->pid_count)

@@ -8,6 +8,10 @@
 #include <sys/types.h>
 
 #define OPTIONS_MAX_PIDS    64
+/* User stack copied with each stack sample, unless --stack-bytes says otherwise. */
+#define OPTIONS_DEFAULT_STACK_BYTES 8192
+/* Frames of each site the report prints, unless --stack-frames says otherwise. */
+#define OPTIONS_DEFAULT_STACK_FRAMES 6
 #define OPTIONS_MAX_OFFSETS 8
 
 enum trace_mode {
@@ -42,6 +46,8 @@ struct options {
 	double interval_s; /* 0: no live table */
 	size_t ring_bytes; /* 0: default */
 	size_t max_live;   /* --max-live: live allocations kept per process; 0: the ledger's default */
+	size_t stack_bytes;  /* 0: --no-stacks */
+	size_t stack_frames; /* per site in the report */
 	bool fail_on_leak;
 	bool quiet;
 	bool verbose;

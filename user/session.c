@@ -37,6 +37,7 @@
 #include "summary.h"
 #include "timeline.h"
 #include "tracer.h"
+#include "unwind.h"
 
 #define POLL_MS 100
 /* One per function that could not be read, per library not traced, and for none followed or none used. */
@@ -55,6 +56,8 @@ struct session {
 	int exit_code;
 	struct ledger *ledger;
 	struct tracer *tracer;
+	struct unwind *stacks; /* NULL: --no-stacks */
+	size_t probed_count;   /* libraries given to the tracer: the next one's index in the cookies */
 	struct launch launch;
 	struct tracer_target targets[OPTIONS_MAX_PIDS];
 	uint64_t target_start[OPTIONS_MAX_PIDS]; /* -p: each target's start time, against pid reuse
@@ -444,6 +447,9 @@ static void mark_probed(struct session *s)
 		f->probed = f->library != NULL;
 		if (f->probed && tracer__set_file(s->tracer, &file, DL_FILE_PROBED))
 			fprintf(stderr, "devledger: %s: %s\n", f->path, strerror(errno));
+		if (f->probed && s->stacks)
+			unwind__add_file(s->stacks, f->library->path, (int)s->probed_count);
+		s->probed_count += f->probed;
 	}
 }
 
@@ -458,6 +464,10 @@ static void probe_new_file(struct session *s, struct libset_file *f, uint32_t pi
 			 strerror(-err));
 	f->probed = f->library && !err;
 	tracer__set_file(s->tracer, &file, f->probed ? DL_FILE_PROBED : DL_FILE_IGNORED);
+	/* A hint for the stacks of a process gone before its mappings were read. */
+	if (f->probed && s->stacks)
+		unwind__add_file(s->stacks, f->library->path, (int)s->probed_count);
+	s->probed_count += f->probed;
 	if (f->probed) {
 		if (!s->opts.quiet) {
 			fprintf(stderr, "devledger: process %u loaded %s: probes attached\n", pid,
@@ -554,7 +564,8 @@ static int on_record(void *ctx, const void *record, size_t size)
 			s->unseen[ev->object]++;
 		return 0;
 	}
-	err = ledger__apply(s->ledger, record, size);
+	err = ledger__apply_with_stack(s->ledger, record, size,
+				       unwind__record_stack(s->stacks, record, size));
 	/*
 	 * Who a process is, read once while it runs: its records come before its
 	 * exit. Records come in runs from one process: asked once per run.
@@ -572,6 +583,15 @@ static int on_record(void *ctx, const void *record, size_t size)
 		return err;
 	}
 	return 0;
+}
+
+/* A stack sample, unwound at once: its process may not outlive the next poll. */
+static int on_stack(void *ctx, const void *sample, size_t size)
+{
+	struct session *s = ctx;
+	int err = unwind__add_sample(s->stacks, sample, size);
+
+	return err == -ENOMEM ? err : 0;
 }
 
 struct session *session__new(const struct options *opts, const struct library_opts *library_opts)
@@ -616,6 +636,17 @@ int session__prepare(struct session *s)
 		fprintf(stderr, "devledger: %s\n", strerror(errno ? errno : ENOMEM));
 		return EXIT_RUNTIME;
 	}
+	if (s->opts.stack_bytes && !(s->stacks = unwind__new(NULL))) {
+		fprintf(stderr, "devledger: %s\n", strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	/* The launched command's executable, for the stacks of a process gone before /proc was read. */
+	if (s->stacks && s->opts.mode == MODE_COMMAND) {
+		char path[PATH_MAX];
+
+		if (!libfind__resolve_command(s->opts.command[0], path, sizeof(path)))
+			unwind__add_file(s->stacks, path, -1);
+	}
 	return 0;
 }
 
@@ -648,6 +679,8 @@ int session__start(struct session *s)
 	topts.verbose = s->opts.verbose;
 	topts.perf_uprobes = s->opts.perf_uprobes;
 	topts.on_record = on_record;
+	topts.stack_bytes = (uint32_t)s->opts.stack_bytes;
+	topts.on_stack = s->stacks ? on_stack : NULL;
 	topts.ctx = s;
 	s->tracer = tracer__open(&topts);
 	if (!s->tracer) {
@@ -731,6 +764,10 @@ void session__view(struct session *s, struct summary_session *view)
 	own_usage(&view->cpu_s, &view->peak_rss_kib);
 	view->usage = own_usage;
 	view->timeline = s->timeline;
+	view->stacks = s->stacks;
+	view->stack_bytes = (uint32_t)s->opts.stack_bytes;
+	view->stack_frames = s->opts.stack_frames;
+	view->stacks_lost = stats.stacks_lost + stats.stack_reads_failed;
 }
 
 int session__finish(struct session *s)
@@ -811,6 +848,7 @@ void session__free(struct session *s)
 		return;
 	tracer__free(s->tracer);
 	ledger__free(s->ledger);
+	unwind__free(s->stacks);
 	timeline__free(s->timeline);
 	libset__free(&s->libs);
 	free(s);

@@ -27,6 +27,7 @@
 #include "summary.h"
 #include "timeline.h"
 #include "timeline_json.h"
+#include "unwind.h"
 
 #define SUMMARY_SCHEMA "devledger.summary.v1"
 #define JSON_FLAGS     (JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE)
@@ -381,7 +382,9 @@ static int json_add_record(struct json_object *array, const struct ledger_record
 	if (!item || json_add_i64(item, "device_id", r->device_id) ||
 	    json_add_string(item, "device_kind", ledger_device_kind_name(r->device_kind)) ||
 	    json_add_string(item, "type", mem_type_name(r->mem_type)) ||
-	    json_add_u64(item, "address", r->address))
+	    json_add_u64(item, "address", r->address) ||
+	    (r->stack && json_add_u64(item, "stack", r->stack)) ||
+	    (r->release_stack && json_add_u64(item, "release_stack", r->release_stack)))
 		return -ENOMEM;
 	switch (fields) {
 	case RECORD_UNTRACKED:
@@ -483,8 +486,165 @@ static int json_add_identity(struct json_object *proc, const struct ledger_ident
 	return 0;
 }
 
+
+/* ---- call stacks and allocating sites ---- */
+
+static int compare_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Every stack a process's records name: its sites' and its untracked frees' releases; sorted. */
+static uint32_t *process_stacks(const struct ledger_process *p, size_t *count)
+{
+	size_t n = 0, kept = 0;
+	uint32_t *ids = malloc((p->site_count + p->untracked_frees.count + 1) * sizeof(*ids));
+
+	if (!ids)
+		return NULL;
+	for (size_t i = 0; i < p->site_count; i++)
+		ids[n++] = p->sites[i].stack;
+	for (size_t i = 0; i < p->untracked_frees.count; i++)
+		if (p->untracked_frees.items[i].release_stack)
+			ids[n++] = p->untracked_frees.items[i].release_stack;
+	qsort(ids, n, sizeof(*ids), compare_u32);
+	for (size_t i = 0; i < n; i++)
+		if (!kept || ids[kept - 1] != ids[i])
+			ids[kept++] = ids[i];
+	*count = kept;
+	return ids;
+}
+
+static int json_add_frame(struct json_object *frames, const struct unwind_frame *f)
+{
+	struct json_object *frame = json_append_new(frames, json_object_new_object());
+
+	if (!frame || json_add_u64(frame, "address", f->address))
+		return -ENOMEM;
+	/* Keys absent where unknown. */
+	if ((f->module && json_add_string(frame, "module", f->module)) ||
+	    (f->function && (json_add_string(frame, "function", f->function) ||
+			     json_add_u64(frame, "offset", f->offset))) ||
+	    (f->file && (json_add_string(frame, "file", f->file) ||
+			 json_add_u64(frame, "line", f->line))))
+		return -ENOMEM;
+	return 0;
+}
+
+static int json_add_stacks(struct json_object *proc, const struct ledger_process *p,
+			   struct unwind *unwind)
+{
+	struct json_object *stacks = json_add_new(proc, "stacks", json_object_new_array());
+	size_t count = 0;
+	uint32_t *ids;
+	int err = 0;
+
+	if (!stacks || !(ids = process_stacks(p, &count)))
+		return -ENOMEM;
+	for (size_t i = 0; i < count && !err; i++) {
+		const struct unwind_frame *frames;
+		struct json_object *stack, *array;
+		size_t n;
+
+		if (unwind__frames(unwind, ids[i], &frames, &n))
+			continue;
+		stack = json_append_new(stacks, json_object_new_object());
+		if (!stack || json_add_u64(stack, "id", ids[i]) ||
+		    !(array = json_add_new(stack, "frames", json_object_new_array()))) {
+			err = -ENOMEM;
+			break;
+		}
+		for (size_t f = 0; f < n && !err; f++)
+			err = json_add_frame(array, &frames[f]);
+	}
+	free(ids);
+	return err;
+}
+
+/* Sites by leaked bytes, then untracked bytes, then allocations: the worst first. */
+static int compare_sites(const void *a, const void *b)
+{
+	const struct ledger_site *x = *(const struct ledger_site *const *)a,
+				 *y = *(const struct ledger_site *const *)b;
+
+	if (x->leaked_bytes != y->leaked_bytes)
+		return x->leaked_bytes > y->leaked_bytes ? -1 : 1;
+	if (x->untracked_bytes != y->untracked_bytes)
+		return x->untracked_bytes > y->untracked_bytes ? -1 : 1;
+	if (x->allocs != y->allocs)
+		return x->allocs > y->allocs ? -1 : 1;
+	return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+static const struct ledger_site **sorted_sites(const struct ledger_process *p)
+{
+	const struct ledger_site **sites = malloc((p->site_count + 1) * sizeof(*sites));
+
+	if (!sites)
+		return NULL;
+	for (size_t i = 0; i < p->site_count; i++)
+		sites[i] = &p->sites[i];
+	qsort(sites, p->site_count, sizeof(*sites), compare_sites);
+	return sites;
+}
+
+static int json_add_sites(struct json_object *proc, const struct ledger_process *p)
+{
+	struct json_object *array = json_add_new(proc, "sites", json_object_new_array());
+	const struct ledger_site **sites;
+	int err = 0;
+
+	if (!array || !(sites = sorted_sites(p)))
+		return -ENOMEM;
+	for (size_t i = 0; i < p->site_count && !err; i++) {
+		const struct ledger_site *s = sites[i];
+		struct json_object *site = json_append_new(array, json_object_new_object());
+
+		if (!site || json_add_u64(site, "stack", s->stack) ||
+		    json_add_u64(site, "allocs", s->allocs) ||
+		    json_add_u64(site, "peak_bytes", s->peak_bytes) ||
+		    json_add_u64(site, "live_bytes", s->live_bytes) ||
+		    json_add_u64(site, "leaks", s->leaks) ||
+		    json_add_u64(site, "leaked_bytes", s->leaked_bytes) ||
+		    json_add_u64(site, "untracked_frees", s->untracked_frees) ||
+		    json_add_u64(site, "untracked_bytes", s->untracked_bytes))
+			err = -ENOMEM;
+	}
+	free(sites);
+	return err;
+}
+
+/* What the stacks cost and what was lost of them, for the session object. */
+static int json_add_stack_session(struct json_object *session, const struct summary_session *s)
+{
+	struct json_object *stacks;
+	struct unwind_stats st;
+
+	if (!s->stacks)
+		return json_object_object_add_ex(session, "stacks", NULL,
+						 JSON_C_OBJECT_KEY_IS_CONSTANT)
+			       ? -ENOMEM
+			       : 0;
+	unwind__stats(s->stacks, &st);
+	stacks = json_add_new(session, "stacks", json_object_new_object());
+	if (!stacks || json_add_u64(stacks, "stack_bytes", s->stack_bytes) ||
+	    json_add_u64(stacks, "samples", st.samples) ||
+	    json_add_u64(stacks, "lost", s->stacks_lost) ||
+	    json_add_u64(stacks, "unique", st.unique_stacks) ||
+	    json_add_u64(stacks, "known_stacks", st.stack_hits) ||
+	    json_add_u64(stacks, "frames", st.frames) ||
+	    json_add_u64(stacks, "cached_frames", st.rule_hits) ||
+	    json_add_u64(stacks, "truncated", st.truncated) ||
+	    json_add_u64(stacks, "unmapped", st.unmapped) ||
+	    json_add_u64(stacks, "unwind_ns", st.unwind_ns))
+		return -ENOMEM;
+	return 0;
+}
+
 static int json_add_process(struct json_object *processes, const struct ledger_process *p,
-			    uint64_t start_ns)
+			    uint64_t start_ns, struct unwind *stacks)
 {
 	/* the schema promises an empty live list for processes that exited */
 	static const struct ledger_list none;
@@ -508,7 +668,8 @@ static int json_add_process(struct json_object *processes, const struct ledger_p
 	    json_add_records(proc, "unmatched_frees", &p->unmatched_frees, RECORD_UNMATCHED,
 			     start_ns) ||
 	    json_add_records(proc, "live", p->exited ? &none : &p->live, RECORD_ALLOCATED,
-			     start_ns))
+			     start_ns) ||
+	    (stacks && (json_add_stacks(proc, p, stacks) || json_add_sites(proc, p))))
 		return -ENOMEM;
 	return 0;
 }
@@ -575,7 +736,8 @@ static int json_add_session(struct json_object *root, uint64_t rejected, uint64_
 		     json_object_new_boolean(s->lost_events == 0 && s->warning_count == 0 &&
 					     rejected == 0 && dropped == 0)) ||
 	    json_add(session, "cpu_s", json_object_new_double_s(s->cpu_s, cpu)) ||
-	    json_add_u64(session, "peak_rss_kib", s->peak_rss_kib))
+	    json_add_u64(session, "peak_rss_kib", s->peak_rss_kib) ||
+	    json_add_stack_session(session, s))
 		return -ENOMEM;
 	return 0;
 }
@@ -654,7 +816,7 @@ static int summary_build(struct json_object *root, const struct ledger_process *
 	if (!processes)
 		return -ENOMEM;
 	for (size_t i = 0; i < count; i++) {
-		if (json_add_process(processes, &procs[i], session->start_ns))
+		if (json_add_process(processes, &procs[i], session->start_ns, session->stacks))
 			return -ENOMEM;
 	}
 	if (session->timeline)
@@ -1166,9 +1328,141 @@ static void report_command(FILE *out, const struct ledger_identity *id)
 	fputc('\n', out);
 }
 
-static void report_process(FILE *out, const struct ledger_process *p, uint64_t start_ns,
-			   bool lossy)
+
+/*
+ * Is this frame in a traced library (the allocator plumbing the user did not
+ * write)? By path, or by file name where one path is a link to the other.
+ */
+static bool in_traced_library(const struct unwind_frame *f, const struct summary_session *s)
 {
+	const char *base = f->module ? strrchr(f->module, '/') : NULL;
+
+	if (!f->module)
+		return false;
+	for (size_t i = 0; i < s->library_count; i++) {
+		const char *lib = strrchr(s->libraries[i].path, '/');
+
+		if (!strcmp(f->module, s->libraries[i].path) ||
+		    (base && lib && !strcmp(base, lib)))
+			return true;
+	}
+	return false;
+}
+
+/* The first frame outside the traced libraries: where the user's code called in. */
+static size_t first_outside(const struct unwind_frame *frames, size_t n,
+			    const struct summary_session *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!in_traced_library(&frames[i], s))
+			return i;
+	return n;
+}
+
+static void report_frame(FILE *out, const struct unwind_frame *f, size_t index, bool highlight)
+{
+	const char *module = f->module ? strrchr(f->module, '/') : NULL;
+
+	module = module ? module + 1 : f->module;
+	fprintf(out, "    %s#%-2zu %s", highlight ? "=> " : "   ", index,
+		f->function ? f->function : "??");
+	if (f->function)
+		fprintf(out, "+%#" PRIx64, f->offset);
+	fprintf(out, " in %s", module ? module : "(no mapping)");
+	if (f->file)
+		fprintf(out, " at %s:%u", f->file, f->line);
+	else if (f->module)
+		fprintf(out, " (no line info)");
+	else
+		fprintf(out, " %#" PRIx64, f->address);
+	fputc('\n', out);
+}
+
+/* One line for a release stack: what released it, called from where. */
+static void report_release(FILE *out, uint32_t id, const struct summary_session *s)
+{
+	const struct unwind_frame *frames;
+	size_t n, caller;
+
+	if (unwind__frames(s->stacks, id, &frames, &n) || !n)
+		return;
+	caller = first_outside(frames, n, s);
+	fprintf(out, "      released by %s", frames[0].function ? frames[0].function : "??");
+	if (caller > 0 && caller < n)
+		fprintf(out, ", called from %s", frames[caller].function ? frames[caller].function
+									 : "??");
+	fputc('\n', out);
+}
+
+/* How many allocating sites the report shows per process, the worst first. */
+#define REPORT_SITES_LISTED 10
+
+/*
+ * Leaks and untracked frees by allocating site, largest first: each with its
+ * top frames, and the first frame outside the traced library marked "=>",
+ * so that the user sees their own code's call.
+ */
+static void report_sites(FILE *out, const struct ledger_process *p,
+			 const struct summary_session *s)
+{
+	const struct ledger_site **sites;
+	size_t shown = 0, with_ends = 0;
+
+	if (!s->stacks || !p->site_count || !(sites = sorted_sites(p)))
+		return;
+	for (size_t i = 0; i < p->site_count; i++)
+		with_ends += sites[i]->leaks || sites[i]->untracked_frees;
+	if (with_ends)
+		fprintf(out, "  by allocating site (%zu %s):\n", with_ends,
+			plural(with_ends, "site", "sites"));
+	for (size_t i = 0; i < p->site_count && shown < REPORT_SITES_LISTED; i++) {
+		const struct ledger_site *site = sites[i];
+		const struct unwind_frame *frames;
+		size_t n, mark;
+
+		if (!site->leaks && !site->untracked_frees)
+			continue;
+		shown++;
+		fprintf(out, "   site %" PRIu32 ":", site->stack);
+		if (site->leaks)
+			fprintf(out, " %" PRIu64 " %s, %s;", site->leaks,
+				plural(site->leaks, "leak", "leaks"),
+				human_size(site->leaked_bytes).text);
+		if (site->untracked_frees)
+			fprintf(out, " %" PRIu64 " untracked %s, %s;", site->untracked_frees,
+				plural(site->untracked_frees, "free", "frees"),
+				human_size(site->untracked_bytes).text);
+		fprintf(out, " %" PRIu64 " %s\n", site->allocs,
+			plural(site->allocs, "allocation", "allocations"));
+		if (unwind__frames(s->stacks, site->stack, &frames, &n))
+			continue;
+		mark = first_outside(frames, n, s);
+		for (size_t f = 0; f < n && f < s->stack_frames; f++)
+			report_frame(out, &frames[f], f, f == mark);
+		if (mark < n && mark >= s->stack_frames) {
+			if (mark > s->stack_frames)
+				fprintf(out, "       ... %zu more in the library\n",
+					mark - s->stack_frames);
+			report_frame(out, &frames[mark], mark, true);
+		}
+		for (size_t u = 0; u < p->untracked_frees.count; u++) {
+			const struct ledger_record *r = &p->untracked_frees.items[u];
+
+			if (r->stack == site->stack && r->release_stack) {
+				report_release(out, r->release_stack, s);
+				break;
+			}
+		}
+	}
+	if (with_ends > shown)
+		fprintf(out, "   ... %zu more sites (all in the JSON summary)\n", with_ends - shown);
+	free(sites);
+}
+
+static void report_process(FILE *out, const struct ledger_process *p,
+			   const struct summary_session *session, bool lossy)
+{
+	uint64_t start_ns = session->start_ns;
 	char comm[COMM_PRINT_SIZE];
 	uint64_t live_count, live_bytes;
 
@@ -1204,6 +1498,7 @@ static void report_process(FILE *out, const struct ledger_process *p, uint64_t s
 	report_chips(out, p);
 	report_untracked(out, p);
 	report_leaks(out, p, start_ns);
+	report_sites(out, p, session);
 	report_unmatched(out, p, lossy);
 	process_live_totals(p, &live_count, &live_bytes);
 	if (!p->exited && live_count)
@@ -1421,14 +1716,19 @@ int summary__print_report(const struct ledger *ledger, const struct summary_sess
 			plural(session->lost_events, "event was", "events were"));
 		fprintf(out, "WARNING: run again with a bigger --ring-size to lose none.\n");
 	}
+	if (session->stacks && session->stacks_lost)
+		fprintf(out,
+			"note: %" PRIu64 " call %s lost (the stack ring was full): %s no stack; the "
+			"totals do not depend on it.\n",
+			session->stacks_lost, plural(session->stacks_lost, "stack was", "stacks were"),
+			plural(session->stacks_lost, "its record has", "their records have"));
 	if (!count)
 		fprintf(out, "\nno traced process used device memory\n");
 
 	for (size_t i = 0; i < count; i++) {
 		const struct ledger_process *p = &procs[i];
 
-		report_process(out, p, session->start_ns,
-			       session->lost_events || ledger__dropped(ledger));
+		report_process(out, p, session, session->lost_events || ledger__dropped(ledger));
 		for (size_t d = 0; d < p->device_count; d++) {
 			for (unsigned int t = 0; t < DL_MEM_TYPES; t++) {
 				leaks += p->devices[d].mem[t].leaks;

@@ -22,6 +22,7 @@ struct summary_library {
 	const uint32_t *pids; /* the traced processes seen mapping it */
 	size_t pid_count;
 };
+struct unwind;
 
 struct summary_session {
 	const char *mode;    /* "command", "pid" or "system" */
@@ -43,6 +44,14 @@ struct summary_session {
 	void (*usage)(double *cpu_s, uint64_t *peak_rss_kib);
 	/* Memory over time, when kept: the summary's "timeline", "growth", "snapshots". */
 	const struct timeline *timeline;
+	/*
+	 * Call stacks, NULL when none were taken (--no-stacks): what a record's
+	 * stack tag names. Symbolized as the summary asks for them.
+	 */
+	struct unwind *stacks;
+	uint32_t stack_bytes;  /* copied per sample */
+	size_t stack_frames;   /* per site in the report */
+	uint64_t stacks_lost;  /* samples the BPF side could not deliver or read */
 };
 
 /* What every process's figures add up to (saturating), as the summary's "totals" says. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 #include <errno.h>
 #include <stdio.h>
+#include <sys/epoll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,6 +20,8 @@
 #include "uprobemulti.h"
 
 #define DEFAULT_RING_BYTES (16u << 20)
+/* About 4000 samples of the default 8 KiB: what arrives while user space unwinds a burst. */
+#define DEFAULT_STACK_RING_BYTES (32u << 20)
 
 _Static_assert(PROBE_COUNT <= DL_MAX_SPECS, "every probe has a spec slot");
 
@@ -28,6 +31,7 @@ _Static_assert(PROBE_COUNT <= DL_MAX_SPECS, "every probe has a spec slot");
 struct tracer {
 	struct devledger_bpf *skel;
 	struct ring_buffer *ring;
+	struct ring_buffer *stack_ring; /* NULL with stacks off */
 	struct bpf_link **links;
 	size_t link_count;
 	size_t link_capacity;
@@ -42,6 +46,7 @@ struct tracer {
 	size_t group_count;
 	struct bpf_link *watch; /* library_mapped */
 	tracer_record_fn on_record;
+	tracer_record_fn on_stack;
 	void *ctx;
 };
 
@@ -62,8 +67,44 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *format, va_li
 static int handle_record(void *ctx, void *data, size_t size)
 {
 	struct tracer *tracer = ctx;
+	const struct dl_event *ev = data;
 
+	/*
+	 * A record's stack sample was submitted before the record: whatever the
+	 * stack ring holds now includes it, so it reaches on_stack first.
+	 */
+	if (tracer->stack_ring && size == sizeof(*ev) && ev->stack) {
+		int n = ring_buffer__consume(tracer->stack_ring);
+
+		if (n < 0)
+			return n;
+	}
 	return tracer->on_record(tracer->ctx, data, size);
+}
+
+static int handle_stack(void *ctx, void *data, size_t size)
+{
+	struct tracer *tracer = ctx;
+
+	return tracer->on_stack(tracer->ctx, data, size);
+}
+
+/*
+ * The stack ring, consumed apart, and waking the same poll as the records:
+ * its epoll set nested in theirs (a wake-up then consumes both).
+ */
+static int open_stack_ring(struct tracer *tracer)
+{
+	struct epoll_event event = { .events = EPOLLIN, .data.fd = 0 };
+
+	tracer->stack_ring = ring_buffer__new(bpf_map__fd(tracer->skel->maps.stacks),
+					      handle_stack, tracer, NULL);
+	if (!tracer->stack_ring)
+		return -errno;
+	if (epoll_ctl(ring_buffer__epoll_fd(tracer->ring), EPOLL_CTL_ADD,
+		      ring_buffer__epoll_fd(tracer->stack_ring), &event))
+		return -errno;
+	return 0;
 }
 
 /*
@@ -355,6 +396,7 @@ static struct tracer *open_tracer(const struct tracer_opts *opts, bool multi,
 		goto cleanup;
 	}
 	tracer->on_record = opts->on_record;
+	tracer->on_stack = opts->on_stack;
 	tracer->ctx = opts->ctx;
 	tracer->multi = multi;
 	tracer->skel = devledger_bpf__open();
@@ -372,6 +414,16 @@ static struct tracer *open_tracer(const struct tracer_opts *opts, bool multi,
 	if (err) {
 		fprintf(stderr, "devledger: ring buffer size: %s\n", strerror(-err));
 		goto cleanup;
+	}
+	if (opts->stack_bytes && opts->on_stack) {
+		tracer->skel->rodata->stack_bytes = opts->stack_bytes;
+		err = bpf_map__set_max_entries(tracer->skel->maps.stacks,
+					       opts->stack_ring_bytes ? opts->stack_ring_bytes
+								      : DEFAULT_STACK_RING_BYTES);
+		if (err) {
+			fprintf(stderr, "devledger: stack ring size: %s\n", strerror(-err));
+			goto cleanup;
+		}
 	}
 	if (multi) {
 		bpf_program__set_expected_attach_type(tracer->skel->progs.probe,
@@ -443,6 +495,10 @@ static struct tracer *open_tracer(const struct tracer_opts *opts, bool multi,
 		fprintf(stderr, "devledger: ring buffer: %s\n", strerror(-err));
 		goto cleanup;
 	}
+	if (tracer->skel->rodata->stack_bytes && (err = open_stack_ring(tracer))) {
+		fprintf(stderr, "devledger: stack ring buffer: %s\n", strerror(-err));
+		goto cleanup;
+	}
 	return tracer;
 
 cleanup:
@@ -483,6 +539,9 @@ int tracer__poll(struct tracer *tracer, int timeout_ms)
 	woken = ring_buffer__poll(tracer->ring, timeout_ms);
 	if (woken < 0 && woken != -EINTR)
 		return woken;
+	/* Samples whose records are still to come are unwound now, while their process runs. */
+	if (tracer->stack_ring && (drained = ring_buffer__consume(tracer->stack_ring)) < 0)
+		return drained;
 	drained = ring_buffer__consume(tracer->ring);
 	if (drained < 0)
 		return drained;
@@ -495,6 +554,9 @@ int tracer__drain(struct tracer *tracer)
 
 	while ((n = ring_buffer__consume(tracer->ring)) > 0)
 		total += n;
+	/* Samples of records that were lost: still a process's stacks, for its mappings. */
+	if (n >= 0 && tracer->stack_ring && (n = ring_buffer__consume(tracer->stack_ring)) > 0)
+		n = 0;
 	return n < 0 ? n : total;
 }
 
@@ -509,6 +571,7 @@ void tracer__free(struct tracer *tracer)
 	if (!tracer)
 		return;
 	tracer__unwatch(tracer);
+	ring_buffer__free(tracer->stack_ring);
 	ring_buffer__free(tracer->ring);
 	for (size_t i = 0; i < tracer->link_fd_count; i++)
 		close(tracer->link_fds[i]);

@@ -45,6 +45,14 @@ struct tracer_opts {
 	bool verbose;	   /* libbpf's debug log, and the probe sites chosen, on stderr */
 	bool perf_uprobes; /* one perf-event uprobe per probe, even where uprobe_multi exists */
 	tracer_record_fn on_record;
+	/*
+	 * Stack samples (struct dl_stack_sample): stack_bytes of user stack with each
+	 * (0: none taken), in a ring of stack_ring_bytes (0: default). Every record's
+	 * sample reaches on_stack before the record reaches on_record.
+	 */
+	uint32_t stack_bytes;
+	size_t stack_ring_bytes;
+	tracer_record_fn on_stack;
 	void *ctx;
 };
 

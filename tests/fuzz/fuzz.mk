@@ -28,12 +28,14 @@ fuzz_inlining_MODULES := inlining elfsyms
 fuzz_maps_MODULES := libfind
 fuzz_options_MODULES := options
 fuzz_ledger_MODULES := ledger timeline
+fuzz_unwind_MODULES := unwind demangle
 
 # Longer inputs than the seeds where length itself matters: record streams of up to 64 records,
 # maps lines past the piece fgets reads, command lines of many words.
 fuzz_ledger_MAX_LEN := 4096
 fuzz_maps_MAX_LEN := 9000
 fuzz_options_MAX_LEN := 512
+fuzz_unwind_MAX_LEN := 8400
 
 fuzz_module_objs = $(patsubst %,$(FUZZ_OUT)/user/%.o,$(1))
 

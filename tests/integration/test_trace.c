@@ -26,6 +26,14 @@
 #define KIB	  1024LL
 #define TIMEOUT_S 120
 
+static void assert_every_end_has_stack_into(struct json_object *summary, const char *caller);
+
+/* ... into the stand-in's driver. */
+static void assert_every_end_has_stack(struct json_object *summary)
+{
+	assert_every_end_has_stack_into(summary, "/standin");
+}
+
 static int setup(void **state)
 {
 	*state = harness_tmpdir();
@@ -103,6 +111,7 @@ static struct json_object *trace_and_compare(const char *dir, const char *const 
 	summary = harness_load_json(harness_path(dir, "summary.json"));
 	harness_assert_exact(summary);
 	harness_assert_truth(summary, harness_path(dir, "truth.json"));
+	assert_every_end_has_stack(summary);
 	assert_string_equal(json_object_get_string(harness_get(summary, "session.mode")),
 			    "command");
 	return summary;
@@ -1315,6 +1324,299 @@ static void check_mesh_1(struct json_object *proc)
 	check_mesh(proc, 1);
 }
 
+
+/* ---- call stacks ---- */
+
+/* The process's stack with this id, or NULL. */
+static struct json_object *stack_by_id(struct json_object *proc, long long id)
+{
+	struct json_object *stacks = harness_get(proc, "stacks");
+
+	for (size_t i = 0; stacks && i < json_object_array_length(stacks); i++) {
+		struct json_object *stack = json_object_array_get_idx(stacks, i);
+
+		if (harness_get_int(stack, "id") == id)
+			return stack;
+	}
+	return NULL;
+}
+
+/* The index of the first frame whose function has `name` in it, or -1. */
+static int frame_with(struct json_object *stack, const char *name)
+{
+	struct json_object *frames = harness_get(stack, "frames");
+
+	for (size_t i = 0; frames && i < json_object_array_length(frames); i++) {
+		struct json_object *function =
+			harness_get(json_object_array_get_idx(frames, i), "function");
+
+		if (function && strstr(json_object_get_string(function), name))
+			return (int)i;
+	}
+	return -1;
+}
+
+static const char *frame_string(struct json_object *stack, int frame, const char *key)
+{
+	char path[64];
+	struct json_object *v;
+
+	snprintf(path, sizeof(path), "frames.%d.%s", frame, key);
+	v = harness_get(stack, path);
+	return v ? json_object_get_string(v) : NULL;
+}
+
+/* The summary's entry of list `name` at the truth entry's device, type and address. */
+static struct json_object *same_entry(struct json_object *proc, const char *name,
+				      struct json_object *want)
+{
+	struct json_object *list = harness_get(proc, name);
+
+	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+		struct json_object *got = json_object_array_get_idx(list, i);
+
+		if (harness_get_int(got, "device_id") == harness_get_int(want, "device_id") &&
+		    harness_get_int(got, "address") == harness_get_int(want, "address") &&
+		    !strcmp(json_object_get_string(harness_get(got, "type")),
+			    json_object_get_string(harness_get(want, "type"))) &&
+		    !strcmp(json_object_get_string(harness_get(got, "device_kind")),
+			    json_object_get_string(harness_get(want, "device_kind"))))
+			return got;
+	}
+	fail_msg("%s: no entry for %s", name, json_object_to_json_string(want));
+	return NULL;
+}
+
+/*
+ * A stack as a leak or an untracked free names it: innermost frames in
+ * libtt_metal.so, then (past the library's own frames) the function that
+ * allocated it, named, with its file and line.
+ */
+static void assert_allocating_stack(struct json_object *proc, struct json_object *got,
+				    const char *function)
+{
+	struct json_object *stack = stack_by_id(proc, harness_get_int(got, "stack"));
+	const char *module, *file;
+	char line[32];
+	int at;
+
+	if (!harness_get(got, "stack") || !stack)
+		fail_msg("no stack for %s", json_object_to_json_string(got));
+	module = frame_string(stack, 0, "module");
+	if (!module || strcmp(strrchr(module, '/'), "/libtt_metal.so"))
+		fail_msg("innermost frame not in libtt_metal.so: %s", json_object_to_json_string(stack));
+	at = frame_with(stack, function);
+	if (at < 0)
+		fail_msg("%s not in the stack of %s: %s", function, json_object_to_json_string(got),
+			 json_object_to_json_string(stack));
+	/*
+	 * A buffer: the library's tensor layer and Buffer::create lie between, five frames at
+	 * least; a CB: the program's layout of its CBs.
+	 */
+	if (!strcmp(json_object_get_string(harness_get(got, "type")), "CB")
+		    ? frame_with(stack, "allocate_circular_buffers(") < 0 ||
+			      frame_with(stack, "allocate_circular_buffers(") >= at
+		    : at < 5 || frame_with(stack, "tensor_ops::create_device_tensor") != at - 1)
+		fail_msg("%s at frame %d, not right above the library's frames: %s", function, at,
+			 json_object_to_json_string(stack));
+	file = frame_string(stack, at, "file");
+	snprintf(line, sizeof(line), "frames.%d.line", at);
+	if (!file || !strstr(file, "driver.cpp") || harness_get_int(stack, line) <= 0)
+		fail_msg("no file and line for %s: %s", function, json_object_to_json_string(stack));
+}
+
+/*
+ * In any scenario: every leak and untracked free of every process has a stack that starts in
+ * libtt_metal.so and reaches the caller's own code (a frame in a module whose file name, from
+ * its slash on, starts with `caller`), however soon the process exited.
+ */
+static void assert_every_end_has_stack_into(struct json_object *summary, const char *caller)
+{
+	static const char *const lists[] = { "leaks", "untracked_frees" };
+	struct json_object *procs = harness_get(summary, "processes");
+
+	for (size_t p = 0; p < json_object_array_length(procs); p++) {
+		struct json_object *proc = json_object_array_get_idx(procs, p);
+
+		for (int l = 0; l < 2; l++) {
+			struct json_object *list = harness_get(proc, lists[l]);
+
+			for (size_t i = 0; i < json_object_array_length(list); i++) {
+				struct json_object *entry = json_object_array_get_idx(list, i);
+				struct json_object *stack =
+					stack_by_id(proc, harness_get_int(entry, "stack"));
+				struct json_object *frames = stack ? harness_get(stack, "frames") : NULL;
+				const char *module = stack ? frame_string(stack, 0, "module") : NULL;
+				bool driver = false;
+
+				for (size_t f = 0; frames && f < json_object_array_length(frames); f++) {
+					const char *m = frame_string(stack, (int)f, "module");
+
+					driver |= m && !strncmp(strrchr(m, '/'), caller,
+								strlen(caller));
+				}
+				if (!module || strcmp(strrchr(module, '/'), "/libtt_metal.so") ||
+				    !driver)
+					fail_msg("%s entry without a stack into %s: %s; stack %s",
+						 lists[l], caller, json_object_to_json_string(entry),
+						 stack ? json_object_to_json_string(stack) : "none");
+			}
+		}
+	}
+}
+
+/*
+ * Called from Python, as ttnn is: the native frames of a leak's stack run from libtt_metal.so
+ * through the extension's function into the interpreter (_PyEval_EvalFrameDefault) and on to
+ * its main, with the default --stack-bytes.
+ */
+static void test_python_caller(void **state)
+{
+	const char *dir = *state;
+	char *lib = strdup(harness_standin_lib()), *folder = strdup(lib);
+	char *argv[] = { (char *)harness_devledger(),
+			 "trace",
+			 "-q",
+			 "-l",
+			 lib,
+			 "-o",
+			 (char *)harness_path(dir, "summary.json"),
+			 "--",
+			 "/usr/bin/python3",
+			 "-c",
+			 /*
+			  * It lives on a little after the leak: its extension module is placed by its
+			  * mappings, read at its first stack (the fallback for a process gone by then
+			  * knows only the library and the command).
+			  */
+			 "import standin_ttnn, time\ndef model_forward():\n"
+			 "    standin_ttnn.leak_tensor()\nmodel_forward()\ntime.sleep(0.5)\n",
+			 NULL };
+	struct json_object *summary, *proc, *stack;
+	struct harness_proc run;
+	int code;
+
+	*strrchr(folder, '/') = '\0';
+	setenv("PYTHONPATH", folder, 1);
+	code = harness_exit_code(harness_run(&run, argv, TIMEOUT_S));
+	unsetenv("PYTHONPATH");
+	if (code)
+		fail_msg("devledger exited %d: %s", code, run.err);
+	summary = harness_load_json(harness_path(dir, "summary.json"));
+	proc = json_object_array_get_idx(harness_get(summary, "processes"), 0);
+	assert_int_equal(json_object_array_length(harness_get(proc, "leaks")), 1);
+	assert_every_end_has_stack_into(summary, "/python3");
+	stack = stack_by_id(proc, harness_get_int(proc, "leaks.0.stack"));
+	if (frame_with(stack, "leak_tensor(") < 0 ||
+	    frame_with(stack, "_PyEval_EvalFrameDefault") <= frame_with(stack, "leak_tensor(") ||
+	    frame_with(stack, "Py_BytesMain") < 0)
+		fail_msg("the stack does not reach the interpreter: %s",
+			 json_object_to_json_string(stack));
+	assert_int_equal(harness_get_int(summary, "session.stacks.truncated"), 0);
+	json_object_put(summary);
+	free(folder);
+	free(lib);
+}
+
+/*
+ * Every leak and untracked free of the stacks scenario: allocated where the
+ * truth says, and (untracked) released by the close or destructor its
+ * reason names, called from the driver's function that did so.
+ */
+static void check_stacks(struct json_object *summary, const char *truth_path)
+{
+	struct json_object *truth = harness_load_json(truth_path);
+	struct json_object *proc = harness_find_process(summary, harness_get_int(truth, "pid"));
+	const char *lists[] = { "leaks", "untracked_frees" };
+	struct json_object *sites = harness_get(proc, "sites");
+	int checked = 0, worker_site = 0;
+
+	for (int l = 0; l < 2; l++) {
+		struct json_object *want = harness_get(truth, lists[l]);
+
+		for (size_t i = 0; i < json_object_array_length(want); i++) {
+			struct json_object *w = json_object_array_get_idx(want, i);
+			struct json_object *g = same_entry(proc, lists[l], w);
+			struct json_object *by = harness_get(w, "allocated_by"), *release;
+			const char *reason;
+			char function[64];
+			bool released;
+
+			if (!by)
+				fail_msg("truth entry without allocated_by: %s",
+					 json_object_to_json_string(w));
+			snprintf(function, sizeof(function), "%s(", json_object_get_string(by));
+			assert_allocating_stack(proc, g, function);
+			checked++;
+			if (l == 0) {
+				assert_null(harness_get(g, "release_stack"));
+				continue;
+			}
+			release = stack_by_id(proc, harness_get_int(g, "release_stack"));
+			reason = json_object_get_string(harness_get(w, "reason"));
+			/* Innermost the library's close or destructor, then the driver's caller. */
+			if (!strcmp(reason, "device_closed"))
+				released = release && frame_with(release, "Device::close()") == 0 &&
+					   frame_with(release, "shutdown_devices(") > 0;
+			else
+				released = release && frame_with(release, "~ProgramImpl") == 0 &&
+					   frame_with(release, "finish_program(") > 0;
+			if (!released)
+				fail_msg("release stack of %s (%s): %s", json_object_to_json_string(g),
+					 reason,
+					 release ? json_object_to_json_string(release) : "none");
+		}
+	}
+	/* 4 leaks (one from main, three from workers), a buffer left at close, 2 CBs. */
+	assert_int_equal(checked, 7);
+	/* The three workers' allocations are one site: the same frames on three threads. */
+	for (size_t i = 0; i < json_object_array_length(sites); i++)
+		worker_site += harness_get_int(json_object_array_get_idx(sites, i), "leaks") == 3;
+	assert_int_equal(worker_site, 1);
+	json_object_put(truth);
+}
+
+/*
+ * Stacks on builds without frame pointers, with g++ (plain) and clang (era C, unity, newest):
+ * unwound from call-frame information alone.
+ */
+static void test_stacks(void **state)
+{
+	static const char *const builds[] = { "STANDIN_DIR", "STANDIN_ERA_C_DIR",
+					      "STANDIN_UNITY_DIR", "STANDIN_NEWEST_DIR" };
+	const char *args[] = { "stacks", NULL };
+
+	for (size_t b = 0; b < sizeof(builds) / sizeof(builds[0]); b++) {
+		struct harness_proc proc;
+		struct json_object *summary = trace_build(&proc, *state, builds[b], NULL, args);
+
+		check_stacks(summary, harness_path(*state, "truth.json"));
+		assert_int_equal(harness_get_int(summary, "session.stacks.lost"), 0);
+		/* The report groups them by site and marks the driver's frame. */
+		if (!strstr(proc.err, "by allocating site (4 sites)") ||
+		    !strstr(proc.err, "=> #") || !strstr(proc.err, "worker_allocate("))
+			fail_msg("%s: report: %s", builds[b], proc.err);
+		json_object_put(summary);
+	}
+}
+
+/* --no-stacks: none taken, none in the summary, and the ledger's figures the same. */
+static void test_no_stacks(void **state)
+{
+	const char *opts[] = { "--no-stacks", NULL }, *args[] = { "stacks", NULL };
+	struct harness_proc proc;
+	struct json_object *summary = trace_build(&proc, *state, "STANDIN_DIR", opts, args);
+	struct json_object *p = json_object_array_get_idx(harness_get(summary, "processes"), 0);
+
+	assert_null(harness_get(summary, "session.stacks"));
+	assert_null(harness_get(p, "stacks"));
+	assert_null(harness_get(p, "sites"));
+	assert_null(harness_get(p, "leaks.0.stack"));
+	if (strstr(proc.err, "by allocating site"))
+		fail_msg("report has sites with --no-stacks: %s", proc.err);
+	json_object_put(summary);
+}
+
 /*
  * A scenario traced on one build of the stand-in and compared with its truth, then `check`
  * (NULL: the truth alone). A case without arguments checks the build's inlined tracker instead.
@@ -1361,6 +1663,7 @@ static void test_build_case(void **state)
 	struct json_object *summary = trace_build(&proc, run->dir, c->env, NULL, c->args);
 
 	assert_int_equal(json_object_array_length(harness_get(summary, "processes")), 1);
+	assert_every_end_has_stack(summary);
 	if (c->check)
 		c->check(json_object_array_get_idx(harness_get(summary, "processes"), 0));
 	json_object_put(summary);
@@ -1467,6 +1770,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_usage_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_runtime_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_root, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stacks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_stacks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_python_caller, setup, teardown),
 	};
 
 	struct CMUnitTest build_tests[sizeof(build_cases) / sizeof(build_cases[0])];
@@ -1483,6 +1789,9 @@ int main(void)
 			.initial_state = (void *)c,
 		};
 	}
+	/* TEST_FILTER=test_stacks runs only the tests whose names match (cmocka's * wildcards). */
+	if (getenv("TEST_FILTER") && *getenv("TEST_FILTER"))
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
 	failed = cmocka_run_group_tests_name("trace (BPF, stand-in runtime)", tests, NULL, NULL);
 	failed += cmocka_run_group_tests_name("trace: unity and newest builds, dataflow buffers",
 					      build_tests, NULL, NULL);

@@ -51,6 +51,9 @@ const char usage[] =
 	"                       freed: leaked at exit); chip 1 comes back to the same level\n"
 	"  steady N [--mark]    N iterations that each come back to the same level, then close\n"
 	"                       --mark: SIGUSR2 to the parent (devledger) after each iteration\n"
+	"  stacks               allocations from named functions through the library's tensor\n"
+	"                       layer, on the main thread and 3 workers: leaks, buffers left at\n"
+	"                       a device close, CBs of a destroyed program\n"
 	"  loop N [--time]      N track_allocate/track_deallocate pairs of one buffer;\n"
 	"                       --time prints \"ns_per_call X\"\n"
 	"--linger MS: stay MS milliseconds after the scenario (long enough to be looked at in /proc)\n"
@@ -534,6 +537,86 @@ void scenario_flood(uint64_t count)
 	std::_Exit(0); // no close, no free: everything reported is still live
 }
 
+// ---- stacks: each allocation from its own named driver function, through tensor_ops ----
+
+using Buffers = std::vector<std::shared_ptr<Buffer>>;
+
+// Kept and freed before the end: no leak, no stack to report.
+__attribute__((noinline)) void load_weights(Device *device, Buffers &kept)
+{
+	standin::SiteScope site("load_weights");
+	kept.push_back(tensor_ops::create_device_tensor(device, 16 * KIB, BufferType::DRAM));
+	__asm__ volatile("" ::: "memory");
+}
+
+// Never freed: leaked at exit.
+__attribute__((noinline)) void allocate_activations(Device *device)
+{
+	standin::SiteScope site("allocate_activations");
+	new auto(tensor_ops::create_device_tensor(device, 6 * KIB, BufferType::L1));
+	__asm__ volatile("" ::: "memory");
+}
+
+// Left allocated when its device closes: an untracked free (device_closed).
+__attribute__((noinline)) void allocate_kv_cache(Device *device, Buffers &kept)
+{
+	standin::SiteScope site("allocate_kv_cache");
+	kept.push_back(tensor_ops::create_device_tensor(device, 24 * KIB, BufferType::DRAM));
+	__asm__ volatile("" ::: "memory");
+}
+
+// A program's CBs, released by its destructor (program_destroyed).
+__attribute__((noinline)) Program *build_program(Device *device)
+{
+	standin::SiteScope site("build_program");
+	auto program = new Program;
+	add_circular_buffers(*program, { 4 * KIB, 2 * KIB });
+	program->allocate_circular_buffers(device);
+	__asm__ volatile("" ::: "memory");
+	return program;
+}
+
+__attribute__((noinline)) void finish_program(Program *program)
+{
+	delete program;
+	__asm__ volatile("" ::: "memory");
+}
+
+// From a worker thread, on its own stack, on a device never closed: leaked.
+__attribute__((noinline)) void worker_allocate(Device *device, uint64_t n)
+{
+	standin::SiteScope site("worker_allocate");
+	new auto(tensor_ops::create_device_tensor(device, (n + 1) * KIB, BufferType::L1_SMALL));
+	__asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noinline)) void shutdown_devices(const std::vector<Device *> &devices)
+{
+	close_devices(devices);
+	__asm__ volatile("" ::: "memory");
+}
+
+void scenario_stacks()
+{
+	auto devices = open_devices(2);
+	Buffers weights, cache;
+	std::vector<std::thread> workers;
+
+	load_weights(devices[0], weights);
+	allocate_activations(devices[0]);
+	allocate_kv_cache(devices[1], cache);
+	finish_program(build_program(devices[0]));
+	for (uint64_t t = 0; t < 3; t++)
+		workers.emplace_back([&, t] { worker_allocate(devices[0], t); });
+	for (auto &w : workers)
+		w.join();
+	weights.clear();
+	// The cache's buffers stay referenced: the close releases them, then their free frees
+	// nothing more.
+	shutdown_devices({ devices[1] });
+	cache.clear();
+}
+
 // T threads calling the probed functions as fast as they can for `seconds`, each on its own device.
 void scenario_hammer(uint64_t threads, double seconds, standin::Truth &truth)
 {
@@ -658,6 +741,9 @@ int main(int argc, char **argv)
 	} else if (scenario == "dataflow") {
 		need(0);
 		scenario_dataflow();
+	} else if (scenario == "stacks") {
+		need(0);
+		scenario_stacks();
 	} else if (scenario == "leak") {
 		need(0);
 		scenario_leak();

@@ -12,7 +12,8 @@ STANDIN_ERA_C_OUT := $(OUTPUT)/standin-era-c
 STANDIN_LIB := $(STANDIN_OUT)/libtt_metal.so
 STANDIN_DRIVER := $(STANDIN_OUT)/standin
 # -Wno-invalid-offsetof: the layouts devledger reads are checked with offsetof on non-POD classes.
-STANDIN_CXXFLAGS := -std=c++17 -O2 -g -fPIC -Wall -Wextra -Werror -Wno-invalid-offsetof -MMD -MP
+# -fomit-frame-pointer, as tt-metal is built: call stacks must be unwound from call-frame info.
+STANDIN_CXXFLAGS := -std=c++17 -O2 -fomit-frame-pointer -g -fPIC -Wall -Wextra -Werror -Wno-invalid-offsetof -MMD -MP
 
 # $(1): output folder, $(2): extra compiler flags, $(3): the C++ compiler (default $(CXX)).
 define standin_variant
@@ -94,7 +95,16 @@ $(STANDIN_OUT)/standin-dlopen: tests/standin/loader.c | $(STANDIN_OUT)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) -std=c11 -O2 -g -Wall -Wextra -Werror $< -ldl -o $@
 
-standin: $(STANDIN_OUT)/standin_module.so $(STANDIN_OUT)/standin-dlopen \
+# A ttnn stand-in for Python callers (a CPython extension beside the plain build's library), with
+# Debian's own Python: stacks from it must reach the interpreter's frames.
+STANDIN_PYTHON := /usr/bin/python3
+$(STANDIN_OUT)/standin_ttnn.so: tests/standin/pymodule.cpp $(STANDIN_LIB)
+	$(call msg,LIB,$@)
+	$(Q)$(CXX) $(STANDIN_CXXFLAGS) -Wno-missing-field-initializers -Wno-cast-function-type \
+		$(shell $(STANDIN_PYTHON)-config --includes) -shared $< -L$(STANDIN_OUT) -ltt_metal \
+		-Wl,-rpath,'$$ORIGIN' -Wl,--enable-new-dtags -o $@
+
+standin: $(STANDIN_OUT)/standin_module.so $(STANDIN_OUT)/standin-dlopen $(STANDIN_OUT)/standin_ttnn.so \
 	$(STANDIN_NOPROG_OUT)/standin $(STANDIN_DRIVER) $(STANDIN_CET_OUT)/standin $(STANDIN_INLINED_OUT)/standin \
 	$(STANDIN_ERA_C_OUT)/standin $(STANDIN_SHIFTED_OUT)/standin $(STANDIN_STRIPPED_OUT)/standin \
 	$(STANDIN_SHIFTED_OUT)/libtt_metal-zlib.so $(STANDIN_SHIFTED_OUT)/libtt_metal-zstd.so \

@@ -13,12 +13,20 @@ static const char *const type_names[MEM_TYPES] = { "DRAM",  "L1", "SYSTEM_MEMORY
 						   "TRACE", "CB", "DFB" };
 static const char *const kind_names[] = { "chip", "mesh" };
 
+thread_local const char *current_site = nullptr;
+
+static std::string site_now()
+{
+	return current_site ? current_site : "";
+}
+
 void Truth::allocated(DeviceKey device, int type, uint64_t address, uint64_t size)
 {
 	Key key{ device, type, address };
 	Stats &s = stats(device, type);
 
 	live_[key] = size;
+	site_[key] = site_now();
 	seen_[key] = true;
 	released_.erase(key);
 	s.allocs++;
@@ -39,7 +47,7 @@ void Truth::freed(DeviceKey device, int type, uint64_t address)
 			return;
 		stats(device, type); // the device and type saw activity
 		unmatched_.push_back({ device, type, address, 0,
-				       seen_.count(key) ? "double_free" : "unknown_address" });
+				       seen_.count(key) ? "double_free" : "unknown_address", "" });
 		return;
 	}
 	Stats &s = stats(device, type);
@@ -61,7 +69,7 @@ void Truth::released(DeviceKey device, int type, uint64_t address, const char *r
 	s.untracked_bytes += it->second;
 	s.live_count--;
 	s.live_bytes -= it->second;
-	untracked_.push_back({ device, type, address, it->second, reason });
+	untracked_.push_back({ device, type, address, it->second, reason, site_[key] });
 	live_.erase(it);
 	released_.insert(key);
 }
@@ -96,6 +104,7 @@ void Truth::program_l1_allocated(DeviceKey device, int type, const void *program
 	Stats &s = stats(device, type);
 
 	live_program_l1_[ProgramL1Key{ device, type, program, address }] = size;
+	program_l1_site_[ProgramL1Key{ device, type, program, address }] = site_now();
 	s.allocs++;
 	s.live_count++;
 	update_program_l1_union(device, type);
@@ -126,7 +135,8 @@ void Truth::program_l1_released(DeviceKey device, int type, const void *program,
 	s.untracked_frees++;
 	s.untracked_bytes += it->second;
 	s.live_count--;
-	untracked_.push_back({ device, type, address, it->second, reason });
+	untracked_.push_back({ device, type, address, it->second, reason,
+			       program_l1_site_[ProgramL1Key{ device, type, program, address }] });
 	live_program_l1_.erase(it);
 	update_program_l1_union(device, type);
 }
@@ -139,7 +149,8 @@ void Truth::leak_everything_live()
 		s.leaked_bytes += size;
 		s.live_count--;
 		s.live_bytes -= size;
-		leaks_.push_back({ std::get<0>(key), std::get<1>(key), std::get<2>(key), size, "" });
+		leaks_.push_back(
+			{ std::get<0>(key), std::get<1>(key), std::get<2>(key), size, "", site_[key] });
 	}
 	live_.clear();
 	std::set<std::pair<DeviceKey, int>> unions;
@@ -149,7 +160,7 @@ void Truth::leak_everything_live()
 		s.leaks++;
 		s.leaked_bytes += size;
 		s.live_count--;
-		leaks_.push_back({ device, type, address, size, "" });
+		leaks_.push_back({ device, type, address, size, "", program_l1_site_[key] });
 		unions.emplace(device, type);
 	}
 	live_program_l1_.clear();
@@ -163,18 +174,18 @@ void Truth::snapshot()
 
 	for (const auto &[device, types] : devices_)
 		for (const auto &[type, st] : types)
-			entries.push_back({ device, type, st.live_count, st.live_bytes, "" });
+			entries.push_back({ device, type, st.live_count, st.live_bytes, "", "" });
 	snapshots_.push_back(std::move(entries));
 }
 
-using Row = std::tuple<DeviceKey, int, uint64_t, uint64_t, std::string>;
+using Row = std::tuple<DeviceKey, int, uint64_t, uint64_t, std::string, std::string>;
 
 static void write_entries(std::ostringstream &out, const char *name, const std::vector<Row> &rows,
 			  bool with_size, bool with_reason)
 {
 	out << "  \"" << name << "\": [";
 	for (size_t i = 0; i < rows.size(); i++) {
-		const auto &[device, type, address, size, reason] = rows[i];
+		const auto &[device, type, address, size, reason, site] = rows[i];
 		out << (i ? ",\n    " : "\n    ") << "{ \"device_id\": " << device.second
 		    << ", \"device_kind\": \"" << kind_names[device.first] << "\", \"type\": \""
 		    << type_names[type] << "\", \"address\": " << address;
@@ -182,6 +193,9 @@ static void write_entries(std::ostringstream &out, const char *name, const std::
 			out << ", \"size\": " << size;
 		if (with_reason)
 			out << ", \"reason\": \"" << reason << "\"";
+		// Function names come from the driver's own code: no escaping needed.
+		if (!site.empty())
+			out << ", \"allocated_by\": \"" << site << "\"";
 		out << " }";
 	}
 	out << (rows.empty() ? "]" : "\n  ]");
@@ -192,7 +206,7 @@ bool Truth::write(const std::string &path, const std::string &scenario, int exit
 	auto rows = [](const std::vector<Entry> &entries) {
 		std::vector<Row> out;
 		for (const Entry &e : entries)
-			out.emplace_back(e.device, e.type, e.address, e.size, e.reason);
+			out.emplace_back(e.device, e.type, e.address, e.size, e.reason, e.site);
 		std::sort(out.begin(), out.end());
 		return out;
 	};

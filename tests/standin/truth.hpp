@@ -24,6 +24,16 @@ enum MemType { DRAM, L1, SYSTEM_MEMORY, L1_SMALL, TRACE, CB, DFB, MEM_TYPES };
 enum DeviceKind { CHIP, MESH };
 using DeviceKey = std::pair<DeviceKind, int>; // chips sort before meshes
 
+// The driver function allocating on this thread (a named SiteScope), for the ground truth: a
+// leak's or an untracked free's "allocated_by".
+extern thread_local const char *current_site;
+
+struct SiteScope {
+	const char *saved;
+	explicit SiteScope(const char *name) : saved(current_site) { current_site = name; }
+	~SiteScope() { current_site = saved; }
+};
+
 class Truth {
 public:
 	void allocated(DeviceKey device, int type, uint64_t address, uint64_t size);
@@ -54,7 +64,7 @@ public:
 	// whether it keeps adding up (the growth verdict devledger must reach).
 	void iteration_leaves(DeviceKey device, int type, uint64_t bytes)
 	{
-		per_iteration_.push_back({ device, type, 0, bytes, "" });
+		per_iteration_.push_back({ device, type, 0, bytes, "", "" });
 	}
 
 	// exit_code >= 0: {"code": N}; otherwise {"signal": -exit_code}.
@@ -70,6 +80,7 @@ private:
 		int type;
 		uint64_t address, size;
 		std::string reason;
+		std::string site; // the allocating function, "" when not in a SiteScope
 	};
 	Stats &stats(DeviceKey device, int type) { return devices_[device][type]; }
 	void update_program_l1_union(DeviceKey device, int type);
@@ -82,6 +93,9 @@ private:
 	// Released without a report and not allocated since: the Buffer object may still report it.
 	std::set<Key> released_;
 	std::map<ProgramL1Key, uint64_t> live_program_l1_;
+	// Where each live allocation was made (current_site when it was).
+	std::map<Key, std::string> site_;
+	std::map<ProgramL1Key, std::string> program_l1_site_;
 	std::map<DeviceKey, std::map<int, Stats>> devices_;
 	std::vector<Entry> untracked_, leaks_, unmatched_;
 	std::vector<std::vector<Entry>> snapshots_; // size: live_bytes, address: live_count

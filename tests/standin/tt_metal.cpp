@@ -675,6 +675,47 @@ Buffer::Buffer(IDevice *device, DeviceAddr size, DeviceAddr page_size, BufferTyp
 	b->page_size_ = page_size;
 }
 
+namespace tensor_ops {
+
+// Each calls the next and does something after it, so that the call stays a call (no tail
+// jump that would drop the frame).
+__attribute__((noinline)) std::shared_ptr<Buffer> place_pages(IDevice *device, DeviceAddr size,
+							      BufferType type)
+{
+	auto buffer = Buffer::create(device, size, 1024, type, true);
+	__asm__ volatile("" ::: "memory");
+	return buffer;
+}
+
+__attribute__((noinline)) std::shared_ptr<Buffer> allocate_interleaved(IDevice *device,
+								       DeviceAddr size,
+								       BufferType type)
+{
+	auto buffer = place_pages(device, size, type);
+	__asm__ volatile("" ::: "memory");
+	return buffer;
+}
+
+__attribute__((noinline)) std::shared_ptr<Buffer> allocate_tensor_storage(IDevice *device,
+									  DeviceAddr size,
+									  BufferType type)
+{
+	auto buffer = allocate_interleaved(device, size, type);
+	__asm__ volatile("" ::: "memory");
+	return buffer;
+}
+
+__attribute__((noinline)) std::shared_ptr<Buffer> create_device_tensor(IDevice *device,
+								       DeviceAddr size,
+								       BufferType type)
+{
+	auto buffer = allocate_tensor_storage(device, size, type);
+	__asm__ volatile("" ::: "memory");
+	return buffer;
+}
+
+} // namespace tensor_ops
+
 std::shared_ptr<Buffer> Buffer::create(IDevice *device, DeviceAddr size, DeviceAddr page_size,
 				       BufferType type, bool bottom_up, Allocator *allocator)
 {

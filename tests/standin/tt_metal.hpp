@@ -477,6 +477,15 @@ private:
 
 } // namespace tt::tt_metal
 
+namespace tt::tt_metal::tensor_ops {
+
+// A ttnn-like layer above Buffer::create, as a real allocation comes from: four named frames,
+// none inlined, so that the stack of every allocation made through it passes them in order
+// (seven frames of this library with Buffer::create, allocate_impl and the tracker).
+std::shared_ptr<Buffer> create_device_tensor(IDevice *device, DeviceAddr size, BufferType type);
+
+} // namespace tt::tt_metal::tensor_ops
+
 namespace standin {
 
 // How the ground truth names a device: chips and meshes are numbered independently.

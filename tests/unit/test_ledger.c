@@ -1257,6 +1257,144 @@ static void test_release_exited_keeps_other_pids(void **state)
 	}
 }
 
+/* A record with a stack tag, from the process's main thread on a chip. */
+static void send_tagged(struct ledger *l, uint32_t kind, uint32_t pid, int32_t device, uint8_t type,
+			uint64_t address, uint64_t size, uint64_t object, uint32_t stack)
+{
+	struct dl_event ev = { .kind = kind,
+			       .pid = pid,
+			       .tid = pid,
+			       .ts_ns = now_ns++,
+			       .address = address,
+			       .size = size,
+			       .object = object,
+			       .device_id = device,
+			       .mem_type = type };
+
+	assert_int_equal(ledger__apply_with_stack(l, &ev, sizeof(ev), stack), 0);
+}
+
+static const struct ledger_site *site_of(const struct ledger_process *p, uint32_t stack)
+{
+	for (size_t i = 0; i < p->site_count; i++)
+		if (p->sites[i].stack == stack)
+			return &p->sites[i];
+	return NULL;
+}
+
+/*
+ * Where each allocation was made, and what released it: a close's entry
+ * tags what goes at its return, even through an allocator clear inside it;
+ * a program's destructor tags its CBs; a leak has no release stack.
+ */
+static void test_stack_tags(void **state)
+{
+	struct ledger *l = *state;
+	const struct ledger_process *p;
+	const struct ledger_site *site;
+
+	send_tagged(l, DL_EV_ALLOC, 5, 0, DL_MEM_DRAM, 0x1000, 100, 0, 11);
+	send_tagged(l, DL_EV_ALLOC, 5, 0, DL_MEM_DRAM, 0x2000, 200, 0, 11);
+	send_tagged(l, DL_EV_ALLOC, 5, 0, DL_MEM_L1, 0x3000, 300, 0, 12);
+	send_tagged(l, DL_EV_ALLOC, 5, 1, DL_MEM_L1, 0x4000, 400, 0, 13);
+	send_tagged(l, DL_EV_CB_ALLOC, 5, 0, DL_MEM_CB, 0x5000, 50, 0xabc, 14);
+	/* A tracked free: no release stack asked of it, and the site's live bytes drop. */
+	send_tagged(l, DL_EV_FREE, 5, 0, DL_MEM_DRAM, 0x1000, 0, 0, 0);
+	send_tagged(l, DL_EV_PROGRAM_DESTROYED, 5, 0, 0, 0, 0, 0xabc, 21);
+	send_tagged(l, DL_EV_DEVICE_CLOSE, 5, 0, 0, 0, 0, 0, 22);
+	send_tagged(l, DL_EV_ALLOCATOR_CLEAR, 5, 0, 0, 0, 0, 0x77, 23);
+	send_tagged(l, DL_EV_ALLOCATOR_CLEAR_END, 5, 0, 0, 0, 0, 0, 0);
+	send_tagged(l, DL_EV_DEVICE_CLOSED, 5, 0, 0, 0, 0, 0, 0);
+	process_exit(l, 5, 0, "tags");
+
+	p = proc(l, 0);
+	assert_int_equal(p->untracked_frees.count, 3);
+	/* Sorted by device, type, address: DRAM 0x2000, L1 0x3000, CB 0x5000. */
+	assert_int_equal(p->untracked_frees.items[0].address, 0x2000);
+	assert_int_equal(p->untracked_frees.items[0].stack, 11);
+	assert_int_equal(p->untracked_frees.items[0].release_stack, 22);
+	assert_int_equal(p->untracked_frees.items[1].stack, 12);
+	assert_int_equal(p->untracked_frees.items[1].release_stack, 22);
+	assert_int_equal(p->untracked_frees.items[2].mem_type, DL_MEM_CB);
+	assert_int_equal(p->untracked_frees.items[2].stack, 14);
+	assert_int_equal(p->untracked_frees.items[2].release_stack, 21);
+	assert_int_equal(p->leaks.count, 1);
+	assert_int_equal(p->leaks.items[0].stack, 13);
+	assert_int_equal(p->leaks.items[0].release_stack, 0);
+
+	assert_int_equal(p->site_count, 4);
+	site = site_of(p, 11);
+	assert_non_null(site);
+	assert_int_equal(site->allocs, 2);
+	assert_int_equal(site->peak_bytes, 300);
+	assert_int_equal(site->live_bytes, 0);
+	assert_int_equal(site->untracked_frees, 1);
+	assert_int_equal(site->untracked_bytes, 200);
+	assert_int_equal(site->leaks, 0);
+	site = site_of(p, 13);
+	assert_non_null(site);
+	assert_int_equal(site->leaks, 1);
+	assert_int_equal(site->leaked_bytes, 400);
+	assert_int_equal(site_of(p, 14)->untracked_bytes, 50);
+	assert_null(site_of(p, 22));
+}
+
+/*
+ * An allocator's own release with no tracked free: released by that call (its tag); the same
+ * inside a close: by the close.
+ */
+static void test_allocator_release_stack(void **state)
+{
+	struct ledger *l = *state;
+	const struct ledger_process *p;
+
+	send_tagged(l, DL_EV_ALLOC, 5, 0, DL_MEM_DRAM, 0x1000, 100, 0, 41);
+	send_tagged(l, DL_EV_ALLOC, 5, 0, DL_MEM_DRAM, 0x2000, 200, 0, 42);
+	send_tagged(l, DL_EV_BANK_FREE, 5, 0, DL_MEM_DRAM, 0x1000, 0, 0xbad, 51);
+	send_tagged(l, DL_EV_DEVICE_CLOSE, 5, 0, 0, 0, 0, 0, 52);
+	send_tagged(l, DL_EV_BANK_FREE, 5, 0, DL_MEM_DRAM, 0x2000, 0, 0xbad, 53);
+	send_tagged(l, DL_EV_DEVICE_CLOSED, 5, 0, 0, 0, 0, 0, 0);
+	p = proc(l, 0);
+	assert_int_equal(p->untracked_frees.count, 2);
+	assert_int_equal(p->untracked_frees.items[0].reason, LEDGER_REASON_ALLOCATOR_FREE);
+	assert_int_equal(p->untracked_frees.items[0].stack, 41);
+	assert_int_equal(p->untracked_frees.items[0].release_stack, 51);
+	assert_int_equal(p->untracked_frees.items[1].reason, LEDGER_REASON_DEVICE_CLOSED);
+	assert_int_equal(p->untracked_frees.items[1].stack, 42);
+	assert_int_equal(p->untracked_frees.items[1].release_stack, 52);
+}
+
+/* Many sites in one process (the site index grows), and records without tags make none. */
+static void test_many_sites(void **state)
+{
+	struct ledger *l = *state;
+	const struct ledger_process *p;
+
+	for (uint32_t i = 0; i < 1000; i++)
+		send_tagged(l, DL_EV_ALLOC, 6, 0, DL_MEM_DRAM, 0x1000 + i * 0x100, 10 + i, 0,
+			    1 + i % 300);
+	alloc(l, 6, 0, DL_MEM_L1, 0x1000, 5);
+	p = proc(l, 0);
+	assert_int_equal(p->site_count, 300);
+	for (uint32_t stack = 1; stack <= 300; stack++) {
+		const struct ledger_site *site = site_of(p, stack);
+		uint64_t bytes = 0, allocs = 0;
+
+		for (uint32_t i = stack - 1; i < 1000; i += 300) {
+			bytes += 10 + i;
+			allocs++;
+		}
+		assert_non_null(site);
+		assert_int_equal(site->allocs, allocs);
+		assert_int_equal(site->live_bytes, bytes);
+		assert_int_equal(site->peak_bytes, bytes);
+	}
+	assert_int_equal(p->live.count, 1001);
+	assert_int_equal(p->live.items[0].stack, 1);
+	assert_int_equal(p->live.items[1000].mem_type, DL_MEM_L1);
+	assert_int_equal(p->live.items[1000].stack, 0);
+}
+
 #define BOTH(test)                                                                                 \
 	cmocka_unit_test_setup_teardown(test, setup_default, teardown),                            \
 		cmocka_unit_test_setup_teardown(test, setup_colliding, teardown)
@@ -1280,6 +1418,9 @@ int main(void)
 		BOTH(test_bad_records),
 		BOTH(test_impossible_values),
 		BOTH(test_dfb_beside_cbs),
+		BOTH(test_stack_tags),
+		BOTH(test_many_sites),
+		BOTH(test_allocator_release_stack),
 		cmocka_unit_test(test_max_live),
 		BOTH(test_memory_bounded),
 		BOTH(test_tables_per_device),

@@ -90,6 +90,28 @@ static void test_system_mode(void **state)
 	assert_int_equal(opts.ring_bytes, 1 << 30);
 	assert_int_equal(parse("trace", "-a", "--max-live", "64K", NULL), 0);
 	assert_int_equal(opts.max_live, 65536);
+	assert_int_equal(parse("trace", "-a", "--stack-bytes", "16K", "--stack-frames", "3", NULL),
+			 0);
+	assert_int_equal(opts.stack_bytes, 16384);
+	assert_int_equal(opts.stack_frames, 3);
+	assert_int_equal(parse("trace", "-a", "--no-stacks", NULL), 0);
+	assert_int_equal(opts.stack_bytes, 0);
+	assert_int_equal(parse("trace", "-a", NULL), 0);
+	assert_int_equal(opts.stack_bytes, OPTIONS_DEFAULT_STACK_BYTES);
+	assert_int_equal(opts.stack_frames, OPTIONS_DEFAULT_STACK_FRAMES);
+}
+
+static void test_stack_options_rejected(void **state)
+{
+	(void)state;
+	expect_usage_error(parse("trace", "-a", "--stack-bytes", "2K", NULL), "from 4K to 64K");
+	expect_usage_error(parse("trace", "-a", "--stack-bytes", "128K", NULL), "from 4K to 64K");
+	expect_usage_error(parse("trace", "-a", "--stack-bytes", "12344", NULL), "multiple of 4K");
+	expect_usage_error(parse("trace", "-a", "--stack-bytes", "", NULL), "from 4K to 64K");
+	expect_usage_error(parse("trace", "-a", "--stack-frames", "0", NULL), "from 1 to 128");
+	expect_usage_error(parse("trace", "-a", "--stack-frames", "200", NULL), "from 1 to 128");
+	expect_usage_error(parse("trace", "-a", "--no-stacks", "--stack-bytes", "4K", NULL),
+			   "contradict");
 }
 
 static void test_defaults(void **state)
@@ -303,6 +325,7 @@ int main(void)
 		cmocka_unit_test(test_pid_mode),
 		cmocka_unit_test(test_system_mode),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_stack_options_rejected),
 		cmocka_unit_test(test_serve),
 		cmocka_unit_test(test_serve_errors),
 		cmocka_unit_test(test_mode_errors),

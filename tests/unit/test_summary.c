@@ -24,6 +24,8 @@
 #include "ledger.h"
 #include "summary.h"
 #include "timeline.h"
+#include "unit/selfstack.h"
+#include "unwind.h"
 
 /* CLOCK_MONOTONIC at the session's start, and a time that many milliseconds later. */
 #define START_NS  1000000000000ull
@@ -398,6 +400,7 @@ static void assert_record_at(struct json_object *root, const char *path, const c
 	assert_string_equal(got, want);
 }
 
+
 /* Tests: the JSON summary */
 
 static void test_session(void **state)
@@ -414,7 +417,9 @@ static void test_session(void **state)
 	assert_string_at(root, "devledger_version", DEVLEDGER_VERSION);
 	assert_keys_at(root, "session",
 		       "mode,libraries,profile,layout_source,warnings,started_at,duration_s,"
-		       "events,lost_events,rejected_events,exact,cpu_s,peak_rss_kib");
+		       "events,lost_events,rejected_events,exact,cpu_s,peak_rss_kib,stacks");
+	/* No stacks taken: null. */
+	assert_null(get(root, "session.stacks"));
 	assert_uint_at(root, "session.rejected_events", 0);
 	assert_length_at(root, "session.warnings", 0);
 	assert_string_equal(json_object_get_string(get(root, "session.layout_source")), "dwarf");
@@ -466,6 +471,144 @@ static void test_session_inexact(void **state)
 
 static char *capture_report(struct fixture *f);
 static void assert_contains(const char *text, const char *want);
+
+/* Call stacks: stacks of the test's own code, named by the ledger's stack tags */
+
+/* Named frames above capture(); the barrier keeps each call a call. */
+static __attribute__((noinline)) void leaking_site(void)
+{
+	capture(SAMPLE_BYTES);
+	__asm__ volatile("" ::: "memory");
+}
+
+static __attribute__((noinline)) void closing_site(void)
+{
+	capture(SAMPLE_BYTES);
+	__asm__ volatile("" ::: "memory");
+}
+
+static __attribute__((noinline)) void released_site(void)
+{
+	capture(SAMPLE_BYTES);
+	__asm__ volatile("" ::: "memory");
+}
+
+static __attribute__((noinline)) uint32_t sample_stack(struct unwind *unwind, void (*site)(void))
+{
+	site();
+	assert_int_equal(unwind__add_sample(unwind, sample, sizeof(*sample) + sample->bytes),
+			 0);
+	return unwind__stack_of(unwind, sample->sequence);
+}
+
+static void apply_tagged(struct fixture *f, uint32_t kind, uint64_t ts, int32_t device,
+			 uint8_t type, uint64_t address, uint64_t size, uint32_t stack)
+{
+	struct dl_event e = { .kind = kind,
+			      .pid = 7,
+			      .tid = 7,
+			      .ts_ns = ts,
+			      .address = address,
+			      .size = size,
+			      .device_id = device,
+			      .mem_type = type };
+
+	assert_int_equal(ledger__apply_with_stack(f->ledger, &e, sizeof(e), stack), 0);
+}
+
+/*
+ * Entries carry their stacks by id, the process lists each stack once with
+ * its frames symbolized (innermost first), its sites worst first; the report
+ * groups by site and marks the first frame outside the traced library.
+ */
+static void test_stacks(void **state)
+{
+	struct fixture *f = *state;
+	struct unwind *unwind = unwind__new(NULL);
+	uint32_t leaking, released, closing;
+	struct json_object *root;
+	char *text;
+
+	assert_non_null(unwind);
+	leaking = sample_stack(unwind, leaking_site);
+	released = sample_stack(unwind, released_site);
+	closing = sample_stack(unwind, closing_site);
+	assert_true(leaking && released && closing && leaking != released && released != closing);
+	apply_tagged(f, DL_EV_ALLOC, AT_MS(1), 0, DL_MEM_DRAM, 0x1000, 8192, leaking);
+	apply_tagged(f, DL_EV_ALLOC, AT_MS(2), 0, DL_MEM_L1, 0x2000, 1024, released);
+	apply_tagged(f, DL_EV_ALLOC, AT_MS(3), 0, DL_MEM_L1, 0x3000, 2048, released);
+	apply_tagged(f, DL_EV_FREE, AT_MS(4), 0, DL_MEM_L1, 0x3000, 0, 0);
+	apply_tagged(f, DL_EV_DEVICE_CLOSE, AT_MS(5), 1, 0, 0, 0, closing);
+	apply_tagged(f, DL_EV_DEVICE_CLOSED, AT_MS(6), -1, 0, 0, 0, 0);
+	apply_tagged(f, DL_EV_DEVICE_CLOSE, AT_MS(7), 0, 0, 0, 0, closing);
+	apply_tagged(f, DL_EV_ALLOCATOR_CLEAR, AT_MS(7), 0, 0, 0, 0, 0);
+	apply_tagged(f, DL_EV_ALLOCATOR_CLEAR_END, AT_MS(7), 0, 0, 0, 0, 0);
+	apply_tagged(f, DL_EV_DEVICE_CLOSED, AT_MS(8), -1, 0, 0, 0, 0);
+	apply_tagged(f, DL_EV_ALLOC, AT_MS(9), 0, DL_MEM_DRAM, 0x1000, 4096, leaking);
+	process_exit(f, 7, AT_MS(10), 0, "stacks", 6);
+	f->session.stacks = unwind;
+	f->session.stack_bytes = 8192;
+	f->session.stack_frames = 2;
+	root = write_and_parse(f, NULL);
+
+	assert_uint_at(root, "processes.0.leaks.0.stack", leaking);
+	assert_false(json_object_object_get_ex(get(root, "processes.0.leaks.0"), "release_stack",
+					       NULL));
+	assert_uint_at(root, "processes.0.untracked_frees.0.stack", leaking);
+	assert_uint_at(root, "processes.0.untracked_frees.0.release_stack", closing);
+	assert_uint_at(root, "processes.0.untracked_frees.1.stack", released);
+	assert_uint_at(root, "processes.0.untracked_frees.1.release_stack", closing);
+	/* Each stack once, by id; frames innermost first, in this file. */
+	assert_length_at(root, "processes.0.stacks", 3);
+	assert_uint_at(root, "processes.0.stacks.0.id", leaking);
+	/* capture(), or a clone of it the compiler made ("capture.constprop.0"). */
+	assert_int_equal(strncmp(json_object_get_string(
+					 get(root, "processes.0.stacks.0.frames.0.function")),
+				 "capture", 7),
+			 0);
+	assert_true(json_object_get_uint64(get(root, "processes.0.stacks.0.frames.0.address")) ==
+		    json_object_get_uint64(get(root, "processes.0.stacks.1.frames.0.address")));
+	assert_string_at(root, "processes.0.stacks.0.frames.1.function", "leaking_site");
+	assert_string_at(root, "processes.0.stacks.0.frames.2.function", "sample_stack");
+	assert_string_at(root, "processes.0.stacks.1.frames.1.function", "released_site");
+	assert_string_at(root, "processes.0.stacks.2.frames.1.function", "closing_site");
+	assert_non_null(strstr(json_object_get_string(get(root, "processes.0.stacks.0.frames.1.file")),
+			       "test_summary.c"));
+	assert_non_null(strstr(json_object_get_string(get(root, "processes.0.stacks.0.frames.1.module")),
+			       "test_summary"));
+	/* Sites, worst first: 4 KiB leaked and 8 KiB released untracked, then 1 KiB untracked. */
+	assert_length_at(root, "processes.0.sites", 2);
+	assert_uint_at(root, "processes.0.sites.0.stack", leaking);
+	assert_uint_at(root, "processes.0.sites.0.allocs", 2);
+	assert_uint_at(root, "processes.0.sites.0.peak_bytes", 8192);
+	assert_uint_at(root, "processes.0.sites.0.leaks", 1);
+	assert_uint_at(root, "processes.0.sites.0.leaked_bytes", 4096);
+	assert_uint_at(root, "processes.0.sites.0.untracked_bytes", 8192);
+	assert_uint_at(root, "processes.0.sites.1.stack", released);
+	assert_uint_at(root, "processes.0.sites.1.allocs", 2);
+	assert_uint_at(root, "processes.0.sites.1.peak_bytes", 3072);
+	assert_uint_at(root, "processes.0.sites.1.untracked_frees", 1);
+	assert_uint_at(root, "processes.0.sites.1.untracked_bytes", 1024);
+	assert_uint_at(root, "session.stacks.samples", 3);
+	assert_uint_at(root, "session.stacks.unique", 3);
+	assert_uint_at(root, "session.stacks.stack_bytes", 8192);
+	json_object_put(root);
+
+	text = capture_report(f);
+	assert_contains(text, "  by allocating site (2 sites):\n");
+	assert_contains(text, "   site 1: 1 leak, 4.0 KiB; 1 untracked free, 8.0 KiB; 2 allocations\n");
+	/* Not in the traced library: the first frame is the user's. */
+	assert_contains(text, "    => #0  capture");
+	assert_contains(text, "       #1  leaking_site+0x");
+	/* --stack-frames 2: no third frame. */
+	if (strstr(text, "#2  sample_stack"))
+		fail_msg("more frames than asked for:\n%s", text);
+	/* Released by the first frame of the close's stack; no library frame to skip here. */
+	assert_contains(text, "      released by capture");
+	free(text);
+	f->session.stacks = NULL;
+	unwind__free(unwind);
+}
 
 /* Who a process was: argv as UTF-8 strings (bad bytes repaired), its parent, its start. */
 static void test_identity(void **state)
@@ -1225,6 +1368,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_session_inexact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_warnings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_totals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stacks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_identity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exit_states, setup, teardown),
