@@ -92,6 +92,7 @@ test_procinfo_MODULES := procinfo
 test_demangle_MODULES := demangle
 test_inlining_MODULES := inlining elfsyms
 test_dwarflayout_MODULES := dwarflayout
+test_layoutcache_MODULES := layoutcache dwarflayout
 
 $(OUTPUT)/tests/obj/%.o: tests/unit/%.c | $(OUTPUT)/tests/obj
 	$(call msg,CC,$@)
@@ -198,10 +199,15 @@ $(BENCH_OUT)/ledger_bench: bench/ledger_bench.c $(call module_objs,ledger) | $(B
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
+$(BENCH_OUT)/dwarfgen: bench/dwarfgen.c | $(BENCH_OUT)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
+
 bench: deps
 	$(Q)command -v bpftrace >/dev/null || \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bpftrace >/dev/null
-	$(Q)$(MAKE) --no-print-directory all standin $(BENCH_OUT)/probecost $(BENCH_OUT)/ledger_bench
+	$(Q)$(MAKE) --no-print-directory all standin $(BENCH_OUT)/probecost $(BENCH_OUT)/ledger_bench \
+		$(BENCH_OUT)/dwarfgen
 	$(Q)OUTPUT=$(OUTPUT) bench/run.sh
 
 install: $(OUTPUT)/devledger

@@ -91,6 +91,12 @@ static void print_text(const struct library *lib, FILE *out)
 			lib->calls[c] == CALL_INLINED ? tracker_calls[c].fallback : "");
 	fprintf(out, "\nfields read%s:\n",
 		lib->has_dwarf ? "" : " (no DWARF in the library: presets)");
+	if (lib->layout_cache.use == LAYOUT_CACHE_HIT)
+		fprintf(out, "  (the DWARF's answers from the layout cache: %s)\n",
+			lib->layout_cache.path);
+	else if (lib->layout_cache.use == LAYOUT_CACHE_STORED)
+		fprintf(out, "  (read from the DWARF, kept in the layout cache: %s)\n",
+			lib->layout_cache.path);
 	for (int f = 0; f < LAYOUT_FIELDS; f++) {
 		if (!lib->field_used[f])
 			continue;
@@ -130,6 +136,10 @@ static void print_json(const struct library *lib, FILE *out)
 	ADD(root, "profile", json_object_new_string(lib->era->name));
 	ADD(root, "profile_why", json_object_new_string(lib->era_why));
 	ADD(root, "dwarf", json_object_new_boolean(lib->has_dwarf));
+	ADD(root, "layout_cache",
+	    json_object_new_string(lib->layout_cache.use == LAYOUT_CACHE_HIT	  ? "hit"
+				   : lib->layout_cache.use == LAYOUT_CACHE_STORED ? "stored"
+										  : "off"));
 	ADD(root, "resolved", json_object_new_boolean(lib->missing_required == 0));
 	list = json_object_new_array();
 	for (size_t i = 0; i < PROBE_COUNT; i++) {

@@ -8,6 +8,7 @@
 #include "demangle.h"
 #include "dwarflayout.h"
 #include "inlining.h"
+#include "layoutcache.h"
 #include "library.h"
 
 #define DEVICE_VTABLE "_ZTVN2tt8tt_metal6DeviceE"
@@ -196,6 +197,7 @@ static int read_dwarf(struct library *lib, bool *era_fits, unsigned int *offsets
 	struct dwarf_query queries[LAYOUT_FIELDS + ERA_COUNT];
 	int query_field[LAYOUT_FIELDS + ERA_COUNT];
 	unsigned int found_at[LAYOUT_FIELDS + ERA_COUNT];
+	struct layout_cache_info cache;
 	size_t count = 0;
 	int err;
 
@@ -215,7 +217,10 @@ static int read_dwarf(struct library *lib, bool *era_fits, unsigned int *offsets
 		queries[count++] =
 			(struct dwarf_query){ marker->dwarf_class, marker->dwarf_member };
 	}
-	err = dwarf_layout__read(lib->path, queries, count, found_at);
+	err = layout_cache__read(lib->path, queries, count, found_at, &cache);
+	/* Read twice (another era's fields): the DWARF read either time is what check says. */
+	if (lib->layout_cache.use != LAYOUT_CACHE_STORED)
+		lib->layout_cache = cache;
 	if (err)
 		return err;
 	for (size_t i = 0; i < count; i++) {
@@ -274,7 +279,8 @@ static int choose_layout(struct library *lib, const struct names *n,
 		     "its debug sections declare more than devledger inflates (64 times their "
 		     "size, beyond 512 MiB): read as if it had no DWARF");
 	else if (err == -EBADMSG)
-		warn(lib, false, "a compressed debug section is damaged: read as if it had no DWARF");
+		warn(lib, false,
+		     "a compressed debug section is damaged: read as if it had no DWARF");
 	if (lib->has_dwarf && (shown = era_by_dwarf(lib, fits))) {
 		if (opts->era) {
 			fprintf(stderr,
@@ -382,7 +388,7 @@ static void cannot_read(struct library *lib, size_t i, enum layout_field missing
 {
 	const struct probe *probe = &probes[i];
 	const char *what = probe->when != WHEN_ALWAYS ? tracker_calls[probe->call].lost
-						    : "dataflow buffers are not seen";
+						      : "dataflow buffers are not seen";
 
 	if (!warned[probe->symbol])
 		warn(lib, false,
