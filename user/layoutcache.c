@@ -358,7 +358,8 @@ int layout_cache__read(const char *library, const struct dwarf_query *queries, s
 		e->offset = offsets[i];
 	}
 	err = cache_write(dir, info->path, build_id, debug_bytes, cache);
-	if (err)
+	/* A cache this user may not write (another's home) is no fault: it only costs time. */
+	if (err && err != -EACCES && err != -EPERM && err != -EROFS)
 		fprintf(stderr,
 			"devledger: warning: %s: cannot write the layout cache (%s): the DWARF will be read again next time\n",
 			info->path, strerror(-err));

@@ -68,6 +68,15 @@ struct library {
 	/* Per probe: attached here, where, and what it reports. */
 	bool attached[PROBE_COUNT];
 	struct probesite sites[PROBE_COUNT];
+	/*
+	 * Whether every release of a buffer by its allocator without a report is
+	 * probed at its call (the probes at_release_call), so that
+	 * BankManager::deallocate_buffer, on every tracked free's path, is not;
+	 * and why, for check.
+	 */
+	bool releases_seen;
+	char releases_why[200];
+	bool release_call[PROBE_COUNT]; /* the function makes the call: sites[] is there */
 	struct dl_probe_spec specs[PROBE_COUNT];
 	size_t missing_required; /* required functions missing: cannot be traced */
 	/*

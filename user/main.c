@@ -615,6 +615,8 @@ int main(int argc, char **argv)
 	if (tracer__drain(s.tracer) < 0 && s.apply_error)
 		exit_code = EXIT_RUNTIME;
 	tracer__stats(s.tracer, &stats);
+	if (s.opts.verbose)
+		tracer__print_hits(s.tracer, stderr);
 	if (child_done)
 		ledger__process_exited(s.ledger, (uint32_t)s.launch.pid, child_status,
 				       monotonic_ns());

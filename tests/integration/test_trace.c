@@ -1075,7 +1075,7 @@ static void test_check(void **state)
 	/* The plain build: everything resolved, entry probes on its push, no warning. */
 	assert_int_equal(run_check(harness_standin_lib(), true, 0, &proc, &out), 0);
 	assert_true(json_object_get_boolean(harness_get(out, "resolved")));
-	assert_int_equal(json_object_array_length(harness_get(out, "probes")), 25);
+	assert_int_equal(json_object_array_length(harness_get(out, "probes")), 27);
 	assert_string_equal(json_object_get_string(harness_get(out, "schema")),
 			    "devledger.check.v1");
 	/* Every tracker call still there. */
