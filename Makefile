@@ -191,7 +191,7 @@ $(BENCH_OUT)/empty.skel.h: $(BENCH_OUT)/empty.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
 $(BENCH_OUT)/probecost: bench/probecost.c $(BENCH_OUT)/empty.skel.h \
-		$(call module_objs,elfsyms probesite)
+		$(call module_objs,elfsyms probesite uprobemulti)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) -I$(BENCH_OUT) $(filter %.c %.o,$^) $(LDLIBS) -o $@
 
@@ -206,8 +206,9 @@ $(BENCH_OUT)/dwarfgen: bench/dwarfgen.c | $(BENCH_OUT)
 bench: deps
 	$(Q)command -v bpftrace >/dev/null || \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bpftrace >/dev/null
+	$(Q)[ -x /usr/bin/time ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
 	$(Q)$(MAKE) --no-print-directory all standin $(BENCH_OUT)/probecost $(BENCH_OUT)/ledger_bench \
-		$(BENCH_OUT)/dwarfgen
+		$(BENCH_OUT)/dwarfgen $(STANDIN_BANK_TAIL_OUT)/standin $(STANDIN_BANK_TAIL_CET_OUT)/standin
 	$(Q)OUTPUT=$(OUTPUT) bench/run.sh
 
 install: $(OUTPUT)/devledger
