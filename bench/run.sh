@@ -135,13 +135,13 @@ done
 printf '\nThe ledger alone (one core)\n'
 "$out/bench/ledger_bench"
 
-# The time from devledger's start to its "probes attached" line, in ms (stderr read as it comes).
+# The time from devledger's start to its "probes attached" line, in ms: the clock is read as soon
+# as the line comes (a pipeline's end would wait for the whole session).
 attached_ms() {
-	local start end
+	local start
 	start=$(date +%s%N)
-	"$@" 2>&1 | grep -m 1 -q 'probes attached' || true
-	end=$(date +%s%N)
-	echo $(((end - start) / 1000000))
+	"$@" 2>&1 | { grep -m 1 -q 'probes attached' && date +%s%N > "$work/attached_at"; cat > /dev/null; }
+	echo $((($(cat "$work/attached_at") - start) / 1000000))
 }
 # The wall time of a command, in ms; its CPU time (user + system, ms) goes to the file $cpu_out.
 wall_ms() {

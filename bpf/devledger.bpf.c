@@ -318,8 +318,8 @@ static __always_inline void device_cache_forget_process(__u32 tgid)
 }
 
 /*
- * ---- Hits per probe: every trap counted, whether it makes a record or not ----
- * (for -v, and the benchmark's traps per buffer). Per CPU: no shared line.
+ * ---- Hits per probe in the traced processes: every trap counted, whether it makes a
+ * record or not (for -v, and the benchmark's traps per buffer). Per CPU: no shared line.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -453,10 +453,10 @@ int probe(struct pt_regs *ctx)
 	struct args args;
 	__u64 bias, type;
 
-	count_hit(index);
 	spec = bpf_map_lookup_elem(&specs, &index);
 	if (!spec || !wanted(id >> 32))
 		return 0;
+	count_hit(index);
 	read_args(ctx, &args);
 	take_saved(spec, id, &hit);
 	if (spec->object_bytes) {
@@ -594,10 +594,10 @@ int probe_array(struct pt_regs *ctx)
 	__u64 vector[2];
 	struct args args;
 
-	count_hit(index);
 	spec = bpf_map_lookup_elem(&specs, &index);
 	if (!spec || !wanted(id >> 32) || !spec->array.stride)
 		return 0;
+	count_hit(index);
 	read_args(ctx, &args);
 	take_saved(spec, id, &hit);
 	if (spec->object_arg == DL_ARG_SAVED && !hit.saved.object)
