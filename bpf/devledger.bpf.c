@@ -245,7 +245,10 @@ static __always_inline int read_device(__u64 cookie, __u64 bias, const void *dev
  * names one of a few devices. Keyed by the process, its start time (a reused
  * pid is another process) and the device pointer; an entry goes at that
  * device's close (a later object may take its address) and at the process's
- * exit. LRU: a device freed without a close only ages out.
+ * exit. Only an allocation keeps a device: allocations come from open devices,
+ * while a free may come after its device's close (a Buffer outliving it), and
+ * must not bring a closed device back. LRU: a device freed without a close
+ * only ages out.
  */
 struct device_cache_key {
 	__u32 tgid;
@@ -279,8 +282,10 @@ static __always_inline void device_cache_key_of(__u64 device, struct device_cach
 
 /* read_device, from the cache when the device is known; a close forgets it afterwards. */
 static __always_inline int read_device_cached(__u64 cookie, __u64 bias, const void *device,
-					      struct device_ref *ref, bool closing)
+					      struct device_ref *ref, __u32 kind)
 {
+	bool closing = kind == DL_EV_DEVICE_CLOSE || kind == DL_EV_MESH_CLOSE;
+	bool allocating = kind == DL_EV_ALLOC || kind == DL_EV_CB_ALLOC;
 	struct device_cache_key key;
 	struct device_cache_value *known, value = {};
 
@@ -292,7 +297,7 @@ static __always_inline int read_device_cached(__u64 cookie, __u64 bias, const vo
 		ref->kind = known->kind;
 	} else if (read_device(cookie, bias, device, ref)) {
 		return -1;
-	} else if (!closing) {
+	} else if (allocating) {
 		value.id = ref->id;
 		value.kind = ref->kind;
 		/* LRU: an update only fails for want of memory, and the next hit reads again. */
@@ -482,7 +487,7 @@ int probe(struct pt_regs *ctx)
 	if (spec->device.source != DL_SRC_NONE &&
 	    read_device_cached(cookie, bias,
 			       (const void *)value_of(&args, &spec->device, raw, &hit), &device,
-			       spec->kind == DL_EV_DEVICE_CLOSE || spec->kind == DL_EV_MESH_CLOSE))
+			       spec->kind))
 		return 0;
 
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
