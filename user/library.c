@@ -279,8 +279,7 @@ static int choose_layout(struct library *lib, const struct names *n,
 		     "its debug sections declare more than devledger inflates (64 times their "
 		     "size, beyond 512 MiB): read as if it had no DWARF");
 	else if (err == -EBADMSG)
-		warn(lib, false,
-		     "a compressed debug section is damaged: read as if it had no DWARF");
+		warn(lib, false, "a compressed debug section is damaged: read as if it had no DWARF");
 	if (lib->has_dwarf && (shown = era_by_dwarf(lib, fits))) {
 		if (opts->era) {
 			fprintf(stderr,
@@ -430,7 +429,7 @@ static void choose_site(struct library *lib, size_t i, bool entry_only)
 /* The readable name of a probed function, for warnings. */
 static const char *function_name(const struct probe *probe)
 {
-	if (probe->when != WHEN_ALWAYS)
+	if (probe->when == WHEN_CALLED || probe->when == WHEN_INLINED)
 		return tracker_calls[probe->call].caller_name;
 	return probe->symbol == SYM_ALLOCATE_DATAFLOW_BUFFERS
 		       ? "ProgramImpl::allocate_dataflow_buffers"
@@ -446,8 +445,10 @@ static const char *function_name(const struct probe *probe)
 static void cannot_read(struct library *lib, size_t i, enum layout_field missing, bool *warned)
 {
 	const struct probe *probe = &probes[i];
-	const char *what = probe->when != WHEN_ALWAYS ? tracker_calls[probe->call].lost
-						      : "dataflow buffers are not seen";
+	bool tracker = probe->when == WHEN_CALLED || probe->when == WHEN_INLINED;
+	const char *what = tracker ? tracker_calls[probe->call].lost
+				   : probe->at_release_call ? "its untracked releases are not seen"
+							    : "dataflow buffers are not seen";
 
 	if (!warned[probe->symbol])
 		warn(lib, false,

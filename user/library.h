@@ -57,10 +57,11 @@ struct library {
 	const struct era *era;
 	char era_why[128]; /* how the era was chosen */
 	bool has_dwarf;
-	struct layout_cache_info layout_cache; /* where the DWARF's answers came from */
-	struct elfsym syms[PROBE_SYMBOLS];     /* under the era's names, in order of preference */
-	uint64_t device_vtable, mesh_vtable;   /* st_value, 0 when missing */
-	unsigned int offset[LAYOUT_FIELDS];    /* DL_OFFSET_UNKNOWN where unknown */
+	/* Where the DWARF's answers came from. */
+	struct layout_cache_info layout_cache;
+	struct elfsym syms[PROBE_SYMBOLS];   /* under the era's names, in order of preference */
+	uint64_t device_vtable, mesh_vtable; /* st_value, 0 when missing */
+	unsigned int offset[LAYOUT_FIELDS];  /* DL_OFFSET_UNKNOWN where unknown */
 	enum layout_source source[LAYOUT_FIELDS];
 	bool field_used[LAYOUT_FIELDS]; /* read by some probe attached here */
 	enum call_state calls[TRACKER_CALLS];

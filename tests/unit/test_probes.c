@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The probe table as the BPF side receives it: each probe's spec under the
- * layouts of era B and era C (and a program's buffers as DWARF tells them), the registers its site
- * must keep, and what check says it reads.
+ * layouts of era B and era C (and a program's buffers as DWARF tells them), the registers its site must keep, and what
+ * check says it reads.
  */
 #include <errno.h>
 #include <string.h>
@@ -144,14 +144,13 @@ static void test_unknown_and_far_fields(void **state)
 	assert_int_equal(spec.object_bytes, 72);
 	/* The size unknown: nothing to report without it. */
 	offsets[FIELD_BUFFER_SIZE] = DL_OFFSET_UNKNOWN;
-	assert_int_equal(
-		probes__spec(probe_named("track_allocate", false), offsets, &spec, &missing),
-		-ENOENT);
+	assert_int_equal(probes__spec(probe_named("track_allocate", false), offsets, &spec,
+				      &missing),
+			 -ENOENT);
 	assert_int_equal(missing, FIELD_BUFFER_SIZE);
 }
 
-/* Values straight from registers: the CB's address, size and device; a bank's type from its object.
- */
+/* Values straight from registers: the CB's address, size and device; a bank's type from its object. */
 static void test_register_specs(void **state)
 {
 	unsigned int offsets[LAYOUT_FIELDS];
