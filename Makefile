@@ -106,6 +106,7 @@ test_inlining_MODULES := inlining elfsyms
 test_dwarflayout_MODULES := dwarflayout
 test_timeline_MODULES := timeline ledger
 test_unwind_MODULES := unwind demangle
+test_layoutcache_MODULES := layoutcache dwarflayout
 
 $(OUTPUT)/tests/obj/%.o: tests/unit/%.c | $(OUTPUT)/tests/obj
 	$(call msg,CC,$@)
@@ -209,7 +210,7 @@ $(BENCH_OUT)/empty.skel.h: $(BENCH_OUT)/empty.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
 $(BENCH_OUT)/probecost: bench/probecost.c $(BENCH_OUT)/empty.skel.h \
-		$(call module_objs,elfsyms probesite)
+		$(call module_objs,elfsyms probesite uprobemulti)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) -I$(BENCH_OUT) $(filter %.c %.o,$^) $(LDLIBS) -o $@
 
@@ -217,10 +218,16 @@ $(BENCH_OUT)/ledger_bench: bench/ledger_bench.c $(call module_objs,ledger) | $(B
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
+$(BENCH_OUT)/dwarfgen: bench/dwarfgen.c | $(BENCH_OUT)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
+
 bench: deps
 	$(Q)command -v bpftrace >/dev/null || \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bpftrace >/dev/null
-	$(Q)$(MAKE) --no-print-directory all standin $(BENCH_OUT)/probecost $(BENCH_OUT)/ledger_bench
+	$(Q)[ -x /usr/bin/time ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
+	$(Q)$(MAKE) --no-print-directory all standin $(BENCH_OUT)/probecost $(BENCH_OUT)/ledger_bench \
+		$(BENCH_OUT)/dwarfgen $(STANDIN_BANK_TAIL_OUT)/standin $(STANDIN_BANK_TAIL_CET_OUT)/standin
 	$(Q)OUTPUT=$(OUTPUT) bench/run.sh
 
 # The service (devledger serve) under systemd: a unit in a folder systemd reads for PREFIX.

@@ -5,19 +5,34 @@
 # on the stand-in's real GraphTracker::track_allocate/track_deallocate (tt-metal's body shape), for
 # the plain build and the CET build. Variants are interleaved round by round; medians are printed.
 #   a   no probes
-#   b   an empty BPF program at each function's entry (the floor a tracer probing entries pays)
+#   b   an empty BPF program at each function's entry (the floor a tracer probing entries pays),
+#       in one uprobe_multi link as devledger attaches (b' and the floor below too)
 #   b'  an empty BPF program at the site devledger chooses
 #   c   devledger trace, call stacks on as by default (its own CPU time per million events and peak
 #       RSS from its summary)
 #   c0  devledger trace --no-stacks: c/c0 is what the stacks cost (off by default past 2x)
 #   d   bpftrace keeping a per-device live/peak ledger in BPF maps (bench/ledger.bt)
-# Then the ledger alone: records per second on one core, and bytes per live allocation; and the time
-# from start to every probe attached on a library with half a million symbols.
-# CALLS and ROUNDS (environment) size the run.
+# Then the whole path: real stand-in Buffers (a DRAM and an L1 one per round) created and destroyed
+# through the allocator, on builds whose BankManager::deallocate_buffer is large (push first) or a
+# small tail call (its entry single-stepped), plain and CET, with and without a processor registered
+# in GraphTracker:
+#   a      no probes
+#   floor  an empty BPF program at the two tracker functions' chosen sites (the two traps a buffer
+#          cannot do without)
+#   c      devledger trace, and the traps it took per buffer, counted by its BPF hit counters (-v)
+#   d      bpftrace's ledger (bench/ledger.bt)
+# Then the ledger alone: records per second on one core, and bytes per live allocation; the time
+# from start to every probe attached on a library with half a million symbols; and `devledger
+# check` and the time to attached on a library with 300 MB of .debug_info, the first time and with
+# the layout cache.
+# CALLS, ROUNDS, BUFFERS, WHOLE_ROUNDS, SYMBOLS and DWARF_MB (environment) size the run.
 set -euo pipefail
 out=${OUTPUT:-build}
 calls=${CALLS:-200000}
 rounds=${ROUNDS:-5}
+buffers=${BUFFERS:-20000}
+whole_rounds=${WHOLE_ROUNDS:-3}
+dwarf_mb=${DWARF_MB:-300}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 ulimit -l unlimited 2>/dev/null || true
@@ -33,8 +48,8 @@ for build in plain cet; do
 	sed "s|LIBRARY|$lib|" bench/ledger.bt > "$work/ledger.bt"
 	for ((r = 1; r <= rounds; r++)); do
 		"$driver" loop "$calls" --time > "$work/a"
-		"$out/bench/probecost" --entry "$lib" -- "$driver" loop "$calls" --time > "$work/b"
-		"$out/bench/probecost" --chosen "$lib" -- "$driver" loop "$calls" --time > "$work/bp"
+		"$out/bench/probecost" --entry --multi "$lib" -- "$driver" loop "$calls" --time > "$work/b"
+		"$out/bench/probecost" --chosen --multi "$lib" -- "$driver" loop "$calls" --time > "$work/bp"
 		"$out/devledger" trace -q -o "$work/c.json" -- "$driver" loop "$calls" --time > "$work/c"
 		"$out/devledger" trace -q --no-stacks -o "$work/c0.json" -- "$driver" loop "$calls" --time > "$work/c0"
 		bpftrace "$work/ledger.bt" -c "$driver loop $calls --time" > "$work/d" 2>/dev/null
@@ -80,15 +95,113 @@ for build in plain cet; do
 		'BEGIN { printf "%-6s %8.1f ns/sample %10.0f samples/s %6.1f%% frames cached %6.1f%% stacks known\n", n, ns, 1e9 / ns, h * 100, k * 100 }'
 done
 
+# The whole path: one round runs every variant of every configuration once, in turn.
+whole_configs="large:plain large:cet tail:plain tail:cet"
+for ((r = 1; r <= whole_rounds; r++)); do
+	for config in $whole_configs; do
+		shape=${config%%:*}
+		build=${config##*:}
+		case $config in
+		large:plain) dir=$out/standin ;;
+		large:cet) dir=$out/standin-cet ;;
+		tail:plain) dir=$out/standin-bank-tail ;;
+		tail:cet) dir=$out/standin-bank-tail-cet ;;
+		esac
+		driver=$dir/standin
+		lib=$(realpath "$dir/libtt_metal.so")
+		sed "s|LIBRARY|$lib|" bench/ledger.bt > "$work/ledger.bt"
+		for processor in no yes; do
+			flag=
+			[ "$processor" = yes ] && flag=--processor
+			key="$shape.$build.$processor"
+			wns() { sed -n 's/^ns_per_buffer //p' "$1" | tail -n 1; }
+			"$driver" buffers "$buffers" --time $flag > "$work/wa"
+			"$out/bench/probecost" --chosen --multi "$lib" -- "$driver" buffers "$buffers" --time $flag > "$work/wf"
+			"$out/devledger" trace -q -v -o "$work/wc.json" -- "$driver" buffers "$buffers" --time $flag \
+				> "$work/wc" 2> "$work/wc.err"
+			bpftrace "$work/ledger.bt" -c "$driver buffers $buffers --time $flag" > "$work/wd" 2>/dev/null
+			wns "$work/wa" >> "$work/$key.a"
+			wns "$work/wf" >> "$work/$key.f"
+			wns "$work/wc" >> "$work/$key.c"
+			wns "$work/wd" >> "$work/$key.d"
+			hits=$(sed -n 's/^devledger: probe hits:.* \([0-9]*\) in all$/\1/p' "$work/wc.err")
+			awk -v h="$hits" -v n="$buffers" 'BEGIN { printf "%.3f\n", h / (2 * n) }' >> "$work/$key.traps"
+			sed -n 's/.*"lost_events": *\([0-9]*\).*/\1/p' "$work/wc.json" | head -n 1 >> "$work/$key.lost"
+			grep -q '"exact": *true' "$work/wc.json" && echo 1 >> "$work/$key.exact" || echo 0 >> "$work/$key.exact"
+		done
+	done
+done
+
+printf '\nWhole path, median ns per buffer created and destroyed over %d rounds of %d (a DRAM and an L1 Buffer each)\n' \
+	"$whole_rounds" "$buffers"
+printf '%-6s %-6s %-5s %9s %9s %9s %9s %8s %6s %11s %5s %6s\n' bank build proc a floor c d c/floor c/d "traps/buf" lost exact
+for config in $whole_configs; do
+	for processor in no yes; do
+		shape=${config%%:*}
+		build=${config##*:}
+		key="$shape.$build.$processor"
+		a=$(median < "$work/$key.a"); f=$(median < "$work/$key.f")
+		c=$(median < "$work/$key.c"); d=$(median < "$work/$key.d")
+		traps=$(median < "$work/$key.traps")
+		lost=$(awk '{ s += $1 } END { print s + 0 }' "$work/$key.lost")
+		exact=$(awk '{ s += $1 } END { print (s == NR) ? "yes" : "no" }' "$work/$key.exact")
+		awk -v s="$shape" -v b="$build" -v p="$processor" -v a="$a" -v f="$f" -v c="$c" -v d="$d" \
+			-v t="$traps" -v l="$lost" -v e="$exact" \
+			'BEGIN { printf "%-6s %-6s %-5s %9.1f %9.1f %9.1f %9.1f %8.2f %6.2f %11.3f %5d %6s\n", s, b, p, a, f, c, d, c / f, c / d, t, l, e }'
+	done
+done
+
 printf '\nThe ledger alone (one core)\n'
 "$out/bench/ledger_bench"
+
+# The time from devledger's start to its "probes attached" line, in ms: the clock is read as soon
+# as the line comes (a pipeline's end would wait for the whole session).
+attached_ms() {
+	local start
+	start=$(date +%s%N)
+	"$@" 2>&1 | { grep -m 1 -q 'probes attached' && date +%s%N > "$work/attached_at"; cat > /dev/null; }
+	echo $((($(cat "$work/attached_at") - start) / 1000000))
+}
+# The wall time of a command, in ms; its CPU time (user + system, ms) goes to the file $cpu_out.
+wall_ms() {
+	local start end
+	start=$(date +%s%N)
+	/usr/bin/time -f '%U %S' -o "$work/time" "$@" > /dev/null 2>&1 || true
+	end=$(date +%s%N)
+	awk '{ printf "%d\n", ($1 + $2) * 1000 }' "$work/time" >> "$cpu_out"
+	echo $(((end - start) / 1000000))
+}
 
 # Start-up: a library with 500,000 more function symbols than the stand-in's (tt-metal's size).
 symbols=${SYMBOLS:-500000}
 OUTPUT=$out bench/biglib.sh "$work/big/libtt_metal.so" "$symbols"
 for ((r = 1; r <= 5; r++)); do
-	"$out/devledger" trace -a -l "$work/big/libtt_metal.so" -d 0.1 -q -v 2>&1 |
+	XDG_CACHE_HOME=$work/cache-symbols "$out/devledger" trace -a -l "$work/big/libtt_metal.so" -d 0.1 -q -v 2>&1 |
 		sed -n 's/.* probes attached .* in \([0-9.]*\) ms$/\1/p' >> "$work/startup"
+	XDG_CACHE_HOME=$work/cache-symbols attached_ms "$out/devledger" trace -a -l "$work/big/libtt_metal.so" -d 0.1 -q -v >> "$work/startup-wall"
 done
-printf '\nStart-up on a %s MB library with %d more symbols: all probes attached in %s ms (median of 5)\n' \
-	"$(( $(stat -c %s "$work/big/libtt_metal.so") / 1000000 ))" "$symbols" "$(median < "$work/startup")"
+printf '\nStart-up on a %s MB library with %d more symbols: all probes attached in %s ms (median of 5; %s ms from devledger'"'"'s start)\n' \
+	"$(( $(stat -c %s "$work/big/libtt_metal.so") / 1000000 ))" "$symbols" "$(median < "$work/startup")" \
+	"$(median < "$work/startup-wall")"
+
+# The same library with DWARF_MB MB of generated compile units before the stand-in's own (the
+# classes devledger looks for in the last one): each first-time run with an empty layout cache.
+OUTPUT=$out bench/biglib.sh "$work/dwarf/libtt_metal.so" "$symbols" "$dwarf_mb"
+dlib=$work/dwarf/libtt_metal.so
+for ((r = 1; r <= 5; r++)); do
+	rm -rf "$work/cache-dwarf"
+	cpu_out=$work/check-first-cpu XDG_CACHE_HOME=$work/cache-dwarf wall_ms "$out/devledger" check -l "$dlib" >> "$work/check-first"
+	cpu_out=$work/check-cached-cpu XDG_CACHE_HOME=$work/cache-dwarf wall_ms "$out/devledger" check -l "$dlib" >> "$work/check-cached"
+	rm -rf "$work/cache-dwarf"
+	XDG_CACHE_HOME=$work/cache-dwarf attached_ms "$out/devledger" trace -a -l "$dlib" -d 0.1 -q -v >> "$work/attach-first"
+	XDG_CACHE_HOME=$work/cache-dwarf attached_ms "$out/devledger" trace -a -l "$dlib" -d 0.1 -q -v >> "$work/attach-cached"
+done
+printf '\nStart-up on a %s MB library with %s MB of .debug_info (median of 5, ms from start):\n' \
+	"$(( $(stat -c %s "$dlib") / 1000000 ))" \
+	"$(( 16#$(readelf -S -W "$dlib" | sed -n 's/.* \.debug_info *PROGBITS *[0-9a-f]* [0-9a-f]* \([0-9a-f]*\) .*/\1/p') / 1000000 ))"
+printf '  devledger check, wall:  %6s first time, %6s with the layout cache\n' \
+	"$(median < "$work/check-first")" "$(median < "$work/check-cached")"
+printf '  devledger check, CPU:   %6s first time, %6s with the layout cache\n' \
+	"$(median < "$work/check-first-cpu")" "$(median < "$work/check-cached-cpu")"
+printf '  trace, to attached:     %6s first time, %6s with the layout cache\n' \
+	"$(median < "$work/attach-first")" "$(median < "$work/attach-cached")"

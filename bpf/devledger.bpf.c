@@ -263,6 +263,109 @@ static __always_inline int read_device(__u64 cookie, __u64 bias, const void *dev
 	return 0;
 }
 
+/*
+ * ---- Known devices: a hit on a device already read costs no user-memory read ----
+ *
+ * A device's id and kind never change while it is open, and nearly every hit
+ * names one of a few devices. Keyed by the process, its start time (a reused
+ * pid is another process) and the device pointer; an entry goes at that
+ * device's close (a later object may take its address) and at the process's
+ * exit. Only an allocation keeps a device: allocations come from open devices,
+ * while a free may come after its device's close (a Buffer outliving it), and
+ * must not bring a closed device back. LRU: a device freed without a close
+ * only ages out.
+ */
+struct device_cache_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 start_time; /* the process's, CLOCK_MONOTONIC ns */
+	__u64 device;
+};
+
+struct device_cache_value {
+	__s32 id;
+	__u8 kind;
+	__u8 pad[3];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct device_cache_key);
+	__type(value, struct device_cache_value);
+} device_cache SEC(".maps");
+
+static __always_inline void device_cache_key_of(__u64 device, struct device_cache_key *key)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	key->tgid = bpf_get_current_pid_tgid() >> 32;
+	key->pad = 0;
+	key->start_time = BPF_CORE_READ(task, group_leader, start_time);
+	key->device = device;
+}
+
+/* read_device, from the cache when the device is known; a close forgets it afterwards. */
+static __always_inline int read_device_cached(__u64 cookie, __u64 bias, const void *device,
+					      struct device_ref *ref, __u32 kind)
+{
+	bool closing = kind == DL_EV_DEVICE_CLOSE || kind == DL_EV_MESH_CLOSE;
+	bool allocating = kind == DL_EV_ALLOC || kind == DL_EV_CB_ALLOC;
+	struct device_cache_key key;
+	struct device_cache_value *known, value = {};
+
+	device_cache_key_of((__u64)device, &key);
+	known = bpf_map_lookup_elem(&device_cache, &key);
+	if (known) {
+		ref->pointer = (__u64)device;
+		ref->id = known->id;
+		ref->kind = known->kind;
+	} else if (read_device(cookie, bias, device, ref)) {
+		return -1;
+	} else if (allocating) {
+		value.id = ref->id;
+		value.kind = ref->kind;
+		/* LRU: an update only fails for want of memory, and the next hit reads again. */
+		bpf_map_update_elem(&device_cache, &key, &value, BPF_ANY);
+	}
+	if (closing)
+		bpf_map_delete_elem(&device_cache, &key);
+	return 0;
+}
+
+static long forget_process_device(struct bpf_map *map, struct device_cache_key *key,
+				  struct device_cache_value *value, void *tgid)
+{
+	if (key->tgid == *(__u32 *)tgid)
+		bpf_map_delete_elem(map, key);
+	return 0;
+}
+
+/* At a process's exit: every device it knew. */
+static __always_inline void device_cache_forget_process(__u32 tgid)
+{
+	bpf_for_each_map_elem(&device_cache, forget_process_device, &tgid, 0);
+}
+
+/*
+ * ---- Hits per probe in the traced processes: every trap counted, whether it makes a
+ * record or not (for -v, and the benchmark's traps per buffer). Per CPU: no shared line.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DL_MAX_SPECS);
+	__type(key, __u32);
+	__type(value, __u64);
+} probe_hits SEC(".maps");
+
+static __always_inline void count_hit(__u32 index)
+{
+	__u64 *hits = bpf_map_lookup_elem(&probe_hits, &index);
+
+	if (hits)
+		__sync_fetch_and_add(hits, 1);
+}
+
 /* What every record carries: its kind, its thread, when, and its device. */
 static __always_inline void start_record(struct dl_event *ev, __u32 kind, __u64 pid_tgid,
 					 const struct device_ref *device)
@@ -543,6 +646,7 @@ int probe(struct pt_regs *ctx)
 	spec = bpf_map_lookup_elem(&specs, &index);
 	if (!spec || !wanted(id >> 32))
 		return 0;
+	count_hit(index);
 	read_args(ctx, &args);
 	take_saved(spec, id, &hit);
 	if (spec->object_bytes) {
@@ -566,8 +670,9 @@ int probe(struct pt_regs *ctx)
 		hit.program = current ? *current : 0;
 	}
 	if (spec->device.source != DL_SRC_NONE &&
-	    read_device(cookie, bias, (const void *)value_of(&args, &spec->device, raw, &hit),
-			&device))
+	    read_device_cached(cookie, bias,
+			       (const void *)value_of(&args, &spec->device, raw, &hit), &device,
+			       spec->kind))
 		return 0;
 
 	stack = take_stack(ctx, spec, id, cookie, bias, value_of(&args, &spec->address, raw, &hit));
@@ -686,6 +791,7 @@ int probe_array(struct pt_regs *ctx)
 	spec = bpf_map_lookup_elem(&specs, &index);
 	if (!spec || !wanted(id >> 32) || !spec->array.stride)
 		return 0;
+	count_hit(index);
 	read_args(ctx, &args);
 	take_saved(spec, id, &hit);
 	if (spec->object_arg == DL_ARG_SAVED && !hit.saved.object)
@@ -855,5 +961,6 @@ int BPF_PROG(process_exit, struct task_struct *task)
 	bpf_map_delete_elem(&tracked, &tgid);
 	/* Its pid may come back: that process's first stack must wake user space too. */
 	bpf_map_delete_elem(&stacked_processes, &tgid);
+	device_cache_forget_process(tgid);
 	return 0;
 }

@@ -58,6 +58,13 @@ enum dl_event_kind {
 	DL_EV_UNSEEN = 15,
 	/* a traced process mapped a file named libtt_metal.so executable (struct dl_map_event) */
 	DL_EV_LIBRARY_MAPPED = 16,
+	/*
+	 * Allocator(Impl)::deallocate_buffer(Buffer*) called from a function that
+	 * reports nothing (MeshBuffer::deallocate): probed at that call, so a
+	 * tracked free, which reaches the allocator from Buffer::deallocate_impl,
+	 * takes no trap below track_deallocate.
+	 */
+	DL_EV_ALLOCATOR_FREE = 17,
 	DL_EV_KINDS,
 };
 
@@ -238,6 +245,7 @@ enum dl_file_state {
  *  DEVICE_CLOSE:      device
  *  DEVICE_CLOSED:     nothing: it ends the thread's DEVICE_CLOSE
  *  BANK_FREE:         object = bank manager, mem_type = its BufferType, address
+ *  ALLOCATOR_FREE:    device, mem_type, address, size
  *  BANK_FREE_ALL:     object = bank manager, mem_type = its BufferType
  *  ALLOCATOR_CLEAR:   object = allocator; ALLOCATOR_CLEAR_END: nothing
  *  MESH_CLOSE:        device; MESH_CLOSED: nothing

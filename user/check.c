@@ -38,6 +38,14 @@ static const char *not_attached_why(const struct library *lib, size_t i)
 		return NULL; /* a fallback this build does not need: nothing to say */
 	if (probe->when == WHEN_CALLED && (lib->inlined & (1u << probe->call)))
 		return "its call was inlined away: the fallback below reports instead";
+	if (probe->when == WHEN_RELEASES_UNSEEN && lib->releases_seen)
+		return "off the tracked path: untracked releases are probed at their calls (see hot "
+		       "path)";
+	if (probe->at_release_call && lib->releases_seen)
+		return NULL; /* it makes no such call: nothing to probe */
+	if (probe->at_release_call)
+		return "every release is seen at BankManager::deallocate_buffer instead (see hot "
+		       "path)";
 	return "its fields are not known here (see warnings)";
 }
 
@@ -48,6 +56,40 @@ static void describe(const struct library *lib, size_t i, char *buf, size_t len)
 		snprintf(buf, len, "reports only that it ran: what it lays out cannot be read");
 	else
 		probes__describe(&lib->specs[i], buf, len);
+}
+
+/*
+ * The probes every buffer passes, created and destroyed: its allocation's
+ * report, its free's report, and (only where the untracked releases cannot
+ * be found at their calls) the bank's release of it. Returns the traps.
+ */
+static unsigned int hot_path(const struct library *lib, const char **names, size_t max)
+{
+	static const char *const hot[] = { "track_allocate",	   "allocate_impl",
+					   "allocate_impl_return", "track_deallocate",
+					   "deallocate_impl",	   "bank_deallocate" };
+	unsigned int traps = 0;
+
+	for (size_t h = 0; h < sizeof(hot) / sizeof(hot[0]); h++)
+		for (size_t i = 0; i < PROBE_COUNT; i++)
+			if (lib->attached[i] && !strcmp(probes[i].name, hot[h]) && traps < max)
+				names[traps++] = hot[h];
+	return traps;
+}
+
+static void print_hot_path(const struct library *lib, FILE *out)
+{
+	const char *names[8];
+	unsigned int traps = hot_path(lib, names, 8);
+
+	fprintf(out, "\nhot path (traps per buffer created and destroyed: %u):\n ", traps);
+	for (unsigned int i = 0; i < traps; i++)
+		fprintf(out, " %s", names[i]);
+	fprintf(out, "\n  BankManager::deallocate_buffer %s: %s\n",
+		lib->releases_seen ? "not probed" : "probed", lib->releases_why);
+	if (!lib->releases_seen)
+		fprintf(out,
+			"  (a tracked free reaches it too, right after track_deallocate: a second trap per free)\n");
 }
 
 static void print_text(const struct library *lib, FILE *out)
@@ -83,6 +125,7 @@ static void print_text(const struct library *lib, FILE *out)
 			(unsigned long long)sym->size, lib->sites[i].why);
 		fprintf(out, "  %-30s %s\n", "", reads);
 	}
+	print_hot_path(lib, out);
 	fprintf(out, "\ntracker calls:\n");
 	for (int c = 0; c < TRACKER_CALLS; c++)
 		fprintf(out, "  %-40s -> %-34s %s%s%s\n", tracker_calls[c].caller_name,
@@ -91,6 +134,12 @@ static void print_text(const struct library *lib, FILE *out)
 			lib->calls[c] == CALL_INLINED ? tracker_calls[c].fallback : "");
 	fprintf(out, "\nfields read%s:\n",
 		lib->has_dwarf ? "" : " (no DWARF in the library: presets)");
+	if (lib->layout_cache.use == LAYOUT_CACHE_HIT)
+		fprintf(out, "  (the DWARF's answers from the layout cache: %s)\n",
+			lib->layout_cache.path);
+	else if (lib->layout_cache.use == LAYOUT_CACHE_STORED)
+		fprintf(out, "  (read from the DWARF, kept in the layout cache: %s)\n",
+			lib->layout_cache.path);
 	for (int f = 0; f < LAYOUT_FIELDS; f++) {
 		if (!lib->field_used[f])
 			continue;
@@ -130,7 +179,25 @@ static void print_json(const struct library *lib, FILE *out)
 	ADD(root, "profile", json_object_new_string(lib->era->name));
 	ADD(root, "profile_why", json_object_new_string(lib->era_why));
 	ADD(root, "dwarf", json_object_new_boolean(lib->has_dwarf));
+	ADD(root, "layout_cache",
+	    json_object_new_string(lib->layout_cache.use == LAYOUT_CACHE_HIT	  ? "hit"
+				   : lib->layout_cache.use == LAYOUT_CACHE_STORED ? "stored"
+										  : "off"));
 	ADD(root, "resolved", json_object_new_boolean(lib->missing_required == 0));
+	{
+		const char *names[8];
+		unsigned int traps = hot_path(lib, names, 8);
+
+		item = json_object_new_object();
+		list = json_object_new_array();
+		for (unsigned int i = 0; i < traps; i++)
+			json_object_array_add(list, json_object_new_string(names[i]));
+		ADD(item, "traps_per_buffer", json_object_new_int((int)traps));
+		ADD(item, "probes", list);
+		ADD(item, "bank_deallocate_probed", json_object_new_boolean(!lib->releases_seen));
+		ADD(item, "why", json_object_new_string(lib->releases_why));
+		ADD(root, "hot_path", item);
+	}
 	list = json_object_new_array();
 	for (size_t i = 0; i < PROBE_COUNT; i++) {
 		const struct elfsym *sym = &lib->syms[probes[i].symbol];

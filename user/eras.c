@@ -35,7 +35,11 @@
 	[SYM_BUFFER_DEALLOCATE_IMPL] = { "_ZN2tt8tt_metal6Buffer15deallocate_implEv" },            \
 	/* "allocate_dataflow_buffers" has 25 letters, like "allocate_circular_buffers". */ \
 	[SYM_ALLOCATE_DATAFLOW_BUFFERS] = { "_ZN2tt8tt_metal6detail11ProgramImpl25allocate_dataf"  \
-					    "low_buffersEPKNS0_7IDeviceE" }
+					    "low_buffersEPKNS0_7IDeviceE" },                       \
+	[SYM_MESH_BUFFER_DEALLOCATE] = { "_ZN2tt8tt_metal11distributed10MeshBuffer10deallocateE"   \
+					 "v" },                                                    \
+	[SYM_MESH_BUFFER_DESTRUCTOR] = { "_ZN2tt8tt_metal11distributed10MeshBufferD2Ev",           \
+					 "_ZN2tt8tt_metal11distributed10MeshBufferD1Ev" }
 
 /*
  * Fields outside the Buffer, alike in every era. Only Device::id_ has a
@@ -84,6 +88,8 @@ const struct era eras[ERA_COUNT] = {
 			[SYM_ALLOCATOR_DEALLOCATE_BUFFERS] = {
 				"_ZN2tt8tt_metal9Allocator18deallocate_buffersEv" },
 			[SYM_ALLOCATOR_CLEAR] = { "_ZN2tt8tt_metal9Allocator5clearEv" },
+			[SYM_ALLOCATOR_DEALLOCATE_BUFFER] = {
+				"_ZN2tt8tt_metal9Allocator17deallocate_bufferEPNS0_6BufferE" },
 		},
 		.fields = {
 			COMMON_FIELDS,
@@ -119,6 +125,8 @@ const struct era eras[ERA_COUNT] = {
 			[SYM_ALLOCATOR_DEALLOCATE_BUFFERS] = {
 				"_ZN2tt8tt_metal13AllocatorImpl18deallocate_buffersEv" },
 			[SYM_ALLOCATOR_CLEAR] = { "_ZN2tt8tt_metal13AllocatorImpl5clearEv" },
+			[SYM_ALLOCATOR_DEALLOCATE_BUFFER] = {
+				"_ZN2tt8tt_metal13AllocatorImpl17deallocate_bufferEPNS0_6BufferE" },
 		},
 		.fields = {
 			COMMON_FIELDS,

@@ -31,6 +31,15 @@ enum probe_symbol {
 	SYM_BUFFER_DEALLOCATE_IMPL,
 	/* Metal 2.0: program-scope L1 laid out with no tracker hook at all. */
 	SYM_ALLOCATE_DATAFLOW_BUFFERS,
+	/*
+	 * One buffer released through its allocator, Allocator(Impl)::
+	 * deallocate_buffer(Buffer*), and the functions that may call it without
+	 * a report (a MeshBuffer released by its mesh's allocator): probed at
+	 * those calls only, never on the tracked path.
+	 */
+	SYM_ALLOCATOR_DEALLOCATE_BUFFER,
+	SYM_MESH_BUFFER_DEALLOCATE,
+	SYM_MESH_BUFFER_DESTRUCTOR,
 	PROBE_SYMBOLS,
 };
 

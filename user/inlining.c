@@ -101,34 +101,43 @@ out:
 	return stub;
 }
 
-/* Does the code of `caller` call (or jump to) one of the targets? */
-static bool calls_any(csh handle, const uint8_t *file, size_t file_size,
-		      const struct elfsym *caller, const uint64_t *targets, size_t n)
+/*
+ * Where the code of `caller` calls (or jumps to) one of the targets: up to
+ * max of them as bytes past its entry; returns how many there are, or -ENOMEM.
+ */
+static int call_sites(csh handle, const uint8_t *file, const struct elfsym *caller,
+		      const uint64_t *targets, size_t n, uint64_t *deltas, size_t max)
 {
 	size_t left = caller->size < MAX_CALLER_BYTES ? caller->size : MAX_CALLER_BYTES;
 	const uint8_t *code = file + caller->offset;
 	uint64_t address = caller->vaddr;
 	cs_insn *insn = cs_malloc(handle);
-	bool found = false;
+	int found = 0;
 
 	if (!insn)
-		return true; /* cannot tell: taken as present */
-	(void)file_size;
-	while (!found && cs_disasm_iter(handle, &code, &left, &address, insn)) {
+		return -ENOMEM;
+	while (cs_disasm_iter(handle, &code, &left, &address, insn)) {
 		const cs_x86 *x86 = &insn->detail->x86;
+		bool hit = false;
 
 		if ((insn->id != X86_INS_CALL && insn->id != X86_INS_JMP) || x86->op_count != 1 ||
 		    x86->operands[0].type != X86_OP_IMM)
 			continue;
 		for (size_t t = 0; t < n; t++)
-			found |= targets[t] && (uint64_t)x86->operands[0].imm == targets[t];
+			hit |= targets[t] && (uint64_t)x86->operands[0].imm == targets[t];
+		if (!hit)
+			continue;
+		if ((size_t)found < max)
+			deltas[found] = insn->address - caller->vaddr;
+		found++;
 	}
 	cs_free(insn, 1);
 	return found;
 }
 
-int inlining__calls(const char *library, const struct elfsym *caller, const struct elfsym *callee,
-		    const char *callee_name)
+int inlining__call_sites(const char *library, const struct elfsym *caller,
+			 const struct elfsym *callee, const char *callee_name, uint64_t *deltas,
+			 size_t max)
 {
 	uint64_t targets[2] = { callee->vaddr, 0 };
 	const uint8_t *file;
@@ -155,16 +164,27 @@ int inlining__calls(const char *library, const struct elfsym *caller, const stru
 		goto out;
 	}
 	cs_option(handle, CS_OPT_DETAIL, CS_OPT_ON);
-	ret = calls_any(handle, file, size, caller, targets, 1);
-	if (!ret) {
+	/* A library calls its own exported functions through the PLT: both are the callee. */
+	if (callee_name) {
 		uint64_t got = got_slot(elf, callee_name);
 
 		targets[1] = got ? plt_stub(elf, handle, got) : 0;
-		ret = targets[1] && calls_any(handle, file, size, caller, targets, 2);
 	}
+	ret = call_sites(handle, file, caller, targets, 2, deltas, max);
 	cs_close(&handle);
 out:
 	elf_end(elf);
 	close(fd);
 	return ret;
+}
+
+int inlining__calls(const char *library, const struct elfsym *caller, const struct elfsym *callee,
+		    const char *callee_name)
+{
+	int sites = inlining__call_sites(library, caller, callee, callee_name, NULL, 0);
+
+	/* Cannot tell for want of memory: taken as present, as before. */
+	if (sites == -ENOMEM)
+		return 1;
+	return sites > 0 ? 1 : sites;
 }

@@ -7,6 +7,9 @@
 #ifndef DEVLEDGER_INLINING_H
 #define DEVLEDGER_INLINING_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 struct elfsym;
 
 /*
@@ -16,5 +19,14 @@ struct elfsym;
  */
 int inlining__calls(const char *library, const struct elfsym *caller, const struct elfsym *callee,
 		    const char *callee_name);
+
+/*
+ * Every place in `caller`'s code that calls or jumps to `callee` (or its PLT
+ * stub): up to max of them into deltas[] as bytes past the caller's entry.
+ * Returns how many there are (more than max, perhaps), or -errno as above.
+ */
+int inlining__call_sites(const char *library, const struct elfsym *caller,
+			 const struct elfsym *callee, const char *callee_name, uint64_t *deltas,
+			 size_t max);
 
 #endif /* DEVLEDGER_INLINING_H */

@@ -1455,12 +1455,27 @@ static bool bank_free_device(struct ledger *ledger, struct process_state *p, siz
 	return candidates == 1;
 }
 
+/*
+ * The allocator released this device's buffer at ev's address with no report:
+ * allocator_free, or the close in progress. Not live: released already (its
+ * device's close), allocated before devledger looked, or a hooked allocation.
+ */
+static int end_released(struct ledger *ledger, struct process_state *p, size_t process,
+			const struct dl_event *ev, struct device_key device)
+{
+	struct ledger_key key = key_at(process, device, ev->mem_type, ev->address);
+	struct slot *s = lookup_slot(ledger, p, device, &key);
+
+	if (!s || s->state != SLOT_LIVE)
+		return 0;
+	return end_buffer(p, s, release_reason(p, ev->tid, LEDGER_REASON_ALLOCATOR_FREE), false,
+			  ev->ts_ns);
+}
+
 static int apply_bank_free(struct ledger *ledger, struct process_state *p, size_t process,
 			   const struct dl_event *ev)
 {
 	struct device_key device;
-	struct ledger_key key;
-	struct slot *s;
 
 	for (size_t i = 0; i < PENDING_FREES; i++) {
 		struct pending_free *pf = &p->pending[i];
@@ -1479,13 +1494,19 @@ static int apply_bank_free(struct ledger *ledger, struct process_state *p, size_
 		p->view.unattributed_frees++;
 		return 0;
 	}
-	key = key_at(process, device, ev->mem_type, ev->address);
-	s = lookup_slot(ledger, p, device, &key);
-	/* Not live: allocated before devledger looked, or a hooked allocation. */
-	if (!s || s->state != SLOT_LIVE)
-		return 0;
-	return end_buffer(p, s, release_reason(p, ev->tid, LEDGER_REASON_ALLOCATOR_FREE), false,
-			  ev->ts_ns);
+	return end_released(ledger, p, process, ev, device);
+}
+
+/*
+ * A buffer its allocator released with no report before it, as its caller
+ * passed it (device and all): no bank to place.
+ */
+static int apply_allocator_free(struct ledger *ledger, struct process_state *p, size_t process,
+				const struct dl_event *ev, struct device_key device)
+{
+	if (ev->mem_type >= DL_MEM_CB)
+		return -EINVAL;
+	return end_released(ledger, p, process, ev, device);
 }
 
 /*
@@ -1716,6 +1737,8 @@ static int apply_record(struct ledger *ledger, const void *record, size_t size, 
 		return apply_closed(p, ev, CONTEXT_MESH_CLOSE);
 	case DL_EV_BANK_FREE:
 		return apply_bank_free(ledger, p, process, ev);
+	case DL_EV_ALLOCATOR_FREE:
+		return apply_allocator_free(ledger, p, process, ev, device);
 	case DL_EV_BANK_FREE_ALL:
 		return apply_bank_free_all(p, ev);
 	case DL_EV_ALLOCATOR_CLEAR:

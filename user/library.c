@@ -8,6 +8,7 @@
 #include "demangle.h"
 #include "dwarflayout.h"
 #include "inlining.h"
+#include "layoutcache.h"
 #include "library.h"
 
 #define DEVICE_VTABLE "_ZTVN2tt8tt_metal6DeviceE"
@@ -196,6 +197,7 @@ static int read_dwarf(struct library *lib, bool *era_fits, unsigned int *offsets
 	struct dwarf_query queries[LAYOUT_FIELDS + ERA_COUNT];
 	int query_field[LAYOUT_FIELDS + ERA_COUNT];
 	unsigned int found_at[LAYOUT_FIELDS + ERA_COUNT];
+	struct layout_cache_info cache;
 	size_t count = 0;
 	int err;
 
@@ -215,7 +217,10 @@ static int read_dwarf(struct library *lib, bool *era_fits, unsigned int *offsets
 		queries[count++] =
 			(struct dwarf_query){ marker->dwarf_class, marker->dwarf_member };
 	}
-	err = dwarf_layout__read(lib->path, queries, count, found_at);
+	err = layout_cache__read(lib->path, queries, count, found_at, &cache);
+	/* Read twice (another era's fields): the DWARF read either time is what check says. */
+	if (lib->layout_cache.use != LAYOUT_CACHE_STORED)
+		lib->layout_cache = cache;
 	if (err)
 		return err;
 	for (size_t i = 0; i < count; i++) {
@@ -341,12 +346,71 @@ static void mark_fields(struct library *lib, const struct dl_probe_spec *spec)
 		lib->field_used[FIELD_BUFFER_IMPL] = true;
 }
 
+/*
+ * Where each function that may release a buffer through its allocator
+ * without a report makes that call (one call each; the probe sits on it).
+ * Every such release is seen there only when the library has the functions,
+ * their code could be read and each makes the call at most once; otherwise
+ * BankManager::deallocate_buffer is probed instead, on every free's path.
+ */
+static void find_release_calls(struct library *lib, bool entry_only)
+{
+	const struct elfsym *callee = &lib->syms[SYM_ALLOCATOR_DEALLOCATE_BUFFER];
+	char readable[512];
+
+	lib->releases_seen = callee->found && lib->syms[SYM_MESH_BUFFER_DEALLOCATE].found;
+	if (entry_only) {
+		/* A call is no function's entry: every release is seen at the bank instead. */
+		lib->releases_seen = false;
+		snprintf(lib->releases_why, sizeof(lib->releases_why),
+			 "--entry-probes: no probe sits on a call");
+		return;
+	}
+	if (!lib->releases_seen) {
+		snprintf(lib->releases_why, sizeof(lib->releases_why), "no %s in the library",
+			 callee->found ? "MeshBuffer::deallocate"
+				       : "Allocator::deallocate_buffer(Buffer*)");
+		return;
+	}
+	snprintf(lib->releases_why, sizeof(lib->releases_why),
+		 "a release that bypasses track_deallocate is probed at its call to %s, which a "
+		 "tracked free never passes",
+		 demangle(callee->name, readable, sizeof(readable)));
+	for (size_t i = 0; i < PROBE_COUNT; i++) {
+		const struct elfsym *sym = &lib->syms[probes[i].symbol];
+		uint64_t delta = 0;
+		int calls;
+
+		if (!probes[i].at_release_call || !sym->found)
+			continue;
+		calls = inlining__call_sites(lib->path, sym, callee, callee->name, &delta, 1);
+		if (calls < 0 || calls > 1) {
+			lib->releases_seen = false;
+			snprintf(lib->releases_why, sizeof(lib->releases_why), "%s: %s",
+				 probes[i].name,
+				 calls < 0 ? "its code could not be read"
+					   : "calls the allocator more than once");
+			break;
+		}
+		lib->release_call[i] = calls == 1;
+		lib->sites[i].offset = sym->offset + delta;
+		lib->sites[i].delta = delta;
+		snprintf(lib->sites[i].why, sizeof(lib->sites[i].why),
+			 "+%llu (its call to the allocator's release: fires only when it releases)",
+			 (unsigned long long)delta);
+	}
+	if (!lib->releases_seen)
+		memset(lib->release_call, 0, sizeof(lib->release_call));
+}
+
 /* Where a probe attaches: its function's cheapest safe instruction, or the entry. */
 static void choose_site(struct library *lib, size_t i, bool entry_only)
 {
 	const struct elfsym *sym = &lib->syms[probes[i].symbol];
 	struct probesite *site = &lib->sites[i];
 
+	if (probes[i].at_release_call)
+		return; /* found with the call: find_release_calls */
 	site->offset = sym->offset;
 	site->delta = 0;
 	if (probes[i].retprobe)
@@ -365,7 +429,7 @@ static void choose_site(struct library *lib, size_t i, bool entry_only)
 /* The readable name of a probed function, for warnings. */
 static const char *function_name(const struct probe *probe)
 {
-	if (probe->when != WHEN_ALWAYS)
+	if (probe->when == WHEN_CALLED || probe->when == WHEN_INLINED)
 		return tracker_calls[probe->call].caller_name;
 	return probe->symbol == SYM_ALLOCATE_DATAFLOW_BUFFERS
 		       ? "ProgramImpl::allocate_dataflow_buffers"
@@ -381,8 +445,10 @@ static const char *function_name(const struct probe *probe)
 static void cannot_read(struct library *lib, size_t i, enum layout_field missing, bool *warned)
 {
 	const struct probe *probe = &probes[i];
-	const char *what = probe->when != WHEN_ALWAYS ? tracker_calls[probe->call].lost
-						    : "dataflow buffers are not seen";
+	bool tracker = probe->when == WHEN_CALLED || probe->when == WHEN_INLINED;
+	const char *what = tracker ? tracker_calls[probe->call].lost
+				   : probe->at_release_call ? "its untracked releases are not seen"
+							    : "dataflow buffers are not seen";
 
 	if (!warned[probe->symbol])
 		warn(lib, false,
@@ -410,6 +476,9 @@ static int plan_probes(struct library *lib, const struct library_opts *opts)
 		int err;
 
 		if (!lib->syms[probe->symbol].found || !probes__wanted(probe, lib->inlined))
+			continue;
+		if ((probe->when == WHEN_RELEASES_UNSEEN && lib->releases_seen) ||
+		    (probe->at_release_call && !lib->release_call[i]))
 			continue;
 		err = probes__spec(probe, lib->offset, &lib->specs[i], &missing);
 		if (err == -ERANGE)
@@ -512,6 +581,7 @@ struct library *library__open(const char *path, const struct library_opts *opts,
 		goto fail;
 	}
 	find_inlining(lib);
+	find_release_calls(lib, opts->entry_probes);
 	err = choose_layout(lib, n, opts);
 	if (!err)
 		err = plan_probes(lib, opts);

@@ -17,6 +17,7 @@
 
 #include "elfsyms.h"
 #include "eras.h"
+#include "layoutcache.h"
 #include "probes.h"
 #include "probesite.h"
 
@@ -56,6 +57,8 @@ struct library {
 	const struct era *era;
 	char era_why[128]; /* how the era was chosen */
 	bool has_dwarf;
+	/* Where the DWARF's answers came from. */
+	struct layout_cache_info layout_cache;
 	struct elfsym syms[PROBE_SYMBOLS];   /* under the era's names, in order of preference */
 	uint64_t device_vtable, mesh_vtable; /* st_value, 0 when missing */
 	unsigned int offset[LAYOUT_FIELDS];  /* DL_OFFSET_UNKNOWN where unknown */
@@ -66,6 +69,15 @@ struct library {
 	/* Per probe: attached here, where, and what it reports. */
 	bool attached[PROBE_COUNT];
 	struct probesite sites[PROBE_COUNT];
+	/*
+	 * Whether every release of a buffer by its allocator without a report is
+	 * probed at its call (the probes at_release_call), so that
+	 * BankManager::deallocate_buffer, on every tracked free's path, is not;
+	 * and why, for check.
+	 */
+	bool releases_seen;
+	char releases_why[200];
+	bool release_call[PROBE_COUNT]; /* the function makes the call: sites[] is there */
 	struct dl_probe_spec specs[PROBE_COUNT];
 	size_t missing_required; /* required functions missing: cannot be traced */
 	/*

@@ -50,7 +50,9 @@ static const char trace_doc[] =
 	"  devledger trace -p 4242 -o summary.json\n"
 	"  devledger trace -a -d 60 -i 5\n"
 	"\n"
-	"The report goes to stderr; -o writes the JSON summary (devledger.summary.v1).\n"
+	"The report goes to stderr; -o writes the JSON summary (devledger.summary.v1). The field "
+	"offsets read from a library's DWARF are kept by its build-id in "
+	"$XDG_CACHE_HOME/devledger (default ~/.cache/devledger).\n"
 	"\n"
 	"Snapshots: SIGUSR2 to devledger, or 'devledger mark PID [LABEL]', records the live bytes "
 	"and buffers of every process, device and type at that instant (the summary's "
@@ -109,7 +111,8 @@ static const struct argp_option trace_options[] = {
 	  0 },
 	{ "entry-probes", OPT_ENTRY_PROBES, NULL, 0,
 	  "Probe every function at its first instruction (default: at the cheapest safe "
-	  "instruction of its prologue; -v shows which)",
+	  "instruction of its prologue; -v shows which), and every free at "
+	  "BankManager::deallocate_buffer too",
 	  0 },
 	{ "perf-uprobes", OPT_PERF_UPROBES, NULL, 0,
 	  "Attach each probe as its own perf-event uprobe, as before Linux 6.6 (default: all "
@@ -125,7 +128,9 @@ static const struct argp_option trace_options[] = {
 	  0 },
 	{ "quiet", 'q', NULL, 0, "No report on stderr", 0 },
 	{ "verbose", 'v', NULL, 0,
-	  "Print libbpf's debug log, each probe's site and what it reads, the time to attach", 0 },
+	  "Print libbpf's debug log, each probe's site and what it reads, the time to attach, "
+	  "and at the end how often each probe fired",
+	  0 },
 	{ "help", 'h', NULL, 0, "Give this help list", -1 },
 	{ NULL, 0, NULL, 0, NULL, 0 },
 };
@@ -305,7 +310,8 @@ static error_t parse_trace_option(int key, char *arg, struct argp_state *state)
 		opts->fail_on_leak = true;
 		break;
 	case OPT_RING_SIZE:
-		/* The kernel takes a BPF ring buffer of less than 4 GiB: 2G is the largest power. */
+		/* The kernel takes a BPF ring buffer of less than 4 GiB: 2G is the largest power.
+		 */
 		if (parse_size(arg, &ring) || ring < 4096 || ring > (1ULL << 31) ||
 		    (ring & (ring - 1)))
 			return fail(ps,
@@ -379,8 +385,11 @@ static const struct argp trace_argp = {
 static const char check_doc[] =
 	"Show what devledger would probe in a libtt_metal.so, without tracing: each probed "
 	"function's symbol and file offset (or that it is missing), the instruction the probe "
-	"would sit on and why, the field offsets read and their source, whether MeshDevice's vtable "
-	"is there to tell meshes from chips, and warnings such as tracker calls inlined away. Exit "
+	"would sit on and why, the probes on the hot path (the traps a buffer created and destroyed "
+	"costs, and why BankManager::deallocate_buffer is or is not among them), the field offsets "
+	"read and their source (the DWARF, or the layout cache kept by the library's build-id), "
+	"whether MeshDevice's vtable is there to tell meshes from chips, and warnings such as "
+	"tracker calls inlined away. Exit "
 	"0 when every required probe resolves, 1 otherwise.\v"
 	"Examples:\n"
 	"  devledger check -l $TT_METAL_HOME/build/lib/libtt_metal.so\n"
@@ -391,7 +400,8 @@ static const struct argp_option check_options[] = {
 	  0 },
 	{ "pid", 'p', "PID", 0, "Check the libtt_metal.so this process maps", 0 },
 	{ "json", OPT_JSON, NULL, 0, "Print JSON", 0 },
-	{ "profile", OPT_PROFILE, "NAME", 0, "Take the library to be of this era (era-b, era-c)", 0 },
+	{ "profile", OPT_PROFILE, "NAME", 0, "Take the library to be of this era (era-b, era-c)",
+	  0 },
 	{ "offset", OPT_OFFSET, "FIELD=N", 0, "Where a field is (repeatable), e.g. Buffer.size_=24",
 	  0 },
 	{ "entry-probes", OPT_ENTRY_PROBES, NULL, 0, "Show entry probes, as trace --entry-probes",

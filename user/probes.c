@@ -161,13 +161,19 @@ const struct probe probes[PROBE_COUNT] = {
 	  .retprobe = true,
 	  .name = "device_close_return",
 	  .spec = RECORD(DL_EV_DEVICE_CLOSED) },
+	/*
+	 * Every release of one buffer by its allocator, tracked or not: on the
+	 * tracked path too (right after track_deallocate), so only where the
+	 * untracked ones cannot be found at their calls (mesh_buffer_release below).
+	 */
 	{ .symbol = SYM_BANK_DEALLOCATE,
 	  .name = "bank_deallocate",
 	  .spec = { .kind = DL_EV_BANK_FREE,
 		    .object_arg = 0,
 		    .address = ARG(1),
 		    .mem_type = FIELD(FIELD_BANK_TYPE, 4),
-		    .object = ARG(0) } },
+		    .object = ARG(0) },
+	  .when = WHEN_RELEASES_UNSEEN },
 	{ .symbol = SYM_BANK_DEALLOCATE_ALL,
 	  .name = "bank_deallocate_all",
 	  .spec = { .kind = DL_EV_BANK_FREE_ALL,
@@ -236,13 +242,32 @@ const struct probe probes[PROBE_COUNT] = {
 	  .spec = { .kind = DL_EV_FREE, .object_arg = 0, BUFFER_VALUES, IF_ALLOCATED },
 	  .when = WHEN_INLINED,
 	  .call = CALL_TRACK_DEALLOCATE },
+	/*
+	 * A MeshBuffer released by its mesh's allocator, with no report: at the
+	 * call to Allocator::deallocate_buffer(Buffer*) (rsi is the Buffer), so the
+	 * probe fires only when that release happens, and never for a tracked free
+	 * (which reaches the allocator from Buffer::deallocate_impl). In the
+	 * destructor too, where a build inlined deallocate into it.
+	 */
+	{ .symbol = SYM_MESH_BUFFER_DEALLOCATE,
+	  .name = "mesh_buffer_release",
+	  .spec = { .kind = DL_EV_ALLOCATOR_FREE, .object_arg = 1, BUFFER_VALUES },
+	  .at_release_call = true },
+	{ .symbol = SYM_MESH_BUFFER_DESTRUCTOR,
+	  .name = "mesh_buffer_dtor_release",
+	  .spec = { .kind = DL_EV_ALLOCATOR_FREE, .object_arg = 1, BUFFER_VALUES },
+	  .at_release_call = true },
 };
 
 bool probes__wanted(const struct probe *probe, unsigned int inlined)
 {
-	bool is_inlined = probe->when != WHEN_ALWAYS && (inlined & (1u << probe->call));
+	bool is_inlined = (probe->when == WHEN_CALLED || probe->when == WHEN_INLINED) &&
+			  (inlined & (1u << probe->call));
 
-	return probe->when == WHEN_ALWAYS || (probe->when == WHEN_INLINED) == is_inlined;
+	/* WHEN_RELEASES_UNSEEN: the library tells, once it has looked for the calls. */
+	if (probe->when == WHEN_ALWAYS || probe->when == WHEN_RELEASES_UNSEEN)
+		return true;
+	return (probe->when == WHEN_INLINED) == is_inlined;
 }
 
 /* A spec's values, in one order, for the loops below. */
@@ -440,6 +465,13 @@ const char *const probe_symbol_missing_means[PROBE_SYMBOLS] = {
 	[SYM_BUFFER_ALLOCATE_IMPL] = "whether track_allocate is inlined cannot be checked",
 	[SYM_BUFFER_DEALLOCATE_IMPL] = "whether track_deallocate is inlined cannot be checked",
 	[SYM_ALLOCATE_DATAFLOW_BUFFERS] = "no dataflow buffers (Metal 2.0) in this build",
+	[SYM_ALLOCATOR_DEALLOCATE_BUFFER] = "a buffer's release by its allocator cannot be found "
+					    "at its callers: BankManager::deallocate_buffer is "
+					    "probed instead, a second trap per tracked free",
+	[SYM_MESH_BUFFER_DEALLOCATE] = "BankManager::deallocate_buffer is probed instead, a "
+				       "second trap per tracked free",
+	[SYM_MESH_BUFFER_DESTRUCTOR] = "a MeshBuffer released by its destructor is seen only where "
+				       "it calls MeshBuffer::deallocate",
 };
 
 bool probes__warn_if_missing(enum probe_symbol symbol)
@@ -448,5 +480,7 @@ bool probes__warn_if_missing(enum probe_symbol symbol)
 	 * says those), nor what older builds simply lack. */
 	return probe_symbol_missing_means[symbol] && symbol != SYM_BUFFER_ALLOCATE_IMPL &&
 	       symbol != SYM_BANK_CLEAR && symbol != SYM_BUFFER_DEALLOCATE_IMPL &&
-	       symbol != SYM_ALLOCATE_DATAFLOW_BUFFERS;
+	       symbol != SYM_ALLOCATE_DATAFLOW_BUFFERS &&
+	       symbol != SYM_ALLOCATOR_DEALLOCATE_BUFFER && symbol != SYM_MESH_BUFFER_DEALLOCATE &&
+	       symbol != SYM_MESH_BUFFER_DESTRUCTOR;
 }

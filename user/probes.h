@@ -51,6 +51,13 @@ enum probe_when {
 	WHEN_ALWAYS,
 	WHEN_CALLED,  /* `call` is still there */
 	WHEN_INLINED, /* `call` was inlined away */
+	/*
+	 * Only where devledger could not find every call that releases a buffer
+	 * through its allocator without a report (no MeshBuffer::deallocate, or its
+	 * code unreadable): then every release is seen below GraphTracker instead,
+	 * and a tracked free takes a second trap.
+	 */
+	WHEN_RELEASES_UNSEEN,
 };
 
 /*
@@ -66,10 +73,16 @@ struct probe {
 	enum probe_program program;
 	struct dl_probe_spec spec;
 	enum probe_when when;
-	enum tracker_call call; /* read only when `when` is not WHEN_ALWAYS */
+	enum tracker_call call; /* read only when `when` is WHEN_CALLED or WHEN_INLINED */
+	/*
+	 * Not at the function's entry but at its call to Allocator(Impl)::
+	 * deallocate_buffer(Buffer*), with that call's arguments; not attached
+	 * where the function makes no such call.
+	 */
+	bool at_release_call;
 };
 
-#define PROBE_COUNT 25
+#define PROBE_COUNT 27
 extern const struct probe probes[PROBE_COUNT];
 
 /* Is this probe attached, given which tracker calls were inlined (bit per enum tracker_call)? */

@@ -783,6 +783,8 @@ int session__finish(struct session *s)
 	tracer__unwatch(s->tracer);
 	if (tracer__drain(s->tracer) < 0 && s->apply_error)
 		exit_code = EXIT_RUNTIME;
+	if (s->opts.verbose)
+		tracer__print_hits(s->tracer, stderr);
 	tracer__stats(s->tracer, &stats);
 	mark__take(UINT64_MAX, snapshot, s);
 	timeline__lost(s->timeline,

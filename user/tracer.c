@@ -566,6 +566,44 @@ int tracer__stats(const struct tracer *tracer, struct dl_bpf_stats *stats)
 	return 0;
 }
 
+int tracer__hits(const struct tracer *tracer, uint64_t *hits, size_t count)
+{
+	int cpus = libbpf_num_possible_cpus();
+	uint64_t *values;
+	int fd = bpf_map__fd(tracer->skel->maps.probe_hits);
+
+	if (cpus <= 0)
+		return cpus ? cpus : -EINVAL;
+	values = calloc((size_t)cpus, sizeof(*values));
+	if (!values)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < count; i++) {
+		hits[i] = 0;
+		if (i >= DL_MAX_SPECS || bpf_map_lookup_elem(fd, &i, values))
+			continue;
+		for (int c = 0; c < cpus; c++)
+			hits[i] += values[c];
+	}
+	free(values);
+	return 0;
+}
+
+void tracer__print_hits(const struct tracer *tracer, FILE *out)
+{
+	uint64_t hits[PROBE_COUNT], total = 0;
+
+	if (tracer__hits(tracer, hits, PROBE_COUNT))
+		return;
+	fprintf(out, "devledger: probe hits:");
+	for (size_t i = 0; i < PROBE_COUNT; i++) {
+		if (!hits[i])
+			continue;
+		fprintf(out, " %s %llu,", probes[i].name, (unsigned long long)hits[i]);
+		total += hits[i];
+	}
+	fprintf(out, " %llu in all\n", (unsigned long long)total);
+}
+
 void tracer__free(struct tracer *tracer)
 {
 	if (!tracer)

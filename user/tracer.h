@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "../bpf/devledger.h"
@@ -88,6 +89,15 @@ int tracer__drain(struct tracer *tracer);
 
 /* Counters of what the BPF side could not deliver. */
 int tracer__stats(const struct tracer *tracer, struct dl_bpf_stats *stats);
+
+/*
+ * Uprobe hits per probe (index into probes[], count of them), every trap
+ * counted, whether it made a record or not. Returns 0 or -errno.
+ */
+int tracer__hits(const struct tracer *tracer, uint64_t *hits, size_t count);
+
+/* "devledger: probe hits: track_allocate N, ... M in all" (-v). */
+void tracer__print_hits(const struct tracer *tracer, FILE *out);
 
 void tracer__free(struct tracer *tracer);
 

@@ -453,6 +453,82 @@ static void test_mesh(void **state)
 	}
 }
 
+/* How often a probe fired, from -v's "probe hits" line; -1 when it did not fire. */
+static long long probe_hits(const char *err, const char *probe)
+{
+	const char *line = strstr(err, "devledger: probe hits:");
+	char needle[64];
+	const char *at;
+
+	if (!line)
+		fail_msg("no probe hits line: %s", err);
+	snprintf(needle, sizeof(needle), " %s ", probe);
+	at = strstr(line, needle);
+	if (!at || (strchr(line, '\n') && at > strchr(line, '\n')))
+		return -1;
+	return strtoll(at + strlen(needle), NULL, 10);
+}
+
+/* Every hit of every probe, from -v's "probe hits" line. */
+static long long probe_total(const char *err)
+{
+	const char *line = strstr(err, "devledger: probe hits:");
+	const char *end = line ? strstr(line, " in all\n") : NULL;
+	const char *at = end;
+
+	if (!end)
+		fail_msg("no probe hits total: %s", err);
+	while (at > line && at[-1] >= '0' && at[-1] <= '9')
+		at--;
+	return strtoll(at, NULL, 10);
+}
+
+/*
+ * A tracked free takes one trap: the mesh scenario's every fate and reason
+ * exact (allocator_free, allocator_clear, mesh_closed) with no probe on
+ * BankManager::deallocate_buffer, and the MeshBuffer's release seen at its
+ * call to the allocator, once. With --entry-probes (no probe on a call) the
+ * bank's release is probed on every free again: the same figures, and the
+ * same hits but for the bank's, one per release of one buffer (each tracked
+ * free's and the MeshBuffer's) in place of that one call's.
+ */
+static void test_hot_path(void **state)
+{
+	const char *dir = *state;
+	const char *args[] = { "mesh", NULL };
+	const char *verbose[] = { "-v", NULL }, *entry[] = { "-v", "--entry-probes", NULL };
+	const char *const envs[] = { "STANDIN_DIR", "STANDIN_ERA_C_DIR", "STANDIN_CET_DIR" };
+
+	for (size_t b = 0; b < sizeof(envs) / sizeof(envs[0]); b++) {
+		long long total[2], frees[2], bank = 0;
+
+		for (int e = 0; e < 2; e++) {
+			struct harness_proc run;
+			struct json_object *summary =
+				trace_build(&run, dir, envs[b], e ? entry : verbose, args);
+
+			check_mesh(json_object_array_get_idx(harness_get(summary, "processes"), 0),
+				   0);
+			total[e] = probe_total(run.err);
+			frees[e] = probe_hits(run.err, "track_deallocate");
+			assert_true(frees[e] > 0);
+			if (e == 0) {
+				assert_int_equal(probe_hits(run.err, "bank_deallocate"), -1);
+				assert_int_equal(probe_hits(run.err, "mesh_buffer_release"), 1);
+			} else {
+				assert_int_equal(probe_hits(run.err, "mesh_buffer_release"), -1);
+				/* Every release of one buffer: the tracked frees and the
+				 * MeshBuffer's. */
+				bank = probe_hits(run.err, "bank_deallocate");
+				assert_int_equal(bank, frees[e] + 1);
+			}
+			json_object_put(summary);
+		}
+		assert_int_equal(frees[0], frees[1]);
+		assert_int_equal(total[0], total[1] - bank + 1);
+	}
+}
+
 /* Only the sub-device allocator's 3 KiB go with it; the device's own buffer is freed tracked. */
 static void check_subdevice(struct json_object *proc)
 {
@@ -744,7 +820,8 @@ static void test_attach_pid_zombie(void **state)
 static void test_flood_bounded(void **state)
 {
 	const char *dir = *state;
-	const char *opts[] = { "--max-live", "20000", NULL }, *args[] = { "flood", "2000000", NULL };
+	const char *opts[] = { "--max-live", "20000", NULL },
+		   *args[] = { "flood", "2000000", NULL };
 	struct harness_proc proc;
 	struct json_object *summary, *p;
 
@@ -757,7 +834,8 @@ static void test_flood_bounded(void **state)
 	assert_false(json_object_get_boolean(harness_get(summary, "session.exact")));
 	assert_int_equal(harness_get_int(summary, "session.lost_events"), 0);
 	if (harness_get_int(summary, "session.peak_rss_kib") > 200 * 1024)
-		fail_msg("devledger held %lld KiB", harness_get_int(summary, "session.peak_rss_kib"));
+		fail_msg("devledger held %lld KiB",
+			 harness_get_int(summary, "session.peak_rss_kib"));
 	if (!strstr(proc.err, "1980001 allocations were not kept"))
 		fail_msg("the report does not say what was dropped: %s", proc.err);
 	json_object_put(summary);
@@ -987,8 +1065,9 @@ static void test_signal_any_time(void **state)
 	const char *dir = *state;
 	/* Copies: harness paths live in a few rotating buffers. */
 	char *lib = strdup(harness_standin_lib()), *out = strdup(harness_path(dir, "summary.json"));
-	char *argv[] = { (char *)harness_devledger(), "trace", "-a", "-q", "-l", lib, "-o", out,
-			 NULL };
+	char *argv[] = {
+		(char *)harness_devledger(), "trace", "-a", "-q", "-l", lib, "-o", out, NULL
+	};
 
 	for (int round = 0; round < 12; round++) {
 		struct harness_proc tracer;
@@ -1172,7 +1251,7 @@ static void test_check(void **state)
 	/* The plain build: everything resolved, entry probes on its push, no warning. */
 	assert_int_equal(run_check(harness_standin_lib(), true, 0, &proc, &out), 0);
 	assert_true(json_object_get_boolean(harness_get(out, "resolved")));
-	assert_int_equal(json_object_array_length(harness_get(out, "probes")), 25);
+	assert_int_equal(json_object_array_length(harness_get(out, "probes")), 27);
 	assert_string_equal(json_object_get_string(harness_get(out, "schema")),
 			    "devledger.check.v1");
 	/* Every tracker call still there. */
@@ -1749,6 +1828,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probe_sites, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mesh, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hot_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subdevice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inlined_tracker, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_era_c, setup, teardown),

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <functional>
 #include <initializer_list>
+#include <mutex>
 #include <numeric>
 #include <string>
 #include <thread>
@@ -56,6 +57,9 @@ const char usage[] =
 	"                       a device close, CBs of a destroyed program\n"
 	"  loop N [--time]      N track_allocate/track_deallocate pairs of one buffer;\n"
 	"                       --time prints \"ns_per_call X\"\n"
+	"  buffers N [--time] [--processor]  N rounds of a DRAM and an L1 Buffer created and\n"
+	"                       destroyed through the allocator; --time prints \"ns_per_buffer X\";\n"
+	"                       --processor registers a processor in GraphTracker first\n"
 	"--linger MS: stay MS milliseconds after the scenario (long enough to be looked at in /proc)\n"
 	"--truth FILE writes the ground truth; --attach-truth FILE (wait) the truth as seen by\n"
 	"an observer that attached at the ready line.\n";
@@ -520,6 +524,57 @@ void scenario_loop(uint64_t count, bool timed, standin::Truth &truth)
 	close_devices(devices);
 }
 
+// What tt-metal's shared-memory tracker does on every track_*: bytes in use per type, under a lock.
+class CountingProcessor final : public IGraphProcessor {
+public:
+	void track_allocate(const Buffer *buffer) override { add(buffer, 1); }
+	void track_deallocate(Buffer *buffer) override { add(buffer, -1); }
+	void track_allocate_cb(const CoreRangeSet &, uint64_t, uint64_t, bool,
+			       const IDevice *) override
+	{
+	}
+	void track_deallocate_cb(const IDevice *) override {}
+	void track_program(Program *, const IDevice *) override {}
+
+private:
+	void add(const Buffer *buffer, int64_t sign)
+	{
+		std::lock_guard<std::mutex> lock(mutex_);
+		bytes_[(int)buffer->state()->buffer_type_ % 5] += sign * (int64_t)buffer->state()->size_;
+	}
+
+	std::mutex mutex_;
+	int64_t bytes_[5] = {};
+};
+
+// The whole path of real Buffers, as fast as it goes: each round creates and destroys a DRAM and
+// an L1 buffer (Buffer::create -> allocate_impl -> track_allocate; ~Buffer -> deallocate_impl ->
+// track_deallocate -> the allocator -> BankManager::deallocate_buffer). With `timed`, prints
+// "ns_per_buffer N" for a buffer created and destroyed; with `processor`, a processor is
+// registered in GraphTracker, so every track_* does real work, as in newest tt-metal.
+void scenario_buffers(uint64_t rounds, bool timed, bool processor)
+{
+	auto devices = open_devices(1);
+	auto counting = std::make_shared<CountingProcessor>();
+	timespec start, end;
+
+	if (processor)
+		GraphTracker::instance().processors.push_back(counting);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (uint64_t i = 0; i < rounds; i++) {
+		auto dram = Buffer::create(devices[0], 4 * KIB, 1024, BufferType::DRAM, true);
+		auto l1 = Buffer::create(devices[0], 2 * KIB, 1024, BufferType::L1, false);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	if (processor)
+		GraphTracker::instance().processors.clear();
+	if (timed) {
+		double ns = (end.tv_sec - start.tv_sec) * 1e9 + (end.tv_nsec - start.tv_nsec);
+		std::printf("ns_per_buffer %.1f\n", rounds ? ns / (2.0 * rounds) : 0.0);
+	}
+	close_devices(devices);
+}
+
 // N allocations reported and never freed, at N addresses: a process that floods the tracer. No
 // ground truth: the tracer is expected to keep only some of them, and say so.
 void scenario_flood(uint64_t count)
@@ -673,7 +728,7 @@ int main(int argc, char **argv)
 	std::string scenario, truth_path, attach_truth_path, child_truth_path;
 	std::vector<uint64_t> numbers;
 	uint64_t seed = 1, ops = 10000, skip_meshes = 0, linger_ms = 0;
-	bool timed = false, skip_meshes_given = false, mark = false;
+	bool timed = false, skip_meshes_given = false, mark = false, processor = false;
 
 	for (int i = 1; i < argc; i++) {
 		std::string arg = argv[i];
@@ -697,6 +752,8 @@ int main(int argc, char **argv)
 			linger_ms = parse_number(value("--linger"), "--linger");
 		} else if (arg == "--mark") {
 			mark = true;
+		} else if (arg == "--processor") {
+			processor = true;
 		} else if (arg == "--seed") {
 			seed = parse_number(value("--seed"), "seed");
 		} else if (arg == "--ops") {
@@ -787,6 +844,9 @@ int main(int argc, char **argv)
 	} else if (scenario == "loop") {
 		need(1);
 		scenario_loop(numbers[0], timed, truth);
+	} else if (scenario == "buffers") {
+		need(1);
+		scenario_buffers(numbers[0], timed, processor);
 	} else {
 		bad_usage("unknown scenario " + scenario);
 	}

@@ -40,6 +40,12 @@ $(eval $(call standin_variant,$(STANDIN_OUT),))
 $(eval $(call standin_variant,$(STANDIN_CET_OUT),-fcf-protection=full))
 # Buffer::allocate_impl with the tracker call inlined, as a unity build can leave it.
 $(eval $(call standin_variant,$(STANDIN_INLINED_OUT),-DSTANDIN_INLINED_TRACKER))
+# BankManager::deallocate_buffer as era B's small tail call (its entry single-stepped under a
+# probe), plain and -fcf-protection: for make bench's whole-path loop.
+STANDIN_BANK_TAIL_OUT := $(OUTPUT)/standin-bank-tail
+STANDIN_BANK_TAIL_CET_OUT := $(OUTPUT)/standin-bank-tail-cet
+$(eval $(call standin_variant,$(STANDIN_BANK_TAIL_OUT),-DSTANDIN_BANK_TAIL_CALL))
+$(eval $(call standin_variant,$(STANDIN_BANK_TAIL_CET_OUT),-DSTANDIN_BANK_TAIL_CALL -fcf-protection=full))
 # Era C (pimpl Buffer, AllocatorImpl), built with clang++ as newer tt-metal is.
 $(eval $(call standin_variant,$(STANDIN_ERA_C_OUT),-DSTANDIN_ERA_C,clang++))
 

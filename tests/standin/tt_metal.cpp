@@ -372,6 +372,22 @@ DeviceAddr BankManager::allocate_buffer(DeviceAddr size, bool bottom_up, bool *o
 	return found;
 }
 
+#if defined(STANDIN_BANK_TAIL_CALL) && !defined(STANDIN_ERA_C)
+// Era B's shape: a few bytes that load the bank's algorithm and tail-call it. Its first
+// instruction is a mov, which a probe there single-steps.
+__attribute__((noinline)) void BankManager::deallocate_buffer(DeviceAddr address)
+{
+	algorithm_ptr_->deallocate(address);
+}
+
+__attribute__((noinline)) void BankManager::Algorithm::deallocate(DeviceAddr address)
+{
+	std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
+
+	bank->used_.erase(address);
+	bank->requested_.erase(address);
+}
+#else
 #ifdef STANDIN_ERA_C
 // One allocator per bank here: the id (tt-metal's per sub-device allocators) selects nothing.
 __attribute__((noinline)) void BankManager::deallocate_buffer(DeviceAddr address, AllocatorID)
@@ -384,6 +400,7 @@ __attribute__((noinline)) void BankManager::deallocate_buffer(DeviceAddr address
 	used_.erase(address);
 	requested_.erase(address);
 }
+#endif
 
 // What deallocate_all and clear share. Neither goes through deallocate_buffer (tt-metal frees
 // straight in the bank's algorithm), so a probe there never sees these addresses.

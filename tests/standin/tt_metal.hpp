@@ -153,6 +153,15 @@ public:
 	unsigned int interleave_; // DRAM spreads a buffer over 12 banks
 	std::map<DeviceAddr, DeviceAddr> used_; // address -> footprint per bank
 	std::map<DeviceAddr, DeviceAddr> requested_; // address -> requested size
+#ifdef STANDIN_BANK_TAIL_CALL
+	// Era B's small deallocate_buffer: load the bank's algorithm, tail-call it.
+	struct Algorithm {
+		BankManager *bank;
+		void deallocate(DeviceAddr address);
+	};
+	Algorithm algorithm_{ this };
+	Algorithm *algorithm_ptr_ = &algorithm_;
+#endif
 
 private:
 	void release_all();

@@ -27,7 +27,8 @@ static char lib[PATH_MAX];
 /* caller() calls callee() through the PLT (callee is not defined here); quiet() calls nothing. */
 static const char source[] = "extern void callee(void);\n"
 			     "void caller(void) { callee(); }\n"
-			     "void quiet(void) { __asm__ volatile(\"\" ::: \"memory\"); }\n";
+			     "void quiet(void) { __asm__ volatile(\"\" ::: \"memory\"); }\n"
+			     "void twice(int x) { if (x) callee(); callee(); }\n";
 
 static int setup(void **state)
 {
@@ -76,6 +77,34 @@ static void test_call_through_plt(void **state)
 }
 
 /*
+ * Where the calls are: each one's place past the caller's entry (a call or a
+ * tail jump, e8 or e9 with a 32-bit displacement), all of them counted even
+ * past the room given.
+ */
+static void test_call_sites(void **state)
+{
+	const char *names[] = { "caller", "quiet", "twice" };
+	struct elfsym syms[3], callee = { .found = false, .vaddr = 0 };
+	uint64_t deltas[2] = { 0, 0 }, one = 0;
+
+	(void)state;
+	assert_int_equal(elfsyms__resolve(lib, names, 3, syms), 0);
+	assert_int_equal(inlining__call_sites(lib, &syms[0], &callee, "callee", deltas, 2), 1);
+	assert_true(deltas[0] < syms[0].size);
+	assert_int_equal(inlining__call_sites(lib, &syms[1], &callee, "callee", deltas, 2), 0);
+	assert_int_equal(inlining__call_sites(lib, &syms[2], &callee, "callee", deltas, 2), 2);
+	assert_true(deltas[0] < deltas[1] && deltas[1] < syms[2].size);
+	for (int i = 0; i < 2; i++) {
+		uint8_t opcode;
+
+		elfpatch_pread(lib, syms[2].offset + deltas[i], &opcode, 1);
+		assert_true(opcode == 0xe8 || opcode == 0xe9);
+	}
+	assert_int_equal(inlining__call_sites(lib, &syms[2], &callee, "callee", &one, 1), 2);
+	assert_int_equal(one, deltas[0]);
+}
+
+/*
  * 4 MiB of PLT to look through, with no stub for the callee in it: decoding
  * it whole with details once cost gigabytes. Now one instruction at a time,
  * and a bounded number of them.
@@ -100,13 +129,15 @@ static void test_huge_plt(void **state)
 	getrusage(RUSAGE_SELF, &after);
 	/* ru_maxrss is in KiB: less than 64 MiB more than before. */
 	if (after.ru_maxrss - before.ru_maxrss > 64 * 1024)
-		fail_msg("looking through the PLT took %ld KiB", after.ru_maxrss - before.ru_maxrss);
+		fail_msg("looking through the PLT took %ld KiB",
+			 after.ru_maxrss - before.ru_maxrss);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_call_through_plt),
+		cmocka_unit_test(test_call_sites),
 		cmocka_unit_test(test_huge_plt),
 	};
 

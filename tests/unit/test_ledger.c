@@ -649,6 +649,54 @@ static void test_bank_free_in_unknown_bank(void **state)
 }
 
 /*
+ * The allocator's release of one buffer at a call that reports nothing (a
+ * MeshBuffer released by its mesh's allocator): its device comes with it, so
+ * the address alone need not tell it; within a mesh's close it is the close's.
+ */
+static void test_allocator_free_at_its_call(void **state)
+{
+	struct ledger *l = *state;
+	const struct ledger_process *p;
+
+	alloc_via(l, 7, DL_DEVICE_MESH, 0, DL_MEM_L1, 0x200, 8192, MESH_ALLOC);
+	alloc_via(l, 7, 0, 0, DL_MEM_L1, 0x200, 64, ALLOCATOR_0);
+	alloc_via(l, 7, DL_DEVICE_MESH, 0, DL_MEM_DRAM, 0x400, 4096, MESH_ALLOC);
+	assert_int_equal(send_from(l, DL_EV_ALLOCATOR_FREE, 10, 7, DL_DEVICE_MESH, 0, MESH,
+				   DL_MEM_L1, 0x200, 8192, 0),
+			 0);
+	p = proc(l, 0);
+	assert_int_equal(p->untracked_frees.count, 1);
+	assert_int_equal(p->untracked_frees.items[0].reason, LEDGER_REASON_ALLOCATOR_FREE);
+	assert_int_equal(p->untracked_frees.items[0].address, 0x200);
+	assert_int_equal(p->untracked_frees.items[0].size, 8192);
+	assert_int_equal(p->untracked_frees.items[0].device_kind, DL_DEVICE_MESH);
+	/* The chip's buffer at the same address stays. */
+	assert_stats(stats(p, 0, DL_MEM_L1), 64, 64, 1, 1, 0, 0, 0, 0, 0);
+	/* Again (its mesh closed already, or allocated before devledger looked): nothing. */
+	assert_int_equal(send_from(l, DL_EV_ALLOCATOR_FREE, 10, 7, DL_DEVICE_MESH, 0, MESH,
+				   DL_MEM_L1, 0x200, 8192, 0),
+			 0);
+	assert_int_equal(proc(l, 0)->untracked_frees.count, 1);
+	/* Inside the mesh's close: the close names it. */
+	assert_int_equal(send_from(l, DL_EV_MESH_CLOSE, 10, 7, DL_DEVICE_MESH, 0, MESH, 0, 0, 0, 0),
+			 0);
+	assert_int_equal(send_from(l, DL_EV_ALLOCATOR_FREE, 10, 7, DL_DEVICE_MESH, 0, MESH,
+				   DL_MEM_DRAM, 0x400, 4096, 0),
+			 0);
+	p = proc(l, 0);
+	assert_int_equal(p->untracked_frees.count, 2);
+	for (size_t i = 0; i < 2; i++)
+		assert_int_equal(p->untracked_frees.items[i].reason,
+				 p->untracked_frees.items[i].address == 0x400
+					 ? LEDGER_REASON_MESH_CLOSED
+					 : LEDGER_REASON_ALLOCATOR_FREE);
+	/* Program-scope L1 is no allocator's buffer: rejected. */
+	assert_int_equal(
+		send_from(l, DL_EV_ALLOCATOR_FREE, 10, 7, 0, 0, 0, DL_MEM_CB, 0x200, 64, 0),
+		-EINVAL);
+}
+
+/*
  * Allocator::deallocate_buffers outside any close: the allocator's device
  * (from its allocations) ends everything with allocator_clear; the banks
  * cleared inside learn their device.
@@ -993,7 +1041,8 @@ static void test_memory_bounded(void **state)
 			alloc(l, pid, 0, DL_MEM_DRAM, a * 2048, 2048);
 		process_exit(l, pid, 0, "worker");
 	}
-	/* Each keeps its state and its list of leaks for the summary (about 5 KiB here), no more. */
+	/* Each keeps its state and its list of leaks for the summary (about 5 KiB here), no more.
+	 */
 	assert_true(ledger__memory_bytes(l) < after_warmup + 300 * 8192);
 	assert_int_equal(ledger__dropped(l), 0);
 }
@@ -1021,7 +1070,8 @@ static void test_tables_per_device(void **state)
 	/* Freed, their keys stay (to tell a double free); at the exit the table goes. */
 	for (int i = 0; i < many; i++)
 		dealloc(l, 9, 0, DL_MEM_DRAM, (uint64_t)i * 64);
-	assert_int_equal(ledger__finish(l), 0); /* the live lists that finish fills stay allocated */
+	assert_int_equal(ledger__finish(l),
+			 0); /* the live lists that finish fills stay allocated */
 	held = ledger__memory_bytes(l);
 	process_exit(l, 9, 0, "many");
 	assert_int_equal(proc(l, 1)->leaks.count, 0);
@@ -1426,6 +1476,7 @@ int main(void)
 		BOTH(test_tables_per_device),
 		BOTH(test_tracked_free_pairs_with_bank),
 		BOTH(test_bank_free_in_unknown_bank),
+		BOTH(test_allocator_free_at_its_call),
 		BOTH(test_allocator_clear),
 		BOTH(test_clear_of_one_allocator),
 		BOTH(test_clear_inside_device_close),

@@ -182,6 +182,42 @@ static void test_register_specs(void **state)
 	assert_string_equal(text, "reads nothing: the thread is the record");
 }
 
+/*
+ * A MeshBuffer's release by its mesh's allocator: at the call, the Buffer is
+ * the call's second argument (rsi), read through its pimpl in era C; attached
+ * wherever the call is found, whatever was inlined. The bank's release of
+ * every buffer is the library's to decide (only where those calls are not
+ * all found).
+ */
+static void test_release_at_call_specs(void **state)
+{
+	const struct probe *release = probe_named("mesh_buffer_release", false);
+	unsigned int offsets[LAYOUT_FIELDS];
+	struct dl_probe_spec spec;
+	char text[256];
+
+	(void)state;
+	assert_non_null(release);
+	assert_true(release->at_release_call);
+	assert_int_equal(release->symbol, SYM_MESH_BUFFER_DEALLOCATE);
+	assert_true(probe_named("mesh_buffer_dtor_release", false)->at_release_call);
+	assert_false(probe_named("track_deallocate", false)->at_release_call);
+	preset_offsets("era-c", offsets);
+	assert_int_equal(spec_of("mesh_buffer_release", false, offsets, &spec), 0);
+	assert_int_equal(spec.kind, DL_EV_ALLOCATOR_FREE);
+	assert_int_equal(spec.object_arg, 1);
+	assert_int_equal(spec.hops, 1);
+	assert_int_equal(spec.hop_offset[0], 16);
+	probes__describe(&spec, text, sizeof(text));
+	assert_string_equal(text, "reads from *(rsi+16)+0, 72 bytes: address +64, size +8, type "
+				  "+16, device +0, hooked +57");
+	for (unsigned int inlined = 0; inlined < 8; inlined++) {
+		assert_true(probes__wanted(release, inlined));
+		assert_true(probes__wanted(probe_named("bank_deallocate", false), inlined));
+	}
+	assert_int_equal(probe_named("bank_deallocate", false)->when, WHEN_RELEASES_UNSEEN);
+}
+
 /* A probe site may move past instructions only while they leave these registers alone. */
 static void test_regs_read(void **state)
 {
@@ -304,9 +340,10 @@ static void test_program_buffers(void **state)
 	assert_value(&spec.array.only_if, DL_SRC_OBJECT, 48, 1);
 	assert_int_equal(spec.array.only_if_equals, 0);
 	probes__describe(&spec, text, sizeof(text));
-	assert_string_equal(text, "for each element of the vector at what its entry kept+200 (16 "
-				  "bytes apart): type CB, device the argument its entry kept, "
-				  "element address +96, element size +40, element only if +48 is 0");
+	assert_string_equal(text,
+			    "for each element of the vector at what its entry kept+200 (16 "
+			    "bytes apart): type CB, device the argument its entry kept, "
+			    "element address +96, element size +40, element only if +48 is 0");
 	assert_true(probes__wanted(probe_named("read_circular_buffers", false), inlined));
 	assert_false(probes__wanted(probe_named("read_circular_buffers", false), 0));
 	assert_false(probes__wanted(probe_named("track_allocate_cb", false), inlined));
@@ -356,6 +393,7 @@ int main(void)
 		cmocka_unit_test(test_buffer_spec_era_c),
 		cmocka_unit_test(test_unknown_and_far_fields),
 		cmocka_unit_test(test_register_specs),
+		cmocka_unit_test(test_release_at_call_specs),
 		cmocka_unit_test(test_regs_read),
 		cmocka_unit_test(test_allocate_impl_fallback),
 		cmocka_unit_test(test_deallocate_impl_fallback),
