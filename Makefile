@@ -29,8 +29,9 @@ override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARNINGS) -MMD -MP -I$(OUTPUT) -Iuse
 # The BPF_KPROBE macros name parameters a program may not use.
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) $(WARNINGS) -Wno-unused-parameter -MMD -MP \
 	-I$(dir $(VMLINUX)) -Ibpf
-# libstdc++ for its demangler only (__cxa_demangle).
-LDLIBS := -lbpf -lelf -ldw -lz -lzstd -ljson-c -lcapstone -lmicrohttpd -lpthread -lstdc++
+# libstdc++ for its demangler only (__cxa_demangle). libmicrohttpd is not linked: serve loads it
+# (user/httpd.c), so that no other command pays for loading it and its TLS stack at start.
+LDLIBS := -lbpf -lelf -ldw -lz -lzstd -ljson-c -lcapstone -ldl -lpthread -lstdc++
 
 ifeq ($(V),1)
 Q =

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * devledger serve: a system-wide session until SIGINT or SIGTERM, its ledger
- * as Prometheus metrics at /metrics over HTTP (libmicrohttpd), and each
+ * as Prometheus metrics at /metrics over HTTP (libmicrohttpd, loaded then:
+ * httpd.h), and each
  * process that exits handed out (to the metrics, to --per-process-dir) and
  * forgotten, so that a service that runs for weeks holds only what runs.
  *
@@ -19,7 +20,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "httpd.h"
 #include "ledger.h"
 #include "metrics.h"
 #include "options.h"
@@ -48,6 +49,7 @@ struct serve {
 	struct session *session;
 	struct ledger *ledger;
 	struct metrics *metrics;
+	const struct httpd_api *http; /* libmicrohttpd, loaded when serve starts */
 	struct MHD_Daemon *daemon;
 	bool exits_pending; /* a process exited since the last release: the loop's own */
 	uint64_t next_expire_ns;
@@ -66,18 +68,19 @@ struct serve {
 
 /* ---- HTTP, on libmicrohttpd's thread ---- */
 
-static enum MHD_Result respond(struct MHD_Connection *conn, unsigned int status, const char *type,
-			       const char *body, size_t len)
+static enum MHD_Result respond(const struct serve *sv, struct MHD_Connection *conn,
+			       unsigned int status, const char *type, const char *body, size_t len)
 {
 	struct MHD_Response *response;
 	enum MHD_Result ret;
 
-	response = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	response =
+		sv->http->create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
 	if (!response)
 		return MHD_NO;
-	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	ret = MHD_queue_response(conn, status, response);
-	MHD_destroy_response(response);
+	sv->http->add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	ret = sv->http->queue_response(conn, status, response);
+	sv->http->destroy_response(response);
 	return ret;
 }
 
@@ -96,9 +99,9 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 	(void)upload_data_size;
 	(void)request;
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
-		return respond(conn, MHD_HTTP_METHOD_NOT_ALLOWED, text, "GET /metrics\n", 13);
+		return respond(sv, conn, MHD_HTTP_METHOD_NOT_ALLOWED, text, "GET /metrics\n", 13);
 	if (strcmp(url, "/metrics"))
-		return respond(conn, MHD_HTTP_NOT_FOUND, text,
+		return respond(sv, conn, MHD_HTTP_NOT_FOUND, text,
 			       "devledger serves its metrics at /metrics\n", 41);
 
 	clock_gettime(CLOCK_REALTIME, &deadline);
@@ -111,10 +114,10 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 	       pthread_cond_timedwait(&sv->rendered, &sv->lock, &deadline) != ETIMEDOUT)
 		;
 	if (sv->exposition)
-		ret = respond(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
+		ret = respond(sv, conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
 			      sv->exposition, sv->exposition_len);
 	else
-		ret = respond(conn, MHD_HTTP_SERVICE_UNAVAILABLE, text,
+		ret = respond(sv, conn, MHD_HTTP_SERVICE_UNAVAILABLE, text,
 			      "devledger is starting\n", 22);
 	pthread_mutex_unlock(&sv->lock);
 	return ret;
@@ -129,6 +132,9 @@ static int start_http(struct serve *sv)
 	bool v6 = strchr(o->metrics_host, ':') != NULL;
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
 
+	sv->http = httpd__load();
+	if (!sv->http)
+		return -ENOENT;
 	if (v6) {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&addr;
 
@@ -148,7 +154,7 @@ static int start_http(struct serve *sv)
 	sigaddset(&block, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
 	/* A scrape at a time is all Prometheus makes; a few more for people with curl. */
-	sv->daemon = MHD_start_daemon(flags, (uint16_t)o->metrics_port, NULL, NULL, answer, sv,
+	sv->daemon = sv->http->start_daemon(flags, (uint16_t)o->metrics_port, NULL, NULL, answer, sv,
 				      MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 				      MHD_OPTION_CONNECTION_LIMIT, 16u,
 				      MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
@@ -170,7 +176,7 @@ static void stop_http(struct serve *sv)
 	pthread_cond_broadcast(&sv->rendered);
 	pthread_mutex_unlock(&sv->lock);
 	if (sv->daemon)
-		MHD_stop_daemon(sv->daemon);
+		sv->http->stop_daemon(sv->daemon);
 	sv->daemon = NULL;
 }
 
