@@ -119,8 +119,11 @@ for ((r = 1; r <= whole_rounds; r++)); do
 			"$out/bench/probecost" --chosen --multi "$lib" -- "$driver" buffers "$buffers" --time $flag > "$work/wf"
 			"$out/devledger" trace -q -v -o "$work/wc.json" -- "$driver" buffers "$buffers" --time $flag \
 				> "$work/wc" 2> "$work/wc.err"
+			"$out/devledger" trace -q --no-stacks -o "$work/wc0.json" -- "$driver" buffers "$buffers" \
+				--time $flag > "$work/wc0"
 			bpftrace "$work/ledger.bt" -c "$driver buffers $buffers --time $flag" > "$work/wd" 2>/dev/null
 			wns "$work/wa" >> "$work/$key.a"
+			wns "$work/wc0" >> "$work/$key.c0"
 			wns "$work/wf" >> "$work/$key.f"
 			wns "$work/wc" >> "$work/$key.c"
 			wns "$work/wd" >> "$work/$key.d"
@@ -134,20 +137,21 @@ done
 
 printf '\nWhole path, median ns per buffer created and destroyed over %d rounds of %d (a DRAM and an L1 Buffer each)\n' \
 	"$whole_rounds" "$buffers"
-printf '%-6s %-6s %-5s %9s %9s %9s %9s %8s %6s %11s %5s %6s\n' bank build proc a floor c d c/floor c/d "traps/buf" lost exact
+printf '(c: devledger as by default, call stacks on; c0: --no-stacks, the tracing alone)\n'
+printf '%-6s %-6s %-5s %9s %9s %9s %9s %9s %8s %9s %6s %7s %6s %11s %5s %6s\n' bank build proc a floor c c0 d c/floor c0/floor c/d c0/d c/c0 "traps/buf" lost exact
 for config in $whole_configs; do
 	for processor in no yes; do
 		shape=${config%%:*}
 		build=${config##*:}
 		key="$shape.$build.$processor"
 		a=$(median < "$work/$key.a"); f=$(median < "$work/$key.f")
-		c=$(median < "$work/$key.c"); d=$(median < "$work/$key.d")
+		c=$(median < "$work/$key.c"); d=$(median < "$work/$key.d"); c0=$(median < "$work/$key.c0")
 		traps=$(median < "$work/$key.traps")
 		lost=$(awk '{ s += $1 } END { print s + 0 }' "$work/$key.lost")
 		exact=$(awk '{ s += $1 } END { print (s == NR) ? "yes" : "no" }' "$work/$key.exact")
-		awk -v s="$shape" -v b="$build" -v p="$processor" -v a="$a" -v f="$f" -v c="$c" -v d="$d" \
+		awk -v s="$shape" -v b="$build" -v p="$processor" -v a="$a" -v f="$f" -v c="$c" -v c0="$c0" -v d="$d" \
 			-v t="$traps" -v l="$lost" -v e="$exact" \
-			'BEGIN { printf "%-6s %-6s %-5s %9.1f %9.1f %9.1f %9.1f %8.2f %6.2f %11.3f %5d %6s\n", s, b, p, a, f, c, d, c / f, c / d, t, l, e }'
+			'BEGIN { printf "%-6s %-6s %-5s %9.1f %9.1f %9.1f %9.1f %9.1f %8.2f %9.2f %6.2f %7.2f %6.2f %11.3f %5d %6s\n", s, b, p, a, f, c, c0, d, c / f, c0 / f, c / d, c0 / d, c / c0, t, l, e }'
 	done
 done
 
