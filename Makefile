@@ -93,9 +93,11 @@ $(OUTPUT)/devledger: $(USER_OBJS)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
 # Tests: one cmocka binary per module, linked with the modules it names.
-test_ledger_MODULES := ledger
-test_summary_MODULES := summary ledger chipview timeline timeline_json jsonout unwind demangle
-test_metrics_MODULES := metrics ledger
+# The ledger is three modules (user/ledger_state.h says which is what).
+LEDGER_MODULES := ledger ledger_cbs ledger_sites
+test_ledger_MODULES := $(LEDGER_MODULES)
+test_summary_MODULES := summary $(LEDGER_MODULES) chipview timeline timeline_json jsonout unwind demangle
+test_metrics_MODULES := metrics $(LEDGER_MODULES)
 test_options_MODULES := options
 test_probesite_MODULES := probesite
 test_probes_MODULES := probes probesite eras
@@ -105,7 +107,7 @@ test_procinfo_MODULES := procinfo
 test_demangle_MODULES := demangle
 test_inlining_MODULES := inlining elfsyms
 test_dwarflayout_MODULES := dwarflayout
-test_timeline_MODULES := timeline ledger
+test_timeline_MODULES := timeline $(LEDGER_MODULES)
 test_unwind_MODULES := unwind demangle
 test_layoutcache_MODULES := layoutcache dwarflayout
 
@@ -215,7 +217,7 @@ $(BENCH_OUT)/probecost: bench/probecost.c $(BENCH_OUT)/empty.skel.h \
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) -I$(BENCH_OUT) $(filter %.c %.o,$^) $(LDLIBS) -o $@
 
-$(BENCH_OUT)/ledger_bench: bench/ledger_bench.c $(call module_objs,ledger) | $(BENCH_OUT)
+$(BENCH_OUT)/ledger_bench: bench/ledger_bench.c $(call module_objs,$(LEDGER_MODULES)) | $(BENCH_OUT)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 

@@ -4,209 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ledger.h"
-
-/*
- * Buffers live in open-addressing hash tables, one per process and device,
- * written here rather than taken from a library because it is the hot path
- * (every record) and because its entries must stay small (a million live
- * allocations should cost at most 64 MB). 32-byte slots, linear probing, at
- * most 3/4 full, growing by half: between 43 and 64 bytes per entry whatever
- * the population. The capacity is no power of two, so a hash maps to a slot
- * by multiplication. A device's close and a process's exit walk only their
- * own tables; an exited process's tables are freed.
- *
- * A freed key stays in its table as DEAD: a later free of it is then known
- * to be a double free, and a new allocation at the same address reuses its
- * slot. A rebuild keeps only what is live or released (see slot_kept).
- */
-/*
- * DEAD: freed with a report. RELEASED: ended without one (an allocator
- * release, a close): a report of its free that comes later is the same
- * free, counted once.
- */
-enum slot_state { SLOT_EMPTY = 0, SLOT_LIVE, SLOT_DEAD, SLOT_RELEASED };
-
-/* At most this many processes in one ledger: the slot keeps the process index in 20 bits. */
-#define MAX_PROCESSES (1u << 20)
-
-/*
- * A slot keeps which of its device's allocators it came from in 4 bits:
- * 1 to 15 in the order the device's allocators were first seen, 0 unknown.
- * A device has its own allocator and one per sub-device manager.
- */
-#define MAX_ALLOCATORS 15
-
-struct slot {
-	uint64_t address;
-	uint64_t size;
-	uint64_t alloc_ts_ns;
-	int32_t device_id;
-	uint32_t process : 20; /* index into ledger.processes: pids are reused, indexes are not */
-	uint32_t mem_type : 3;
-	uint32_t state : 3;
-	uint32_t device_kind : 2;
-	uint32_t allocator : 4; /* which of the device's allocators: 1.., 0 unknown */
-	uint32_t stack;		/* where it was allocated: the caller's tag, 0 none */
-	uint32_t pad;
-};
-
-_Static_assert(sizeof(struct slot) == 40, "a slot is 40 bytes");
-
-/* A chip or a mesh, as the ledger keys it. */
-struct device_key {
-	int32_t id;
-	uint8_t kind;
-};
-
-static bool same_device(struct device_key a, struct device_key b)
-{
-	return a.id == b.id && a.kind == b.kind;
-}
-
-/*
- * A live program-scope L1 buffer: a circular buffer, or a Metal 2.0 dataflow
- * buffer (mem_type). A process has tens of them: a plain array will do.
- */
-struct cb {
-	uint64_t program; /* ProgramImpl*, 0 when unknown */
-	uint64_t address;
-	uint64_t size;
-	uint64_t alloc_ts_ns;
-	struct device_key device;
-	uint8_t mem_type; /* DL_MEM_CB or DL_MEM_DFB */
-	uint32_t stack;
-};
-
-/* Is this memory type program-scope L1, laid out per program from one base? */
-static bool program_scope(unsigned int mem_type)
-{
-	return mem_type == DL_MEM_CB || mem_type == DL_MEM_DFB;
-}
-
-/*
- * Which device an allocator or a bank manager serves, as learned from the
- * records, and which of that device's allocators it is (or belongs to).
- */
-struct owner {
-	uint64_t object;
-	struct device_key device;
-	uint8_t allocator; /* 1..MAX_ALLOCATORS; 0 unknown */
-};
-
-struct owners {
-	struct owner *items;
-	size_t count;
-	size_t capacity;
-};
-
-/* A close or an allocator clear in progress on one thread, from its entry record to its return. */
-enum context_kind { CONTEXT_DEVICE_CLOSE, CONTEXT_MESH_CLOSE, CONTEXT_ALLOCATOR_CLEAR };
-
-struct context {
-	uint32_t tid;
-	uint8_t kind;	   /* enum context_kind */
-	bool has_device;   /* an allocator clear may not know its device */
-	uint8_t allocator; /* an allocator clear's allocator, 0 unknown */
-	struct device_key device;
-	uint32_t stack; /* of its entry record */
-};
-
-/*
- * A thread's last tracked free: tt-metal's track_deallocate is followed on
- * the same thread by the allocator's release of the same address.
- */
-struct pending_free {
-	bool valid;
-	uint8_t mem_type;
-	uint8_t allocator; /* of the buffer freed */
-	uint32_t tid;
-	uint64_t address;
-	struct device_key device;
-};
-
-/* Threads a process frees from at once; an older entry is overwritten only after its pair came. */
-#define PENDING_FREES 32
-
-struct process_state {
-	struct ledger_process view;
-	struct ledger *ledger; /* for its observer */
-	size_t device_capacity;
-	size_t last_device; /* index of the device used last: records come in runs */
-	struct cb *cbs;
-	size_t cb_count;
-	size_t cb_capacity;
-	struct owners allocators;
-	struct owners banks;
-	struct owner last_allocator; /* the allocator seen last: allocations come in runs */
-	struct context *contexts;    /* in the order entered: a thread's outermost comes first */
-	size_t context_count;
-	size_t context_capacity;
-	struct pending_free pending[PENDING_FREES];
-	size_t pending_next;
-	size_t pending_last; /* the slot written last */
-	size_t mesh_chip_capacity;
-	uint64_t *meshes;    /* MeshDevice pointers, numbered in the order first seen */
-	size_t mesh_count;
-	size_t mesh_capacity;
-	uint64_t overflows;	   /* byte totals that would have wrapped */
-	uint64_t live_total;	   /* its LIVE slots */
-	struct slot_table *tables; /* one per view.devices[] entry, in the same order */
-	size_t table_capacity;
-	bool forgotten; /* handed out by ledger__release_exited: an empty entry to reuse */
-	/* The record being applied: its stack tag, and the tag what it releases gets. */
-	uint32_t stack;
-	uint32_t release_stack;
-	size_t site_capacity;
-	uint32_t *site_index; /* open addressing over view.sites: index + 1, 0 empty */
-	size_t site_index_capacity;
-	size_t last_site;
-};
-
-/* One process's buffers on one device. */
-struct slot_table {
-	struct slot *slots;
-	size_t capacity; /* 0 until the first allocation */
-	size_t used;	 /* slots not EMPTY */
-};
-
-/* A table starts this small: most devices of most processes hold a handful of buffers. */
-#define TABLE_MIN_CAPACITY 64
-
-struct pid_slot {
-	uint32_t pid;
-	uint32_t process_plus_one; /* 0: empty */
-};
-
-struct ledger {
-	uint64_t (*hash)(const struct ledger_key *key);
-
-	struct process_state *processes;
-	size_t process_count;
-	size_t process_capacity;
-	struct pid_slot *pids; /* pid -> newest process with that pid */
-	size_t pid_capacity;
-	size_t last_process;
-
-	struct ledger_process *sorted; /* rebuilt by ledger__finish */
-	size_t sorted_count;
-	uint64_t events;
-	uint64_t rejected; /* records that could not be accounted for */
-	uint64_t max_live;
-	/* Indexes of forgotten processes, taken again before the array grows. */
-	size_t *free_indexes;
-	size_t free_count;
-	size_t free_capacity;
-	/* What forgotten processes add to the ledger's totals. */
-	uint64_t forgotten_dropped;
-	uint64_t forgotten_overflows;
-	/* A short list: the timeline and a metrics endpoint may follow one ledger at once. */
-	struct {
-		ledger_observer_fn fn;
-		void *ctx;
-	} observers[LEDGER_MAX_OBSERVERS];
-	size_t observer_count;
-};
+#include "ledger_state.h"
 
 static const char *const reason_names[LEDGER_REASONS] = {
 	[LEDGER_REASON_NONE] = "none",
@@ -261,7 +59,7 @@ static uint64_t default_hash(const struct ledger_key *key)
 	return h;
 }
 
-static int grow(void **array, size_t *capacity, size_t elem, size_t need)
+int ledger_grow(void **array, size_t *capacity, size_t elem, size_t need)
 {
 	size_t cap = *capacity ? *capacity : 4;
 	void *bigger;
@@ -281,7 +79,7 @@ static int grow(void **array, size_t *capacity, size_t elem, size_t need)
 
 static int list_append(struct ledger_list *list, const struct ledger_record *record)
 {
-	int err = grow((void **)&list->items, &list->capacity, sizeof(*record), list->count + 1);
+	int err = ledger_grow((void **)&list->items, &list->capacity, sizeof(*record), list->count + 1);
 
 	if (err)
 		return err;
@@ -447,7 +245,7 @@ static int new_process(struct ledger *ledger, uint32_t pid, size_t *index)
 	}
 	if (ledger->process_count == MAX_PROCESSES)
 		return -ENOSPC;
-	err = grow((void **)&ledger->processes, &ledger->process_capacity,
+	err = ledger_grow((void **)&ledger->processes, &ledger->process_capacity,
 		   sizeof(*ledger->processes), ledger->process_count + 1);
 	if (err)
 		return err;
@@ -578,9 +376,9 @@ static struct ledger_device *device_for(struct process_state *p, struct device_k
 	size_t lo = device_index(p, key, &found);
 
 	if (!found) {
-		if (grow((void **)&v->devices, &p->device_capacity, sizeof(*v->devices),
+		if (ledger_grow((void **)&v->devices, &p->device_capacity, sizeof(*v->devices),
 			 v->device_count + 1) ||
-		    grow((void **)&p->tables, &p->table_capacity, sizeof(*p->tables),
+		    ledger_grow((void **)&p->tables, &p->table_capacity, sizeof(*p->tables),
 			 v->device_count + 1))
 			return NULL;
 		memmove(&v->devices[lo + 1], &v->devices[lo],
@@ -597,7 +395,7 @@ static struct ledger_device *device_for(struct process_state *p, struct device_k
 	return &v->devices[lo];
 }
 
-static struct ledger_stats *stats_for(struct process_state *p, struct device_key device,
+struct ledger_stats *ledger_stats_for(struct process_state *p, struct device_key device,
 				      uint8_t type)
 {
 	struct ledger_device *dev = device_for(p, device);
@@ -627,7 +425,7 @@ static void notify(struct process_state *p, struct ledger_change change)
 		ledger->observers[i].fn(ledger->observers[i].ctx, &change);
 }
 
-static void notify_live(struct process_state *p, struct device_key device, uint8_t mem_type,
+void ledger_notify_live(struct process_state *p, struct device_key device, uint8_t mem_type,
 			const struct ledger_stats *stats, uint64_t ts)
 {
 	notify(p, (struct ledger_change){ .kind = LEDGER_CHANGE_LIVE,
@@ -766,108 +564,6 @@ static struct ledger_record record_of(const struct slot *s, enum ledger_reason r
 				       .event_ts_ns = ts };
 }
 
-/* ---- allocating sites, by stack tag ---- */
-
-static size_t site_home(uint32_t stack, size_t capacity)
-{
-	return (size_t)((stack * 0x9e3779b97f4a7c15ULL) >> 24) & (capacity - 1);
-}
-
-static struct ledger_site *site_find(struct process_state *p, uint32_t stack, size_t *home)
-{
-	size_t mask = p->site_index_capacity - 1;
-
-	if (!stack || !p->site_index_capacity)
-		return NULL;
-	if (p->last_site < p->view.site_count && p->view.sites[p->last_site].stack == stack)
-		return &p->view.sites[p->last_site];
-	for (size_t h = site_home(stack, p->site_index_capacity);; h = (h + 1) & mask) {
-		uint32_t i = p->site_index[h];
-
-		if (!i) {
-			if (home)
-				*home = h;
-			return NULL;
-		}
-		if (p->view.sites[i - 1].stack == stack) {
-			p->last_site = i - 1;
-			return &p->view.sites[i - 1];
-		}
-	}
-}
-
-static int site_index_grow(struct process_state *p)
-{
-	size_t capacity = p->site_index_capacity ? p->site_index_capacity * 2 : 64;
-	uint32_t *index = calloc(capacity, sizeof(*index));
-
-	if (!index)
-		return -ENOMEM;
-	for (size_t i = 0; i < p->view.site_count; i++) {
-		size_t h = site_home(p->view.sites[i].stack, capacity);
-
-		while (index[h])
-			h = (h + 1) & (capacity - 1);
-		index[h] = (uint32_t)(i + 1);
-	}
-	free(p->site_index);
-	p->site_index = index;
-	p->site_index_capacity = capacity;
-	return 0;
-}
-
-/* An allocation of this stack tag: counted at its site (made at its first). */
-static int site_allocated(struct process_state *p, uint32_t stack, uint64_t size)
-{
-	struct ledger_site *site;
-	size_t home = 0;
-	int err;
-
-	if (!stack)
-		return 0;
-	if ((p->view.site_count + 1) * 2 > p->site_index_capacity && site_index_grow(p))
-		return -ENOMEM;
-	site = site_find(p, stack, &home);
-	if (!site) {
-		err = grow((void **)&p->view.sites, &p->site_capacity, sizeof(*p->view.sites),
-			   p->view.site_count + 1);
-		if (err)
-			return err;
-		p->site_index[home] = (uint32_t)(p->view.site_count + 1);
-		p->last_site = p->view.site_count;
-		site = &p->view.sites[p->view.site_count++];
-		*site = (struct ledger_site){ .stack = stack };
-	}
-	site->allocs++;
-	site->live_bytes += size;
-	if (site->live_bytes > site->peak_bytes)
-		site->peak_bytes = site->live_bytes;
-	return 0;
-}
-
-/* An allocation of this stack tag ended: freed (neither), leaked or released untracked. */
-static void site_ended(struct process_state *p, uint32_t stack, uint64_t size, bool leak,
-		       bool untracked)
-{
-	struct ledger_site *site = site_find(p, stack, NULL);
-
-	if (!site)
-		return;
-	site->live_bytes -= size < site->live_bytes ? size : site->live_bytes;
-	if (leak) {
-		site->leaks++;
-		site->leaked_bytes += size;
-	} else if (untracked) {
-		site->untracked_frees++;
-		site->untracked_bytes += size;
-	}
-}
-
-/*
- * The device a record names. A mesh whose id the library does not tell
- * (device_id -1) is numbered by the order its process's meshes were first
- * seen, by their address.
- */
 static int device_of(struct process_state *p, const struct dl_event *ev, struct device_key *key)
 {
 	key->kind = ev->device_kind;
@@ -880,7 +576,7 @@ static int device_of(struct process_state *p, const struct dl_event *ev, struct 
 			return 0;
 		}
 	}
-	if (grow((void **)&p->meshes, &p->mesh_capacity, sizeof(*p->meshes), p->mesh_count + 1))
+	if (ledger_grow((void **)&p->meshes, &p->mesh_capacity, sizeof(*p->meshes), p->mesh_count + 1))
 		return -ENOMEM;
 	p->meshes[p->mesh_count] = ev->device;
 	key->id = (int32_t)p->mesh_count++;
@@ -908,7 +604,7 @@ static int owner_set(struct owners *owners, uint64_t object, struct device_key d
 		found->allocator = allocator;
 		return 0;
 	}
-	err = grow((void **)&owners->items, &owners->capacity, sizeof(*owners->items),
+	err = ledger_grow((void **)&owners->items, &owners->capacity, sizeof(*owners->items),
 		   owners->count + 1);
 	if (err)
 		return err;
@@ -955,7 +651,7 @@ static void owners_forget(struct owners *owners, struct device_key device)
 
 static int context_push(struct process_state *p, const struct context *context)
 {
-	int err = grow((void **)&p->contexts, &p->context_capacity, sizeof(*p->contexts),
+	int err = ledger_grow((void **)&p->contexts, &p->context_capacity, sizeof(*p->contexts),
 		       p->context_count + 1);
 
 	if (err)
@@ -1030,7 +726,7 @@ static int apply_alloc(struct ledger *ledger, struct process_state *p, size_t pr
 		if (allocator_set(&p->allocators, ev->object, device, &p->last_allocator))
 			return -ENOMEM;
 	}
-	stats = stats_for(p, device, ev->mem_type);
+	stats = ledger_stats_for(p, device, ev->mem_type);
 	if (!stats)
 		return -ENOMEM;
 	/* More live bytes than 64 bits hold cannot be true. */
@@ -1050,7 +746,7 @@ static int apply_alloc(struct ledger *ledger, struct process_state *p, size_t pr
 		stats->live_count--;
 		stats->live_bytes -= s->size;
 		p->live_total--;
-		site_ended(p, s->stack, s->size, false, false);
+		ledger_site_ended(p, s->stack, s->size, false, false);
 	} else if (p->live_total >= ledger->max_live) {
 		/* Bounded: counted, and the session says it is not exact. */
 		p->view.dropped_allocations++;
@@ -1071,8 +767,8 @@ static int apply_alloc(struct ledger *ledger, struct process_state *p, size_t pr
 			    .state = SLOT_LIVE };
 	stats->allocs++;
 	add_live(stats, ev->size);
-	notify_live(p, device, ev->mem_type, stats, ev->ts_ns);
-	return site_allocated(p, p->stack, ev->size);
+	ledger_notify_live(p, device, ev->mem_type, stats, ev->ts_ns);
+	return ledger_site_allocated(p, p->stack, ev->size);
 }
 
 /* Remember a thread's tracked free, for the allocator's release of it that follows. */
@@ -1111,7 +807,7 @@ static int apply_free(struct ledger *ledger, struct process_state *p, size_t pro
 
 	if (ev->flags & DL_FLAG_HOOKED)
 		return 0;
-	stats = stats_for(p, device, ev->mem_type);
+	stats = ledger_stats_for(p, device, ev->mem_type);
 	if (!stats)
 		return -ENOMEM;
 	/* A device that never had an allocation has no table: the free matches nothing. */
@@ -1142,8 +838,8 @@ static int apply_free(struct ledger *ledger, struct process_state *p, size_t pro
 	stats->frees++;
 	stats->live_count--;
 	stats->live_bytes -= s->size;
-	notify_live(p, device, ev->mem_type, stats, ev->ts_ns);
-	site_ended(p, s->stack, s->size, false, false);
+	ledger_notify_live(p, device, ev->mem_type, stats, ev->ts_ns);
+	ledger_site_ended(p, s->stack, s->size, false, false);
 	return 0;
 }
 
@@ -1163,7 +859,7 @@ static void add_bytes(struct process_state *p, uint64_t *total, uint64_t n)
 	*total += n;
 }
 
-static int count_end(struct process_state *p, struct ledger_stats *stats,
+int ledger_count_end(struct process_state *p, struct ledger_stats *stats,
 		     const struct ledger_record *record, bool leak)
 {
 	struct ledger_record tagged = *record;
@@ -1175,7 +871,7 @@ static int count_end(struct process_state *p, struct ledger_stats *stats,
 	if (err)
 		return err;
 	notify_record(p, LEDGER_CHANGE_ENDED, &tagged);
-	site_ended(p, record->stack, record->size, leak, !leak);
+	ledger_site_ended(p, record->stack, record->size, leak, !leak);
 	stats->live_count--;
 	if (leak) {
 		stats->leaks++;
@@ -1191,19 +887,19 @@ static int count_end(struct process_state *p, struct ledger_stats *stats,
 static int end_buffer(struct process_state *p, struct slot *s, enum ledger_reason reason, bool leak,
 		      uint64_t ts)
 {
-	struct ledger_stats *stats = stats_for(p, slot_device(s), s->mem_type);
+	struct ledger_stats *stats = ledger_stats_for(p, slot_device(s), s->mem_type);
 	struct ledger_record r = record_of(s, reason, ts);
 	int err;
 
 	if (!stats)
 		return -ENOMEM;
-	err = count_end(p, stats, &r, leak);
+	err = ledger_count_end(p, stats, &r, leak);
 	if (err)
 		return err;
 	s->state = leak ? SLOT_DEAD : SLOT_RELEASED;
 	p->live_total--;
 	stats->live_bytes -= s->size;
-	notify_live(p, slot_device(s), s->mem_type, stats, ts);
+	ledger_notify_live(p, slot_device(s), s->mem_type, stats, ts);
 	return 0;
 }
 
@@ -1258,169 +954,6 @@ static int end_buffers(struct process_state *p, const struct device_key *device,
 			break;
 	}
 	return 0;
-}
-
-/* ---- circular buffers ---- */
-
-static int compare_ranges(const void *a, const void *b)
-{
-	const uint64_t *x = a, *y = b;
-
-	return x[0] < y[0] ? -1 : x[0] > y[0];
-}
-
-/*
- * Programs lay their CBs (or DFBs) out from one L1 base: what is in use is the
- * union of the ranges, per type.
- */
-static int update_cb_union(struct process_state *p, struct device_key device, uint8_t mem_type,
-			   uint64_t ts)
-{
-	struct ledger_stats *stats = stats_for(p, device, mem_type);
-	uint64_t(*ranges)[2], total = 0, end = 0;
-	size_t n = 0;
-
-	if (!stats)
-		return -ENOMEM;
-	ranges = malloc((p->cb_count ? p->cb_count : 1) * sizeof(*ranges));
-	if (!ranges)
-		return -ENOMEM;
-	for (size_t i = 0; i < p->cb_count; i++) {
-		if (!same_device(p->cbs[i].device, device) || p->cbs[i].mem_type != mem_type)
-			continue;
-		ranges[n][0] = p->cbs[i].address;
-		ranges[n][1] = p->cbs[i].address + p->cbs[i].size;
-		n++;
-	}
-	qsort(ranges, n, sizeof(*ranges), compare_ranges);
-	for (size_t i = 0; i < n; i++) {
-		uint64_t start = ranges[i][0] > end ? ranges[i][0] : end;
-
-		if (ranges[i][1] > start)
-			total += ranges[i][1] - start;
-		if (ranges[i][1] > end)
-			end = ranges[i][1];
-	}
-	free(ranges);
-	stats->live_bytes = total;
-	if (total > stats->peak_bytes)
-		stats->peak_bytes = total;
-	notify_live(p, device, mem_type, stats, ts);
-	return 0;
-}
-
-/* One live CB ends: counted, and listed as an untracked free (with reason) or a leak. */
-static int end_cb(struct process_state *p, const struct cb *cb, enum ledger_reason reason,
-		  bool leak, uint64_t ts)
-{
-	struct ledger_stats *stats = stats_for(p, cb->device, cb->mem_type);
-	struct ledger_record r = { .device_id = cb->device.id,
-				   .device_kind = cb->device.kind,
-				   .mem_type = cb->mem_type,
-				   .reason = (uint8_t)reason,
-				   .stack = cb->stack,
-				   .address = cb->address,
-				   .size = cb->size,
-				   .alloc_ts_ns = cb->alloc_ts_ns,
-				   .event_ts_ns = ts };
-
-	if (!stats)
-		return -ENOMEM;
-	return count_end(p, stats, &r, leak);
-}
-
-/* End the CBs of one device (NULL: any) and one program (any_program: any). */
-static int end_cbs(struct process_state *p, const struct device_key *device, bool any_program,
-		   uint64_t program, enum ledger_reason reason, bool leak, uint64_t ts)
-{
-	struct device_key touched_devices[64];
-	uint8_t touched_types[64];
-	size_t touched = 0, kept = 0;
-	bool overflow = false;
-	int err = 0;
-
-	for (size_t i = 0; i < p->cb_count; i++) {
-		struct cb *cb = &p->cbs[i];
-		bool seen = false;
-
-		if ((device && !same_device(cb->device, *device)) ||
-		    (!any_program && cb->program != program)) {
-			p->cbs[kept++] = *cb;
-			continue;
-		}
-		err = end_cb(p, cb, reason, leak, ts);
-		if (err)
-			return err;
-		for (size_t t = 0; t < touched; t++)
-			seen |= same_device(touched_devices[t], cb->device) &&
-				touched_types[t] == cb->mem_type;
-		if (!seen && touched < 64) {
-			touched_types[touched] = cb->mem_type;
-			touched_devices[touched++] = cb->device;
-		} else if (!seen)
-			overflow = true;
-	}
-	p->cb_count = kept;
-	if (overflow) {
-		/* More devices than the short list holds: recompute every device's union. */
-		for (size_t d = 0; d < p->view.device_count && !err; d++)
-			for (uint8_t type = DL_MEM_CB; type <= DL_MEM_DFB && !err; type++)
-				if (p->view.devices[d].active_types & (1u << type))
-					err = update_cb_union(
-						p,
-						(struct device_key){
-							.id = p->view.devices[d].device_id,
-							.kind = p->view.devices[d].kind },
-						type, ts);
-		return err;
-	}
-	for (size_t t = 0; t < touched && !err; t++)
-		err = update_cb_union(p, touched_devices[t], touched_types[t], ts);
-	return err;
-}
-
-static int apply_cb_alloc(struct process_state *p, const struct dl_event *ev,
-			  struct device_key device)
-{
-	struct ledger_stats *stats;
-	int err;
-
-	if (!program_scope(ev->mem_type))
-		return -EINVAL;
-	/* The same program laying a CB out again at the same place replaces the old one. */
-	for (size_t i = 0; i < p->cb_count; i++) {
-		struct cb *cb = &p->cbs[i];
-
-		/* With no program known (0) every CB stands alone: two programs may share an
-		 * address. */
-		if (ev->object && same_device(cb->device, device) && cb->program == ev->object &&
-		    cb->address == ev->address && cb->mem_type == ev->mem_type) {
-			err = end_cb(p, cb, LEDGER_REASON_CB_REALLOCATED, false, ev->ts_ns);
-			if (err)
-				return err;
-			p->cbs[i] = p->cbs[--p->cb_count];
-			break;
-		}
-	}
-	err = grow((void **)&p->cbs, &p->cb_capacity, sizeof(*p->cbs), p->cb_count + 1);
-	if (err)
-		return err;
-	stats = stats_for(p, device, ev->mem_type);
-	if (!stats)
-		return -ENOMEM;
-	p->cbs[p->cb_count++] = (struct cb){ .program = ev->object,
-					     .address = ev->address,
-					     .size = ev->size,
-					     .alloc_ts_ns = ev->ts_ns,
-					     .device = device,
-					     .mem_type = ev->mem_type,
-					     .stack = p->stack };
-	stats->allocs++;
-	stats->live_count++;
-	err = site_allocated(p, p->stack, ev->size);
-	if (err)
-		return err;
-	return update_cb_union(p, device, ev->mem_type, ev->ts_ns);
 }
 
 /* ---- below GraphTracker: the allocator's own releases ---- */
@@ -1585,7 +1118,7 @@ static int apply_closed(struct process_state *p, const struct dl_event *ev, int 
 	context_remove(p, context);
 	err = end_buffers(p, &device, -1, 0, reason, false, ev->ts_ns);
 	if (!err)
-		err = end_cbs(p, &device, true, 0, reason, false, ev->ts_ns);
+		err = ledger_end_cbs(p, &device, true, 0, reason, false, ev->ts_ns);
 	notify(p, (struct ledger_change){ .kind = LEDGER_CHANGE_CLOSED,
 					  .device_id = device.id,
 					  .device_kind = device.kind,
@@ -1610,7 +1143,7 @@ static int note_mesh_chip(struct process_state *p, uint32_t tid, struct device_k
 		if (p->view.mesh_chips[i].mesh_id == pair.mesh_id &&
 		    p->view.mesh_chips[i].chip_id == pair.chip_id)
 			return 0;
-	err = grow((void **)&p->view.mesh_chips, &p->mesh_chip_capacity,
+	err = ledger_grow((void **)&p->view.mesh_chips, &p->mesh_chip_capacity,
 		   sizeof(*p->view.mesh_chips), p->view.mesh_chip_count + 1);
 	if (err)
 		return err;
@@ -1631,7 +1164,7 @@ static int process_exit(struct ledger *ledger, size_t process, int status, uint6
 	/* A walk of the whole table only for a process that still holds something. */
 	err = p->live_total ? end_buffers(p, NULL, -1, 0, LEDGER_REASON_NONE, true, ts) : 0;
 	if (!err)
-		err = end_cbs(p, NULL, true, 0, LEDGER_REASON_NONE, true, ts);
+		err = ledger_end_cbs(p, NULL, true, 0, LEDGER_REASON_NONE, true, ts);
 	if (err)
 		return err;
 	if (comm && *comm)
@@ -1711,12 +1244,12 @@ static int apply_record(struct ledger *ledger, const void *record, size_t size, 
 	case DL_EV_FREE:
 		return apply_free(ledger, p, process, ev, device);
 	case DL_EV_CB_ALLOC:
-		return apply_cb_alloc(p, ev, device);
+		return ledger_apply_cb_alloc(p, ev, device);
 	case DL_EV_CB_FREE_ALL:
-		return end_cbs(p, &device, true, 0, LEDGER_REASON_CB_DEALLOCATE_ALL, false,
+		return ledger_end_cbs(p, &device, true, 0, LEDGER_REASON_CB_DEALLOCATE_ALL, false,
 			       ev->ts_ns);
 	case DL_EV_PROGRAM_DESTROYED:
-		return end_cbs(p, NULL, false, ev->object, LEDGER_REASON_PROGRAM_DESTROYED, false,
+		return ledger_end_cbs(p, NULL, false, ev->object, LEDGER_REASON_PROGRAM_DESTROYED, false,
 			       ev->ts_ns);
 	case DL_EV_DEVICE_CLOSE:
 	case DL_EV_MESH_CLOSE: {
@@ -1962,7 +1495,7 @@ int ledger__release_exited(struct ledger *ledger, ledger_release_fn fn, void *ct
 		p->view.live.count = 0;
 		if (fn)
 			fn(ctx, &p->view);
-		err = grow((void **)&ledger->free_indexes, &ledger->free_capacity,
+		err = ledger_grow((void **)&ledger->free_indexes, &ledger->free_capacity,
 			   sizeof(*ledger->free_indexes), ledger->free_count + 1);
 		if (err)
 			return err;

@@ -27,7 +27,7 @@ fuzz_probesite_MODULES := probesite
 fuzz_inlining_MODULES := inlining elfsyms
 fuzz_maps_MODULES := libfind
 fuzz_options_MODULES := options
-fuzz_ledger_MODULES := ledger timeline
+fuzz_ledger_MODULES := $(LEDGER_MODULES) timeline
 fuzz_unwind_MODULES := unwind demangle
 
 # Longer inputs than the seeds where length itself matters: record streams of up to 64 records,
