@@ -135,10 +135,10 @@ static void print_text(const struct library *lib, FILE *out)
 	fprintf(out, "\nfields read%s:\n",
 		lib->has_dwarf ? "" : " (no DWARF in the library: presets)");
 	if (lib->layout_cache.use == LAYOUT_CACHE_HIT)
-		fprintf(out, "  (the DWARF's answers from the layout cache: %s)\n",
+		fprintf(out, "  (answered by the layout cache of this build: %s)\n",
 			lib->layout_cache.path);
 	else if (lib->layout_cache.use == LAYOUT_CACHE_STORED)
-		fprintf(out, "  (read from the DWARF, kept in the layout cache: %s)\n",
+		fprintf(out, "  (what was read is kept in the layout cache: %s)\n",
 			lib->layout_cache.path);
 	for (int f = 0; f < LAYOUT_FIELDS; f++) {
 		if (!lib->field_used[f])

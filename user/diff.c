@@ -168,14 +168,18 @@ static void site_key(struct json_object *proc, struct json_object *leak, const c
 		for (size_t i = 0; i < json_object_array_length(frames) && at < len; i++) {
 			struct json_object *f = json_object_array_get_idx(frames, i);
 			const char *function = get_string(f, "function"), *module = get_string(f, "module");
-			int64_t offset = 0;
+			int64_t offset = 0, address = 0;
 
 			get_i64(f, "offset", &offset);
+			get_i64(f, "address", &address);
 			if (function)
 				at += (size_t)snprintf(key + at, len - at, "%s%s", i ? " < " : "", function);
-			else
+			else if (module)
 				at += (size_t)snprintf(key + at, len - at, "%s%s+%" PRId64, i ? " < " : "",
-						       module ? module : "?", offset);
+						       module, offset);
+			else /* in no known module: only its address tells it */
+				at += (size_t)snprintf(key + at, len - at, "%s0x%" PRIx64, i ? " < " : "",
+						       (uint64_t)address);
 		}
 		return;
 	}

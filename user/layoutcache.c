@@ -309,8 +309,9 @@ int layout_cache__read(const char *library, const struct dwarf_query *queries, s
 	info->path[0] = '\0';
 	if (identify(library, build_id, sizeof(build_id), &debug_bytes) ||
 	    cache_dir(dir, sizeof(dir)) ||
-	    snprintf(info->path, sizeof(info->path), "%s/%s.layout", dir, build_id) >=
-		    (int)sizeof(info->path)) {
+	    /* A stripped copy of a build has its build-id: each copy's own entry, not one overwritten. */
+	    snprintf(info->path, sizeof(info->path), "%s/%s-%llu.layout", dir, build_id,
+		     (unsigned long long)debug_bytes) >= (int)sizeof(info->path)) {
 		info->path[0] = '\0';
 		return dwarf_layout__read(library, queries, count, offsets);
 	}

@@ -93,7 +93,7 @@ static const struct argp_option trace_options[] = {
 	{ "fail-on-leak", OPT_FAIL_ON_LEAK, NULL, 0,
 	  "Exit 3 when any leak was found, 1 when the session could not tell (not exact)", 0 },
 	{ "ring-size", OPT_RING_SIZE, "BYTES", 0,
-	  "BPF ring buffer size: a power of two, at least 4K; K, M, G suffixes (default 16M)", 0 },
+	  "BPF ring buffer size: a power of two from 4K to 2G; K, M, G suffixes (default 16M)", 0 },
 	{ "max-live", OPT_MAX_LIVE, "N", 0,
 	  "Live allocations kept per process (K/M suffixes; default 256K); more are dropped, "
 	  "counted and make the session inexact",
@@ -126,7 +126,8 @@ static const struct argp_option trace_options[] = {
 	  "Where a field is, when neither DWARF nor the profile is right (repeatable), e.g. "
 	  "Buffer.size_=24",
 	  0 },
-	{ "quiet", 'q', NULL, 0, "No report on stderr", 0 },
+	{ "quiet", 'q', NULL, 0,
+	  "No report or warnings on stderr (the 'devledger: tracing' line still comes)", 0 },
 	{ "verbose", 'v', NULL, 0,
 	  "Print libbpf's debug log, each probe's site and what it reads, the time to attach, "
 	  "and at the end how often each probe fired",
@@ -277,6 +278,12 @@ static error_t parse_trace_option(int key, char *arg, struct argp_state *state)
 		if (parse_pid(arg, &opts->pids[opts->pid_count]))
 			return fail(ps, "-p takes a process id, not '%s'", arg);
 		opts->pid_count++;
+		/* The same process named twice is one target. */
+		for (size_t i = 0; i + 1 < opts->pid_count; i++)
+			if (opts->pids[i] == opts->pids[opts->pid_count - 1]) {
+				opts->pid_count--;
+				break;
+			}
 		break;
 	case 'a':
 		if (opts->mode == MODE_SYSTEM)
@@ -396,7 +403,8 @@ static const char check_doc[] =
 	"  devledger check -p 4242 --json";
 
 static const struct argp_option check_options[] = {
-	{ "lib", 'l', "PATH", 0, "The libtt_metal.so to check (default: $TT_METAL_HOME/build/lib)",
+	{ "lib", 'l', "PATH", 0,
+	  "The libtt_metal.so to check (default: $TT_METAL_HOME/build/lib/libtt_metal.so)",
 	  0 },
 	{ "pid", 'p', "PID", 0, "Check the libtt_metal.so this process maps", 0 },
 	{ "json", OPT_JSON, NULL, 0, "Print JSON", 0 },
@@ -534,12 +542,13 @@ static const struct argp mark_argp = {
 	.options = help_only,
 	.parser = parse_mark_option,
 	.args_doc = "PID [LABEL]",
-	.doc = "Record a labelled snapshot in the devledger trace with this PID: the live bytes and "
+	.doc = "Record a labelled snapshot in the devledger trace whose own PID this is (devledger's, "
+	       "not the traced process's): the live bytes and "
 	       "buffers of every process, device and type at this instant (as SIGUSR2 does, with a "
 	       "label). Waits until the trace took the label. Exit 0, 1 when it could not.\v"
 	       "Examples:\n"
 	       "  devledger mark $(pidof devledger) after-warmup\n"
-	       "  for i in 1 2 3; do ./run_test; devledger mark 4242 run-$i; done",
+	       "  for i in 1 2 3; do ./run_test; devledger mark $(pidof devledger) run-$i; done",
 };
 
 static const struct argp_option diff_options[] = {
@@ -597,9 +606,10 @@ static const struct argp diff_argp = {
 	.args_doc = "OLD.json[#LABEL] NEW.json[#LABEL]",
 	.doc = "Compare two JSON summaries (devledger.summary.v1), or two snapshots (FILE#LABEL): "
 	       "per device and type the change in leaks, untracked bytes, peak and live bytes, and "
-	       "the leak sites (device, type, size) that are new or gone.\v"
-	       "Exit status: 1 when NEW leaks more bytes than OLD (more than --allow), 0 otherwise, 2 "
-	       "for bad input: a CI job can gate on it.\n"
+	       "the leak sites that are new or gone (by allocating stack where the summaries have "
+	       "stacks, else by device, type and size).\v"
+	       "Exit status: 1 when NEW leaks (for two snapshots: holds) more bytes than OLD, beyond "
+	       "--allow; 0 otherwise; 2 for bad input: a CI job can gate on it.\n"
 	       "Examples:\n"
 	       "  devledger diff main.json branch.json\n"
 	       "  devledger diff --allow 4K run.json#warm run.json#done",
@@ -676,7 +686,8 @@ static const char serve_doc[] =
 	"ledger forgets it: memory stays bounded however long it runs.\v"
 	"Examples:\n"
 	"  devledger serve\n"
-	"  devledger serve --metrics 0.0.0.0:9477 --retain 600 --per-process-dir /var/lib/devledger\n"
+	"  devledger serve --metrics 0.0.0.0:9477 --retain 600\n"
+	"  devledger serve --per-process-dir /var/lib/devledger\n"
 	"  curl -s http://127.0.0.1:9477/metrics\n"
 	"\n"
 	"--metrics takes a numeric address: 127.0.0.1:PORT, 0.0.0.0:PORT, [::1]:PORT. Exit status: "
@@ -704,7 +715,8 @@ static const struct argp_option serve_options[] = {
 	{ "perf-uprobes", OPT_PERF_UPROBES, NULL, 0, "As for trace", 0 },
 	{ "profile", OPT_PROFILE, "NAME", 0, "The tt-metal era, as for trace", 0 },
 	{ "offset", OPT_OFFSET, "FIELD=N", 0, "Where a field is, as for trace", 0 },
-	{ "quiet", 'q', NULL, 0, "No report on stderr at the end", 0 },
+	{ "quiet", 'q', NULL, 0,
+	  "No report on stderr at the end (the metrics and tracing lines still come)", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf's debug log, as for trace", 0 },
 	{ "help", 'h', NULL, 0, "Give this help list", -1 },
 	{ NULL, 0, NULL, 0, NULL, 0 },

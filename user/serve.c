@@ -130,7 +130,8 @@ static int start_http(struct serve *sv)
 	struct sockaddr_storage addr = { 0 };
 	sigset_t block, old;
 	bool v6 = strchr(o->metrics_host, ':') != NULL;
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+	/* No MHD_USE_ERROR_LOG: devledger says what failed itself, in one line. */
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
 
 	sv->http = httpd__load();
 	if (!sv->http)
@@ -306,10 +307,10 @@ static int prepared(void *ctx, struct session *s)
 	if (start_http(sv))
 		return EXIT_RUNTIME;
 	render(sv); /* a scrape before the first records gets an answer */
-	if (!o->quiet)
-		fprintf(stderr, "devledger: metrics at http://%s%s%s:%u/metrics\n",
-			strchr(o->metrics_host, ':') ? "[" : "", o->metrics_host,
-			strchr(o->metrics_host, ':') ? "]" : "", o->metrics_port);
+	/* Said even with -q, as the tracing line is: scripts wait for it. */
+	fprintf(stderr, "devledger: metrics at http://%s%s%s:%u/metrics\n",
+		strchr(o->metrics_host, ':') ? "[" : "", o->metrics_host,
+		strchr(o->metrics_host, ':') ? "]" : "", o->metrics_port);
 	return 0;
 }
 

@@ -197,10 +197,11 @@ static void announce(const struct session *s)
 {
 	const struct options *o = &s->opts;
 	const struct library *first = libset__first_probed(&s->libs);
-	char where[PATH_MAX + 64];
+	char where[PATH_MAX + 64], end[64] = "Ctrl-C to end";
 
-	if (o->quiet)
-		return;
+	if (o->duration_s)
+		snprintf(end, sizeof(end), "ends in %g s, or on Ctrl-C", o->duration_s);
+	/* Said even with -q: scripts wait for this line to know the probes are on. */
 	if (first)
 		snprintf(where, sizeof(where), "%s%s", first->path,
 			 s->libs.count > 1 ? ", ..." : "");
@@ -210,11 +211,11 @@ static void announce(const struct session *s)
 		fprintf(stderr, "devledger: tracing %s (pid %d) in %s\n", o->command[0],
 			(int)s->launch.pid, where);
 	else if (o->mode == MODE_PIDS)
-		fprintf(stderr, "devledger: tracing %zu process%s in %s; Ctrl-C to end\n",
-			o->pid_count, o->pid_count == 1 ? "" : "es", where);
+		fprintf(stderr, "devledger: tracing %zu process%s in %s; %s\n", s->target_count,
+			s->target_count == 1 ? "" : "es", where, end);
 	else
-		fprintf(stderr, "devledger: tracing every process that maps %s; Ctrl-C to end\n",
-			first ? where : LIBFIND_NAME);
+		fprintf(stderr, "devledger: tracing every process that maps %s; %s\n",
+			first ? where : LIBFIND_NAME, end);
 }
 
 /*

@@ -87,13 +87,30 @@ static int fresh_cache(void **state)
 	return setenv("XDG_CACHE_HOME", cache_home, 1);
 }
 
+/* The size of the library's .debug_info as readelf tells it (0: none). */
+static unsigned long long debug_info_size(const char *library)
+{
+	char command[PATH_MAX + 128], text[64] = "";
+	FILE *f;
+
+	snprintf(command, sizeof(command),
+		 "readelf -S -W '%s' | awk '$2 == \".debug_info\" { print $6 }'", library);
+	f = popen(command, "r");
+	assert_non_null(f);
+	if (!fgets(text, sizeof(text), f))
+		text[0] = '\0';
+	pclose(f);
+	return strtoull(text, NULL, 16);
+}
+
+/* An entry is kept under the build-id and the debug info's size: a stripped copy has its own. */
 static void entry_path(const char *library, char *path, size_t len)
 {
 	char id[129];
 
 	assert_int_equal(layout_cache__build_id(library, id, sizeof(id)), 0);
-	assert_true(snprintf(path, len, "%.255s/devledger/%.128s.layout", cache_home, id) <
-		    (int)len);
+	assert_true(snprintf(path, len, "%.255s/devledger/%.128s-%llu.layout", cache_home, id,
+			     debug_info_size(library)) < (int)len);
 }
 
 static void read_through(const char *library, unsigned int *offsets, struct layout_cache_info *info)
