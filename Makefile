@@ -94,7 +94,7 @@ $(OUTPUT)/devledger: $(USER_OBJS)
 
 # Tests: one cmocka binary per module, linked with the modules it names.
 # The ledger is three modules (user/ledger_state.h says which is what).
-LEDGER_MODULES := ledger ledger_cbs ledger_sites
+LEDGER_MODULES := ledger ledger_cbs ledger_sites grow
 test_ledger_MODULES := $(LEDGER_MODULES)
 test_summary_MODULES := summary $(LEDGER_MODULES) chipview timeline timeline_json jsonout unwind demangle
 test_metrics_MODULES := metrics $(LEDGER_MODULES)

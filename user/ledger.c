@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "ledger_state.h"
 
 static const char *const reason_names[LEDGER_REASONS] = {
@@ -59,27 +60,10 @@ static uint64_t default_hash(const struct ledger_key *key)
 	return h;
 }
 
-int ledger_grow(void **array, size_t *capacity, size_t elem, size_t need)
-{
-	size_t cap = *capacity ? *capacity : 4;
-	void *bigger;
-
-	if (need <= *capacity)
-		return 0;
-	while (cap < need)
-		cap *= 2;
-	bigger = realloc(*array, cap * elem);
-	if (!bigger)
-		return -ENOMEM;
-	memset((char *)bigger + *capacity * elem, 0, (cap - *capacity) * elem);
-	*array = bigger;
-	*capacity = cap;
-	return 0;
-}
-
 static int list_append(struct ledger_list *list, const struct ledger_record *record)
 {
-	int err = ledger_grow((void **)&list->items, &list->capacity, sizeof(*record), list->count + 1);
+	int err = grow_array((void **)&list->items, &list->capacity, sizeof(*record),
+			     list->count + 1);
 
 	if (err)
 		return err;
@@ -245,8 +229,8 @@ static int new_process(struct ledger *ledger, uint32_t pid, size_t *index)
 	}
 	if (ledger->process_count == MAX_PROCESSES)
 		return -ENOSPC;
-	err = ledger_grow((void **)&ledger->processes, &ledger->process_capacity,
-		   sizeof(*ledger->processes), ledger->process_count + 1);
+	err = grow_array((void **)&ledger->processes, &ledger->process_capacity,
+			 sizeof(*ledger->processes), ledger->process_count + 1);
 	if (err)
 		return err;
 	err = pid_map_set(ledger, pid, ledger->process_count);
@@ -376,10 +360,10 @@ static struct ledger_device *device_for(struct process_state *p, struct device_k
 	size_t lo = device_index(p, key, &found);
 
 	if (!found) {
-		if (ledger_grow((void **)&v->devices, &p->device_capacity, sizeof(*v->devices),
-			 v->device_count + 1) ||
-		    ledger_grow((void **)&p->tables, &p->table_capacity, sizeof(*p->tables),
-			 v->device_count + 1))
+		if (grow_array((void **)&v->devices, &p->device_capacity, sizeof(*v->devices),
+			       v->device_count + 1) ||
+		    grow_array((void **)&p->tables, &p->table_capacity, sizeof(*p->tables),
+			       v->device_count + 1))
 			return NULL;
 		memmove(&v->devices[lo + 1], &v->devices[lo],
 			(v->device_count - lo) * sizeof(*v->devices));
@@ -576,7 +560,8 @@ static int device_of(struct process_state *p, const struct dl_event *ev, struct 
 			return 0;
 		}
 	}
-	if (ledger_grow((void **)&p->meshes, &p->mesh_capacity, sizeof(*p->meshes), p->mesh_count + 1))
+	if (grow_array((void **)&p->meshes, &p->mesh_capacity, sizeof(*p->meshes),
+		       p->mesh_count + 1))
 		return -ENOMEM;
 	p->meshes[p->mesh_count] = ev->device;
 	key->id = (int32_t)p->mesh_count++;
@@ -604,8 +589,8 @@ static int owner_set(struct owners *owners, uint64_t object, struct device_key d
 		found->allocator = allocator;
 		return 0;
 	}
-	err = ledger_grow((void **)&owners->items, &owners->capacity, sizeof(*owners->items),
-		   owners->count + 1);
+	err = grow_array((void **)&owners->items, &owners->capacity, sizeof(*owners->items),
+			 owners->count + 1);
 	if (err)
 		return err;
 	owners->items[owners->count++] =
@@ -651,8 +636,8 @@ static void owners_forget(struct owners *owners, struct device_key device)
 
 static int context_push(struct process_state *p, const struct context *context)
 {
-	int err = ledger_grow((void **)&p->contexts, &p->context_capacity, sizeof(*p->contexts),
-		       p->context_count + 1);
+	int err = grow_array((void **)&p->contexts, &p->context_capacity, sizeof(*p->contexts),
+			     p->context_count + 1);
 
 	if (err)
 		return err;
@@ -1143,8 +1128,8 @@ static int note_mesh_chip(struct process_state *p, uint32_t tid, struct device_k
 		if (p->view.mesh_chips[i].mesh_id == pair.mesh_id &&
 		    p->view.mesh_chips[i].chip_id == pair.chip_id)
 			return 0;
-	err = ledger_grow((void **)&p->view.mesh_chips, &p->mesh_chip_capacity,
-		   sizeof(*p->view.mesh_chips), p->view.mesh_chip_count + 1);
+	err = grow_array((void **)&p->view.mesh_chips, &p->mesh_chip_capacity,
+			 sizeof(*p->view.mesh_chips), p->view.mesh_chip_count + 1);
 	if (err)
 		return err;
 	p->view.mesh_chips[p->view.mesh_chip_count++] = pair;
@@ -1247,10 +1232,10 @@ static int apply_record(struct ledger *ledger, const void *record, size_t size, 
 		return ledger_apply_cb_alloc(p, ev, device);
 	case DL_EV_CB_FREE_ALL:
 		return ledger_end_cbs(p, &device, true, 0, LEDGER_REASON_CB_DEALLOCATE_ALL, false,
-			       ev->ts_ns);
+				      ev->ts_ns);
 	case DL_EV_PROGRAM_DESTROYED:
-		return ledger_end_cbs(p, NULL, false, ev->object, LEDGER_REASON_PROGRAM_DESTROYED, false,
-			       ev->ts_ns);
+		return ledger_end_cbs(p, NULL, false, ev->object, LEDGER_REASON_PROGRAM_DESTROYED,
+				      false, ev->ts_ns);
 	case DL_EV_DEVICE_CLOSE:
 	case DL_EV_MESH_CLOSE: {
 		struct context context = { .tid = ev->tid,
@@ -1292,8 +1277,7 @@ int ledger__apply(struct ledger *ledger, const void *record, size_t size)
 	return ledger__apply_with_stack(ledger, record, size, 0);
 }
 
-int ledger__apply_with_stack(struct ledger *ledger, const void *record, size_t size,
-			     uint32_t stack)
+int ledger__apply_with_stack(struct ledger *ledger, const void *record, size_t size, uint32_t stack)
 {
 	int err = apply_record(ledger, record, size, stack);
 
@@ -1495,8 +1479,8 @@ int ledger__release_exited(struct ledger *ledger, ledger_release_fn fn, void *ct
 		p->view.live.count = 0;
 		if (fn)
 			fn(ctx, &p->view);
-		err = ledger_grow((void **)&ledger->free_indexes, &ledger->free_capacity,
-			   sizeof(*ledger->free_indexes), ledger->free_count + 1);
+		err = grow_array((void **)&ledger->free_indexes, &ledger->free_capacity,
+				 sizeof(*ledger->free_indexes), ledger->free_count + 1);
 		if (err)
 			return err;
 		ledger->forgotten_dropped += p->view.dropped_allocations;

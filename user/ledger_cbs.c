@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* The ledger's program-scope L1: CBs and dataflow buffers, whose live bytes are the union of their ranges. */
+/* The ledger's program-scope L1: CBs and dataflow buffers, whose live bytes are the union of their
+ * ranges. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "ledger_state.h"
 
 /* ---- circular buffers ---- */
@@ -148,7 +150,7 @@ int ledger_apply_cb_alloc(struct process_state *p, const struct dl_event *ev,
 			break;
 		}
 	}
-	err = ledger_grow((void **)&p->cbs, &p->cb_capacity, sizeof(*p->cbs), p->cb_count + 1);
+	err = grow_array((void **)&p->cbs, &p->cb_capacity, sizeof(*p->cbs), p->cb_count + 1);
 	if (err)
 		return err;
 	stats = ledger_stats_for(p, device, ev->mem_type);
@@ -168,4 +170,3 @@ int ledger_apply_cb_alloc(struct process_state *p, const struct dl_event *ev,
 		return err;
 	return update_cb_union(p, device, ev->mem_type, ev->ts_ns);
 }
-

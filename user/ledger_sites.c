@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "ledger_state.h"
 
 /* ---- allocating sites, by stack tag ---- */
@@ -69,8 +70,8 @@ int ledger_site_allocated(struct process_state *p, uint32_t stack, uint64_t size
 		return -ENOMEM;
 	site = site_find(p, stack, &home);
 	if (!site) {
-		err = ledger_grow((void **)&p->view.sites, &p->site_capacity, sizeof(*p->view.sites),
-			   p->view.site_count + 1);
+		err = grow_array((void **)&p->view.sites, &p->site_capacity, sizeof(*p->view.sites),
+				 p->view.site_count + 1);
 		if (err)
 			return err;
 		p->site_index[home] = (uint32_t)(p->view.site_count + 1);
@@ -108,4 +109,3 @@ void ledger_site_ended(struct process_state *p, uint32_t stack, uint64_t size, b
  * (device_id -1) is numbered by the order its process's meshes were first
  * seen, by their address.
  */
-

@@ -217,8 +217,6 @@ struct ledger {
 	size_t observer_count;
 };
 
-/* Grow *array to hold need elements of elem bytes (capacity doubles). 0 or -ENOMEM. */
-int ledger_grow(void **array, size_t *capacity, size_t elem, size_t need);
 /* A device's counters of one type, its entry made when new; NULL: -ENOMEM. */
 struct ledger_stats *ledger_stats_for(struct process_state *p, struct device_key device,
 				      uint8_t type);

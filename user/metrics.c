@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "ledger.h"
 #include "metrics.h"
 
@@ -65,23 +66,6 @@ struct metrics {
 	size_t process_count, process_capacity;
 	uint64_t exits; /* processes seen exiting, ever */
 };
-
-static int grow(void **array, size_t *capacity, size_t elem, size_t need)
-{
-	size_t cap = *capacity ? *capacity : 16;
-	void *bigger;
-
-	if (need <= *capacity)
-		return 0;
-	while (cap < need)
-		cap *= 2;
-	bigger = realloc(*array, cap * elem);
-	if (!bigger)
-		return -ENOMEM;
-	*array = bigger;
-	*capacity = cap;
-	return 0;
-}
 
 struct metrics *metrics__new(const struct metrics_opts *opts)
 {
@@ -206,8 +190,8 @@ static int fold_into_totals(struct metrics *m, const struct series *s)
 		    m->totals[i].mem_type == s->mem_type && !strcmp(m->totals[i].comm, comm))
 			t = &m->totals[i];
 	if (!t) {
-		err = grow((void **)&m->totals, &m->total_capacity, sizeof(*m->totals),
-			   m->total_count + 1);
+		err = grow_array((void **)&m->totals, &m->total_capacity, sizeof(*m->totals),
+				 m->total_count + 1);
 		if (err)
 			return err;
 		t = &m->totals[m->total_count++];
@@ -281,8 +265,8 @@ static long process_for(struct metrics *m, uint32_t pid)
 		if (process_find(m, pid) >= 0)
 			return -1; /* could not fold: no memory */
 	}
-	if (grow((void **)&m->processes, &m->process_capacity, sizeof(*m->processes),
-		 m->process_count + 1))
+	if (grow_array((void **)&m->processes, &m->process_capacity, sizeof(*m->processes),
+		       m->process_count + 1))
 		return -1;
 	p = &m->processes[m->process_count];
 	*p = (struct process){ .pid = pid };
@@ -319,8 +303,8 @@ static struct series *series_for(struct metrics *m, const struct ledger_change *
 	    index_rebuild(m, m->index_capacity ? m->index_capacity * 2 : 64))
 		return NULL;
 	slot = index_slot(m, c->pid, c->device_id, c->device_kind, c->mem_type);
-	if (grow((void **)&m->series, &m->series_capacity, sizeof(*m->series),
-		 m->series_count + 1))
+	if (grow_array((void **)&m->series, &m->series_capacity, sizeof(*m->series),
+		       m->series_count + 1))
 		return NULL;
 	s = &m->series[m->series_count];
 	*s = (struct series){ .process = (uint32_t)process,
@@ -456,7 +440,9 @@ static const char *const fate_names[FATES] = { "freed", "untracked", "leaked" };
 
 static uint64_t count_fate(const struct counters *c, int fate)
 {
-	return fate == FATE_FREED ? c->frees : fate == FATE_UNTRACKED ? c->untracked_frees : c->leaks;
+	return fate == FATE_FREED	? c->frees
+	       : fate == FATE_UNTRACKED ? c->untracked_frees
+					: c->leaks;
 }
 
 static uint64_t count_untracked_bytes(const struct counters *c, int reason)
@@ -524,8 +510,7 @@ static void gauge_family(FILE *out, const struct metrics *m, const char *name, c
 	}
 }
 
-static void scalar(FILE *out, const char *name, const char *type, const char *help,
-		   uint64_t value)
+static void scalar(FILE *out, const char *name, const char *type, const char *help, uint64_t value)
 {
 	family(out, name, type, help);
 	fprintf(out, "%s %" PRIu64 "\n", name, value);
@@ -564,8 +549,8 @@ int metrics__render(const struct metrics *m, const struct metrics_session *sessi
 	       "Processes with series: running, and exited within --retain.");
 	fprintf(out, "devledger_processes{state=\"running\"} %zu\n", running);
 	fprintf(out, "devledger_processes{state=\"exited\"} %zu\n", m->process_count - running);
-	scalar(out, "devledger_process_exits_total", "counter",
-	       "Traced processes seen exiting.", m->exits);
+	scalar(out, "devledger_process_exits_total", "counter", "Traced processes seen exiting.",
+	       m->exits);
 	gauge_family(out, m, "devledger_live_bytes",
 		     "Bytes live per process, device and memory type (CB, DFB: the union of the "
 		     "live ranges).",

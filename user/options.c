@@ -339,16 +339,18 @@ static error_t parse_trace_option(int key, char *arg, struct argp_state *state)
 	case OPT_STACK_BYTES:
 		if (parse_size(arg, &opts->stack_bytes) || opts->stack_bytes < DL_STACK_MIN_BYTES ||
 		    opts->stack_bytes > DL_STACK_MAX_BYTES || opts->stack_bytes % DL_STACK_CHUNK)
-			return fail(ps,
-				    "--stack-bytes takes a multiple of 4K from 4K to 64K, e.g. 16K, "
-				    "not '%s'",
-				    arg);
+			return fail(
+				ps,
+				"--stack-bytes takes a multiple of 4K from 4K to 64K, e.g. 16K, "
+				"not '%s'",
+				arg);
 		ps->stack_bytes_given = true;
 		break;
 	case OPT_STACK_FRAMES:
 		if (parse_size(arg, &opts->stack_frames) || !opts->stack_frames ||
 		    opts->stack_frames > UNWIND_MAX_FRAMES)
-			return fail(ps, "--stack-frames takes a number from 1 to 128, not '%s'", arg);
+			return fail(ps, "--stack-frames takes a number from 1 to 128, not '%s'",
+				    arg);
 		break;
 	case OPT_ENTRY_PROBES:
 		opts->entry_probes = true;
@@ -404,8 +406,7 @@ static const char check_doc[] =
 
 static const struct argp_option check_options[] = {
 	{ "lib", 'l', "PATH", 0,
-	  "The libtt_metal.so to check (default: $TT_METAL_HOME/build/lib/libtt_metal.so)",
-	  0 },
+	  "The libtt_metal.so to check (default: $TT_METAL_HOME/build/lib/libtt_metal.so)", 0 },
 	{ "pid", 'p', "PID", 0, "Check the libtt_metal.so this process maps", 0 },
 	{ "json", OPT_JSON, NULL, 0, "Print JSON", 0 },
 	{ "profile", OPT_PROFILE, "NAME", 0, "Take the library to be of this era (era-b, era-c)",
@@ -453,6 +454,10 @@ static error_t parse_check_option(int key, char *arg, struct argp_state *state)
 		break;
 	case ARGP_KEY_ARG:
 		return fail(ps, "unexpected argument '%s'", arg);
+	case ARGP_KEY_END:
+		if (opts->library && opts->pid_count)
+			return fail(ps, "give -l or -p, not both%s", "");
+		break;
 	case ARGP_KEY_ERROR:
 		return bad_option(ps, state, check_options);
 	default:
@@ -468,25 +473,23 @@ static const struct argp check_argp = {
 	.doc = check_doc,
 };
 
-static int parse_check(int argc, char **argv, struct parse_state *ps)
+/* Every command but trace: its own parser, its help, the same error suffix. */
+static int parse_simple(const struct argp *argp, enum subcommand subcommand, const char *name,
+			int argc, char **argv, struct parse_state *ps)
 {
-	int err = argp_parse(&check_argp, argc - 1, argv + 1,
+	int err = argp_parse(argp, argc - 1, argv + 1,
 			     ARGP_NO_EXIT | ARGP_NO_ERRS | ARGP_NO_HELP | ARGP_IN_ORDER, NULL, ps);
 
 	if (ps->help)
 		return 1;
-	if (!err && ps->opts->library && ps->opts->pid_count) {
-		snprintf(ps->error, ps->error_len, "give -l or -p, not both");
-		err = EINVAL;
-	}
 	if (err) {
 		if (!*ps->error)
 			snprintf(ps->error, ps->error_len, "bad arguments");
-		strncat(ps->error, " (see 'devledger check --help')",
-			ps->error_len - strlen(ps->error) - 1);
+		snprintf(ps->error + strlen(ps->error), ps->error_len - strlen(ps->error),
+			 " (see 'devledger %s --help')", name);
 		return -EINVAL;
 	}
-	ps->opts->subcommand = SUBCOMMAND_CHECK;
+	ps->opts->subcommand = subcommand;
 	return 0;
 }
 
@@ -657,26 +660,6 @@ static const struct argp report_argp = {
 	       "  devledger report summary.json -o report.html",
 };
 
-/* mark, diff, report: their own parsers, each with its help. */
-static int parse_simple(const struct argp *argp, enum subcommand subcommand, const char *name,
-			int argc, char **argv, struct parse_state *ps)
-{
-	int err = argp_parse(argp, argc - 1, argv + 1,
-			     ARGP_NO_EXIT | ARGP_NO_ERRS | ARGP_NO_HELP | ARGP_IN_ORDER, NULL, ps);
-
-	if (ps->help)
-		return 1;
-	if (err) {
-		if (!*ps->error)
-			snprintf(ps->error, ps->error_len, "bad arguments");
-		snprintf(ps->error + strlen(ps->error), ps->error_len - strlen(ps->error),
-			 " (see 'devledger %s --help')", name);
-		return -EINVAL;
-	}
-	ps->opts->subcommand = subcommand;
-	return 0;
-}
-
 static const char serve_doc[] =
 	"Trace every process that maps a libtt_metal.so, as trace -a does, until SIGINT or SIGTERM, and "
 	"serve what the ledger holds at /metrics over HTTP, in Prometheus' text format: live and "
@@ -707,7 +690,8 @@ static const struct argp_option serve_options[] = {
 	  0 },
 	{ "lib", 'l', "PATH", 0,
 	  "Trace only this libtt_metal.so (default: whichever copy each process loads)", 0 },
-	{ "output", 'o', "FILE", 0, "At the end, the JSON summary of the processes still known", 0 },
+	{ "output", 'o', "FILE", 0, "At the end, the JSON summary of the processes still known",
+	  0 },
 	{ "duration", 'd', "SEC", 0, "Stop after SEC seconds (default: only on a signal)", 0 },
 	{ "ring-size", OPT_RING_SIZE, "BYTES", 0, "BPF ring buffer size, as for trace", 0 },
 	{ "max-live", OPT_MAX_LIVE, "N", 0, "Live allocations kept per process, as for trace", 0 },
@@ -771,7 +755,8 @@ static error_t parse_serve_option(int key, char *arg, struct argp_state *state)
 		return 0;
 	case OPT_RETAIN:
 		if (parse_seconds(arg, &opts->retain_s))
-			return fail(ps, "--retain takes a number of seconds greater than 0, not '%s'",
+			return fail(ps,
+				    "--retain takes a number of seconds greater than 0, not '%s'",
 				    arg);
 		return 0;
 	case OPT_PER_PROCESS_DIR:
@@ -807,20 +792,10 @@ static int parse_serve(int argc, char **argv, struct parse_state *ps)
 
 	parse_listen(OPTIONS_METRICS_DEFAULT, opts);
 	opts->retain_s = OPTIONS_RETAIN_DEFAULT_S;
-	err = argp_parse(&serve_argp, argc - 1, argv + 1,
-			 ARGP_NO_EXIT | ARGP_NO_ERRS | ARGP_NO_HELP | ARGP_IN_ORDER, NULL, ps);
-	if (ps->help)
-		return 1;
-	if (err) {
-		if (!*ps->error)
-			snprintf(ps->error, ps->error_len, "bad arguments");
-		strncat(ps->error, " (see 'devledger serve --help')",
-			ps->error_len - strlen(ps->error) - 1);
-		return -EINVAL;
-	}
-	opts->subcommand = SUBCOMMAND_SERVE;
-	opts->mode = MODE_SYSTEM;
-	return 0;
+	err = parse_simple(&serve_argp, SUBCOMMAND_SERVE, "serve", argc, argv, ps);
+	if (!err)
+		opts->mode = MODE_SYSTEM;
+	return err;
 }
 
 static const char top_usage[] =
@@ -866,7 +841,7 @@ int options__parse(int argc, char **argv, struct options *opts, char *error, siz
 		return 1;
 	}
 	if (!strcmp(argv[1], "check"))
-		return parse_check(argc, argv, &ps);
+		return parse_simple(&check_argp, SUBCOMMAND_CHECK, "check", argc, argv, &ps);
 	if (!strcmp(argv[1], "mark"))
 		return parse_simple(&mark_argp, SUBCOMMAND_MARK, "mark", argc, argv, &ps);
 	if (!strcmp(argv[1], "diff"))

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ledger.h"
+#include "grow.h"
 #include "timeline.h"
 
 struct timeline {
@@ -75,23 +76,6 @@ void timeline__free(struct timeline *t)
 	free(t);
 }
 
-static int grow(void **items, size_t *capacity, size_t need, size_t size)
-{
-	size_t cap = *capacity ? *capacity : 8;
-	void *p;
-
-	if (need <= *capacity)
-		return 0;
-	while (cap < need)
-		cap *= 2;
-	p = realloc(*items, cap * size);
-	if (!p)
-		return -ENOMEM;
-	*items = p;
-	*capacity = cap;
-	return 0;
-}
-
 /* The series of a key, made (in its sorted place) when new; NULL without memory. */
 static struct timeline_series *series_for(struct timeline *t, const struct series_key *k)
 {
@@ -113,7 +97,8 @@ static struct timeline_series *series_for(struct timeline *t, const struct serie
 		else
 			hi = mid;
 	}
-	if (grow((void **)&t->series, &t->series_capacity, t->series_count + 1, sizeof(*t->series)))
+	if (grow_array((void **)&t->series, &t->series_capacity, sizeof(*t->series),
+		       t->series_count + 1))
 		return NULL;
 	memmove(&t->series[lo + 1], &t->series[lo], (t->series_count - lo) * sizeof(*t->series));
 	t->series_count++;
@@ -204,7 +189,8 @@ static void add_event(struct timeline *t, struct timeline_event ev)
 		return;
 	}
 	if (t->event_count == TIMELINE_MAX_EVENTS ||
-	    grow((void **)&t->events, &t->event_capacity, t->event_count + 1, sizeof(*t->events))) {
+	    grow_array((void **)&t->events, &t->event_capacity, sizeof(*t->events),
+		       t->event_count + 1)) {
 		t->events_dropped++;
 		return;
 	}
@@ -291,8 +277,8 @@ int timeline__snapshot(struct timeline *t, const char *label, uint64_t ts_ns)
 		return 0; /* a session without a timeline (serve) */
 	if (t->snapshot_count == TIMELINE_MAX_SNAPSHOTS)
 		return -ENOSPC;
-	if (grow((void **)&t->snapshots, &t->snapshot_capacity, t->snapshot_count + 1,
-		 sizeof(*t->snapshots)))
+	if (grow_array((void **)&t->snapshots, &t->snapshot_capacity, sizeof(*t->snapshots),
+		       t->snapshot_count + 1))
 		return -ENOMEM;
 	snap = &t->snapshots[t->snapshot_count];
 	*snap = (struct timeline_snapshot){ .ts_ns = ts_ns };
