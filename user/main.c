@@ -68,6 +68,12 @@ static int run_check(const struct options *o, const struct library_opts *lopts)
 	if (!lib)
 		return errno == EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
 	err = check__print(lib, o->json, stdout);
+	/* The finding is on stdout; the failure is said where every failure is, in one line. */
+	if (err)
+		fprintf(stderr,
+			"devledger: %s lacks %zu function%s devledger must probe: it cannot be "
+			"traced (see above)\n",
+			path, lib->missing_required, lib->missing_required == 1 ? "" : "s");
 	library__free(lib);
 	return err ? EXIT_RUNTIME : 0;
 }

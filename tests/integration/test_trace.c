@@ -1368,6 +1368,10 @@ static void test_check(void **state)
 			run_check("/lib/x86_64-linux-gnu/libc.so.6", false, 65534, &proc, NULL), 1);
 		assert_non_null(strstr(proc.out, "5 required probed functions are missing"));
 		assert_non_null(strstr(proc.out, "MISSING"));
+		/* And the failure in one line on stderr, as every failure is. */
+		if (!strstr(proc.err, "lacks 5 functions devledger must probe") ||
+		    strchr(proc.err, '\n') != proc.err + strlen(proc.err) - 1)
+			fail_msg("check's failure is not one line on stderr: \"%s\"", proc.err);
 	}
 }
 
